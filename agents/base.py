@@ -1,0 +1,55 @@
+"""The ``Agent`` interface: a name, and ``decide(observation) -> actions``.
+
+Agents never touch the ledger or the store. The session gives each agent a ``random.Random``
+re-seeded every round from (session seed, agent id, round), so an agent's choices in a round
+depend only on what it observes and on that key: runs can be replayed, resumed and forked
+from any round without saving generator state.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from agents.observation import Observation
+from protocols.actions import ActionBase
+from protocols.verdict import Verdict
+
+DryRun = Callable[[ActionBase], Verdict]
+"""Checks a draft action against the protocol on the round-start view; changes nothing."""
+
+
+class Agent:
+    """Base class for every agent. Subclasses override ``decide`` (or ``adecide`` if async)."""
+
+    kind: ClassVar[str] = "agent"
+    description: ClassVar[str] = ""
+    is_async: ClassVar[bool] = False
+
+    def __init__(self, agent_id: str, role: str, rng: random.Random | None = None, **params: Any) -> None:
+        self.id = agent_id
+        self.role = role
+        self.rng = rng or random.Random(agent_id)
+        self.params = params
+
+    @property
+    def name(self) -> str:
+        """The agent's name in the market (its id)."""
+        return self.id
+
+    def decide(self, obs: Observation) -> Sequence[ActionBase]:
+        """Return this round's actions for ``obs``."""
+        raise NotImplementedError
+
+    async def adecide(self, obs: Observation, check: DryRun) -> Sequence[ActionBase]:
+        """Async form used by the session; scripted agents need not override it."""
+        return self.decide(obs)
+
+    def describe(self) -> dict[str, Any]:
+        """What the record keeps about this agent (type and parameters)."""
+        return {"kind": self.kind, **{k: v for k, v in self.params.items() if _plain(v)}}
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool, type(None)))

@@ -1,0 +1,33 @@
+"""Agent types by name, for scenario files and the command line."""
+
+from __future__ import annotations
+
+from agents.base import Agent
+from agents.scripted import ZIC, ZIU, BudgetBuyer, MarkupSeller
+
+AGENT_TYPES: dict[str, type[Agent]] = {}
+
+
+def register(cls: type[Agent]) -> type[Agent]:
+    """Make an agent class available to scenarios under its ``kind``."""
+    AGENT_TYPES[cls.kind] = cls
+    return cls
+
+
+for _cls in (ZIU, ZIC, MarkupSeller, BudgetBuyer):
+    register(_cls)
+
+
+def resolve(kind: str | type[Agent]) -> type[Agent]:
+    """The agent class for a name (or the class itself); a clear error for unknown names."""
+    if isinstance(kind, type):
+        return kind
+    try:
+        return AGENT_TYPES[kind]
+    except KeyError:
+        raise ValueError(f"unknown agent type '{kind}'; known types: {', '.join(sorted(AGENT_TYPES))}") from None
+
+
+def catalogue() -> dict[str, str]:
+    """Every registered agent type with its one-line description."""
+    return {k: c.description for k, c in sorted(AGENT_TYPES.items())}

@@ -1,0 +1,122 @@
+"""The ``agora`` command: run the demo market, run scenario files, inspect runs."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Annotated, Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sandbox.scenario import ScenarioError, load_scenario
+from sandbox.session import RunResult, Session
+from traces.store import DEFAULT_DB, Store, StoreError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Agora: a sandbox for markets of LLM agents.")
+console = Console()
+
+DbOpt = Annotated[str, typer.Option("--db", help="SQLite file path or database URL.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed (default: the scenario's).")]
+RoundsOpt = Annotated[int | None, typer.Option("--rounds", help="Rounds (default: the scenario's).")]
+
+
+def fail(message: str) -> None:
+    """Print one clear sentence and exit with status 2."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def run_with_progress(session: Session) -> tuple[RunResult, float]:
+    """Run a session with a progress bar; return the result and wall seconds."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    t0 = time.perf_counter()
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"{session.scenario.name} rounds", total=session.scenario.rounds)
+        result = session.run(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    return result, time.perf_counter() - t0
+
+
+def print_summary(result: RunResult, seconds: float, db: str | None) -> None:
+    """The summary table: transactions, volume, efficiency, rejections by reason."""
+    s: dict[str, Any] = result.summary
+    table = Table(title=f"run {result.run_id}", show_header=False)
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    eff = s["efficiency"]
+    rows = [
+        ("rounds", s["rounds"]),
+        ("agents", s["agents"]),
+        ("actions submitted", s["actions"]),
+        ("transactions", s["transactions"]),
+        ("volume", f"{s['volume']:.2f}"),
+        ("mean price", "-" if s["mean_price"] is None else f"{s['mean_price']:.2f}"),
+        ("surplus / max", f"{s['surplus']:.2f} / {s['max_surplus']:.2f}"),
+        ("allocative efficiency", "-" if eff is None else f"{eff:.1%}"),
+        ("fees / fines", f"{s['fees']:.2f} / {s['fines']:.2f}"),
+        ("wall time", f"{seconds:.2f} s"),
+    ]
+    for k, v in rows:
+        table.add_row(k, str(v))
+    console.print(table)
+    rej = Table(title="rejections by reason")
+    rej.add_column("rule")
+    rej.add_column("count", justify="right")
+    for rule, n in sorted(s["rejections"].items(), key=lambda kv: -kv[1]):
+        rej.add_row(rule, str(n))
+    if not s["rejections"]:
+        rej.add_row("(none)", "0")
+    console.print(rej)
+    if db:
+        console.print(f"record written to [bold]{db}[/] (run id {result.run_id})")
+
+
+def _run(scenario_ref: str, db: str, seed: int | None, rounds: int | None) -> None:
+    try:
+        scenario = load_scenario(scenario_ref)
+        store = Store(db)
+        _ = store.engine  # connect now so a bad URL fails before the run starts
+    except (ScenarioError, StoreError) as err:
+        fail(str(err))
+    session = Session(scenario, seed=seed, rounds=rounds, store=store)
+    result, seconds = run_with_progress(session)
+    print_summary(result, seconds, db)
+
+
+@app.command()
+def demo(db: DbOpt = DEFAULT_DB, seed: SeedOpt = None, rounds: RoundsOpt = None) -> None:
+    """Run the built-in services market with scripted agents and record it."""
+    _run("services", db, seed, rounds)
+
+
+@app.command("run")
+def run_cmd(
+    scenario: Annotated[str, typer.Argument(help="A scenario YAML file or a built-in name.")],
+    db: DbOpt = DEFAULT_DB,
+    seed: SeedOpt = None,
+    rounds: RoundsOpt = None,
+) -> None:
+    """Run any scenario file."""
+    _run(scenario, db, seed, rounds)
+
+
+@app.command()
+def scenarios() -> None:
+    """List the built-in scenarios."""
+    from sandbox.scenario import builtin_names
+
+    for name in builtin_names():
+        console.print(name)
+
+
+def main() -> None:
+    """Entry point of the ``agora`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

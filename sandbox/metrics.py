@@ -1,0 +1,114 @@
+"""Metrics, declared in one place as reporters over a round's log and the run's totals.
+
+Each reporter is a small function; ``REPORTERS`` is the table the session evaluates at the
+end of every round. Money values are reported in currency units.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.record import RoundLog
+
+
+@dataclass
+class RunTotals:
+    """Running sums over the rounds so far."""
+
+    max_surplus: int = 0  # micro-units; 0 when values are unknown
+    surplus: int = 0
+    volume: int = 0
+    n_tx: int = 0
+    fees: int = 0
+    fines: int = 0
+    seller_volume: Counter[str] = field(default_factory=Counter)
+    balances: Mapping[str, int] = field(default_factory=dict)  # agent id -> balance at round end
+
+
+def max_surplus(buyers: Iterable[tuple[str, float, int]], sellers: Iterable[tuple[str, float, int]]) -> float:
+    """The most surplus a market can create: (service, value, demand) vs (service, cost, capacity).
+
+    Per service, unit values sorted high to low meet unit costs sorted low to high; every
+    pair with value above cost adds its difference (the competitive-equilibrium surplus).
+    """
+    values: dict[str, list[float]] = {}
+    costs: dict[str, list[float]] = {}
+    for service, v, units in buyers:
+        values.setdefault(service, []).extend([v] * units)
+    for service, c, units in sellers:
+        costs.setdefault(service, []).extend([c] * units)
+    total = 0.0
+    for service, vs in values.items():
+        cs = sorted(costs.get(service, []))
+        for v, c in zip(sorted(vs, reverse=True), cs, strict=False):
+            if v <= c:
+                break
+            total += v - c
+    return total
+
+
+def hhi(shares: Mapping[str, float]) -> float | None:
+    """Herfindahl-Hirschman index of shares, on the 0-10,000 scale (None without volume)."""
+    total = sum(shares.values())
+    if total <= 0:
+        return None
+    return sum((100.0 * s / total) ** 2 for s in shares.values())
+
+
+def gini(values: Iterable[float]) -> float | None:
+    """Gini coefficient of non-negative values (0 equal, 1 one holds all)."""
+    xs = sorted(values)
+    n, total = len(xs), sum(xs)
+    if n == 0 or total <= 0:
+        return None
+    cum = sum((i + 1) * x for i, x in enumerate(xs))
+    return (2 * cum) / (n * total) - (n + 1) / n
+
+
+def _settled(log: RoundLog) -> list[Any]:
+    return [d for d in log.deals if d.status == "settled"]
+
+
+Reporter = Callable[[RoundLog, RunTotals], Any]
+
+REPORTERS: dict[str, Reporter] = {
+    "actions": lambda log, t: len(log.records),
+    "accepted": lambda log, t: sum(1 for r in log.records if r.verdict.accepted),
+    "rejected": lambda log, t: sum(1 for r in log.records if not r.verdict.accepted),
+    "transactions": lambda log, t: len(_settled(log)),
+    "refunds": lambda log, t: sum(1 for d in log.deals if d.status == "refunded"),
+    "volume": lambda log, t: sum(d.price for d in _settled(log)) / 1e6,
+    "mean_price": lambda log, t: (
+        sum(d.price for d in _settled(log)) / len(_settled(log)) / 1e6 if _settled(log) else None
+    ),
+    "surplus": lambda log, t: sum(d.value - d.cost for d in _settled(log)) / 1e6,
+    "cum_surplus": lambda log, t: t.surplus / 1e6,
+    "efficiency": lambda log, t: (t.surplus / t.max_surplus) if t.max_surplus > 0 else None,
+    "fees": lambda log, t: sum(d.fee for d in _settled(log)) / 1e6,
+    "fines": lambda log, t: log.fines / 1e6,
+    "hhi": lambda log, t: hhi(t.seller_volume),
+    "gini": lambda log, t: gini(b / 1e6 for b in t.balances.values()),
+    "rejections_by_rule": lambda log, t: dict(
+        sorted(Counter(r.verdict.rule for r in log.records if not r.verdict.accepted).items())
+    ),
+}
+
+
+def update_totals(totals: RunTotals, log: RoundLog, balances: Mapping[str, int]) -> None:
+    """Fold a round into the run's totals (before the reporters run)."""
+    for d in _settled(log):
+        totals.surplus += d.value - d.cost
+        totals.volume += d.price
+        totals.n_tx += 1
+        totals.fees += d.fee
+        totals.seller_volume[d.thread.seller] += d.price
+    totals.fines += log.fines
+    totals.balances = balances
+
+
+def report(log: RoundLog, totals: RunTotals) -> dict[str, Any]:
+    """Evaluate every reporter for a round."""
+    return {name: fn(log, totals) for name, fn in REPORTERS.items()}

@@ -1,0 +1,124 @@
+"""Building each agent's bounded ``Observation`` from the market at the start of a round.
+
+The public part (listings by service, recent prices, the policy) is computed once per
+round and shared; the private part is a handful of lookups per agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agents.observation import (
+    ListingInfo,
+    MarketInfo,
+    Observation,
+    ObservationLimits,
+    Private,
+    Receipt,
+    ThreadInfo,
+)
+from protocols.constraints import ProtocolConfig
+from protocols.dialogue import allowed_moves, move
+from protocols.state import Listing, Thread
+from sandbox.market import Market, Member
+
+
+def listing_info(li: Listing, reputation: float | None = None) -> ListingInfo:
+    """The public face of a listing."""
+    return ListingInfo.model_construct(
+        id=li.id,
+        seller=li.seller,
+        service=li.service,
+        description=li.description,
+        ask_price=li.ask_micros / 1e6,
+        remaining=li.remaining,
+        reputation=reputation,
+    )
+
+
+def thread_info(t: Thread, me: str) -> ThreadInfo:
+    """A thread as one of its parties sees it, with the moves open to that party."""
+    yours = [k for k in allowed_moves(t.state) if k != "message" and move(t, k, me)[0].accepted]
+    return ThreadInfo.model_construct(
+        id=t.id,
+        listing_id=t.listing_id,
+        service=t.service,
+        role="buyer" if me == t.buyer else "seller",
+        counterparty=t.other(me),
+        state=t.state.value,
+        price=None if t.price_micros is None else t.price_micros / 1e6,
+        offered_by_you=t.proposer == me,
+        your_move=yours,
+        quality=t.quality,
+        opened_round=t.opened_round,
+        last_move_round=t.last_move_round,
+    )
+
+
+class Observer:
+    """Makes observations for one round; create a new one each round."""
+
+    def __init__(
+        self,
+        market: Market,
+        config: ProtocolConfig,
+        incentives: Mapping[str, Any],
+        rounds_total: int,
+        limits: ObservationLimits | None = None,
+    ) -> None:
+        self.market = market
+        self.limits = limits or ObservationLimits()
+        self.rounds_total = rounds_total
+        self.incentives = dict(incentives)
+        by_service: dict[str, list[ListingInfo]] = {}
+        for li in sorted((x for x in market.listings.values() if x.remaining > 0), key=lambda x: (x.ask_micros, x.id)):
+            lst = by_service.setdefault(li.service, [])
+            if len(lst) < self.limits.listings + 1:  # +1: an agent's own listing is skipped
+                lst.append(listing_info(li))
+        self.by_service = by_service
+        self.public = {
+            s: list(p)[-self.limits.recent_prices :] for s, p in sorted(market.recent_prices.items())
+        }
+        self.min_price, self.max_price = config.min_price, config.max_price
+
+    def observe(self, m: Member, receipts: Sequence[Receipt], notices: Sequence[str] = ()) -> Observation:
+        """The observation of member ``m``; consumes its inbox and notices."""
+        lim = self.limits
+        services = sorted(set(m.private.values) | set(m.private.costs))
+        seen: list[ListingInfo] = []
+        for s in services:
+            seen.extend(li for li in self.by_service.get(s, ()) if li.seller != m.id)
+        seen.sort(key=lambda li: (li.ask_price, li.id))
+        threads = sorted(m.threads.values(), key=lambda t: (t.last_move_round, t.id), reverse=True)[: lim.threads]
+        private = Private.model_construct(
+            values=m.private.values,
+            costs=m.private.costs,
+            demand=max(m.private.demand - m.units_committed, 0),
+            capacity=max(m.private.capacity - m.units_listed, 0),
+        )
+        all_notices = [*m.notices, *notices][-lim.notices :]
+        inbox = list(m.inbox)[-lim.inbox :]
+        m.notices.clear()
+        m.inbox.clear()
+        return Observation.model_construct(
+            agent_id=m.id,
+            role=m.role,
+            round=self.market.round,
+            rounds_left=max(self.rounds_total - self.market.round, 0),
+            balance=self.market.available_micros(m.id) / 1e6,
+            private=private,
+            my_listings=[listing_info(li) for li in m.listings.values() if li.remaining > 0][: lim.listings],
+            threads=[thread_info(t, m.id) for t in threads],
+            inbox=inbox,
+            receipts=list(receipts)[-lim.receipts :],
+            market=MarketInfo.model_construct(
+                listings=seen[: lim.listings],
+                recent_prices=self.public,
+                min_price=self.min_price,
+                max_price=self.max_price,
+            ),
+            incentives=self.incentives,
+            notices=all_notices,
+            reputation=None,
+        )

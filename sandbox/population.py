@@ -1,0 +1,103 @@
+"""Populations: how many agents of which type, and the private information each one draws.
+
+A ``PopulationSpec`` is what a scenario file's ``population`` entry and ``Session.spawn``
+share. Values and costs are a number or a ``[low, high]`` range drawn uniformly with a
+generator derived from the session seed and the population's position, so a population
+always draws the same agents for the same seed.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from agents.observation import Private
+from agents.registry import AGENT_TYPES
+from protocols.money import to_micros
+
+Amount = float | tuple[float, float]
+
+
+class PopulationSpec(BaseModel):
+    """A group of agents of one type and role."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent: str = Field(description="Agent type, e.g. zi_c, zi_u, markup_seller, budget_buyer.")
+    n: int = Field(ge=1, le=100_000, description="How many agents.")
+    role: str = Field(description="'buyer' or 'seller'.")
+    budget: float = Field(0.0, ge=0, description="Starting money of each agent, in currency units.")
+    service: str = Field("service", min_length=1, description="The service these agents buy or sell.")
+    value: Amount | None = Field(None, description="Buyers: value per unit, a number or [low, high].")
+    cost: Amount | None = Field(None, description="Sellers: cost per unit, a number or [low, high].")
+    demand: int = Field(1, ge=0, description="Buyers: units wanted.")
+    capacity: int = Field(0, ge=0, description="Sellers: units they can deliver.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameters of the agent type.")
+    seed: int | None = Field(None, description="Salt for this population's draws (default: its position).")
+
+    @field_validator("agent")
+    @classmethod
+    def _known_agent(cls, kind: str) -> str:
+        if kind not in AGENT_TYPES:
+            raise ValueError(f"unknown agent type '{kind}'; known types: {', '.join(sorted(AGENT_TYPES))}")
+        return kind
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, role: str) -> str:
+        if role not in ("buyer", "seller"):
+            raise ValueError(f"role must be 'buyer' or 'seller', got '{role}'")
+        return role
+
+    @field_validator("budget")
+    @classmethod
+    def _finite_budget(cls, budget: float) -> float:
+        if not math.isfinite(budget):
+            raise ValueError("budget must be a finite number")
+        return budget
+
+    @field_validator("value", "cost")
+    @classmethod
+    def _amount(cls, v: Amount | None) -> Amount | None:
+        if v is None:
+            return v
+        lo, hi = (v, v) if isinstance(v, (int, float)) else v
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo < 0 or hi < lo:
+            raise ValueError(f"must be a number >= 0 or a range [low, high] with 0 <= low <= high, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _role_needs(self) -> PopulationSpec:
+        if self.role == "buyer" and self.value is None:
+            raise ValueError("buyers need a 'value' (a number or [low, high])")
+        if self.role == "seller" and self.cost is None:
+            raise ValueError("sellers need a 'cost' (a number or [low, high])")
+        if self.role == "seller" and self.capacity < 1:
+            raise ValueError("sellers need a 'capacity' of at least 1")
+        return self
+
+
+def _draw(rng: random.Random, amount: Amount) -> float:
+    if isinstance(amount, (int, float)):
+        return float(amount)
+    lo, hi = amount
+    return round(rng.uniform(lo, hi), 2)
+
+
+def draw_members(spec: PopulationSpec, session_seed: int, position: int) -> list[tuple[Private, int]]:
+    """Private information and endowment (micro-units) for each agent of ``spec``."""
+    salt = spec.seed if spec.seed is not None else position
+    rng = random.Random(f"{session_seed}/population/{salt}")
+    out = []
+    for _ in range(spec.n):
+        if spec.role == "buyer":
+            assert spec.value is not None
+            private = Private(values={spec.service: _draw(rng, spec.value)}, demand=spec.demand)
+        else:
+            assert spec.cost is not None
+            private = Private(costs={spec.service: _draw(rng, spec.cost)}, capacity=spec.capacity)
+        out.append((private, to_micros(spec.budget)))
+    return out

@@ -1,0 +1,129 @@
+"""What a round leaves behind: every attempted action, every deal, and the rows for the store.
+
+``RoundLog`` is filled while the round is applied and turned into one ``RoundBatch`` at the
+end of the round, so the store sees one transaction per round.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocols.state import Thread
+from protocols.verdict import Verdict
+from sandbox.ledger import Entry
+from traces.store import RoundBatch
+
+
+@dataclass(slots=True)
+class ActionRecord:
+    """One submitted action (or what an agent returned that was not one) and its verdict."""
+
+    seq: int
+    agent_id: str
+    action_type: str
+    payload: str
+    verdict: Verdict
+    thread_id: str | None = None
+    span_id: str | None = None
+
+
+@dataclass(slots=True)
+class DealRecord:
+    """A deal that moved money, with the private value and cost that define its surplus."""
+
+    tx_id: int
+    thread: Thread
+    status: str
+    price: int
+    fee: int
+    value: int
+    cost: int
+    round: int
+
+
+@dataclass
+class RoundLog:
+    """Everything that happened in one round, in application order."""
+
+    round: int
+    records: list[ActionRecord] = field(default_factory=list)
+    deals: list[DealRecord] = field(default_factory=list)
+    fines: int = 0
+    batch: RoundBatch = field(default_factory=RoundBatch)
+
+
+def action_rows(run_id: str, log: RoundLog) -> list[dict[str, Any]]:
+    """``actions`` table rows for a round."""
+    return [
+        {
+            "run_id": run_id,
+            "round": log.round,
+            "seq": r.seq,
+            "agent_id": r.agent_id,
+            "action_type": r.action_type,
+            "thread_id": r.thread_id,
+            "payload": r.payload,
+            "accepted": r.verdict.accepted,
+            "rule": r.verdict.rule,
+            "reason": r.verdict.reason,
+            "span_id": r.span_id,
+        }
+        for r in log.records
+    ]
+
+
+def transaction_rows(run_id: str, deals: Iterable[DealRecord]) -> list[dict[str, Any]]:
+    """``transactions`` table rows."""
+    return [
+        {
+            "run_id": run_id,
+            "tx_id": d.tx_id,
+            "status": d.status,
+            "thread_id": d.thread.id,
+            "listing_id": d.thread.listing_id,
+            "service": d.thread.service,
+            "buyer": d.thread.buyer,
+            "seller": d.thread.seller,
+            "price": d.price,
+            "fee": d.fee,
+            "value": d.value,
+            "cost": d.cost,
+            "quality": d.thread.quality,
+            "score": d.thread.score,
+            "opened_round": d.thread.opened_round,
+            "accepted_round": d.thread.accepted_round,
+            "settled_round": d.round,
+            "span_id": d.thread.span_ids[0] if d.thread.span_ids else None,
+            "trace_id": None,
+        }
+        for d in deals
+    ]
+
+
+def ledger_rows(run_id: str, entries: Iterable[Entry]) -> list[dict[str, Any]]:
+    """``ledger_entries`` table rows."""
+    return [
+        {
+            "run_id": run_id,
+            "seq": e.seq,
+            "round": e.round,
+            "source": e.source,
+            "dest": e.dest,
+            "amount": e.amount,
+            "kind": e.kind,
+            "ref": e.ref,
+        }
+        for e in entries
+    ]
+
+
+def actions_digest(log: RoundLog) -> str:
+    """A hash of the round's accepted actions in order, for replay to compare."""
+    h = hashlib.sha256()
+    for r in log.records:
+        if r.verdict.accepted:
+            h.update(f"{r.seq}|{r.agent_id}|{r.payload}\n".encode())
+    return h.hexdigest()

@@ -1,0 +1,320 @@
+"""``Session``: a market run, and its round loop.
+
+One round, as DESIGN.md tells it: apply control (policy changes), observe, decide
+concurrently, apply the actions in a seeded order through the protocol, then settle,
+fine, check the books, report metrics and commit the round's records in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.base import Agent, DryRun
+from agents.observation import ObservationLimits, Receipt
+from agents.registry import register, resolve
+from protocols import settlement as st
+from protocols.actions import ActionBase
+from protocols.money import to_micros
+from protocols.policy import IncentivePolicy
+from protocols.protocol import Protocol
+from protocols.verdict import Rule, Verdict
+from sandbox.ledger import Ledger
+from sandbox.market import Deal, Market, Member
+from sandbox.metrics import RunTotals, max_surplus, report, update_totals
+from sandbox.observe import Observer
+from sandbox.population import PopulationSpec, draw_members
+from sandbox.record import ActionRecord, DealRecord, RoundLog
+from sandbox.recorder import Recorder
+from sandbox.scenario import Scenario
+from traces.store import Store
+
+Hook = Callable[["Session", RoundLog], None]
+
+
+@dataclass
+class Hooks:
+    """Extension points of the round loop (control plane, detectors, live views)."""
+
+    round_start: list[Hook] = field(default_factory=list)
+    round_end: list[Hook] = field(default_factory=list)  # after settlement, before the commit
+    after_commit: list[Hook] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    """What a finished run returns: its id, summary and per-round metrics."""
+
+    run_id: str
+    rounds: int
+    summary: dict[str, Any]
+    history: list[dict[str, Any]]
+
+    def metrics(self) -> Any:
+        """Per-round metrics as a pandas DataFrame indexed by round."""
+        import pandas as pd
+
+        return pd.DataFrame(self.history).set_index("round")
+
+
+class Session:
+    """A market run: agents, the market, the protocol, the policy and the record."""
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        seed: int | None = None,
+        rounds: int | None = None,
+        store: Store | str | None = None,
+        run_id: str | None = None,
+        limits: ObservationLimits | None = None,
+    ) -> None:
+        self.scenario = (scenario or Scenario()).model_copy(deep=True)
+        if seed is not None:
+            self.scenario.seed = seed
+        if rounds is not None:
+            self.scenario.rounds = rounds
+        self.seed = self.scenario.seed
+        self.protocol = Protocol(self.scenario.market.protocol_config())
+        self.policy: IncentivePolicy = self.scenario.policy
+        self.ledger = Ledger()
+        self.market = Market(self.ledger, self.protocol.config.deadlines)
+        self.limits = limits or ObservationLimits()
+        self.agents: dict[str, Agent] = {}
+        self.round = 0
+        self.run_id = run_id or f"{self.scenario.name}-{uuid.uuid4().hex[:10]}"
+        self.hooks = Hooks()
+        self.totals = RunTotals()
+        self.history: list[dict[str, Any]] = []
+        self.rejections: Counter[str] = Counter()
+        self.recorder = Recorder(Store(store) if isinstance(store, str) else store, self.run_id)
+        self._receipts: dict[str, list[Receipt]] = defaultdict(list)
+        self._pending_policy: list[tuple[IncentivePolicy, str, str]] = []
+        self._role_counts: Counter[str] = Counter()
+        self._tx_seq = 0
+        self._begun = False
+        for position, spec in enumerate(self.scenario.population):
+            self._add_population(spec, position)
+
+    # --- populations --------------------------------------------------------------
+    def spawn(self, agent: str | type[Agent], n: int, role: str, **kwargs: Any) -> list[str]:
+        """Add ``n`` agents of a type; returns their ids. Unknown keywords become agent parameters.
+
+        ``session.spawn(ZIC, n=20, role="buyer", budget=100, value=(20, 80), demand=2)``
+        """
+        if self._begun:
+            raise RuntimeError("spawn agents before the run starts")
+        cls = resolve(agent)
+        if isinstance(agent, type):
+            register(cls)
+        fields = set(PopulationSpec.model_fields)
+        params = {**kwargs.pop("params", {}), **{k: v for k, v in kwargs.items() if k not in fields}}
+        known = {k: v for k, v in kwargs.items() if k in fields}
+        spec = PopulationSpec(agent=cls.kind, n=n, role=role, params=params, **known)
+        self.scenario.population.append(spec)
+        return self._add_population(spec, len(self.scenario.population) - 1)
+
+    def _add_population(self, spec: PopulationSpec, position: int) -> list[str]:
+        cls = resolve(spec.agent)
+        ids = []
+        for private, endowment in draw_members(spec, self.seed, position):
+            aid = f"{spec.role}-{self._role_counts[spec.role]:03d}"
+            self._role_counts[spec.role] += 1
+            self.agents[aid] = cls(aid, spec.role, rng=random.Random(), **spec.params)
+            self.market.join(Member(aid, spec.role, cls.kind, private, endowment))
+            ids.append(aid)
+        return ids
+
+    # --- control plane ----------------------------------------------------------------
+    def set_policy(self, policy: IncentivePolicy, author: str = "python", reason: str = "") -> None:
+        """Queue a new policy; it takes effect at the start of the next round."""
+        self._pending_policy.append((IncentivePolicy.model_validate(policy.model_dump()), author, reason))
+
+    def _apply_control(self, log: RoundLog) -> None:
+        for policy, author, reason in self._pending_policy:
+            old = self.policy.model_dump()
+            changed = {k: v for k, v in policy.model_dump().items() if old.get(k) != v}
+            self.policy = policy
+            note = f"policy changed in round {log.round} by {author}: {json.dumps(changed, sort_keys=True)}"
+            for m in self.market.members.values():
+                m.notices.append(note + (f" ({reason})" if reason else ""))
+            self.recorder.policy_change(log.round, policy, author, reason)
+        self._pending_policy.clear()
+
+    # --- the run ----------------------------------------------------------------------
+    def run(self, rounds: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
+        """Run to the end (or ``rounds`` more rounds) and return the result."""
+        return asyncio.run(self.arun(rounds, progress))
+
+    async def arun(self, rounds: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
+        """Async form of ``run``, for callers that already have an event loop."""
+        target = self.scenario.rounds if rounds is None else self.round + rounds
+        self._begin()
+        try:
+            while self.round < target:
+                await self.astep()
+                if progress:
+                    progress(self.round, target)
+        except BaseException as err:
+            status = "interrupted" if isinstance(err, (KeyboardInterrupt, asyncio.CancelledError)) else "failed"
+            self.recorder.finish(status, self.summary(), error=f"{type(err).__name__}: {err}")
+            raise
+        self.recorder.finish("finished" if self.round >= self.scenario.rounds else "paused", self.summary())
+        return RunResult(self.run_id, self.round, self.summary(), self.history)
+
+    def _begin(self) -> None:
+        if self._begun:
+            return
+        self._begun = True
+        buyers, sellers = [], []
+        for m in self.market.members.values():
+            buyers += [(s, v, m.private.demand) for s, v in m.private.values.items()]
+            sellers += [(s, c, m.private.capacity) for s, c in m.private.costs.items()]
+        self.totals.max_surplus = to_micros(max_surplus(buyers, sellers))
+        self.recorder.begin(self.scenario, self.agents, self.market.members, time.time())
+
+    async def astep(self) -> RoundLog:
+        """Play one round."""
+        self._begin()
+        self.round += 1
+        self.market.round = self.round
+        log = RoundLog(self.round)
+        for hook in self.hooks.round_start:
+            hook(self, log)
+        self._apply_control(log)
+        observer = Observer(self.market, self.protocol.config, self.policy.model_dump(), self.scenario.rounds, self.limits)
+        receipts, self._receipts = self._receipts, defaultdict(list)
+        observations = {aid: observer.observe(m, receipts.get(aid, ())) for aid, m in self.market.members.items()}
+        decisions = await self._decide(observations)
+        fines = self._apply_actions(decisions, log)
+        self._end_round(log, fines)
+        return log
+
+    async def _decide(self, observations: dict[str, Any]) -> dict[str, Sequence[Any] | BaseException]:
+        out: dict[str, Sequence[Any] | BaseException] = {}
+        waiting = []
+        for aid, obs in observations.items():
+            agent = self.agents[aid]
+            agent.rng.seed(f"{self.seed}/{aid}/{self.round}")
+            if agent.is_async:
+                waiting.append((aid, agent.adecide(obs, self._dry_run(aid))))
+                continue
+            try:
+                out[aid] = agent.decide(obs)
+            except Exception as err:  # a buggy agent loses its turn, not the run
+                out[aid] = err
+        if waiting:
+            results = await asyncio.gather(*(c for _, c in waiting), return_exceptions=True)
+            for (aid, _), res in zip(waiting, results, strict=True):
+                if isinstance(res, BaseException) and not isinstance(res, Exception):
+                    raise res
+                out[aid] = res
+        return out
+
+    def _dry_run(self, aid: str) -> DryRun:
+        return lambda action: self.protocol.submit(action, self.market, aid)
+
+    def _check(self, item: Any, aid: str) -> tuple[ActionBase | None, Verdict, str]:
+        if isinstance(item, ActionBase):
+            return item, self.protocol.submit(item, self.market, aid), item.model_dump_json(exclude_none=True)
+        if isinstance(item, (str, bytes, dict)):
+            raw = item if isinstance(item, str) else (item.decode("utf-8", "replace") if isinstance(item, bytes) else json.dumps(item, default=repr))
+            action, verdict = self.protocol.submit_raw(item, self.market, aid)
+            return action, verdict, raw[:8000]
+        return None, Verdict.reject(Rule.SCHEMA, f"agents must return actions, got {type(item).__name__}"), repr(item)[:8000]
+
+    def _apply_actions(self, decisions: dict[str, Sequence[Any] | BaseException], log: RoundLog) -> Counter[str]:
+        order = sorted(decisions)
+        random.Random(f"{self.seed}/order/{self.round}").shuffle(order)
+        cap = self.scenario.market.max_actions_per_round
+        fines: Counter[str] = Counter()
+        for aid in order:
+            out = decisions[aid]
+            if isinstance(out, BaseException):
+                verdict = Verdict.reject(Rule.AGENT_ERROR, f"the turn failed: {type(out).__name__}: {out}")
+                self._record(log, aid, "turn_error", "", verdict, None, fines)
+                continue
+            for i, item in enumerate(out if isinstance(out, (list, tuple)) else [out]):
+                action, verdict, payload = self._check(item, aid)
+                if i >= cap:
+                    verdict = Verdict.reject(Rule.RATE_LIMIT, f"at most {cap} actions per round; the rest were dropped")
+                kind = action.type if action is not None else "invalid"  # type: ignore[attr-defined]
+                thread_id = getattr(action, "thread_id", None)
+                if verdict.accepted:
+                    assert action is not None
+                    thread_id, deal = self.market.apply(action, aid, self.policy)
+                    if deal is not None:
+                        log.deals.append(self._deal_record(deal))
+                self._record(log, aid, kind, payload, verdict, thread_id, fines)
+        return fines
+
+    def _record(self, log: RoundLog, aid: str, kind: str, payload: str, verdict: Verdict, thread_id: str | None, fines: Counter[str]) -> None:
+        log.records.append(ActionRecord(len(log.records) + 1, aid, kind, payload, verdict, thread_id))
+        self._receipts[aid].append(
+            Receipt.model_construct(round=log.round, action_type=kind, thread_id=thread_id, accepted=verdict.accepted, rule=verdict.rule, reason=verdict.reason)
+        )
+        if not verdict.accepted:
+            self.rejections[verdict.rule] += 1
+            fine = self.policy.fine_for(verdict.rule)
+            if fine > 0:
+                fines[aid] += to_micros(fine)
+
+    def _deal_record(self, deal: Deal) -> DealRecord:
+        t = deal.thread
+        buyer, seller = self.market.members[t.buyer], self.market.members[t.seller]
+        settled = deal.status == "settled"
+        value = buyer.private.values.get(t.service, 0.0) if settled and buyer.units_settled <= buyer.private.demand else 0.0
+        cost = seller.private.costs.get(t.service, 0.0) if settled else 0.0
+        self._tx_seq += 1
+        return DealRecord(self._tx_seq, t, deal.status, deal.price, deal.fee, to_micros(value), to_micros(cost), deal.round)
+
+    def _end_round(self, log: RoundLog, fines: Counter[str]) -> None:
+        for deal in self.market.run_deadlines(self.policy):
+            log.deals.append(self._deal_record(deal))
+        for aid in sorted(fines):
+            taken = self.ledger.post_all(st.fine(aid, fines[aid], self.market.available_micros(aid)), log.round, ref="fine")
+            if taken:
+                log.fines += taken[0].amount
+                self.market.members[aid].notices.append(f"fined {taken[0].amount / 1e6:.2f} for rejected actions in round {log.round}")
+        self.ledger.check(st.ESCROW, self.market.escrow_expected())
+        for hook in self.hooks.round_end:
+            hook(self, log)
+        balances = {aid: self.market.available_micros(aid) for aid in self.market.members}
+        update_totals(self.totals, log, balances)
+        metrics = report(log, self.totals)
+        self.history.append({"round": log.round, **metrics})
+        self.recorder.commit(log, metrics, self.ledger)
+        for hook in self.hooks.after_commit:
+            hook(self, log)
+
+    # --- results --------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Run totals: transactions, volume, surplus, efficiency, rejections by rule."""
+        t = self.totals
+        return {
+            "run_id": self.run_id,
+            "rounds": self.round,
+            "agents": len(self.agents),
+            "transactions": t.n_tx,
+            "volume": t.volume / 1e6,
+            "mean_price": (t.volume / t.n_tx / 1e6) if t.n_tx else None,
+            "surplus": t.surplus / 1e6,
+            "max_surplus": t.max_surplus / 1e6,
+            "efficiency": (t.surplus / t.max_surplus) if t.max_surplus else None,
+            "fees": t.fees / 1e6,
+            "fines": t.fines / 1e6,
+            "actions": sum(h["actions"] for h in self.history),
+            "rejections": dict(sorted(self.rejections.items())),
+        }
+
+    def metrics(self) -> Any:
+        """Per-round metrics so far as a pandas DataFrame."""
+        return RunResult(self.run_id, self.round, self.summary(), self.history).metrics()

@@ -1,0 +1,136 @@
+"""The SQL store: one engine per URL, created on first use (never at import).
+
+SQLite (the default, a file) runs in WAL mode with a busy timeout; PostgreSQL is reached by
+URL (``postgresql+psycopg://...``). Writes from a run arrive as one batch per round and are
+committed in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event, insert, update
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlmodel import SQLModel, create_engine
+
+from traces import schema  # noqa: F401  (registers the core tables)
+from traces.schema import RunRow
+
+DEFAULT_DB = "agora.db"
+
+
+class StoreError(RuntimeError):
+    """A store problem explained in one sentence that says what to change."""
+
+
+def normalise_url(url_or_path: str | None) -> str:
+    """Turn a file path or URL into a SQLAlchemy URL (plain paths become SQLite files)."""
+    target = url_or_path or DEFAULT_DB
+    if "://" not in target:
+        return f"sqlite:///{target}"
+    if target.startswith("postgresql://") or target.startswith("postgres://"):
+        return "postgresql+psycopg://" + target.split("://", 1)[1]
+    return target
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+@dataclass
+class RoundBatch:
+    """Rows to commit together at the end of a round, by table name."""
+
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, table: str, row: Mapping[str, Any]) -> None:
+        """Queue one row for ``table``."""
+        self.rows.setdefault(table, []).append(dict(row))
+
+    def extend(self, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Queue many rows for ``table``."""
+        self.rows.setdefault(table, []).extend(dict(r) for r in rows)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.rows.values())
+
+
+class Store:
+    """Access to one database: creates the schema, commits batches, reads back."""
+
+    def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self._echo = echo
+        self._engine: Engine | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the store is a SQLite database."""
+        return self.url.startswith("sqlite")
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, created (and the schema with it) on first use."""
+        if self._engine is None:
+            self._engine = self._connect()
+        return self._engine
+
+    def _connect(self) -> Engine:
+        try:
+            url = make_url(self.url)
+            kwargs: dict[str, Any] = {"echo": self._echo}
+            if url.get_backend_name() == "sqlite":
+                kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
+            else:
+                kwargs["pool_pre_ping"] = True
+            engine = create_engine(self.url, **kwargs)
+        except (ArgumentError, NoSuchModuleError, ValueError) as err:
+            raise StoreError(
+                f"'{self.url}' is not a database URL Agora can use ({err}); give a file path such as "
+                "agora.db or a URL such as postgresql+psycopg://user@127.0.0.1:5432/dbname"
+            ) from None
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        try:
+            SQLModel.metadata.create_all(engine)
+        except OperationalError as err:
+            raise StoreError(f"cannot open the store at '{self.url}': {err.orig}; check the path or URL") from None
+        return engine
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    # --- writes -------------------------------------------------------------
+    def create_run(self, run: Mapping[str, Any]) -> None:
+        """Insert the row of a new run."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(RunRow), [dict(run)])
+
+    def commit_round(self, run_id: str, batch: RoundBatch, run_update: Mapping[str, Any]) -> None:
+        """Write a round's rows and update the run row, in one transaction."""
+        tables = SQLModel.metadata.tables
+        with self.engine.begin() as conn:
+            for name, rows in batch.rows.items():
+                if rows:
+                    conn.execute(insert(tables[name]), rows)
+            if run_update:
+                conn.execute(update(RunRow).where(RunRow.id == run_id).values(**run_update))
+
+    def update_run(self, run_id: str, **values: Any) -> None:
+        """Change fields of a run row (status, summary, ...)."""
+        if "summary_json" in values and not isinstance(values["summary_json"], (str, type(None))):
+            values["summary_json"] = json.dumps(values["summary_json"], sort_keys=True)
+        with self.engine.begin() as conn:
+            conn.execute(update(RunRow).where(RunRow.id == run_id).values(**values))

@@ -1,0 +1,1 @@
+"""The Streamlit app (pages, charts and control writes). Nothing imports ``ui``."""
