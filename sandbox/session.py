@@ -34,9 +34,12 @@ from sandbox.population import PopulationSpec, draw_members
 from sandbox.record import ActionRecord, DealRecord, RoundLog
 from sandbox.recorder import Recorder
 from sandbox.scenario import Scenario
+from traces.control import mark_applied, pending_commands
 from traces.store import Store
 
 Hook = Callable[["Session", RoundLog], None]
+ControlHandler = Callable[["Session", dict[str, Any], str, str], str]
+"""Applies one control command (payload, author, reason); returns the outcome to record."""
 
 
 @dataclass
@@ -101,6 +104,7 @@ class Session:
         self._role_counts: Counter[str] = Counter()
         self._tx_seq = 0
         self._begun = False
+        self.control_handlers: dict[str, ControlHandler] = {"set_policy": _set_policy_command}
         for position, spec in enumerate(self.scenario.population):
             self._add_population(spec, position)
 
@@ -139,6 +143,18 @@ class Session:
         self._pending_policy.append((IncentivePolicy.model_validate(policy.model_dump()), author, reason))
 
     def _apply_control(self, log: RoundLog) -> None:
+        store = self.recorder.store
+        if store is not None:
+            for cmd in pending_commands(store, self.run_id):
+                handler = self.control_handlers.get(cmd.kind)
+                try:
+                    outcome = handler(self, json.loads(cmd.payload_json), cmd.author, cmd.reason) if handler else (
+                        f"ignored: unknown command '{cmd.kind}'"
+                    )
+                except (ValueError, TypeError) as err:
+                    outcome = f"rejected: {err}"
+                assert cmd.id is not None
+                mark_applied(store, cmd.id, log.round, outcome)
         for policy, author, reason in self._pending_policy:
             old = self.policy.model_dump()
             changed = {k: v for k, v in policy.model_dump().items() if old.get(k) != v}
@@ -318,3 +334,10 @@ class Session:
     def metrics(self) -> Any:
         """Per-round metrics so far as a pandas DataFrame."""
         return RunResult(self.run_id, self.round, self.summary(), self.history).metrics()
+
+
+def _set_policy_command(session: Session, payload: dict[str, Any], author: str, reason: str) -> str:
+    """Control command ``set_policy``: payload is the full policy, or fields to change."""
+    merged = {**session.policy.model_dump(), **payload}
+    session.set_policy(IncentivePolicy.model_validate(merged), author, reason)
+    return "applied"

@@ -17,7 +17,6 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import SQLModel, create_engine
 
-from traces import schema  # noqa: F401  (registers the core tables)
 from traces.schema import RunRow
 
 DEFAULT_DB = "agora.db"
@@ -98,6 +97,8 @@ class Store:
                 f"'{self.url}' is not a database URL Agora can use ({err}); give a file path such as "
                 "agora.db or a URL such as postgresql+psycopg://user@127.0.0.1:5432/dbname"
             ) from None
+        from traces import tables  # noqa: F401  (every table module, so create_all sees them all)
+
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         try:

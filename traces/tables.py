@@ -1,0 +1,6 @@
+"""Imports every module that defines tables, so ``create_all`` creates the whole schema.
+
+A new table module adds one import here.
+"""
+
+from traces import control, schema  # noqa: F401
