@@ -4,3 +4,4 @@ A new table module adds one import here.
 """
 
 from traces import control, schema  # noqa: F401
+from traces import audit  # noqa: F401,E402  (indexes for the UI's audit queries)

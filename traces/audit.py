@@ -1,0 +1,226 @@
+"""Read queries behind the audit views: filtered pages of transactions, a negotiation thread,
+an agent's balance over time, who trades with whom, policy versions and run totals.
+
+Every query is an indexed SQLAlchemy expression bounded by ``limit``, never string-built SQL,
+so a page stays fast on a run with millions of records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Index, case, func
+from sqlmodel import Session, col, select
+
+from traces.schema import ActionRow, LedgerEntryRow, PolicyVersionRow, RoundRow, TransactionRow
+from traces.store import Store
+
+# Indexes the audit views need beyond the core ones: a thread's actions and an agent's postings.
+AUDIT_INDEXES = (
+    Index("ix_actions_run_thread", ActionRow.__table__.c.run_id, ActionRow.__table__.c.thread_id),
+    Index("ix_ledger_run_source", LedgerEntryRow.__table__.c.run_id, LedgerEntryRow.__table__.c.source),
+    Index("ix_ledger_run_dest", LedgerEntryRow.__table__.c.run_id, LedgerEntryRow.__table__.c.dest),
+)
+
+
+def ensure_indexes(store: Store) -> None:
+    """Create the audit indexes on a store made before they existed (new stores get them anyway)."""
+    for index in AUDIT_INDEXES:
+        index.create(store.engine, checkfirst=True)
+
+
+@dataclass(frozen=True)
+class TxFilter:
+    """What the transactions audit table is narrowed to; ``None`` means any."""
+
+    status: str | None = None
+    service: str | None = None
+    agent: str | None = None
+    round_min: int | None = None
+    round_max: int | None = None
+    price_min: int | None = None
+    price_max: int | None = None
+
+
+def _tx_where(run_id: str, f: TxFilter) -> list[Any]:
+    t = TransactionRow
+    conds: list[Any] = [t.run_id == run_id]
+    if f.status:
+        conds.append(t.status == f.status)
+    if f.service:
+        conds.append(t.service == f.service)
+    if f.agent:
+        conds.append((t.buyer == f.agent) | (t.seller == f.agent))
+    if f.round_min is not None:
+        conds.append(t.settled_round >= f.round_min)
+    if f.round_max is not None:
+        conds.append(t.settled_round <= f.round_max)
+    if f.price_min is not None:
+        conds.append(t.price >= f.price_min)
+    if f.price_max is not None:
+        conds.append(t.price <= f.price_max)
+    return conds
+
+
+def find_transactions(
+    store: Store, run_id: str, f: TxFilter = TxFilter(), *, offset: int = 0, limit: int = 50
+) -> Sequence[TransactionRow]:
+    """One page of a run's transactions matching ``f``, in settlement order."""
+    q = select(TransactionRow).where(*_tx_where(run_id, f)).order_by(TransactionRow.tx_id)
+    with Session(store.engine) as s:
+        return s.exec(q.offset(offset).limit(limit)).all()
+
+
+def count_transactions(store: Store, run_id: str, f: TxFilter = TxFilter()) -> int:
+    """How many of a run's transactions match ``f``."""
+    with Session(store.engine) as s:
+        return int(s.exec(select(func.count()).select_from(TransactionRow).where(*_tx_where(run_id, f))).one())
+
+
+def services(store: Store, run_id: str) -> list[str]:
+    """The services a run traded."""
+    with Session(store.engine) as s:
+        q = select(TransactionRow.service).where(TransactionRow.run_id == run_id).distinct()
+        return sorted(s.exec(q).all())
+
+
+def transaction(store: Store, run_id: str, tx_id: int) -> TransactionRow | None:
+    """One transaction by id."""
+    with Session(store.engine) as s:
+        return s.get(TransactionRow, (run_id, tx_id))
+
+
+def thread_actions(store: Store, run_id: str, thread_id: str, limit: int = 500) -> Sequence[ActionRow]:
+    """The negotiation behind a deal: every action submitted on its thread, in order."""
+    q = (
+        select(ActionRow)
+        .where(ActionRow.run_id == run_id, ActionRow.thread_id == thread_id)
+        .order_by(ActionRow.round, ActionRow.seq)
+        .limit(limit)
+    )
+    with Session(store.engine) as s:
+        return s.exec(q).all()
+
+
+def balance_changes(store: Store, run_id: str, account: str) -> list[tuple[int, int]]:
+    """Net money into ``account`` per round (micro-units), rounds with movement only."""
+    e = LedgerEntryRow
+    signed = case((e.dest == account, e.amount), else_=-e.amount)
+    q = (
+        select(e.round, func.sum(signed))
+        .where(e.run_id == run_id, (e.dest == account) | (e.source == account))
+        .group_by(e.round)
+        .order_by(e.round)
+    )
+    with Session(store.engine) as s:
+        return [(int(r), int(v)) for r, v in s.exec(q).all()]
+
+
+def violations(store: Store, run_id: str, agent_id: str) -> list[tuple[str, int]]:
+    """An agent's rejected actions counted by the rule that rejected them."""
+    a = ActionRow
+    q = (
+        select(a.rule, func.count())
+        .where(a.run_id == run_id, a.agent_id == agent_id, col(a.accepted).is_(False))
+        .group_by(a.rule)
+        .order_by(func.count().desc())
+    )
+    with Session(store.engine) as s:
+        return [(str(r), int(n)) for r, n in s.exec(q).all()]
+
+
+def trade_pairs(store: Store, run_id: str, limit: int = 500) -> list[tuple[str, str, int, int]]:
+    """Who trades with whom: (buyer, seller, deals, volume) of settled deals, biggest first."""
+    t = TransactionRow
+    q = (
+        select(t.buyer, t.seller, func.count(), func.sum(t.price))
+        .where(t.run_id == run_id, t.status == "settled")
+        .group_by(t.buyer, t.seller)
+        .order_by(func.sum(t.price).desc())
+        .limit(limit)
+    )
+    with Session(store.engine) as s:
+        return [(b, se, int(n), int(v)) for b, se, n, v in s.exec(q).all()]
+
+
+def policy_versions(store: Store, run_id: str) -> Sequence[PolicyVersionRow]:
+    """Every policy version of a run, oldest first."""
+    q = select(PolicyVersionRow).where(PolicyVersionRow.run_id == run_id).order_by(PolicyVersionRow.version)
+    with Session(store.engine) as s:
+        return s.exec(q).all()
+
+
+def round_totals(store: Store, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Per run: rounds recorded, transactions, volume and surplus summed, and the last efficiency."""
+    ids = list(run_ids)
+    if not ids:
+        return {}
+    r = RoundRow
+    q = (
+        select(r.run_id, func.count(), func.sum(r.n_tx), func.sum(r.volume), func.sum(r.surplus), func.max(r.round))
+        .where(col(r.run_id).in_(ids))
+        .group_by(r.run_id)
+    )
+    out: dict[str, dict[str, Any]] = {}
+    with Session(store.engine) as s:
+        for run_id, n, n_tx, volume, surplus, last in s.exec(q).all():
+            out[run_id] = {"rounds": int(n), "transactions": int(n_tx or 0), "volume": int(volume or 0),
+                           "surplus": int(surplus or 0), "last_round": int(last or 0)}
+        last_round = select(r.run_id, func.max(r.round).label("last")).where(col(r.run_id).in_(ids)).group_by(r.run_id)
+        sub = last_round.subquery()
+        eff = select(r.run_id, r.efficiency).join(sub, (r.run_id == sub.c.run_id) & (r.round == sub.c.last))
+        for run_id, value in s.exec(eff).all():
+            out[run_id]["efficiency"] = value
+    return out
+
+
+def rounds_window(store: Store, run_id: str, last: int | None = None) -> Sequence[RoundRow]:
+    """A run's per-round rows, the most recent ``last`` of them when given, in round order."""
+    q = select(RoundRow).where(RoundRow.run_id == run_id)
+    if last is not None:
+        q = q.order_by(col(RoundRow.round).desc()).limit(last)
+        with Session(store.engine) as s:
+            return list(reversed(s.exec(q).all()))
+    with Session(store.engine) as s:
+        return s.exec(q.order_by(RoundRow.round)).all()
+
+
+def prices_by_round(store: Store, run_id: str) -> list[tuple[int, str, int, float]]:
+    """Settled deals per round and service: (round, service, deals, mean price in micro-units)."""
+    t = TransactionRow
+    q = (
+        select(t.settled_round, t.service, func.count(), func.avg(t.price))
+        .where(t.run_id == run_id, t.status == "settled")
+        .group_by(t.settled_round, t.service)
+        .order_by(t.settled_round, t.service)
+    )
+    with Session(store.engine) as s:
+        return [(int(r), str(sv), int(n), float(p)) for r, sv, n, p in s.exec(q).all()]
+
+
+def balances_at(store: Store, run_id: str, round_: int) -> dict[str, int]:
+    """Every account's balance (micro-units) at the end of ``round_``."""
+    e = LedgerEntryRow
+    with Session(store.engine) as s:
+        into = s.exec(
+            select(e.dest, func.sum(e.amount)).where(e.run_id == run_id, e.round <= round_).group_by(e.dest)
+        ).all()
+        out = s.exec(
+            select(e.source, func.sum(e.amount)).where(e.run_id == run_id, e.round <= round_).group_by(e.source)
+        ).all()
+    balances: dict[str, int] = {}
+    for account, amount in into:
+        balances[account] = balances.get(account, 0) + int(amount)
+    for account, amount in out:
+        balances[account] = balances.get(account, 0) - int(amount)
+    return balances
+
+
+def deals_settled_in(store: Store, run_id: str, round_: int, limit: int = 500) -> Sequence[TransactionRow]:
+    """Deals that settled or were refunded in one round."""
+    t = TransactionRow
+    q = select(t).where(t.run_id == run_id, t.settled_round == round_).order_by(t.tx_id).limit(limit)
+    with Session(store.engine) as s:
+        return s.exec(q).all()
