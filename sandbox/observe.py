@@ -26,7 +26,7 @@ from sandbox.market import Market, Member
 
 def listing_info(li: Listing, reputation: float | None = None) -> ListingInfo:
     """The public face of a listing."""
-    return ListingInfo.model_construct(
+    return ListingInfo(
         id=li.id,
         seller=li.seller,
         service=li.service,
@@ -37,10 +37,22 @@ def listing_info(li: Listing, reputation: float | None = None) -> ListingInfo:
     )
 
 
+_MOVES: dict[tuple[object, bool, bool], list[str]] = {}
+
+
+def your_moves(t: Thread, me: str) -> list[str]:
+    """Action types (other than messages) that ``me`` may send on ``t`` now, memoised by position."""
+    key = (t.state, me == t.buyer, me == t.proposer)
+    found = _MOVES.get(key)
+    if found is None:
+        found = _MOVES[key] = [k for k in allowed_moves(t.state) if k != "message" and move(t, k, me)[0].accepted]
+    return list(found)
+
+
 def thread_info(t: Thread, me: str) -> ThreadInfo:
     """A thread as one of its parties sees it, with the moves open to that party."""
-    yours = [k for k in allowed_moves(t.state) if k != "message" and move(t, k, me)[0].accepted]
-    return ThreadInfo.model_construct(
+    yours = your_moves(t, me)
+    return ThreadInfo(
         id=t.id,
         listing_id=t.listing_id,
         service=t.service,
@@ -89,9 +101,10 @@ class Observer:
         seen: list[ListingInfo] = []
         for s in services:
             seen.extend(li for li in self.by_service.get(s, ()) if li.seller != m.id)
-        seen.sort(key=lambda li: (li.ask_price, li.id))
+        if len(services) > 1:  # each service's list is already in price order
+            seen.sort(key=lambda li: (li.ask_price, li.id))
         threads = sorted(m.threads.values(), key=lambda t: (t.last_move_round, t.id), reverse=True)[: lim.threads]
-        private = Private.model_construct(
+        private = Private(
             values=m.private.values,
             costs=m.private.costs,
             demand=max(m.private.demand - m.units_committed, 0),
@@ -101,7 +114,7 @@ class Observer:
         inbox = list(m.inbox)[-lim.inbox :]
         m.notices.clear()
         m.inbox.clear()
-        return Observation.model_construct(
+        return Observation(
             agent_id=m.id,
             role=m.role,
             round=self.market.round,
@@ -112,7 +125,7 @@ class Observer:
             threads=[thread_info(t, m.id) for t in threads],
             inbox=inbox,
             receipts=list(receipts)[-lim.receipts :],
-            market=MarketInfo.model_construct(
+            market=MarketInfo(
                 listings=seen[: lim.listings],
                 recent_prices=self.public,
                 min_price=self.min_price,

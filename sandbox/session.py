@@ -275,7 +275,7 @@ class Session:
     def _record(self, log: RoundLog, aid: str, kind: str, payload: str, verdict: Verdict, thread_id: str | None, fines: Counter[str]) -> None:
         log.records.append(ActionRecord(len(log.records) + 1, aid, kind, payload, verdict, thread_id))
         self._receipts[aid].append(
-            Receipt.model_construct(round=log.round, action_type=kind, thread_id=thread_id, accepted=verdict.accepted, rule=verdict.rule, reason=verdict.reason)
+            Receipt(round=log.round, action_type=kind, thread_id=thread_id, accepted=verdict.accepted, rule=verdict.rule, reason=verdict.reason)
         )
         if not verdict.accepted:
             self.rejections[verdict.rule] += 1
