@@ -113,6 +113,56 @@ class Message(ActionBase):
     thread_id: str | None = Field(None, description="Thread the message belongs to.", max_length=64)
 
 
+class PlaceOrder(ActionBase):
+    """Double auction: a bid (buy) or an ask (sell) for one unit; it stands only if it improves the book."""
+
+    type: Literal["place_order"] = "place_order"
+    side: Literal["buy", "sell"] = Field(description="'buy' places a bid, 'sell' an ask.")
+    service: str = Field(description="What is traded, e.g. 'widget'.", min_length=1, max_length=64)
+    price: float = Field(description="Limit price for one unit, in currency units.")
+    unit: int | None = Field(
+        None, description="Optional: index of the unit this order is for (0 = your first); stale orders are refused."
+    )
+
+
+class SetPrice(ActionBase):
+    """Posted prices: set the price at which buyers may buy your service now."""
+
+    type: Literal["set_price"] = "set_price"
+    service: str = Field(description="Your service whose price you set.", min_length=1, max_length=64)
+    price: float = Field(description="The new posted price per unit, in currency units.")
+
+
+class BuyNow(ActionBase):
+    """Posted prices: buy one unit of a listing at its posted price."""
+
+    type: Literal["buy_now"] = "buy_now"
+    listing_id: str = Field(description="Listing to buy one unit of.", max_length=64)
+
+
+class SealedBid(ActionBase):
+    """Sealed-bid auction: bid for one unit of a listing; a new bid replaces your earlier one."""
+
+    type: Literal["sealed_bid"] = "sealed_bid"
+    listing_id: str = Field(description="The auctioned listing.", max_length=64)
+    price: float = Field(description="Your sealed bid, in currency units.")
+
+
+class RequestMatch(ActionBase):
+    """Intermediary: ask to be matched with the best-ranked seller of a service, paying at most max_price."""
+
+    type: Literal["request_match"] = "request_match"
+    service: str = Field(description="The service you want.", min_length=1, max_length=64)
+    max_price: float = Field(description="The most you will pay for one unit, in currency units.")
+
+
+class Inspect(ActionBase):
+    """Information market: look inside an item before buying; you forget it unless you buy it."""
+
+    type: Literal["inspect"] = "inspect"
+    listing_id: str = Field(description="The item to inspect.", max_length=64)
+
+
 Action = Annotated[
     Union[
         PostService,
@@ -125,6 +175,12 @@ Action = Annotated[
         Deliver,
         ReportOutcome,
         Message,
+        PlaceOrder,
+        SetPrice,
+        BuyNow,
+        SealedBid,
+        RequestMatch,
+        Inspect,
     ],
     Field(discriminator="type"),
 ]
@@ -140,6 +196,12 @@ ACTION_TYPES: tuple[type[ActionBase], ...] = (
     Deliver,
     ReportOutcome,
     Message,
+    PlaceOrder,
+    SetPrice,
+    BuyNow,
+    SealedBid,
+    RequestMatch,
+    Inspect,
 )
 ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 ACTION_NAMES: frozenset[str] = frozenset(t.model_fields["type"].default for t in ACTION_TYPES)

@@ -23,6 +23,7 @@ from protocols.actions import (
     RequestQuote,
 )
 from protocols.dialogue import THREAD_ACTIONS, Deadlines, move
+from protocols.market_rules import check_mechanism, check_order, check_posted
 from protocols.money import to_micros
 from protocols.state import Listing, MarketView, Thread
 from protocols.verdict import Rule, Verdict
@@ -192,6 +193,9 @@ def check_funds(action: ActionBase, view: MarketView, who: str, cfg: ProtocolCon
 DEFAULT_CHECKS: tuple[Check, ...] = (
     check_identity,
     check_suspended,
+    check_mechanism,
+    check_order,
+    check_posted,
     check_dialogue,
     check_communication,
     check_prices,

@@ -27,15 +27,37 @@ class Rule(StrEnum):
     FUNDS = "funds"
     RATE_LIMIT = "rate_limit"
     AGENT_ERROR = "agent_error"
+    # the safety layer (protocols/communication.py, protocols/limits.py)
+    CONTENT = "content"
+    PRIVATE_LEAK = "private_leak"
+    INJECTION = "injection"
+    COORDINATION = "coordination"
+    SPEND_CAP = "spend_cap"
+    POSITION_LIMIT = "position_limit"
+    PRICE_BAND = "price_band"
+    HALTED = "halted"
+    THROTTLED = "throttled"
+    SELF_DEALING = "self_dealing"
+    # market mechanisms (protocols/market_rules.py)
+    MECHANISM = "mechanism"
+    IMPROVEMENT = "improvement"
+    STALE_ORDER = "stale_order"
+    AUCTION = "auction"
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """Accept or reject, the rule that decided and a reason an LLM could act on."""
+    """Accept or reject, the rule that decided and a reason an LLM could act on.
+
+    An accepted verdict may still carry ``redactions`` (field name, text the recipients get
+    instead) and ``flags`` (rules that noted something for the detectors and reviewers).
+    """
 
     accepted: bool
     rule: str
     reason: str
+    redactions: tuple[tuple[str, str], ...] = ()
+    flags: tuple[str, ...] = ()
 
     @classmethod
     def accept(cls) -> Verdict:
