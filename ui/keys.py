@@ -1,0 +1,24 @@
+"""Session-state and query-parameter keys, in one place so pages never disagree on a name."""
+
+from __future__ import annotations
+
+DB_ENV = "AGORA_DB"
+"""Environment variable holding the store's URL or SQLite path (``agora ui --db`` sets it)."""
+
+TOKEN_ENV = "AGORA_OPERATOR_TOKEN"
+"""Environment variable holding the operator token writes need when the app is not on loopback."""
+
+RUN = "agora.run"  # the run every page shows
+AUTHOR = "agora.author"  # who is writing commands (reviewer or operator name)
+TOKEN = "agora.token"  # the operator token typed by the user
+TX_PAGE = "agora.tx.page"
+TX_PAGE_SIZE = "agora.tx.page_size"
+TX_OPEN = "agora.tx.open"  # the transaction whose thread and trace are open
+AGENT = "agora.agent"
+REPLAY_ROUND = "agora.replay.round"
+ALERT_OPEN = "agora.alert.open"
+LIVE_REFRESH = "agora.live"
+LAST_WRITE = "agora.last_write"  # message about the last command written, shown after the rerun
+
+QUERY_RUN = "run"  # ?run=<id> opens the app on a run
+QUERY_TX = "tx"

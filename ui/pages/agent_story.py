@@ -1,0 +1,59 @@
+"""Agents: one agent's story (balance, violations, actions, deals, and its LLM calls where traced)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import charts, data, keys, widgets
+
+st.title("Agents")
+info = widgets.pick_run()
+if info is None:
+    st.stop()
+run_id = info["id"]
+widgets.run_header(info)
+agents = data.agents(run_id)
+if agents.empty:
+    st.stop()
+ids = list(agents["agent"])
+if st.session_state.get(keys.AGENT) not in ids:
+    st.session_state[keys.AGENT] = ids[0]
+agent_id = st.selectbox("Agent", ids, key=keys.AGENT)
+me = agents[agents["agent"] == agent_id].iloc[0]
+
+bal = data.balance(run_id, agent_id)
+viol = data.violations(run_id, agent_id)
+deals, n_deals = data.transactions_page(run_id, agent=agent_id, limit=200)
+c = st.columns(5)
+c[0].metric("Role", str(me["role"]))
+c[1].metric("Type", str(me["kind"]))
+c[2].metric("Balance", f"{bal['balance'].iloc[-1]:.2f}" if not bal.empty else "-")
+c[3].metric("Deals", n_deals)
+c[4].metric("Violations", int(viol["count"].sum()) if not viol.empty else 0)
+st.text("Private information and parameters (as recorded):")
+st.code(f"private: {me['private']}\nparams:  {me['params']}", language=None)
+
+extra = data.agent_extras(run_id, agent_id)
+for title, value in extra.items():
+    st.text(f"{title}: {value}")
+
+if not bal.empty:
+    st.plotly_chart(charts.balance(bal), key="balance")
+st.subheader("Violations by rule")
+if viol.empty:
+    st.text("No rejected actions.")
+else:
+    st.dataframe(viol, hide_index=True)
+st.subheader("Deals")
+st.dataframe(deals, hide_index=True)
+st.subheader("Actions")
+page = st.number_input("Actions page", min_value=1, value=1)
+st.dataframe(data.actions(run_id, agent=agent_id, offset=(int(page) - 1) * 100, limit=100), hide_index=True)
+st.subheader("LLM calls")
+calls = data.llm_calls(run_id, agent_id)
+if calls is None:
+    st.info("Waiting on the tracing and LLM-agent issues: the store records no LLM calls yet.")
+elif calls.empty:
+    st.text("This agent made no LLM calls (a scripted agent, or tracing was off).")
+else:
+    widgets.llm_calls(calls)

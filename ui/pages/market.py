@@ -1,0 +1,44 @@
+"""Market: live charts per round and the network of who trades with whom."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import charts, data, widgets
+
+st.title("Market")
+info = widgets.pick_run()
+if info is None:
+    st.stop()
+run_id = info["id"]
+
+
+@st.fragment(run_every=2.0 if data.is_live(info) else None)
+def live_view() -> None:
+    """Everything that follows the run while it goes on (re-run every 2 s while it is live)."""
+    now = data.run(run_id) or info
+    widgets.run_header(now)
+    rounds = data.rounds(run_id)
+    if rounds.empty:
+        st.info("No round has been committed yet.")
+        return
+    last = rounds.iloc[-1]
+    cols = st.columns(5)
+    cols[0].metric("Rounds", int(last["round"]))
+    cols[1].metric("Transactions", int(rounds["transactions"].sum()))
+    cols[2].metric("Volume", f"{rounds['volume'].sum():.2f}")
+    cols[3].metric("Efficiency", "-" if last["efficiency"] is None else f"{last['efficiency']:.1%}")
+    cols[4].metric("HHI", "-" if last["hhi"] is None else f"{last['hhi']:.0f}")
+    st.plotly_chart(charts.prices(data.prices(run_id), data.benchmarks(run_id)), key="prices")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.lines(rounds, ["volume"], "Volume per round", "bar"), key="volume")
+    right.plotly_chart(charts.lines(rounds, ["efficiency"], "Allocative efficiency (cumulative)"), key="eff")
+    left.plotly_chart(charts.lines(rounds, ["hhi"], "HHI of seller shares"), key="hhi")
+    right.plotly_chart(charts.lines(rounds, ["fees", "fines"], "Fees and fines per round", "bar"), key="fees")
+    pairs = data.trade_network(run_id)
+    if not pairs.empty:
+        st.plotly_chart(charts.network(pairs), key="network")
+        st.dataframe(pairs.head(20), hide_index=True)
+
+
+live_view()

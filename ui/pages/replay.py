@@ -1,0 +1,52 @@
+"""Replay: scrub through a run's rounds (market state, actions, deals at round k); replay or fork."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from ui import data, keys, widgets
+
+st.title("Replay")
+refusal = widgets.operator()
+info = widgets.pick_run()
+if info is None:
+    st.stop()
+run_id = info["id"]
+widgets.run_header(info)
+done = int(info["rounds_done"])
+if done < 1:
+    st.info("No round has been committed yet.")
+    st.stop()
+k = st.slider("Round", 1, done, min(st.session_state.get(keys.REPLAY_ROUND, 1), done), key=keys.REPLAY_ROUND) \
+    if done > 1 else 1
+rounds = data.rounds(run_id)
+row = rounds[rounds["round"] == k]
+if not row.empty:
+    r = row.iloc[0]
+    c = st.columns(5)
+    c[0].metric("Actions", int(r["actions"]))
+    c[1].metric("Rejected", int(r["rejected"]))
+    c[2].metric("Transactions", int(r["transactions"]))
+    c[3].metric("Volume", f"{r['volume']:.2f}")
+    c[4].metric("Efficiency so far", "-" if r["efficiency"] is None else f"{r['efficiency']:.1%}")
+versions = data.policy_versions(run_id)
+in_force = versions[versions["round"] <= k]
+if not in_force.empty:
+    v = in_force.iloc[-1]
+    st.text(f"Policy in force at round {k}: version {v['version']} (set by {v['author']} from round {v['round']})")
+    st.code(json.dumps(json.loads(v["policy_json"]), sort_keys=True), language=None)
+left, right = st.columns(2)
+left.subheader(f"Balances after round {k}")
+left.dataframe(data.balances_at(run_id, k), hide_index=True)
+right.subheader(f"Deals settled in round {k}")
+right.dataframe(data.deals_in(run_id, k), hide_index=True)
+st.subheader(f"Actions and messages in round {k}")
+st.caption("In the order they were applied; payloads are what the agents sent, shown as plain text.")
+st.dataframe(data.actions(run_id, round_=k, limit=1000), hide_index=True)
+
+st.subheader("Replay or fork")
+replayer = data.replay_available()
+if not replayer:
+    st.info("Waiting on the replay issue: sandbox.replay is not installed yet, so exact replay and fork cannot start here.")

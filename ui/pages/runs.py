@@ -1,0 +1,35 @@
+"""Runs: every run with scenario, seed, status, rounds, agents, volume, efficiency and alerts."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import data, widgets
+
+st.title("Runs")
+st.caption(f"store: {data.db_url()}")
+refusal = widgets.operator()
+widgets.pick_run()
+widgets.show_last_write()
+runs = data.runs()
+if not runs.empty:
+    st.dataframe(
+        runs,
+        hide_index=True,
+        column_config={
+            "volume": st.column_config.NumberColumn(format="%.2f"),
+            "efficiency": st.column_config.NumberColumn(format="percent"),
+            "alerts": st.column_config.NumberColumn(help="empty until the safety layer's alerts table exists"),
+        },
+    )
+
+st.subheader("Start a demo run")
+with st.form("demo"):
+    rounds = st.number_input("Rounds", min_value=1, max_value=10_000, value=40)
+    seed = st.number_input("Seed", min_value=0, value=7)
+    if st.form_submit_button("Start demo run"):
+        if refusal:
+            st.error(refusal)
+        else:
+            pid = data.start_demo(int(rounds), int(seed), widgets.author())
+            st.success(f"Started the services demo (process {pid}); it appears above within a few seconds.")

@@ -1,0 +1,91 @@
+"""The incentive policy as a form, built from ``IncentivePolicy``'s own fields and validated by it.
+
+Scalars become number inputs, checkboxes or choices; anything structured (fines by rule,
+nested rules) is edited as JSON. New policy fields appear in the form without a change here.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import typing
+from typing import Any
+
+import streamlit as st
+from pydantic import ValidationError
+
+from protocols.policy import IncentivePolicy
+
+
+def _choices(annotation: Any) -> list[Any] | None:
+    if typing.get_origin(annotation) is typing.Literal:
+        return list(typing.get_args(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return [m.value for m in annotation]
+    return None
+
+
+def fields(current: dict[str, Any], key: str) -> dict[str, Any]:
+    """Render one input per policy field (inside a form); returns what was entered, JSON still as text."""
+    entered: dict[str, Any] = {}
+    for name, info in IncentivePolicy.model_fields.items():
+        ann, value, help_ = info.annotation, current.get(name), info.description
+        wkey = f"{key}.{name}"
+        if ann is bool:
+            entered[name] = st.checkbox(name, value=bool(value), help=help_, key=wkey)
+        elif ann is float or ann is int:
+            step = 1 if ann is int else 0.001
+            entered[name] = st.number_input(name, value=ann(value or 0), step=step, help=help_, key=wkey,
+                                            format="%d" if ann is int else "%.4f")
+        elif (options := _choices(ann)) is not None:
+            entered[name] = st.selectbox(name, options, index=options.index(value) if value in options else 0,
+                                         help=help_, key=wkey)
+        elif ann is str:
+            entered[name] = st.text_input(name, value=str(value or ""), help=help_, key=wkey)
+        else:
+            entered[name] = _Json(st.text_area(f"{name} (JSON)", value=json.dumps(value, indent=1, sort_keys=True),
+                                               help=help_, key=wkey))
+    return entered
+
+
+class _Json(str):
+    """Text of a JSON field, parsed on validation."""
+
+
+def validate(current: dict[str, Any], entered: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The changed fields as a validated policy sees them, or the errors (one sentence each)."""
+    candidate = dict(current)
+    errors: list[str] = []
+    for name, value in entered.items():
+        if isinstance(value, _Json):
+            try:
+                candidate[name] = json.loads(value)
+            except json.JSONDecodeError as err:
+                errors.append(f"{name}: not valid JSON ({err.msg} at line {err.lineno}); fix the text")
+        else:
+            candidate[name] = value
+    if errors:
+        return {}, errors
+    try:
+        policy = IncentivePolicy.model_validate(candidate).model_dump(mode="json")
+    except ValidationError as err:
+        return {}, [f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}" for e in err.errors()]
+    return {k: v for k, v in policy.items() if current.get(k) != v}, []
+
+
+def diff(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """What changed between two policies, one ``field: old -> new`` per line (nested dicts by key)."""
+    lines = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            for sub in sorted(set(a) | set(b)):
+                if a.get(sub) != b.get(sub):
+                    lines.append(f"{k}.{sub}: {a.get(sub)} -> {b.get(sub)}")
+        else:
+            lines.append(f"{k}: {a} -> {b}")
+    return "\n".join(lines)
+
+
