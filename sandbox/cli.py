@@ -91,6 +91,7 @@ def _run(scenario_ref: str, db: str, seed: int | None, rounds: int | None) -> No
 def demo(db: DbOpt = DEFAULT_DB, seed: SeedOpt = None, rounds: RoundsOpt = None) -> None:
     """Run the built-in services market with scripted agents and record it."""
     _run("services", db, seed, rounds)
+    console.print(f"open the app on it: [bold]agora ui --db {db}[/]", highlight=False)
 
 
 @app.command("run")
@@ -117,6 +118,8 @@ def main() -> None:
     """Entry point of the ``agora`` console script."""
     app()
 
+
+from sandbox import cli_ui  # noqa: E402,F401  (the ui command)
 
 if __name__ == "__main__":
     main()
