@@ -4,6 +4,7 @@ Agents see only an ``Observation`` and return actions; they never touch the ledg
 """
 
 from agents.base import Agent, DryRun
+from agents.llm import LLMAgent
 from agents.observation import Observation, ObservationLimits, Private
 from agents.registry import AGENT_TYPES, catalogue, register, resolve
 from agents.scripted import ZIC, ZIU, BudgetBuyer, MarkupSeller
@@ -13,6 +14,7 @@ __all__ = [
     "Agent",
     "BudgetBuyer",
     "DryRun",
+    "LLMAgent",
     "MarkupSeller",
     "Observation",
     "ObservationLimits",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agents.base import Agent
+from agents.llm.agent import LLMAgent
 from agents.scripted import ZIC, ZIU, BudgetBuyer, MarkupSeller
 
 AGENT_TYPES: dict[str, type[Agent]] = {}
@@ -14,7 +15,7 @@ def register(cls: type[Agent]) -> type[Agent]:
     return cls
 
 
-for _cls in (ZIU, ZIC, MarkupSeller, BudgetBuyer):
+for _cls in (ZIU, ZIC, MarkupSeller, BudgetBuyer, LLMAgent):
     register(_cls)
 
 

@@ -1,0 +1,151 @@
+"""``LLMAgent``: an agent whose turn is a LangGraph loop over any model litellm reaches.
+
+    session.spawn(LLMAgent, n=50, role="buyer", model="openai/gpt-4o-mini",
+                  persona="bargain_hunter", budget=100, value=(20, 80))
+
+``budget`` there is the agent's starting money (a population field). Spending limits on the
+model are ``token_budget`` and ``cost_budget`` (US dollars) per agent, and
+``session_token_budget`` / ``session_cost_budget`` shared by every LLM agent of the session.
+``persona`` and ``model`` may be a name, a list or a {name: weight} mix; each agent draws
+its own from its id, so a population can mix personas and models reproducibly.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from agents.base import Agent, DryRun
+from agents.llm.budget import Limits, pool_for
+from agents.llm.calls import CallRecord
+from agents.llm.model_call import CallLog, CallSettings
+from agents.llm.personas import persona as get_persona
+from agents.llm.personas import pick
+from agents.llm.prompt import Memory
+from agents.observation import Observation
+from protocols.actions import ActionBase, tool_schemas
+
+DEFAULT_MODEL = "scripted/auto"
+LLM_TABLE = "llm_calls"
+_TOOLS: list[dict[str, Any]] | None = None
+
+
+def _tools() -> list[dict[str, Any]]:
+    global _TOOLS
+    if _TOOLS is None:
+        _TOOLS = tool_schemas()
+    return _TOOLS
+
+
+class LLMAgent(Agent):
+    """An agent driven by a language model through litellm (the stand-in ``scripted/...`` offline)."""
+
+    kind = "llm"
+    description = (
+        "LLM agent: a LangGraph loop over litellm (model=..., persona=...); checks its actions "
+        "against the protocol and repairs rejected ones a bounded number of times."
+    )
+    is_async = True
+
+    def __init__(
+        self,
+        agent_id: str,
+        role: str,
+        rng: random.Random | None = None,
+        *,
+        model: Any = DEFAULT_MODEL,
+        persona: Any = "neutral",
+        max_in_flight: int = 64,
+        pool: str = "default",
+        token_budget: int | None = None,
+        cost_budget: float | None = None,
+        session_token_budget: int | None = None,
+        session_cost_budget: float | None = None,
+        max_repairs: int = 2,
+        max_retries: int = 3,
+        timeout: float = 60.0,
+        backoff: float = 0.5,
+        max_actions: int = 8,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__(agent_id, role, rng, **params)
+        self.model = pick(model, agent_id, "model")
+        self.persona = get_persona(pick(persona, agent_id, "persona"))
+        self.pool_key = f"{pool}/{max_in_flight}"
+        self.max_in_flight = max_in_flight
+        self.session_limits = Limits(session_token_budget, session_cost_budget)
+        call_params: dict[str, Any] = {}
+        for key, value in (("temperature", temperature), ("max_tokens", max_tokens), ("api_base", api_base),
+                           ("api_key", api_key)):
+            if value is not None:
+                call_params[key] = value
+        self.settings = CallSettings(
+            model=self.model, params=call_params, timeout=timeout, max_retries=max_retries,
+            backoff=backoff, limits=Limits(token_budget, cost_budget),
+        )
+        self.max_answers = 1 + max(0, max_repairs)
+        self.max_actions = max_actions
+        self.memory = Memory()
+        self.log = CallLog(agent_id)
+        self.last_turn: dict[str, Any] = {}
+        self._described = {
+            "model": self.model, "persona": self.persona.name, "max_in_flight": max_in_flight,
+            "token_budget": token_budget, "cost_budget": cost_budget, "max_repairs": max_repairs,
+            "api_base": api_base,
+        }
+        if self.model.startswith("scripted/"):
+            from agents.llm.scripted_model import register_stand_in  # imports litellm: only when needed
+
+            register_stand_in()
+
+    @property
+    def spend(self) -> Any:
+        """Tokens and money this agent's calls used so far."""
+        return self.log.spend
+
+    async def adecide(self, obs: Observation, check: DryRun) -> Sequence[ActionBase]:
+        """One turn through the graph; never raises a model or parsing problem into the session."""
+        self.memory.update(obs)
+        self.log.seq = 0
+        if self.log.stopped:
+            self.last_turn = {"end_reason": self.log.stopped, "faults": ["budget"]}
+            return []
+        from agents.llm.graph import TurnContext, turn_graph  # langgraph loads on the first turn, not on import
+
+        settings = self.settings
+        settings.params["seed"] = self.rng.randrange(2**31)  # fixed per (session seed, agent, round)
+        ctx = TurnContext(
+            obs=obs, check=check, settings=settings, log=self.log,
+            pool=pool_for(self.pool_key, self.max_in_flight, self.session_limits), tools=_tools(),
+            persona=self.persona.name, persona_text=self.persona.instructions, memory=self.memory,
+            max_answers=self.max_answers, max_actions=self.max_actions,
+        )
+        try:
+            final = await turn_graph().ainvoke({"messages": [], "actions": [], "faults": []}, context=ctx)
+        except Exception as err:  # a bug in the loop costs this turn, not the round
+            self._gave_up(obs.round, f"the turn failed: {type(err).__name__}: {err}")
+            self.last_turn = {"end_reason": "error", "faults": ["error"]}
+            return []
+        actions = list(final.get("actions", []))
+        self.last_turn = {"end_reason": final.get("end_reason", ""), "faults": list(final.get("faults", [])),
+                          "answers": final.get("answers", 0), "actions": len(actions)}
+        if not actions and final.get("faults") and final.get("end_reason") not in ("passed", "done"):
+            self._gave_up(obs.round, final.get("end_reason", ""))
+        return actions
+
+    def _gave_up(self, round_: int, reason: str) -> CallRecord:
+        return self.log.new(round_, 0, event="gave_up", model=self.model, fault="gave_up", error=reason[:1000])
+
+    def drain_records(self) -> dict[str, list[dict[str, Any]]]:
+        """Rows this agent kept since the last drain, by table; the session adds run id and round."""
+        records, self.log.records = self.log.records, []
+        return {LLM_TABLE: [r.row() for r in records]} if records else {}
+
+    def describe(self) -> dict[str, Any]:
+        """What the record keeps about this agent."""
+        return {"kind": self.kind, **{k: v for k, v in self._described.items() if v is not None}}

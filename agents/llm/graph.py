@@ -1,0 +1,193 @@
+"""The LLM agent's turn as a LangGraph graph.
+
+    prompt -> call -> parse -> check -> end
+                ^        |        |
+                '-nudge--'        '-- repair (rejections, bounded) --> call
+
+``AgentState`` holds what changes during the turn (messages, actions that passed the dry
+run, faults); ``TurnContext`` holds what does not (model settings, the dry run, the pool,
+the bounds) and travels as LangGraph's run context, outside the state.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agents.base import DryRun
+from agents.llm import prompt as pr
+from agents.llm.budget import CallPool
+from agents.llm.calls import CallRecord
+from agents.llm.model_call import CallLog, CallSettings, call_model
+from agents.observation import Observation
+from protocols.actions import ActionBase, ActionParseError, parse_action
+
+
+class AgentState(TypedDict, total=False):
+    """What a turn accumulates; nodes return partial updates merged by these reducers."""
+
+    messages: Annotated[list[dict[str, Any]], operator.add]
+    actions: Annotated[list[ActionBase], operator.add]
+    faults: Annotated[list[str], operator.add]
+    pending: list[dict[str, Any]]  # the tool calls of the latest answer (replaced each answer)
+    answers: int  # model answers received this turn
+    status: str  # "call", "parse", "check" or "end"
+    end_reason: str
+
+
+@dataclass
+class TurnContext:
+    """The run context of one turn: fixed while the graph runs."""
+
+    obs: Observation
+    check: DryRun
+    settings: CallSettings
+    log: CallLog
+    pool: CallPool
+    tools: list[dict[str, Any]]
+    persona: str
+    persona_text: str
+    memory: pr.Memory
+    max_answers: int
+    max_actions: int
+    last_record: CallRecord | None = None
+
+    def note_fault(self, kind: str) -> None:
+        """Mark the latest call's record with a fault found in its answer (first one wins)."""
+        if self.last_record is not None and self.last_record.fault is None:
+            self.last_record.fault = kind
+
+
+def build_prompt(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """Opening messages from the observation, persona and memory."""
+    ctx = runtime.context
+    return {"messages": pr.build_messages(ctx.obs, ctx.persona, ctx.persona_text, ctx.memory), "answers": 0}
+
+
+async def call(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """Ask the model; on a final failure end the turn with the reason."""
+    ctx = runtime.context
+    message, rec = await call_model(
+        ctx.log, ctx.settings, ctx.pool, state["messages"], ctx.tools, ctx.obs.round, state["answers"] + 1
+    )
+    ctx.last_record = rec
+    if message is None:
+        if rec is None:
+            return {"status": "end", "end_reason": ctx.log.stopped or "no call was made", "faults": ["budget"]}
+        return {"status": "end", "end_reason": f"model call failed: {rec.error}", "faults": [rec.fault or "error"]}
+    clean: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
+    if message.get("tool_calls"):
+        clean["tool_calls"] = [
+            {"id": c.get("id") or f"call_{i}", "type": "function", "function": dict(c.get("function") or {})}
+            for i, c in enumerate(message["tool_calls"])
+        ]
+    return {"messages": [clean], "answers": state["answers"] + 1, "status": "parse"}
+
+
+def parse(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """Turn the answer's tool calls into pending actions; nudge after an answer with none."""
+    ctx = runtime.context
+    answer = state["messages"][-1]
+    calls = answer.get("tool_calls") or []
+    if calls:
+        return {"pending": calls, "status": "check"}
+    text = (answer.get("content") or "").strip()
+    if text.upper().rstrip(".") == pr.PASS_WORD or text.upper().endswith(" " + pr.PASS_WORD):
+        return {"status": "end", "end_reason": "passed"}
+    kind = "empty" if not text else "refusal"
+    ctx.note_fault(kind)
+    left = ctx.max_answers - state["answers"]
+    if left <= 0:
+        return {"status": "end", "end_reason": f"no tool call after {state['answers']} answers", "faults": [kind]}
+    return {"messages": [pr.nudge_message(left)], "status": "call", "faults": [kind]}
+
+
+def _to_action(call_: dict[str, Any]) -> ActionBase:
+    fn = call_.get("function") or {}
+    name = str(fn.get("name") or "")
+    raw = fn.get("arguments") or "{}"
+    try:
+        args = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError as err:
+        raise ActionParseError(f"the arguments of '{name}' are not valid JSON ({err.msg} at position {err.pos})") from None
+    if not isinstance(args, dict):
+        raise ActionParseError(f"the arguments of '{name}' must be a JSON object")
+    return parse_action({**args, "type": name})
+
+
+def check(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """Dry-run each pending action on the round-start view; feed every verdict back."""
+    ctx = runtime.context
+    kept = len(state.get("actions", []))
+    accepted: list[ActionBase] = []
+    feedback: list[dict[str, Any]] = []
+    faults: list[str] = []
+    rejected = 0
+    for c in state["pending"]:
+        name = str((c.get("function") or {}).get("name") or "")
+        try:
+            action = _to_action(c)
+        except ActionParseError as err:
+            faults.append("malformed")
+            feedback.append(pr.feedback_message(c["id"], name, f"REJECTED (schema): {err}"))
+            rejected += 1
+            continue
+        if kept + len(accepted) >= ctx.max_actions:
+            verdict_text = f"REJECTED (rate_limit): at most {ctx.max_actions} actions per turn"
+            rejected += 1
+        else:
+            verdict = ctx.check(action)
+            if verdict.accepted:
+                accepted.append(action)
+                verdict_text = "ACCEPTED by the check; it will be submitted"
+            else:
+                faults.append("invalid")
+                verdict_text = f"REJECTED ({verdict.rule}): {verdict.reason}"
+                rejected += 1
+        feedback.append(pr.feedback_message(c["id"], name, verdict_text))
+    for f in faults[:1]:
+        ctx.note_fault(f)
+    update: dict[str, Any] = {"messages": feedback, "actions": accepted, "faults": faults, "pending": []}
+    left = ctx.max_answers - state["answers"]
+    if rejected and left > 0:
+        update["messages"] = feedback + [pr.repair_message(rejected, left)]
+        update["status"] = "call"
+    else:
+        update["status"] = "end"
+        update["end_reason"] = "done" if not rejected else f"{rejected} action(s) still rejected after the repair bound"
+    return update
+
+
+def _route(state: AgentState) -> str:
+    return END if state.get("status") == "end" else state["status"]
+
+
+def build_graph() -> Any:
+    """The compiled turn graph (compiled once, shared by every LLM agent)."""
+    g = StateGraph(AgentState, context_schema=TurnContext)
+    g.add_node("prompt", build_prompt)
+    g.add_node("call", call)
+    g.add_node("parse", parse)
+    g.add_node("check", check)
+    g.add_edge(START, "prompt")
+    g.add_edge("prompt", "call")
+    g.add_conditional_edges("call", _route, ["parse", END])
+    g.add_conditional_edges("parse", _route, ["check", "call", END])
+    g.add_conditional_edges("check", _route, ["call", END])
+    return g.compile()
+
+
+_GRAPH: Any = None
+
+
+def turn_graph() -> Any:
+    """The shared compiled graph, built on first use."""
+    global _GRAPH
+    if _GRAPH is None:
+        _GRAPH = build_graph()
+    return _GRAPH

@@ -1,0 +1,160 @@
+"""One model call with everything around it: budgets, the in-flight cap, timeouts, retries
+with backoff on 429, 5xx, timeouts and lost connections, the call record and its span.
+
+Never raises for a model or network problem: it returns the assistant message, or None with
+the fault recorded. Each attempt (a retry included) is its own record, with its fault kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.llm.budget import CallPool, Limits, Spend
+from agents.llm.calls import CallRecord, emit_span, request_hash, tools_hash
+
+
+def _litellm() -> Any:
+    """litellm, imported on first use: it takes seconds to import and must not try the network."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    return litellm
+
+
+RETRYABLE = frozenset({"rate_limited", "server_error", "timeout", "connection"})
+
+
+@dataclass
+class CallSettings:
+    """How an agent calls its model."""
+
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    timeout: float = 60.0
+    max_retries: int = 3
+    backoff: float = 0.5
+    backoff_cap: float = 8.0
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass
+class CallLog:
+    """An agent's spend and its records waiting to be drained by the session."""
+
+    agent_id: str
+    spend: Spend = field(default_factory=Spend)
+    records: list[CallRecord] = field(default_factory=list)
+    tools_sent: set[str] = field(default_factory=set)
+    seq: int = 0
+    stopped: str | None = None
+
+    def new(self, turn_round: int, attempt: int, **kw: Any) -> CallRecord:
+        """A new record, numbered within the round."""
+        self.seq += 1
+        rec = CallRecord(agent_id=self.agent_id, seq=self.seq, turn_round=turn_round, attempt=attempt, **kw)
+        self.records.append(rec)
+        return rec
+
+
+def classify(err: BaseException) -> str:
+    """The fault kind of an exception raised by a model call."""
+    litellm = _litellm()
+    if isinstance(err, (asyncio.TimeoutError, litellm.Timeout)):
+        return "timeout"
+    if isinstance(err, litellm.RateLimitError):
+        return "rate_limited"
+    if isinstance(err, litellm.AuthenticationError):
+        return "auth"
+    if isinstance(err, (litellm.BadRequestError, litellm.NotFoundError)):
+        return "bad_request"
+    status = getattr(err, "status_code", None)
+    if isinstance(err, (litellm.InternalServerError, litellm.ServiceUnavailableError)) or (
+        isinstance(status, int) and status >= 500
+    ):
+        return "server_error"
+    if isinstance(err, litellm.APIConnectionError):
+        return "connection"
+    return "error"
+
+
+def _cost(resp: Any, model: str) -> float:
+    hidden = getattr(resp, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost")
+    return float(cost) if isinstance(cost, (int, float)) else 0.0
+
+
+def _stop_reason(log: CallLog, settings: CallSettings, pool: CallPool) -> str | None:
+    mine = settings.limits.exceeded(log.spend)
+    if mine:
+        return f"agent {mine}"
+    shared = pool.limits.exceeded(pool.spend)
+    return f"session {shared}" if shared else None
+
+
+async def call_model(
+    log: CallLog,
+    settings: CallSettings,
+    pool: CallPool,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    turn_round: int,
+    attempt: int,
+) -> tuple[dict[str, Any] | None, CallRecord | None]:
+    """Call the model once (retrying transport faults); the assistant message and its record."""
+    litellm = _litellm()
+    thash = tools_hash(tools)
+    rhash = request_hash(settings.model, messages, tools, settings.params)
+    for retry in range(settings.max_retries + 1):
+        reason = log.stopped or _stop_reason(log, settings, pool)
+        if reason:
+            if log.stopped is None:
+                log.stopped = reason
+                log.new(turn_round, attempt, event="budget", model=settings.model, fault="budget", error=reason)
+            return None, None
+        first_tools = thash not in log.tools_sent
+        rec = log.new(
+            turn_round, attempt, model=settings.model, request_hash=rhash, messages=list(messages),
+            params={k: v for k, v in settings.params.items() if k != "api_key"}, tools_sha256=thash, tools=tools if first_tools else None,
+        )
+        log.tools_sent.add(thash)
+        start_ns, t0 = time.time_ns(), time.perf_counter()
+        async with pool.semaphore:
+            pool.enter()
+            try:
+                resp = await asyncio.wait_for(
+                    litellm.acompletion(
+                        model=settings.model, messages=messages, tools=tools, timeout=settings.timeout,
+                        max_retries=0, num_retries=0, drop_params=True, **settings.params,
+                    ),
+                    settings.timeout + 1.0,
+                )
+            except Exception as err:  # every model or network failure is a recorded fault, never a crash
+                rec.fault, rec.error = classify(err), f"{type(err).__name__}: {str(err)[:500]}"
+                resp = None
+            finally:
+                pool.leave()
+        rec.latency_ms = (time.perf_counter() - t0) * 1000
+        if resp is not None:
+            body = resp.model_dump(mode="json")
+            rec.response = body
+            usage = body.get("usage") or {}
+            rec.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+            rec.completion_tokens = int(usage.get("completion_tokens") or 0)
+            rec.cost = _cost(resp, settings.model)
+            log.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
+            pool.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
+            emit_span(rec, start_ns, time.time_ns(), turn_round)
+            choices = body.get("choices") or []
+            message = (choices[0].get("message") if choices else None) or {"role": "assistant", "content": ""}
+            return message, rec
+        emit_span(rec, start_ns, time.time_ns(), turn_round)
+        if rec.fault not in RETRYABLE or retry == settings.max_retries:
+            return None, rec
+        delay = min(settings.backoff * 2**retry, settings.backoff_cap) * (0.5 + random.Random(f"{rhash}/{retry}").random())
+        await asyncio.sleep(delay)
+    return None, None

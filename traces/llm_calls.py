@@ -1,0 +1,59 @@
+"""The ``llm_calls`` table: every model call an LLM agent made, and what stopped the others.
+
+One row per attempt (retries included), per budget stop and per turn given up. A replay
+answers each call from ``response_json`` by ``request_hash``; the chat span of the call
+carries the same hash (``agora.llm.request_hash``). The tool definitions are stored on an
+agent's first call only (``tools_json``); later rows keep their hash (``tools_sha256``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Column, Index, Text, select
+from sqlmodel import Field, SQLModel
+
+from traces.store import Store
+
+
+class LLMCallRow(SQLModel, table=True):
+    """One model call attempt (``event='call'``), budget stop (``budget``) or turn given up (``gave_up``)."""
+
+    __tablename__ = "llm_calls"
+    __table_args__ = (
+        Index("ix_llm_calls_hash", "run_id", "request_hash"),
+        Index("ix_llm_calls_fault", "run_id", "fault"),
+    )
+
+    run_id: str = Field(primary_key=True)
+    round: int = Field(primary_key=True)
+    agent_id: str = Field(primary_key=True)
+    seq: int = Field(primary_key=True, description="order of the agent's records within the round")
+    attempt: int = Field(description="model answer number within the turn (repairs count, retries do not)")
+    event: str = Field(description="call, budget or gave_up")
+    model: str
+    request_hash: str = Field(description="sha256 of model, messages, tools and sampling parameters")
+    messages_json: str = Field(sa_column=Column(Text, nullable=False))
+    params_json: str = Field(sa_column=Column(Text, nullable=False))
+    tools_sha256: str = ""
+    tools_json: str | None = Field(default=None, sa_column=Column(Text))
+    response_json: str | None = Field(default=None, sa_column=Column(Text))
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    fault: str | None = Field(default=None, description="fault kind (agents.llm.calls.FAULTS), None when clean")
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+def llm_calls(store: Store, run_id: str) -> Iterator[dict[str, Any]]:
+    """A run's call records in order (round, agent, seq)."""
+    q = (
+        select(LLMCallRow.__table__)  # type: ignore[attr-defined]
+        .where(LLMCallRow.__table__.c.run_id == run_id)  # type: ignore[attr-defined]
+        .order_by("round", "agent_id", "seq")
+    )
+    with store.engine.connect() as conn:
+        for row in conn.execute(q).mappings():
+            yield dict(row)
