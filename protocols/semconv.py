@@ -42,3 +42,39 @@ GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 GEN_AI_AGENT_ID = "gen_ai.agent.id"
+GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_CONTENT = (GEN_AI_INPUT_MESSAGES, GEN_AI_OUTPUT_MESSAGES, GEN_AI_SYSTEM_INSTRUCTIONS)
+"""Attributes that carry prompt and completion text; left out of the record when capture is off."""
+
+# more agora.* facts (money attributes are integer micro-units, like the ledger)
+SCENARIO = "agora.scenario"
+SEED = "agora.seed"
+RUN_STATUS = "agora.run.status"
+AGENT_KIND = "agora.agent.kind"
+AGENT_ACTIONS = "agora.agent.actions"  # how many actions a turn returned
+BUYER = "agora.buyer"
+SELLER = "agora.seller"
+SERVICE = "agora.service"
+FEE = "agora.fee"
+DEAL_STATUS = "agora.deal.status"
+POLICY_AUTHOR = "agora.policy.author"
+POLICY_REASON = "agora.policy.reason"
+POLICY_CHANGES = "agora.policy.changes"  # JSON object of the fields that changed
+POLICY_JSON = "agora.policy.json"
+
+# values of agora.verdict
+VERDICT_ACCEPTED = "accepted"
+VERDICT_REJECTED = "rejected"
+
+# LLM calls (agents.llm): what links a chat span to its row in llm_calls
+LLM_REQUEST_HASH = "agora.llm.request_hash"
+LLM_CALL_SEQ = "agora.llm.call_seq"
+LLM_FAULT = "agora.llm.fault"  # one of agents.llm.calls.FAULTS
+LLM_COST = "agora.llm.cost_usd"  # litellm's cost estimate, in US dollars (a float, not ledger money)
+
+# events
+EVENT_CONTROL = "control.command"  # on the round span: a control command the session applied
+CONTROL_KIND = "agora.control.kind"
+CONTROL_AUTHOR = "agora.control.author"
+CONTROL_OUTCOME = "agora.control.outcome"

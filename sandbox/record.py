@@ -42,6 +42,7 @@ class DealRecord:
     value: int
     cost: int
     round: int
+    trace_id: str | None = None  # trace of the negotiation's first span, when traced
 
 
 @dataclass
@@ -97,7 +98,7 @@ def transaction_rows(run_id: str, deals: Iterable[DealRecord]) -> list[dict[str,
             "accepted_round": d.thread.accepted_round,
             "settled_round": d.round,
             "span_id": d.thread.span_ids[0] if d.thread.span_ids else None,
-            "trace_id": None,
+            "trace_id": d.trace_id,
         }
         for d in deals
     ]

@@ -22,6 +22,7 @@ from agents.observation import ObservationLimits, Receipt
 from agents.registry import register, resolve
 from protocols import settlement as st
 from protocols.actions import ActionBase
+from protocols.communication import apply_redactions
 from protocols.money import to_micros
 from protocols.policy import IncentivePolicy
 from protocols.protocol import Protocol
@@ -33,8 +34,11 @@ from sandbox.observe import Observer
 from sandbox.population import PopulationSpec, draw_members
 from sandbox.record import ActionRecord, DealRecord, RoundLog
 from sandbox.recorder import Recorder
+from sandbox.safety import SafetyLayer
 from sandbox.scenario import Scenario
+from sandbox.tracing import session_tracer
 from traces.control import mark_applied, pending_commands
+from traces.otel import Tracing
 from traces.store import Store
 
 Hook = Callable[["Session", RoundLog], None]
@@ -79,6 +83,7 @@ class Session:
         store: Store | str | None = None,
         run_id: str | None = None,
         limits: ObservationLimits | None = None,
+        tracing: bool | Tracing | None = None,
     ) -> None:
         self.scenario = (scenario or Scenario()).model_copy(deep=True)
         if seed is not None:
@@ -105,6 +110,8 @@ class Session:
         self._tx_seq = 0
         self._begun = False
         self.control_handlers: dict[str, ControlHandler] = {"set_policy": _set_policy_command}
+        self.safety = SafetyLayer.install(self, self.scenario.safety)  # checks, breakers, detectors, reviews
+        self.tracer = session_tracer(self, tracing)  # None: traced when there is a store or an OTLP endpoint
         for position, spec in enumerate(self.scenario.population):
             self._add_population(spec, position)
 
@@ -155,6 +162,7 @@ class Session:
                     outcome = f"rejected: {err}"
                 assert cmd.id is not None
                 mark_applied(store, cmd.id, log.round, outcome)
+                self.tracer.control(cmd.kind, cmd.author, outcome)
         for policy, author, reason in self._pending_policy:
             old = self.policy.model_dump()
             changed = {k: v for k, v in policy.model_dump().items() if old.get(k) != v}
@@ -163,6 +171,7 @@ class Session:
             for m in self.market.members.values():
                 m.notices.append(note + (f" ({reason})" if reason else ""))
             self.recorder.policy_change(log.round, policy, author, reason)
+            self.tracer.policy_change(log.round, policy, author, reason, changed)
         self._pending_policy.clear()
 
     # --- the run ----------------------------------------------------------------------
@@ -175,13 +184,16 @@ class Session:
         target = self.scenario.rounds if rounds is None else self.round + rounds
         self._begin()
         try:
+            self.tracer.start_run()
             while self.round < target:
                 await self.astep()
                 if progress:
                     progress(self.round, target)
+            self.tracer.end_run()  # flushes the spans and checks none was lost
         except BaseException as err:
             status = "interrupted" if isinstance(err, (KeyboardInterrupt, asyncio.CancelledError)) else "failed"
             self.recorder.finish(status, self.summary(), error=f"{type(err).__name__}: {err}")
+            self.tracer.end_run(err)  # raises TraceStoreError from err if spans could not be written
             raise
         self.recorder.finish("finished" if self.round >= self.scenario.rounds else "paused", self.summary())
         return RunResult(self.run_id, self.round, self.summary(), self.history)
@@ -203,15 +215,17 @@ class Session:
         self.round += 1
         self.market.round = self.round
         log = RoundLog(self.round)
-        for hook in self.hooks.round_start:
-            hook(self, log)
-        self._apply_control(log)
-        observer = Observer(self.market, self.protocol.config, self.policy.model_dump(), self.scenario.rounds, self.limits)
-        receipts, self._receipts = self._receipts, defaultdict(list)
-        observations = {aid: observer.observe(m, receipts.get(aid, ())) for aid, m in self.market.members.items()}
-        decisions = await self._decide(observations)
-        fines = self._apply_actions(decisions, log)
-        self._end_round(log, fines)
+        with self.tracer.round(self.round):
+            for hook in self.hooks.round_start:
+                hook(self, log)
+            self._apply_control(log)
+            observer = Observer(self.market, self.protocol.config, self.policy.model_dump(), self.scenario.rounds, self.limits)
+            receipts, self._receipts = self._receipts, defaultdict(list)
+            observations = {aid: observer.observe(m, receipts.get(aid, ())) for aid, m in self.market.members.items()}
+            decisions = await self._decide(observations)
+            self._drain_agent_records(log)
+            fines = self._apply_actions(decisions, log)
+            self._end_round(log, fines)
         return log
 
     async def _decide(self, observations: dict[str, Any]) -> dict[str, Sequence[Any] | BaseException]:
@@ -221,10 +235,10 @@ class Session:
             agent = self.agents[aid]
             agent.rng.seed(f"{self.seed}/{aid}/{self.round}")
             if agent.is_async:
-                waiting.append((aid, agent.adecide(obs, self._dry_run(aid))))
+                waiting.append((aid, self.tracer.adecide(agent, obs, self._dry_run(aid))))
                 continue
             try:
-                out[aid] = agent.decide(obs)
+                out[aid] = self.tracer.decide(agent, obs)
             except Exception as err:  # a buggy agent loses its turn, not the run
                 out[aid] = err
         if waiting:
@@ -234,6 +248,14 @@ class Session:
                     raise res
                 out[aid] = res
         return out
+
+    def _drain_agent_records(self, log: RoundLog) -> None:
+        """Rows agents kept about their own turns (LLM call records) go into the round's batch."""
+        for aid in sorted(self.agents):
+            drain = getattr(self.agents[aid], "drain_records", None)
+            if drain is not None:
+                for table, rows in drain().items():
+                    log.batch.extend(table, ({"run_id": self.run_id, "round": log.round, **r} for r in rows))
 
     def _dry_run(self, aid: str) -> DryRun:
         return lambda action: self.protocol.submit(action, self.market, aid)
@@ -259,6 +281,7 @@ class Session:
                 self._record(log, aid, "turn_error", "", verdict, None, fines)
                 continue
             for i, item in enumerate(out if isinstance(out, (list, tuple)) else [out]):
+                span = self.tracer.submit_start(aid)  # None when tracing is off
                 action, verdict, payload = self._check(item, aid)
                 if i >= cap:
                     verdict = Verdict.reject(Rule.RATE_LIMIT, f"at most {cap} actions per round; the rest were dropped")
@@ -266,10 +289,13 @@ class Session:
                 thread_id = getattr(action, "thread_id", None)
                 if verdict.accepted:
                     assert action is not None
-                    thread_id, deal = self.market.apply(action, aid, self.policy)
+                    self.market.note_applied(action, aid)  # per-round activity the safety checks read
+                    thread_id, deal = self.market.apply(apply_redactions(action, verdict), aid, self.policy)
                     if deal is not None:
                         log.deals.append(self._deal_record(deal))
                 self._record(log, aid, kind, payload, verdict, thread_id, fines)
+                if span is not None:
+                    self.tracer.submit_end(span, log.records[-1], action)
         return fines
 
     def _record(self, log: RoundLog, aid: str, kind: str, payload: str, verdict: Verdict, thread_id: str | None, fines: Counter[str]) -> None:
@@ -290,7 +316,9 @@ class Session:
         value = buyer.private.values.get(t.service, 0.0) if settled and buyer.units_settled <= buyer.private.demand else 0.0
         cost = seller.private.costs.get(t.service, 0.0) if settled else 0.0
         self._tx_seq += 1
-        return DealRecord(self._tx_seq, t, deal.status, deal.price, deal.fee, to_micros(value), to_micros(cost), deal.round)
+        record = DealRecord(self._tx_seq, t, deal.status, deal.price, deal.fee, to_micros(value), to_micros(cost), deal.round)
+        self.tracer.settle(record)
+        return record
 
     def _end_round(self, log: RoundLog, fines: Counter[str]) -> None:
         for deal in self.market.run_deadlines(self.policy):
@@ -307,7 +335,9 @@ class Session:
         update_totals(self.totals, log, balances)
         metrics = report(log, self.totals)
         self.history.append({"round": log.round, **metrics})
+        self.tracer.stage(log.batch)  # the spans ended so far commit with the round's records
         self.recorder.commit(log, metrics, self.ledger)
+        self.tracer.confirm()
         for hook in self.hooks.after_commit:
             hook(self, log)
 

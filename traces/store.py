@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlmodel import SQLModel, create_engine
@@ -61,6 +62,18 @@ class RoundBatch:
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.rows.values())
+
+
+def insert_ignoring(table: Any, dialect: str) -> Any:
+    """An INSERT that skips rows whose primary key is already present (SQLite or PostgreSQL).
+
+    Tables marked ``info={"idempotent": True}`` are written this way by ``commit_round``.
+    """
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise StoreError(f"the store supports SQLite and PostgreSQL URLs, not {dialect}; use one of those")
 
 
 class Store:
@@ -125,7 +138,9 @@ class Store:
         with self.engine.begin() as conn:
             for name, rows in batch.rows.items():
                 if rows:
-                    conn.execute(insert(tables[name]), rows)
+                    table = tables[name]
+                    stmt = insert_ignoring(table, conn.dialect.name) if table.info.get("idempotent") else insert(table)
+                    conn.execute(stmt, rows)
             if run_update:
                 conn.execute(update(RunRow).where(RunRow.id == run_id).values(**run_update))
 

@@ -5,3 +5,7 @@ A new table module adds one import here.
 
 from traces import control, schema  # noqa: F401
 from traces import audit  # noqa: F401,E402  (indexes for the UI's audit queries)
+from traces import spans  # noqa: F401,E402  (span table and span counts)
+from traces import sweeps  # noqa: F401,E402  (which runs a sweep made)
+from traces import alerts  # noqa: F401,E402  (alerts, breaker events, interventions)
+from traces import llm_calls  # noqa: F401,E402  (every LLM call: request, response, usage, cost, fault)

@@ -1,0 +1,284 @@
+"""The spans a session makes: the run, its rounds, agent turns, submissions, settlements, policy changes.
+
+Tree: ``session.run`` > ``session.round`` > ``invoke_agent <agent>`` (> ``chat`` spans the LLM
+agent makes inside its turn), ``protocol.submit`` (one per submitted action, the checks'
+outcome as attributes), ``market.settle`` (linked to the negotiation's first span) and
+``policy.change``. Only the ``opentelemetry.trace`` API is used here; ``traces.otel``
+configures the SDK. ``NoTracer`` is the switched-off form: the same calls, doing nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Awaitable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags
+
+from protocols import semconv as sc
+from protocols.money import to_micros
+from traces.otel import RunTrace, SpanCounts, TraceLossError, TraceStoreError, Tracing
+
+if TYPE_CHECKING:
+    from agents.base import Agent, DryRun
+    from agents.observation import Observation
+    from protocols.policy import IncentivePolicy
+    from sandbox.record import ActionRecord, DealRecord
+    from sandbox.session import Session
+    from traces.store import RoundBatch
+
+SCOPE = "agora.sandbox"
+_MAX_PRICE_MICROS = 2**62  # larger (or non-finite) prices are hostile input; keep them out of int attributes
+
+
+class NoTracer:
+    """Tracing switched off: every call returns at once."""
+
+    enabled = False
+    run: RunTrace | None = None
+
+    def start_run(self) -> None:
+        """Nothing to start."""
+
+    def end_run(self, error: BaseException | None = None) -> None:
+        """Nothing to end."""
+
+    def round(self, round_: int) -> AbstractContextManager[Any]:
+        """No round span."""
+        return nullcontext()
+
+    def decide(self, agent: Agent, obs: Observation) -> Sequence[Any]:
+        """Call the agent."""
+        return agent.decide(obs)
+
+    def adecide(self, agent: Agent, obs: Observation, check: DryRun) -> Awaitable[Sequence[Any]]:
+        """Call the agent."""
+        return agent.adecide(obs, check)
+
+    def submit_start(self, agent_id: str) -> Any:
+        """No submission span."""
+        return None
+
+    def submit_end(self, span: Any, record: ActionRecord, action: Any) -> None:
+        """Nothing to end."""
+
+    def settle(self, record: DealRecord) -> None:
+        """No settlement span."""
+
+    def policy_change(self, round_: int, policy: IncentivePolicy, author: str, reason: str, changed: dict[str, Any]) -> None:
+        """No policy span."""
+
+    def control(self, kind: str, author: str, outcome: str) -> None:
+        """No event."""
+
+    def stage(self, batch: RoundBatch) -> None:
+        """No spans to stage."""
+
+    def confirm(self) -> None:
+        """No spans to confirm."""
+
+
+class SessionTracer(NoTracer):
+    """Tracing switched on for one session, writing through ``tracing``."""
+
+    enabled = True
+
+    def __init__(self, session: Session, tracing: Tracing) -> None:
+        self.session = session
+        self.tracing = tracing
+        self.run: RunTrace | None = None
+        self.last_counts: SpanCounts | None = None
+        self._tracer = trace.get_tracer(SCOPE)
+        self._span: Any = None
+        self._token: Any = None
+        self._thread_first: dict[str, tuple[int, int]] = {}  # thread id -> (trace id, span id) of its first move
+
+    # --- the run ------------------------------------------------------------------
+    def _open(self) -> RunTrace:
+        if self.run is None or self.run.closed:
+            self.run = self.tracing.open_run(self.session.run_id)
+            self._tracer = trace.get_tracer(SCOPE)  # the SDK tracer itself, not the proxy, once installed
+        return self.run
+
+    def start_run(self) -> None:
+        """Open the run's span buffer and start ``session.run`` as the current span."""
+        self._open()
+        s = self.session
+        attrs = {sc.RUN_ID: s.run_id, sc.SCENARIO: s.scenario.name, sc.SEED: s.seed}
+        self._span = self._tracer.start_span(sc.SPAN_SESSION, attributes=attrs)
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+
+    def end_run(self, error: BaseException | None = None) -> None:
+        """End ``session.run``, flush every span and check the counts.
+
+        Without ``error``: raises ``TraceStoreError``/``TraceLossError`` on a shortfall. With the
+        run's own ``error``: a store failure is raised from it; a count mismatch is added as a note.
+        """
+        span, self._span = self._span, None
+        if span is None:
+            return
+        otel_context.detach(self._token)
+        span.set_attribute(sc.RUN_STATUS, "failed" if error else "ok")
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        span.end()
+        self.close(error)
+
+    def close(self, error: BaseException | None = None) -> SpanCounts:
+        """Flush and check the run's spans (also for runs stepped with ``astep`` alone)."""
+        run = self.run
+        if run is None:
+            return SpanCounts(0, 0, 0, 0)
+        try:
+            self.last_counts = run.close()
+        except TraceStoreError as err:
+            if error is None or isinstance(error, TraceStoreError):
+                raise
+            raise TraceStoreError(str(err)) from error
+        except TraceLossError as err:
+            if error is None:
+                raise
+            error.add_note(str(err))
+        return self.last_counts or run.counts()
+
+    def retry(self) -> SpanCounts:
+        """Write the spans a failed store kept back, and check the counts again."""
+        if self.run is None:
+            raise TraceStoreError("this session has no traced run to retry")
+        self.last_counts = self.run.close()
+        return self.last_counts
+
+    def round(self, round_: int) -> AbstractContextManager[Any]:
+        """``session.round`` as the current span (the root when ``astep`` runs on its own)."""
+        self._open()
+        return self._tracer.start_as_current_span(sc.SPAN_ROUND, attributes={sc.RUN_ID: self.session.run_id, sc.ROUND: round_})
+
+    # --- agent turns ------------------------------------------------------------------
+    def _turn_attrs(self, agent: Agent) -> dict[str, Any]:
+        return {
+            sc.GEN_AI_OPERATION: sc.SPAN_AGENT_TURN,
+            sc.GEN_AI_AGENT_NAME: agent.name,
+            sc.GEN_AI_AGENT_ID: agent.id,
+            sc.AGENT_ID: agent.id,
+            sc.AGENT_ROLE: agent.role,
+            sc.AGENT_KIND: agent.kind,
+            sc.ROUND: self.session.round,
+        }
+
+    def decide(self, agent: Agent, obs: Observation) -> Sequence[Any]:
+        """The agent's turn inside an ``invoke_agent`` span."""
+        with self._tracer.start_as_current_span(f"{sc.SPAN_AGENT_TURN} {agent.id}", attributes=self._turn_attrs(agent)) as span:
+            out = agent.decide(obs)
+            span.set_attribute(sc.AGENT_ACTIONS, len(out) if isinstance(out, (list, tuple)) else 1)
+            return out
+
+    async def adecide(self, agent: Agent, obs: Observation, check: DryRun) -> Sequence[Any]:
+        """An async turn inside ``invoke_agent``; the agent's own spans (``chat``) nest under it."""
+        with self._tracer.start_as_current_span(f"{sc.SPAN_AGENT_TURN} {agent.id}", attributes=self._turn_attrs(agent)) as span:
+            out = await agent.adecide(obs, check)
+            span.set_attribute(sc.AGENT_ACTIONS, len(out) if isinstance(out, (list, tuple)) else 1)
+            return out
+
+    # --- submissions --------------------------------------------------------------------
+    def submit_start(self, agent_id: str) -> Any:
+        """Start the ``protocol.submit`` span of one submitted item."""
+        return self._tracer.start_span(sc.SPAN_SUBMIT, attributes={sc.AGENT_ID: agent_id, sc.ROUND: self.session.round})
+
+    def submit_end(self, span: Any, record: ActionRecord, action: Any) -> None:
+        """Set the submission's facts in one call, end the span and link it to the records."""
+        v = record.verdict
+        attrs: dict[str, Any] = {
+            sc.ACTION_TYPE: record.action_type,
+            sc.ACTION_SEQ: record.seq,
+            sc.VERDICT: sc.VERDICT_ACCEPTED if v.accepted else sc.VERDICT_REJECTED,
+            sc.VERDICT_RULE: v.rule,
+            sc.VERDICT_REASON: v.reason,
+            sc.ACTION_JSON: record.payload,
+        }
+        price = getattr(action, "price", None)
+        if isinstance(price, (int, float)) and math.isfinite(price) and abs(price) * 1e6 < _MAX_PRICE_MICROS:
+            attrs[sc.PRICE] = to_micros(price)
+        listing = getattr(action, "listing_id", None)
+        if listing:
+            attrs[sc.LISTING_ID] = listing
+        ctx = span.get_span_context()
+        tid = record.thread_id
+        if tid is not None:
+            attrs[sc.THREAD_ID] = tid
+            thread = self.session.market.threads.get(tid)
+            if thread is not None:
+                attrs[sc.COUNTERPARTY] = thread.other(record.agent_id)
+                thread.span_ids.append(format(ctx.span_id, "016x"))
+                self._thread_first.setdefault(tid, (ctx.trace_id, ctx.span_id))
+        span.set_attributes(attrs)
+        span.end()
+        record.span_id = format(ctx.span_id, "016x")
+
+    # --- settlements, policy, control ---------------------------------------------------
+    def settle(self, record: DealRecord) -> None:
+        """A ``market.settle`` span for a deal, linked to the first span of its negotiation."""
+        t = record.thread
+        first = self._thread_first.pop(t.id, None)
+        links = [Link(SpanContext(first[0], first[1], False, TraceFlags(TraceFlags.SAMPLED)))] if first else None
+        attrs = {
+            sc.ROUND: record.round,
+            sc.TX_ID: record.tx_id,
+            sc.THREAD_ID: t.id,
+            sc.LISTING_ID: t.listing_id,
+            sc.SERVICE: t.service,
+            sc.BUYER: t.buyer,
+            sc.SELLER: t.seller,
+            sc.PRICE: record.price,
+            sc.FEE: record.fee,
+            sc.DEAL_STATUS: record.status,
+        }
+        span = self._tracer.start_span(sc.SPAN_SETTLE, attributes=attrs, links=links)
+        span.end()
+        if first is not None:
+            record.trace_id = format(first[0], "032x")
+
+    def policy_change(self, round_: int, policy: IncentivePolicy, author: str, reason: str, changed: dict[str, Any]) -> None:
+        """A ``policy.change`` span: who changed what, why, from which round."""
+        attrs = {
+            sc.ROUND: round_,
+            sc.POLICY_AUTHOR: author,
+            sc.POLICY_REASON: reason,
+            sc.POLICY_CHANGES: json.dumps(changed, sort_keys=True, default=str),
+            sc.POLICY_JSON: policy.model_dump_json(),
+        }
+        self._tracer.start_span(sc.SPAN_POLICY, attributes=attrs).end()
+
+    def control(self, kind: str, author: str, outcome: str) -> None:
+        """An event on the current round span for a control command the session applied."""
+        trace.get_current_span().add_event(sc.EVENT_CONTROL, {sc.CONTROL_KIND: kind, sc.CONTROL_AUTHOR: author, sc.CONTROL_OUTCOME: outcome})
+
+    # --- the round's batch --------------------------------------------------------------
+    def stage(self, batch: RoundBatch) -> None:
+        """Put the spans ended so far into the round's batch (same transaction as its records)."""
+        if self.run is not None:
+            self.run.stage(batch)
+
+    def confirm(self) -> None:
+        """The round's batch committed: count its spans as stored."""
+        if self.run is not None:
+            self.run.confirm()
+
+
+def session_tracer(session: Session, tracing: bool | Tracing | None) -> NoTracer:
+    """The tracer for a session: ``None`` traces when there is a store or an OTLP endpoint."""
+    from traces.otel import setup_tracing
+    from traces.otlp import otlp_endpoint_from_env
+
+    store = session.recorder.store
+    if tracing is None:
+        tracing = store is not None or otlp_endpoint_from_env() is not None
+    if tracing is False:
+        return NoTracer()
+    if tracing is True:
+        tracing = setup_tracing(store)
+    return SessionTracer(session, tracing)

@@ -1,0 +1,180 @@
+"""The span table, the per-run span counts, and idempotent span writes.
+
+Real columns hold what the UI and the audit filter on (run, trace, parent, agent, round,
+operation, model, tokens, status, times in nanoseconds); every attribute, event and link
+is kept as JSON beside them. Span rows are written insert-or-ignore on ``span_id``, so
+exporting the same span twice leaves one row, on SQLite and on PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Index, Text, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, SQLModel
+
+from protocols import semconv as sc
+from traces.store import Store, insert_ignoring
+
+CHUNK = 2000  # rows per INSERT statement; keeps statements well under driver parameter limits
+
+
+class SpanRow(SQLModel, table=True):
+    """One ended OpenTelemetry span of a run."""
+
+    __tablename__ = "spans"
+    __table_args__ = (
+        Index("ix_spans_run_start", "run_id", "start_ns"),
+        Index("ix_spans_run_agent_start", "run_id", "agent_id", "start_ns"),
+        Index("ix_spans_run_round", "run_id", "round"),
+        Index("ix_spans_run_op_start", "run_id", "operation", "start_ns"),
+        Index("ix_spans_run_thread", "run_id", "thread_id"),
+        Index("ix_spans_run_duration", "run_id", "duration_ns"),
+        Index("ix_spans_trace", "trace_id"),
+        Index("ix_spans_parent", "parent_id"),
+        {"info": {"idempotent": True}},
+    )
+
+    span_id: str = Field(primary_key=True, max_length=16, description="16 hex digits")
+    trace_id: str = Field(max_length=32, description="32 hex digits")
+    parent_id: str | None = Field(default=None, max_length=16)
+    run_id: str
+    name: str
+    operation: str = Field(description="gen_ai.operation.name, or the span name")
+    kind: str = "INTERNAL"
+    agent_id: str | None = None
+    round: int | None = None
+    thread_id: str | None = None
+    action_type: str | None = None
+    verdict: str | None = Field(default=None, description="accepted or rejected (submissions)")
+    rule: str | None = Field(default=None, description="the rule that decided (submissions)")
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    status: str = Field(default="UNSET", description="UNSET, OK or ERROR")
+    status_message: str | None = Field(default=None, sa_column=Column(Text))
+    start_ns: int = Field(sa_column=Column(BigInteger, nullable=False))
+    end_ns: int = Field(sa_column=Column(BigInteger, nullable=False))
+    duration_ns: int = Field(sa_column=Column(BigInteger, nullable=False))
+    attributes_json: str = Field(sa_column=Column(Text, nullable=False))
+    events_json: str | None = Field(default=None, sa_column=Column(Text))
+    links_json: str | None = Field(default=None, sa_column=Column(Text))
+
+    def attrs(self) -> dict[str, Any]:
+        """The span's attributes as a dict."""
+        return json.loads(self.attributes_json)
+
+    def events(self) -> list[dict[str, Any]]:
+        """The span's events (name, time in ns, attributes)."""
+        return json.loads(self.events_json) if self.events_json else []
+
+
+class SpanCountRow(SQLModel, table=True):
+    """How many spans a run started, ended and stored: the proof that nothing was lost."""
+
+    __tablename__ = "span_counts"
+
+    run_id: str = Field(primary_key=True)
+    started: int = Field(sa_column=Column(BigInteger, nullable=False))
+    ended: int = Field(sa_column=Column(BigInteger, nullable=False))
+    stored: int = Field(sa_column=Column(BigInteger, nullable=False))
+    in_store: int = Field(sa_column=Column(BigInteger, nullable=False), description="rows counted in the table")
+    otlp_exported: int = 0
+    otlp_failed: int = 0
+    ok: bool = Field(description="started == ended == stored when last checked")
+    checked_at: float
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+def _hex_span(span_id: int) -> str:
+    return format(span_id, "016x")
+
+
+def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, Any]:
+    """A ``spans`` row for an ended SDK span (``ReadableSpan``)."""
+    attrs = dict(span.attributes or {})
+    if not capture_content:
+        for key in sc.GEN_AI_CONTENT:
+            attrs.pop(key, None)
+    ctx, parent, status = span.context, span.parent, span.status
+    start, end = span.start_time or 0, span.end_time or 0
+    events = span.events
+    links = span.links
+    return {
+        "span_id": _hex_span(ctx.span_id),
+        "trace_id": format(ctx.trace_id, "032x"),
+        "parent_id": _hex_span(parent.span_id) if parent is not None else None,
+        "run_id": run_id,
+        "name": span.name,
+        "operation": attrs.get(sc.GEN_AI_OPERATION) or span.name,
+        "kind": span.kind.name,
+        "agent_id": attrs.get(sc.AGENT_ID),
+        "round": attrs.get(sc.ROUND),
+        "thread_id": attrs.get(sc.THREAD_ID),
+        "action_type": attrs.get(sc.ACTION_TYPE),
+        "verdict": attrs.get(sc.VERDICT),
+        "rule": attrs.get(sc.VERDICT_RULE),
+        "model": attrs.get(sc.GEN_AI_REQUEST_MODEL),
+        "input_tokens": attrs.get(sc.GEN_AI_INPUT_TOKENS),
+        "output_tokens": attrs.get(sc.GEN_AI_OUTPUT_TOKENS),
+        "status": status.status_code.name,
+        "status_message": status.description,
+        "start_ns": start,
+        "end_ns": end,
+        "duration_ns": end - start,
+        "attributes_json": _json(attrs),
+        "events_json": _json([{"name": e.name, "time_ns": e.timestamp, "attributes": dict(e.attributes or {})} for e in events])
+        if events
+        else None,
+        "links_json": _json(
+            [{"trace_id": format(lk.context.trace_id, "032x"), "span_id": _hex_span(lk.context.span_id), "attributes": dict(lk.attributes or {})} for lk in links]
+        )
+        if links
+        else None,
+    }
+
+
+def write_spans(store: Store, run_id: str, rows: Sequence[Mapping[str, Any]], counts: Mapping[str, Any] | None = None) -> int:
+    """Write span rows (insert-or-ignore) and, if given, the run's counts, in one transaction.
+
+    Returns how many span rows of ``run_id`` the store holds once the rows are in.
+    """
+    table = SpanRow.__table__  # type: ignore[attr-defined]
+    with store.engine.begin() as conn:
+        stmt = insert_ignoring(table, conn.dialect.name)
+        for i in range(0, len(rows), CHUNK):
+            conn.execute(stmt, list(rows[i : i + CHUNK]))
+        in_store = _count(conn, run_id)
+        if counts is not None:
+            _upsert_counts(conn, {**counts, "run_id": run_id, "in_store": in_store})
+    return in_store
+
+
+def _count(conn: Any, run_id: str) -> int:
+    return int(conn.execute(select(func.count()).select_from(SpanRow).where(SpanRow.run_id == run_id)).scalar_one())
+
+
+def _upsert_counts(conn: Any, counts: Mapping[str, Any]) -> None:
+    row = {**counts, "checked_at": time.time()}
+    table = SpanCountRow.__table__  # type: ignore[attr-defined]
+    mod = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = mod.insert(table).values(row)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["run_id"], set_={k: v for k, v in row.items() if k != "run_id"}))
+
+
+def stored_count(store: Store, run_id: str) -> int:
+    """How many span rows the store holds for a run."""
+    with store.engine.connect() as conn:
+        return _count(conn, run_id)
+
+
+def rows_of(spans: Iterable[Any], run_id: str, capture_content: bool) -> list[dict[str, Any]]:
+    """``span_row`` over many spans."""
+    return [span_row(s, run_id, capture_content) for s in spans]
