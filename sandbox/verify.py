@@ -1,0 +1,148 @@
+"""Round-by-round checks of a re-executed run against its record.
+
+``RecordChecker`` loads a run's record once and compares what a replayed round produced
+(its actions, ledger postings, transactions, policy versions, metrics and the two hashes)
+with what the record holds, naming the first record that differs. ``CheckingRecorder``
+is the session's recorder during a replay: it checks each round before (optionally)
+writing it, so a fork or a resume never writes a round that does not match its source.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.ledger import Ledger
+from sandbox.record import RoundLog, action_rows, actions_digest, ledger_rows, transaction_rows
+from sandbox.recorder import Recorder
+from traces import history
+from traces.store import Store
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """The first place where a replay and its record disagree."""
+
+    round: int
+    what: str  # action, ledger entry, transaction, ledger hash, actions hash, metrics, policy, command, llm call
+    key: str  # which record: "seq 4", "tx 12", ...
+    recorded: str
+    replayed: str
+
+    def __str__(self) -> str:
+        return f"round {self.round}, {self.what} {self.key}: the record has {self.recorded} but the replay gives {self.replayed}"
+
+
+class ReplayDiverged(RuntimeError):
+    """A re-executed round does not match the record."""
+
+    def __init__(self, divergence: Divergence) -> None:
+        super().__init__(str(divergence))
+        self.divergence = divergence
+
+
+def _strip(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in history.VOLATILE and k != "run_id"}
+
+
+def _show(row: Mapping[str, Any] | None) -> str:
+    return "nothing" if row is None else json.dumps(row, sort_keys=True, default=str)[:600]
+
+
+def first_difference(
+    what: str, round_: int, key: str, recorded: Sequence[Mapping[str, Any]], replayed: Sequence[Mapping[str, Any]]
+) -> Divergence | None:
+    """Compare two row lists in order; the first row (or the count) that differs."""
+    for a, b in zip(recorded, replayed, strict=False):
+        a, b = _strip(a), _strip(b)
+        if a != b:
+            fields = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+            return Divergence(round_, what, f"{key} {a.get(key, b.get(key))} ({', '.join(fields)})", _show(a), _show(b))
+    if len(recorded) != len(replayed):
+        n = min(len(recorded), len(replayed))
+        extra_a = _strip(recorded[n]) if len(recorded) > n else None
+        extra_b = _strip(replayed[n]) if len(replayed) > n else None
+        return Divergence(
+            round_, what, f"count ({len(recorded)} recorded, {len(replayed)} replayed)", _show(extra_a), _show(extra_b)
+        )
+    return None
+
+
+class RecordChecker:
+    """A run's record, loaded once, and the comparison of replayed rounds against it."""
+
+    def __init__(self, store: Store, run_id: str) -> None:
+        self.run_id = run_id
+        self.rounds = history.rounds_of(store, run_id)
+        self.actions = history.actions_by_round(store, run_id)
+        ledger = history.ledger_by_round(store, run_id)
+        # Endowments are posted before round 1 (round 0) and written with round 1's batch.
+        ledger.setdefault(1, [])[:0] = ledger.pop(0, [])
+        self.ledger = ledger
+        self.transactions = history.transactions_by_round(store, run_id)
+        self.policies = history.policy_versions(store, run_id)
+        self.commands = history.applied_commands(store, run_id)
+
+    def policies_from(self, round_: int) -> list[Any]:
+        """Policy versions after the first that took effect in ``round_``."""
+        return [p for p in self.policies if p.round == round_ and p.version > 1]
+
+    def commands_in(self, round_: int) -> list[Any]:
+        """Commands that took effect in ``round_`` (their policy effect is in the versions)."""
+        return [c for c in self.commands if c.applied_round == round_]
+
+    def check(self, log: RoundLog, metrics: Mapping[str, Any], ledger: Ledger, policy_rows: Sequence[Mapping[str, Any]]) -> Divergence | None:
+        """Compare one replayed round (before the recorder drains it) with the record."""
+        r = log.round
+        rec = self.rounds.get(r)
+        if rec is None:
+            return Divergence(r, "round", "row", "no such round", "a round")
+        rows = lambda xs: [dict(x._mapping) for x in xs]  # noqa: E731
+        checks = (
+            ("action", "seq", rows(self.actions.get(r, [])), action_rows(self.run_id, log)),
+            ("ledger entry", "seq", rows(self.ledger.get(r, [])), ledger_rows(self.run_id, ledger.pending)),
+            ("transaction", "tx_id", rows(self.transactions.get(r, [])), sorted(transaction_rows(self.run_id, log.deals), key=lambda t: t["tx_id"])),
+            ("policy version", "version", rows(p for p in self.policies if p.round == r), list(policy_rows)),
+        )
+        for what, key, recorded, replayed in checks:
+            found = first_difference(what, r, key, recorded, replayed)
+            if found:
+                return found
+        digest = actions_digest(log)
+        if digest != rec.actions_hash:
+            return Divergence(r, "actions hash", "of the round", rec.actions_hash, digest)
+        if ledger.digest() != rec.ledger_hash:
+            return Divergence(r, "ledger hash", "of the round", rec.ledger_hash, ledger.digest())
+        replayed_metrics = json.dumps(metrics, sort_keys=True, default=str)
+        if replayed_metrics != rec.metrics_json:
+            a, b = json.loads(rec.metrics_json), json.loads(replayed_metrics)
+            diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+            return Divergence(r, "metrics", ", ".join(diff), _show({k: a.get(k) for k in diff}), _show({k: b.get(k) for k in diff}))
+        return None
+
+
+class CheckingRecorder(Recorder):
+    """A recorder that checks each round against a source record while ``checking`` is on.
+
+    With ``store`` None nothing is written (a pure replay); with a store the round is
+    written only after it matched (fork, resume).
+    """
+
+    def __init__(self, store: Store | None, run_id: str, checker: RecordChecker) -> None:
+        super().__init__(store, run_id)
+        self.checker = checker
+        self.checking = True
+        self.divergence: Divergence | None = None
+        self.checked = 0
+
+    def commit(self, log: RoundLog, metrics: Mapping[str, Any], ledger: Ledger) -> None:
+        """Check the round against the record, then write it as a normal recorder would."""
+        if self.checking:
+            found = self.divergence or self.checker.check(log, metrics, ledger, self._policy_rows)
+            if found is not None:
+                self.divergence = found
+                raise ReplayDiverged(found)
+            self.checked = log.round
+        super().commit(log, metrics, ledger)
