@@ -8,7 +8,8 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from sandbox.ledger import Ledger, LedgerError  # noqa: E402
+from sandbox.replay import fork, replay, resume  # noqa: E402  (replay is also the module sandbox.replay)
 from sandbox.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
 from sandbox.session import RunResult, Session  # noqa: E402
 
-__all__ = ["Ledger", "LedgerError", "RunResult", "Scenario", "ScenarioError", "Session", "load_scenario"]
+__all__ = ["Ledger", "LedgerError", "RunResult", "Scenario", "ScenarioError", "Session", "fork", "load_scenario", "replay", "resume"]

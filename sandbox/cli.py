@@ -114,6 +114,9 @@ def scenarios() -> None:
         console.print(name)
 
 
+from sandbox import cli_replay  # noqa: E402,F401  (replay, fork, resume, compare, sweep commands)
+
+
 def main() -> None:
     """Entry point of the ``agora`` console script."""
     app()
