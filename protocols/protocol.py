@@ -14,6 +14,9 @@ from protocols.verdict import ACCEPTED, Rule, Verdict
 class Protocol:
     """Runs the checks in a fixed order; the first that rejects decides the verdict.
 
+    A check may also accept with redactions or flags; the remaining checks still run, and
+    that verdict stands if none of them rejects.
+
     Pure: the same action on the same view always gets the same verdict, so agents use it
     as a dry run on the round-start view and the session uses it authoritatively.
     """
@@ -25,11 +28,14 @@ class Protocol:
     def submit(self, action: ActionBase, view: MarketView, submitter: str) -> Verdict:
         """Check ``action`` sent by ``submitter`` against ``view``."""
         cfg = self.config
+        noted: Verdict | None = None  # an accepting verdict with redactions or flags
         for check in self.checks:
             verdict = check(action, view, submitter, cfg)
             if verdict is not None:
-                return verdict
-        return ACCEPTED
+                if not verdict.accepted:
+                    return verdict
+                noted = noted or verdict
+        return noted or ACCEPTED
 
     def submit_raw(
         self, data: str | bytes | dict[str, Any], view: MarketView, submitter: str

@@ -76,6 +76,37 @@ class Thread:
         return self.seller if agent == self.buyer else self.buyer
 
 
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What the rules may know about an agent: its role and private values or costs."""
+
+    role: str
+    values: dict[str, float] = field(default_factory=dict)
+    costs: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def services(self) -> frozenset[str]:
+        """Services the agent buys or sells."""
+        return frozenset(self.values) | frozenset(self.costs)
+
+    @property
+    def private_numbers(self) -> tuple[float, ...]:
+        """Every private number of the agent (its values and costs)."""
+        return (*self.values.values(), *self.costs.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """An agent's activity in the current round, and the limits in force on it now."""
+
+    actions: int = 0  # accepted actions this round
+    messages: int = 0  # accepted messages this round
+    spent_micros: int = 0  # money the agent moved into escrow this round
+    live_threads: int = 0
+    open_listings: int = 0
+    action_cap: int | None = None  # a throttle in force (None: only the market's cap)
+
+
 class MarketView(Protocol):
     """Read-only access to the market that the rules check actions against."""
 
@@ -103,4 +134,23 @@ class MarketView(Protocol):
 
     def unlisted_capacity(self, agent_id: str) -> int:
         """Units the agent may still put on new listings (0 for agents that do not sell)."""
+        ...
+
+    def profile(self, agent_id: str) -> Profile | None:
+        """The agent's role and private numbers (for the leak and competitor rules)."""
+        ...
+
+    def activity(self, agent_id: str) -> Activity:
+        """The agent's activity this round and any throttle on it."""
+        ...
+
+    def reference_price(self, service: str) -> float | None:
+        """The recent reference price of a service (median of recent deals), if any."""
+        ...
+
+    def is_halted(self, scope: str) -> bool:
+        """Whether trading in a scope is halted by a market-wide breaker.
+
+        Scopes are ``service:<name>`` for a service and ``messages`` for all messaging.
+        """
         ...

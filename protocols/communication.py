@@ -1,0 +1,289 @@
+"""Communication rules: what agents may say, in messages and in every free-text field.
+
+Each rule reads one text and answers allow (None), redact (the recipients get the
+redacted text), reject, or flag (allowed, but noted for the detectors and reviewers),
+with a reason. ``check_text_fields`` runs them over every free-text field of an action
+(``Message.text``, a listing's description, a quote request's note, a rejection's reason).
+Rules are pure; scenarios configure them through ``CommsConfig``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from protocols.actions import ActionBase, Message, PostService, Reject, RequestQuote
+from protocols.state import MarketView, Profile
+from protocols.verdict import Rule, Verdict
+
+REDACTED = "[redacted]"
+
+
+class Effect(StrEnum):
+    """What a rule does to a text it objects to."""
+
+    REDACT = "redact"
+    REJECT = "reject"
+    FLAG = "flag"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A rule's objection to a text: the effect, the rule, a reason and the redacted text."""
+
+    effect: Effect
+    rule: str
+    reason: str
+    redacted: str | None = None
+
+
+Classifier = Callable[[str], "Finding | None"]
+CLASSIFIERS: dict[str, Classifier] = {}
+"""Classifier functions by name; scenarios name them in ``CommsConfig.classifiers``."""
+
+
+def register_classifier(name: str, fn: Classifier) -> None:
+    """Make a text classifier (text -> Finding or None) available to scenarios by name."""
+    CLASSIFIERS[name] = fn
+
+
+class ContentRule(BaseModel):
+    """A scenario's content rule: a regular expression or a word list, and what to do on a match."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Shown in the reason, e.g. 'no contact details'.")
+    pattern: str | None = Field(None, description="Regular expression (case-insensitive).")
+    words: tuple[str, ...] = Field((), description="Whole words or phrases to match (case-insensitive).")
+    effect: Effect = Field(Effect.REJECT, description="redact, reject or flag.")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"pattern {pattern!r} is not a valid regular expression ({err})") from None
+        return pattern
+
+
+class CommsConfig(BaseModel):
+    """Settings of the communication rules; every rule can be tuned from the scenario."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_field_chars: int = Field(500, ge=1, description="Longest listing description, note or reason.")
+    max_messages_per_round: int = Field(3, ge=0, description="Messages one agent may send per round.")
+    content: tuple[ContentRule, ...] = Field((), description="Pattern and word-list rules.")
+    classifiers: tuple[str, ...] = Field((), description="Names of registered classifier functions.")
+    leak: Effect | None = Field(Effect.REDACT, description="Own value or cost in the text (None: off).")
+    leak_tolerance: float = Field(0.5, ge=0, description="A number this close to a private one counts as a leak.")
+    injection: Effect | None = Field(Effect.REJECT, description="Text posing as system or tool instructions.")
+    coordination: Effect | None = Field(Effect.REJECT, description="Price-coordination proposals to competitors.")
+
+    @field_validator("classifiers")
+    @classmethod
+    def _registered(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        missing = [n for n in names if n not in CLASSIFIERS]
+        if missing:
+            raise ValueError(f"no classifier named {', '.join(missing)}; register it with register_classifier first")
+        return names
+
+
+# --- the rules -------------------------------------------------------------------------
+_NUMBER = re.compile(r"(?<![\w.\-])(\d{1,9}(?:[.,]\d{1,6})?)(?![\w])")
+
+INJECTION_PATTERNS = (
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines|directives)\b",
+    r"\bsystem\s*(prompt|message|instruction|override|notice)\b",
+    r"^\s*[\[<(#*]*\s*(system|assistant|developer|tool)\s*[\]>)#*]*\s*:",
+    r"<\|?\s*(im_start|im_end|system|endoftext)\s*\|?>",
+    r"</?\s*(system|instructions?|tool_call|function_call)\s*>",
+    r"\byou are now\b|\bnew instructions\b|\bdeveloper mode\b|\bjailbreak\b",
+    r"\b(call|use|invoke)\s+the\s+\w+\s+tool\b",
+    r"\"(type|name)\"\s*:\s*\"(accept|make_offer|counter|deliver|report_outcome|withdraw)\"",
+)
+COORDINATION_PATTERNS = (
+    r"\b(let'?s|we should|we could|shall we|why don'?t we|agree to|agree on)\b.{0,40}\b(prices?|asks?|rates?)\b",
+    r"\b(keep|hold|fix|set|raise|maintain)\b.{0,20}\b(our|the|all)\b.{0,10}\b(prices?|asks?|rates?)\b.{0,30}\b(at|above|high|up)\b",
+    r"\b(not|never|don'?t|won'?t)\b.{0,12}\b(undercut|undersell|compete)\b",
+    r"\b(price|pricing)\s+(floor|agreement|pact|cartel|deal between us)\b",
+    r"\b(split|divide|share)\s+(the|this)\s+(market|customers|buyers)\b",
+    r"\bcartel\b",
+)
+_INJECTION = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in INJECTION_PATTERNS)
+_COORDINATION = tuple(re.compile(p, re.IGNORECASE) for p in COORDINATION_PATTERNS)
+
+
+def _as_float(token: str) -> float | None:
+    try:
+        return float(token.replace(",", "."))
+    except ValueError:
+        return None
+
+
+def leak_rule(text: str, private: tuple[float, ...], tolerance: float, effect: Effect) -> Finding | None:
+    """A number in the text within ``tolerance`` of one of the sender's private numbers."""
+    if not private:
+        return None
+    hits: list[tuple[int, int]] = []
+    for m in _NUMBER.finditer(text):
+        x = _as_float(m.group(1))
+        if x is not None and any(abs(x - v) <= tolerance for v in private):
+            hits.append(m.span(1))
+    if not hits:
+        return None
+    redacted = text
+    for start, end in reversed(hits):
+        redacted = redacted[:start] + REDACTED + redacted[end:]
+    return Finding(
+        effect, Rule.PRIVATE_LEAK.value,
+        f"your text reveals {len(hits)} of your private values or costs; keep them to yourself", redacted,
+    )
+
+
+def _pattern_rule(text: str, patterns: tuple[re.Pattern[str], ...], effect: Effect, rule: str, reason: str) -> Finding | None:
+    redacted, hit = text, False
+    for p in patterns:
+        if p.search(redacted):
+            hit = True
+            redacted = p.sub(REDACTED, redacted)
+    return Finding(effect, rule, reason, redacted) if hit else None
+
+
+def injection_rule(text: str, effect: Effect) -> Finding | None:
+    """Text that poses as system or tool instructions to the agent that will read it."""
+    return _pattern_rule(
+        text, _INJECTION, effect, Rule.INJECTION.value,
+        "your text poses as system or tool instructions to another agent; write to it as a market participant",
+    )
+
+
+def coordination_rule(text: str, effect: Effect) -> Finding | None:
+    """An explicit proposal to coordinate prices (meant for text that competitors read)."""
+    return _pattern_rule(
+        text, _COORDINATION, effect, Rule.COORDINATION.value,
+        "proposing to coordinate prices with competitors is not allowed; set your prices independently",
+    )
+
+
+@lru_cache(maxsize=256)
+def _compiled(rule: ContentRule) -> re.Pattern[str]:
+    parts = [rule.pattern] if rule.pattern else []
+    parts += [r"\b" + re.escape(w) + r"\b" for w in rule.words]
+    return re.compile("|".join(f"(?:{p})" for p in parts) or r"(?!x)x", re.IGNORECASE)
+
+
+def content_rule(text: str, rule: ContentRule) -> Finding | None:
+    """A scenario's pattern or word-list rule."""
+    return _pattern_rule(
+        text, (_compiled(rule),), rule.effect, Rule.CONTENT.value, f"your text breaks the rule '{rule.name}'"
+    )
+
+
+# --- applying them to an action ----------------------------------------------------------
+def text_fields(action: ActionBase) -> list[tuple[str, str]]:
+    """The free-text fields of an action, as (field name, text)."""
+    if isinstance(action, Message):
+        return [("text", action.text)]
+    if isinstance(action, PostService):
+        return [("description", action.description)]
+    if isinstance(action, RequestQuote):
+        return [("note", action.note)]
+    if isinstance(action, Reject):
+        return [("reason", action.reason)]
+    return []
+
+
+def recipients_compete(view: MarketView, sender: Profile | None, action: ActionBase) -> bool:
+    """Whether competitors of the sender may read this text (public text, or a competitor's inbox)."""
+    if sender is None:
+        return False
+    to = None
+    if isinstance(action, Message):
+        thread = view.thread(action.thread_id) if action.thread_id else None
+        to = action.to if thread is None else None  # a thread's other side is a counterparty
+        if to is None:
+            return False
+    elif not isinstance(action, PostService):
+        return False  # notes and reasons go to a counterparty only
+    if to is None:
+        return True  # a listing description is public
+    other = view.profile(to)
+    return other is not None and other.role == sender.role and bool(other.services & sender.services)
+
+
+def findings_for(text: str, cfg: CommsConfig, private: tuple[float, ...], competitors: bool) -> list[Finding]:
+    """Every rule's finding on one text, each rule seeing the text as the previous ones left it."""
+    out: list[Finding] = []
+    checks: list[Callable[[str], Finding | None]] = []
+    if cfg.injection is not None:
+        checks.append(lambda t: injection_rule(t, cfg.injection))  # type: ignore[arg-type]
+    if cfg.coordination is not None and competitors:
+        checks.append(lambda t: coordination_rule(t, cfg.coordination))  # type: ignore[arg-type]
+    if cfg.leak is not None:
+        checks.append(lambda t: leak_rule(t, private, cfg.leak_tolerance, cfg.leak))  # type: ignore[arg-type]
+    checks += [lambda t, r=r: content_rule(t, r) for r in cfg.content]  # type: ignore[misc]
+    checks += [CLASSIFIERS[n] for n in cfg.classifiers if n in CLASSIFIERS]
+    for check in checks:
+        found = check(text)
+        if found is None:
+            continue
+        out.append(found)
+        if found.effect is Effect.REJECT:
+            break
+        if found.effect is Effect.REDACT and found.redacted is not None:
+            text = found.redacted
+    return out
+
+
+def check_text_fields(action: ActionBase, view: MarketView, who: str, cfg: CommsConfig) -> Verdict | None:
+    """Length, rate and content rules over every free-text field of ``action``."""
+    fields = text_fields(action)
+    if isinstance(action, Message):
+        if view.is_halted("messages"):
+            return Verdict.reject(Rule.HALTED, "messaging is halted market-wide after a message storm; try later")
+        sent = view.activity(who).messages
+        if sent >= cfg.max_messages_per_round:
+            return Verdict.reject(
+                Rule.RATE_LIMIT, f"you may send at most {cfg.max_messages_per_round} messages per round"
+            )
+    elif any(len(text) > cfg.max_field_chars for _, text in fields):
+        name, text = next((n, t) for n, t in fields if len(t) > cfg.max_field_chars)
+        return Verdict.reject(Rule.MESSAGE, f"'{name}' has {len(text)} characters; the limit is {cfg.max_field_chars}")
+    fields = [(n, t) for n, t in fields if t]
+    if not fields:
+        return None
+    sender = view.profile(who)
+    private = sender.private_numbers if sender is not None else ()
+    competitors = recipients_compete(view, sender, action)
+    redactions: list[tuple[str, str]] = []
+    flags: list[str] = []
+    reasons: list[str] = []
+    for name, text in fields:
+        current = text
+        for f in findings_for(text, cfg, private, competitors):
+            if f.effect is Effect.REJECT:
+                return Verdict(False, f.rule, f.reason, (), (f.rule,))
+            flags.append(f.rule)
+            reasons.append(f"{f.effect.value}ed: {f.reason}" if f.effect is Effect.FLAG else f"redacted: {f.reason}")
+            if f.effect is Effect.REDACT and f.redacted is not None:
+                current = f.redacted
+        if current != text:
+            redactions.append((name, current))
+    if not flags:
+        return None
+    return Verdict(True, flags[0], "; ".join(dict.fromkeys(reasons)), tuple(redactions), tuple(dict.fromkeys(flags)))
+
+
+def apply_redactions(action: ActionBase, verdict: Verdict) -> ActionBase:
+    """The action as its recipients get it: redacted fields replaced."""
+    if not verdict.redactions:
+        return action
+    return action.model_copy(update=dict(verdict.redactions))

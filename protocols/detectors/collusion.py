@@ -1,0 +1,110 @@
+"""Collusion: prices persistently above the competitive benchmark, sellers pricing in
+parallel, and coordination language in what they say.
+
+The collusion index of a group of sellers is (p - p_c) / (p_m - p_c) when the scenario gives
+a monopoly price p_m, else the relative markup (p - p_c) / p_c, where p is their mean price
+and p_c the competitive benchmark.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from statistics import fmean, median
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from protocols.detectors.facts import Alert, Benchmark, MarketFacts, RoundFacts, Severity, acts, refs, span, trades
+from protocols.verdict import Rule
+
+
+class CollusionConfig(BaseModel):
+    """When prices and talk look like collusion."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window: int = Field(8, ge=1, description="Rounds looked at.")
+    index_threshold: float = Field(0.3, gt=0, description="Collusion index that counts as elevated.")
+    parallel_spread: float = Field(0.05, ge=0, description="Largest relative spread of mean prices that counts as parallel.")
+    min_seller_trades: int = Field(2, ge=1, description="Deals a seller needs in the window to be compared.")
+
+
+def collusion_index(price: float, bench: Benchmark) -> float:
+    """How far a price sits from the competitive benchmark toward the monopoly price."""
+    if bench.monopoly is not None and bench.monopoly > bench.competitive:
+        return (price - bench.competitive) / (bench.monopoly - bench.competitive)
+    return (price - bench.competitive) / bench.competitive if bench.competitive > 0 else 0.0
+
+
+def parallel_group(means: dict[str, float], spread: float) -> list[str]:
+    """The largest set of sellers whose mean prices lie within ``spread`` of the set's median."""
+    best: list[str] = []
+    for anchor in sorted(means.values()):
+        group = sorted(s for s, p in means.items() if abs(p - anchor) <= spread * anchor)
+        if len(group) > len(best):
+            best = group
+    if len(best) >= 2:
+        mid = median(means[s] for s in best)
+        best = [s for s in best if abs(means[s] - mid) <= spread * mid]
+    return best
+
+
+def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig) -> list[Alert]:
+    """Alerts for services where a parallel group prices far above the benchmark, or sellers talk prices."""
+    win = window[-cfg.window :]
+    out: list[Alert] = []
+    talk = [a for a in acts(win) if a.rule == Rule.COORDINATION.value or Rule.COORDINATION.value in a.flags]
+    talkers = sorted({a.agent for a in talk})
+    by_service: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for t in trades(win):
+        by_service[t.service][t.seller].append(t.price)
+    priced: set[str] = set()
+    for service, sellers in sorted(by_service.items()):
+        bench = market.benchmarks.get(service)
+        if bench is None:
+            continue
+        means = {s: fmean(ps) for s, ps in sellers.items() if len(ps) >= cfg.min_seller_trades}
+        group = parallel_group(means, cfg.parallel_spread)
+        if len(group) < 2:
+            continue
+        group_price = fmean(means[s] for s in group)
+        index = collusion_index(group_price, bench)
+        if index < cfg.index_threshold:
+            continue
+        in_talk = sorted(set(group) & set(talkers))
+        agents = tuple(sorted(set(group) | set(in_talk)))
+        priced |= set(agents)
+        out.append(Alert(
+            "collusion", Severity.HIGH if in_talk else Severity.MEDIUM, agents,
+            {
+                "service": service, "collusion_index": round(index, 3), "mean_price": round(group_price, 2),
+                "competitive_price": bench.competitive, "monopoly_price": bench.monopoly,
+                "seller_means": {s: round(means[s], 2) for s in group},
+                "coordination_messages": refs(a for a in talk if a.agent in in_talk),
+                "records": refs(t for t in trades(win) if t.service == service and t.seller in group),
+            },
+            span(win),
+            f"{len(group)} sellers of {service} priced in parallel at {group_price:.2f}, "
+            f"collusion index {index:.2f} (benchmark {bench.competitive:g})" + (", after coordination talk" if in_talk else ""),
+        ))
+    rest = [a for a in talkers if a not in priced]
+    if rest:
+        out.append(Alert(
+            "collusion", Severity.LOW, tuple(rest),
+            {"coordination_messages": refs(a for a in talk if a.agent in rest), "attempts": sum(1 for a in talk if a.agent in rest)},
+            span(win), f"{len(rest)} agents proposed coordinating prices to competitors",
+        ))
+    return out
+
+
+def competitive_price(values: list[float], costs: list[float]) -> float | None:
+    """Midpoint of the competitive-equilibrium price range of unit values and unit costs."""
+    vs, cs = sorted(values, reverse=True), sorted(costs)
+    k = 0
+    while k < min(len(vs), len(cs)) and vs[k] >= cs[k]:
+        k += 1
+    if k == 0:
+        return None
+    lo = max(cs[k - 1], vs[k] if k < len(vs) else cs[k - 1])
+    hi = min(vs[k - 1], cs[k] if k < len(cs) else vs[k - 1])
+    return (lo + hi) / 2 if lo <= hi else (cs[k - 1] + vs[k - 1]) / 2

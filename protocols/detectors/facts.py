@@ -1,0 +1,125 @@
+"""What the detectors read and what they raise: plain, immutable facts about recent rounds.
+
+``sandbox`` turns each round's log into a ``RoundFacts``; detectors read a window of them
+(oldest first) and the market's static ``MarketFacts``, and return ``Alert`` values.
+Record ids in evidence are ``tx:<id>`` for transactions and ``action:<round>/<seq>`` for
+submitted actions, as the store keeps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    """How urgent an alert is."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+@dataclass(frozen=True, slots=True)
+class TradeFact:
+    """A settled deal."""
+
+    tx_id: int
+    round: int
+    buyer: str
+    seller: str
+    service: str
+    price: float
+    quality: float | None = None
+    score: float | None = None
+
+    @property
+    def ref(self) -> str:
+        """The record id of the deal."""
+        return f"tx:{self.tx_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ActFact:
+    """A submitted action and what the protocol said."""
+
+    round: int
+    seq: int
+    agent: str
+    kind: str
+    accepted: bool
+    rule: str
+    flags: tuple[str, ...] = ()
+    to: str | None = None
+    thread_id: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """The record id of the action."""
+        return f"action:{self.round}/{self.seq}"
+
+
+@dataclass(frozen=True, slots=True)
+class RoundFacts:
+    """One round: settled deals, submitted actions and the move counts of threads touched."""
+
+    round: int
+    trades: tuple[TradeFact, ...] = ()
+    acts: tuple[ActFact, ...] = ()
+    thread_moves: tuple[tuple[str, str, str, int], ...] = ()  # (thread id, buyer, seller, moves)
+
+
+@dataclass(frozen=True, slots=True)
+class Benchmark:
+    """Reference prices of a service: competitive (and monopoly, when known)."""
+
+    competitive: float
+    monopoly: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarketFacts:
+    """What does not change in a run: roles, benchmark prices and known fundamentals."""
+
+    roles: dict[str, str] = field(default_factory=dict)
+    benchmarks: dict[str, Benchmark] = field(default_factory=dict)
+    fundamentals: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Alert:
+    """Something emergent a detector saw: kind, severity, agents, evidence and the window."""
+
+    kind: str
+    severity: Severity
+    agents: tuple[str, ...]
+    evidence: dict[str, Any]
+    window: tuple[int, int]
+    summary: str
+
+    @property
+    def key(self) -> tuple[str, tuple[str, ...], str]:
+        """What makes two alerts the same finding (to avoid raising it every round)."""
+        return self.kind, self.agents, str(self.evidence.get("service", ""))
+
+
+def span(window: Sequence[RoundFacts]) -> tuple[int, int]:
+    """First and last round of a window."""
+    return (window[0].round, window[-1].round) if window else (0, 0)
+
+
+def trades(window: Iterable[RoundFacts]) -> list[TradeFact]:
+    """Every settled deal of a window, in order."""
+    return [t for rf in window for t in rf.trades]
+
+
+def acts(window: Iterable[RoundFacts]) -> list[ActFact]:
+    """Every submitted action of a window, in order."""
+    return [a for rf in window for a in rf.acts]
+
+
+def refs(items: Iterable[TradeFact | ActFact], limit: int = 20) -> list[str]:
+    """Record ids for evidence, at most ``limit`` of them."""
+    return [x.ref for x in items][:limit]

@@ -1,0 +1,62 @@
+"""Runaway loops and message storms: message volume or thread length past set bounds."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from protocols.detectors.facts import Alert, MarketFacts, RoundFacts, Severity, refs, span
+
+
+class StormConfig(BaseModel):
+    """Bounds on messages and thread length."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window: int = Field(3, ge=1, description="Rounds looked at.")
+    agent_messages: int = Field(8, ge=1, description="Messages one agent may attempt in a round.")
+    market_messages: int = Field(60, ge=1, description="Messages all agents may attempt in a round.")
+    thread_moves: int = Field(40, ge=2, description="Moves after which a thread counts as a runaway loop.")
+
+
+def detect_storms(window: Sequence[RoundFacts], market: MarketFacts, cfg: StormConfig) -> list[Alert]:
+    """Agents flooding messages, the market flooded, and threads that never end."""
+    win = window[-cfg.window :]
+    out: list[Alert] = []
+    worst: dict[str, tuple[int, int]] = {}  # agent -> (messages, round) of its worst round
+    for rf in win:
+        msgs = [a for a in rf.acts if a.kind == "message"]
+        per_agent = Counter(a.agent for a in msgs)
+        for agent, n in per_agent.items():
+            if n > cfg.agent_messages and n > worst.get(agent, (0, 0))[0]:
+                worst[agent] = (n, rf.round)
+        if len(msgs) > cfg.market_messages:
+            top = [a for a, _ in per_agent.most_common(3)]
+            out.append(Alert(
+                "message_storm", Severity.HIGH, tuple(sorted(top)),
+                {"round": rf.round, "messages": len(msgs), "bound": cfg.market_messages,
+                 "top_senders": dict(per_agent.most_common(3)), "scope": "market"},
+                (rf.round, rf.round), f"{len(msgs)} messages attempted in round {rf.round} (bound {cfg.market_messages})",
+            ))
+    for agent, (n, r) in sorted(worst.items()):
+        sample = [a for rf in win if rf.round == r for a in rf.acts if a.kind == "message" and a.agent == agent]
+        out.append(Alert(
+            "message_storm", Severity.MEDIUM, (agent,),
+            {"round": r, "messages": n, "bound": cfg.agent_messages, "scope": "agent",
+             "rejected": sum(1 for a in sample if not a.accepted), "records": refs(sample)},
+            span(win), f"{agent} attempted {n} messages in round {r} (bound {cfg.agent_messages})",
+        ))
+    long: dict[str, tuple[str, str, int]] = {}
+    for rf in win:
+        for tid, buyer, seller, moves in rf.thread_moves:
+            if moves >= cfg.thread_moves:
+                long[tid] = (buyer, seller, moves)
+    for tid, (buyer, seller, moves) in sorted(long.items()):
+        out.append(Alert(
+            "runaway_thread", Severity.LOW, tuple(sorted({buyer, seller})),
+            {"thread_id": tid, "moves": moves, "bound": cfg.thread_moves},
+            span(win), f"thread {tid} has run {moves} moves without ending (bound {cfg.thread_moves})",
+        ))
+    return out

@@ -1,0 +1,66 @@
+"""Wash and circular trading: cycles in the trade graph whose members end with about zero
+net position among themselves (money went round and came back)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import networkx as nx
+from pydantic import BaseModel, ConfigDict, Field
+
+from protocols.detectors.facts import Alert, MarketFacts, RoundFacts, Severity, refs, span, trades
+
+
+class WashConfig(BaseModel):
+    """When a cycle of trades counts as wash trading."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window: int = Field(10, ge=1, description="Rounds looked at.")
+    max_cycle: int = Field(5, ge=2, description="Longest cycle searched for.")
+    net_tolerance: float = Field(0.2, ge=0, description="Largest |net| / turnover of a member that counts as flat.")
+    min_trades: int = Field(3, ge=2, description="Deals among the members needed to raise an alert.")
+
+
+def detect_wash(window: Sequence[RoundFacts], market: MarketFacts, cfg: WashConfig) -> list[Alert]:
+    """One alert per set of agents that trade in a cycle and end about flat."""
+    win = window[-cfg.window :]
+    deals = trades(win)
+    graph = nx.DiGraph()
+    for t in deals:
+        if t.buyer != t.seller:
+            graph.add_edge(t.buyer, t.seller)
+    seen: set[frozenset[str]] = set()
+    out: list[Alert] = []
+    for cycle in nx.simple_cycles(graph, length_bound=cfg.max_cycle):
+        members = frozenset(cycle)
+        if members in seen:
+            continue
+        seen.add(members)
+        inside = [t for t in deals if t.buyer in members and t.seller in members]
+        if len(inside) < cfg.min_trades:
+            continue
+        net: dict[str, float] = defaultdict(float)
+        turnover: dict[str, float] = defaultdict(float)
+        for t in inside:
+            net[t.seller] += t.price
+            net[t.buyer] -= t.price
+            turnover[t.seller] += t.price
+            turnover[t.buyer] += t.price
+        worst = max(abs(net[m]) / turnover[m] for m in members if turnover[m] > 0)
+        if worst > cfg.net_tolerance:
+            continue
+        agents = tuple(sorted(members))
+        volume = sum(t.price for t in inside)
+        out.append(Alert(
+            "wash_trading", Severity.HIGH if len(inside) >= 2 * cfg.min_trades else Severity.MEDIUM, agents,
+            {
+                "cycle": list(cycle), "trades": len(inside), "volume": round(volume, 2),
+                "net_positions": {m: round(net[m], 2) for m in agents}, "max_net_share": round(worst, 3),
+                "records": refs(inside),
+            },
+            span(win),
+            f"{len(agents)} agents traded {len(inside)} times in a cycle worth {volume:.2f} and ended about flat",
+        ))
+    return out

@@ -1,0 +1,82 @@
+"""The parts of ``MarketView`` the safety layer reads, kept beside the market as a mixin.
+
+``Market`` inherits ``SafetyViewMixin``: it counts each agent's accepted actions, messages
+and escrowed money per round, answers profile and reference-price questions, and holds the
+set of scopes halted by market-wide breakers. Throttles live on ``Member.action_cap``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from statistics import median
+from typing import TYPE_CHECKING
+
+from protocols.actions import Accept, ActionBase, Message
+from protocols.state import Activity, Profile
+
+if TYPE_CHECKING:
+    from sandbox.market import Market
+
+
+class SafetyViewMixin:
+    """Per-round activity counters and the safety parts of ``MarketView``."""
+
+    reference_min_deals = 3  # deals needed before a service has a reference price
+
+    def _activity_reset(self: Market) -> None:
+        if getattr(self, "_activity_round", None) != self.round:
+            self._activity_round = self.round
+            self._acted: Counter[str] = Counter()
+            self._messaged: Counter[str] = Counter()
+            self._spent: Counter[str] = Counter()
+
+    def note_applied(self: Market, action: ActionBase, who: str) -> None:
+        """Count an accepted action before it is applied (the price of an accept is the standing offer)."""
+        self._activity_reset()
+        self._acted[who] += 1
+        if isinstance(action, Message):
+            self._messaged[who] += 1
+        elif isinstance(action, Accept):
+            t = self.threads.get(action.thread_id)
+            if t is not None and t.price_micros is not None:
+                self._spent[t.buyer] += t.price_micros
+
+    @property
+    def halted(self: Market) -> set[str]:
+        """Scopes halted now (``service:<name>``, ``messages``); the safety layer edits this set."""
+        if not hasattr(self, "_halted"):
+            self._halted: set[str] = set()
+        return self._halted
+
+    def profile(self: Market, agent_id: str) -> Profile | None:
+        """The agent's role and private values or costs."""
+        m = self.members.get(agent_id)
+        if m is None:
+            return None
+        return Profile(m.role, dict(m.private.values), dict(m.private.costs))
+
+    def activity(self: Market, agent_id: str) -> Activity:
+        """The agent's activity this round and any throttle on it."""
+        self._activity_reset()
+        m = self.members.get(agent_id)
+        if m is None:
+            return Activity()
+        return Activity(
+            actions=self._acted[agent_id],
+            messages=self._messaged[agent_id],
+            spent_micros=self._spent[agent_id],
+            live_threads=len(m.threads),
+            open_listings=sum(1 for li in m.listings.values() if li.remaining > 0),
+            action_cap=getattr(m, "action_cap", None),
+        )
+
+    def reference_price(self: Market, service: str) -> float | None:
+        """Median of the service's recent settled prices (None with too few deals)."""
+        prices = self.recent_prices.get(service)
+        if not prices or len(prices) < self.reference_min_deals:
+            return None
+        return float(median(prices))
+
+    def is_halted(self: Market, scope: str) -> bool:
+        """Whether a market-wide breaker has halted this scope."""
+        return scope in self.halted

@@ -1,0 +1,290 @@
+"""The safety layer applied to a session: checks, breakers, detectors and interventions.
+
+``SafetyLayer.install(session)`` appends the safety checks to ``session.protocol.checks``,
+adds a round-start hook (lifts throttles and suspensions that ran out) and a round-end hook
+(steps the breakers, runs the detectors, applies or queues interventions, and puts the
+alerts, breaker transitions and interventions into the round's batch), and registers the
+``review_alert`` control command. Everything decided here comes from ``protocols``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, deque
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from protocols import settlement as st
+from protocols.breakers import BreakerConfig, BreakerState, CircuitBreaker, Transition, step
+from protocols.detectors import Alert, RoundFacts, run_detectors
+from protocols.interventions import Decision, Intervention, Step, decide, is_auto, plan
+from protocols.money import to_micros
+from protocols.safety import SafetyConfig, safety_checks
+from protocols.verdict import Rule
+from sandbox.record import RoundLog
+from sandbox.safety_facts import alert_row, breaker_rows, market_facts, round_facts
+
+if TYPE_CHECKING:
+    from sandbox.session import Session
+
+
+_QUIET = CircuitBreaker("quiet", "")  # stands for every breaker that never saw an event
+
+
+@dataclass
+class AlertState:
+    """An alert raised in this run and where its review stands."""
+
+    id: str
+    round: int
+    alert: Alert
+    status: str  # open, confirmed, dismissed
+    auto: bool
+    decision: str | None = None
+    decided_by: str | None = None
+
+
+class SafetyLayer:
+    """Per-run safety state: breakers, throttles, suspensions, bans, alerts and offences."""
+
+    def __init__(self, session: Session, cfg: SafetyConfig) -> None:
+        self.session = session
+        self.cfg = cfg
+        self.breakers: dict[tuple[str, str], CircuitBreaker] = {}
+        self.transitions: list[Transition] = []
+        self.facts: deque[RoundFacts] = deque(maxlen=cfg.detectors.lookback)
+        self.alerts: dict[str, AlertState] = {}
+        self.offences: Counter[tuple[str, str]] = Counter()
+        self.applied: list[dict[str, Any]] = []  # every intervention, as recorded
+        self.suspended_until: dict[str, int | None] = {}  # agent -> last suspended round (None: banned)
+        self.throttled_until: dict[str, tuple[int, int]] = {}  # agent -> (last round, actions per round)
+        self._last_raised: dict[tuple[str, tuple[str, ...], str], int] = {}
+        self._log: RoundLog | None = None
+        self._breaker_seq = 0
+        self._intervention_seq = 0
+        self._market_facts: Any = None
+        self._blocked: set[str] = set()  # subjects whose breaker is open
+
+    @classmethod
+    def install(cls, session: Session, cfg: SafetyConfig | None = None) -> SafetyLayer:
+        """Wire the safety layer into a session (checks, hooks, control handler)."""
+        layer = cls(session, cfg or SafetyConfig())
+        if layer.cfg.enabled:
+            session.protocol.checks = (*session.protocol.checks, *safety_checks(layer.cfg))
+            session.hooks.round_start.append(layer.round_start)
+            session.hooks.round_end.append(layer.round_end)
+        session.control_handlers["review_alert"] = layer.review_command
+        return layer
+
+    # --- round start: lift what ran out -------------------------------------------------
+    def round_start(self, session: Session, log: RoundLog) -> None:
+        """Remember the round's log and bring suspensions and throttles up to date."""
+        self._log = log
+        if self._market_facts is None:
+            self._market_facts = market_facts(session.market, self.cfg)
+        for aid in list(self.suspended_until) + list(self.throttled_until):
+            self._sync(aid)
+
+    def _sync(self, aid: str) -> None:
+        m = self.session.market.members.get(aid)
+        if m is None:
+            return
+        r = self.session.round
+        until = self.suspended_until.get(aid, -1)
+        if aid in self.suspended_until and until is not None and until < r:
+            del self.suspended_until[aid]
+        m.suspended = aid in self.suspended_until or aid in self._blocked or "session" in self._blocked
+        cap = self.throttled_until.get(aid)
+        if cap is not None and cap[0] < r:
+            del self.throttled_until[aid]
+            cap = None
+        m.action_cap = None if cap is None else cap[1]
+
+    # --- round end ------------------------------------------------------------------------
+    def round_end(self, session: Session, log: RoundLog) -> None:
+        """Step the breakers, run the detectors, act on alerts; queue the round's safety rows."""
+        self._log = log
+        facts = round_facts(log, session.market)
+        self.facts.append(facts)
+        before = len(self.transitions)
+        self._agent_breakers(log)
+        self._market_breakers(facts)
+        self._session_budget()
+        new = self.transitions[before:]
+        log.batch.extend("breaker_events", breaker_rows(session.run_id, self._breaker_seq + 1, new))
+        self._breaker_seq += len(new)
+        self._blocked = {subj for (_, subj), b in self.breakers.items() if b.blocks}
+        for aid in session.market.members:
+            self._sync(aid)
+        self._detect(log)
+
+    def _step(self, name: str, subject: str, cfg: BreakerConfig, events: float, what: str) -> CircuitBreaker:
+        b = self.breakers.get((name, subject))
+        if b is None:
+            if events <= 0:
+                return _QUIET
+            b = CircuitBreaker(name, subject)
+        nb, tr = step(b, cfg, self.session.round, events, what)
+        self.breakers[(name, subject)] = nb
+        if tr is not None:
+            self.transitions.append(tr)
+            self._notify_transition(tr)
+        return nb
+
+    def _notify_transition(self, tr: Transition) -> None:
+        members = self.session.market.members
+        text = f"breaker {tr.breaker} on {tr.subject}: {tr.before.value} -> {tr.after.value} ({tr.reason})"
+        targets = [tr.subject] if tr.subject in members else list(members)
+        for aid in targets:
+            members[aid].notices.append(text)
+
+    def _agent_breakers(self, log: RoundLog) -> None:
+        bcfg, conduct = self.cfg.breakers, set(self.cfg.conduct_rules)
+        violations: Counter[str] = Counter()
+        errors: Counter[str] = Counter()
+        for r in log.records:
+            if not r.verdict.accepted and r.verdict.rule in conduct:
+                violations[r.agent_id] += 1
+            if r.verdict.rule == Rule.AGENT_ERROR.value:
+                errors[r.agent_id] = 1
+        for aid, agent in self.session.agents.items():
+            last = getattr(agent, "last_turn", None)
+            if isinstance(last, dict) and last.get("end_reason") == "error":
+                errors[aid] = 1
+        market = self.session.market
+        for aid in market.members:
+            if bcfg.violations is not None:
+                self._step("violations", aid, bcfg.violations, violations[aid], "rejected actions")
+            if bcfg.model_errors is not None:
+                self._step("model_errors", aid, bcfg.model_errors, errors[aid], "failed turns")
+            if bcfg.spend_rate is not None:
+                spent = market.activity(aid).spent_micros / 1e6
+                self._step("spend_rate", aid, bcfg.spend_rate, spent, "currency units committed")
+
+    def _market_breakers(self, facts: RoundFacts) -> None:
+        bcfg, market = self.cfg.breakers, self.session.market
+        if bcfg.price_band is not None:
+            recent = list(self.facts)[-bcfg.price_window :]
+            known = {subj for (name, subj) in self.breakers if name == "price_band"}
+            for scope in sorted(known | {f"service:{t.service}" for rf in recent for t in rf.trades}):
+                service = scope.split(":", 1)[1]
+                earlier = sorted(t.price for rf in recent[:-1] for t in rf.trades if t.service == service)
+                now = sorted(t.price for t in facts.trades if t.service == service)
+                moved = 0.0
+                if len(now) >= bcfg.price_min_trades and len(earlier) >= bcfg.price_min_trades:
+                    ref, cur = earlier[len(earlier) // 2], now[len(now) // 2]
+                    moved = abs(cur - ref) / ref if ref > 0 else 0.0
+                b = self._step("price_band", scope, bcfg.price_band, 1.0 if moved > bcfg.price_move else 0.0,
+                               f"price moves beyond {bcfg.price_move:.0%}")
+                (market.halted.add if b.blocks else market.halted.discard)(scope)
+        if bcfg.message_storm is not None:
+            attempted = sum(1 for a in facts.acts if a.kind == "message")
+            b = self._step("message_storm", "messages", bcfg.message_storm,
+                           1.0 if attempted > bcfg.storm_messages else 0.0, f"rounds over {bcfg.storm_messages} messages")
+            (market.halted.add if b.blocks else market.halted.discard)("messages")
+
+    def _session_budget(self) -> None:
+        bcfg = self.cfg.breakers
+        if bcfg.token_budget is None and bcfg.money_budget is None:
+            return
+        tokens, cost = 0, 0.0
+        for agent in self.session.agents.values():
+            spend = getattr(agent, "spend", None)  # LLM agents count tokens and cost; others have none
+            tokens += int(getattr(spend, "tokens", 0) or 0)
+            cost += float(getattr(spend, "cost_usd", 0.0) or 0.0)
+        over = (bcfg.token_budget is not None and tokens >= bcfg.token_budget) or (
+            bcfg.money_budget is not None and cost >= bcfg.money_budget)
+        b = self.breakers.get(("budget", "session")) or CircuitBreaker("budget", "session")
+        if over and b.state is BreakerState.CLOSED:
+            reason = f"session budget spent: {tokens} tokens, ${cost:.4f}; every agent stops"
+            nb = CircuitBreaker("budget", "session", BreakerState.OPEN, opened_round=self.session.round,
+                                cooldown=10**9, trips=1)
+            self.breakers[("budget", "session")] = nb
+            tr = Transition("budget", "session", BreakerState.CLOSED, BreakerState.OPEN, self.session.round, reason)
+            self.transitions.append(tr)
+            self._notify_transition(tr)
+
+    # --- detectors and interventions --------------------------------------------------------
+    def _detect(self, log: RoundLog) -> None:
+        repeat = self.cfg.detectors.repeat_after
+        for alert in run_detectors(list(self.facts), self._market_facts, self.cfg.detectors):
+            last = self._last_raised.get(alert.key)
+            if last is not None and log.round - last < repeat:
+                continue
+            self._last_raised[alert.key] = log.round
+            aid = f"A{len(self.alerts) + 1}"
+            auto = is_auto(alert, self.cfg.interventions)
+            state = AlertState(aid, log.round, alert, "confirmed" if auto else "open", auto,
+                               "confirm" if auto else None, "policy" if auto else None)
+            self.alerts[aid] = state
+            applied = self._apply(plan(alert, self.offences, self.cfg.interventions), aid, "policy") if auto else None
+            if not auto:
+                for a in alert.agents:
+                    if a in self.session.market.members:
+                        self.session.market.members[a].notices.append(
+                            f"alert {aid} ({alert.kind}) names you and awaits review: {alert.summary}")
+            log.batch.add("alerts", alert_row(self.session.run_id, aid, log.round, alert, state.status, auto, applied))
+
+    def _apply(self, steps: list[Intervention], alert_id: str | None, author: str) -> list[dict[str, Any]]:
+        """Carry out interventions now; returns what was applied, as recorded."""
+        market, r, out = self.session.market, self.session.round, []
+        kind = self.alerts[alert_id].alert.kind if alert_id in self.alerts else "manual"
+        for iv in steps:
+            m = market.members.get(iv.agent)
+            if m is None:
+                continue
+            taken = 0
+            if iv.step is Step.FINE:
+                entries = self.session.ledger.post_all(
+                    st.fine(iv.agent, to_micros(iv.amount), market.available_micros(iv.agent)), r, ref=f"alert:{alert_id}")
+                taken = sum(e.amount for e in entries)
+                if self._log is not None:
+                    self._log.fines += taken
+            elif iv.step is Step.THROTTLE:
+                assert iv.rounds is not None and iv.actions is not None
+                self.throttled_until[iv.agent] = (r + iv.rounds, iv.actions)
+            elif iv.step is Step.SUSPEND:
+                assert iv.rounds is not None
+                self.suspended_until[iv.agent] = r + iv.rounds
+            elif iv.step is Step.BAN:
+                self.suspended_until[iv.agent] = None
+            self.offences[(iv.agent, kind)] += 1
+            self._sync(iv.agent)
+            what = {Step.FINE: f"fined {taken / 1e6:.2f}", Step.THROTTLE: f"throttled to {iv.actions} actions a round for {iv.rounds} rounds",
+                    Step.SUSPEND: f"suspended for {iv.rounds} rounds", Step.BAN: "banned", Step.WARN: "warned"}[iv.step]
+            m.notices.append(f"{what} by {author}: {iv.reason}")
+            self._intervention_seq += 1
+            row = {"run_id": self.session.run_id, "seq": self._intervention_seq, "round": r, "agent_id": iv.agent,
+                   "step": iv.step.value, "amount": taken, "rounds": iv.rounds, "alert_id": alert_id,
+                   "author": author, "reason": iv.reason}
+            self.applied.append(row)
+            if self._log is not None:
+                self._log.batch.add("interventions", row)
+            out.append({k: v for k, v in asdict(iv).items() if v is not None} | {"taken": taken})
+        return out
+
+    # --- human review -----------------------------------------------------------------------
+    def review_command(self, session: Session, payload: dict[str, Any], author: str, reason: str) -> str:
+        """Control command ``review_alert``: {alert_id, decision, amount?} from a reviewer."""
+        alert_id = str(payload.get("alert_id", ""))
+        state = self.alerts.get(alert_id)
+        if state is None:
+            raise ValueError(f"no alert '{alert_id}' in this run")
+        try:
+            decision = Decision(str(payload.get("decision", "")))
+        except ValueError:
+            raise ValueError(f"decision must be one of {', '.join(d.value for d in Decision)}") from None
+        amount = payload.get("amount")
+        if amount is not None and (not isinstance(amount, (int, float)) or amount < 0):
+            raise ValueError("amount must be a number >= 0")
+        steps = decide(decision, state.alert, self.offences, self.cfg.interventions, amount)
+        applied = self._apply(steps, alert_id, author)
+        state.status = "dismissed" if decision is Decision.DISMISS else "confirmed"
+        state.decision, state.decided_by = decision.value, author
+        store = session.recorder.store
+        if store is not None:
+            from traces.alerts import set_alert_review
+
+            set_alert_review(store, session.run_id, alert_id, status=state.status, decision=decision.value,
+                             author=author, reason=reason, round_=session.round, interventions_json=json.dumps(applied))
+        return f"{state.status}: {decision.value}, {len(applied)} interventions"
