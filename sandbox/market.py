@@ -30,6 +30,7 @@ from protocols.money import to_micros
 from protocols.policy import IncentivePolicy
 from protocols.state import Listing, Thread, ThreadState
 from sandbox.ledger import Ledger
+from sandbox.market_activity import SafetyViewMixin
 
 S = ThreadState
 
@@ -47,6 +48,7 @@ class Member:
     units_settled: int = 0
     units_listed: int = 0  # capacity put on listings (sellers)
     suspended: bool = False
+    action_cap: int | None = None  # a throttle: actions per round (None: the market's cap)
     notices: deque[str] = field(default_factory=lambda: deque(maxlen=8))
     inbox: deque[InboxMessage] = field(default_factory=lambda: deque(maxlen=8))
     threads: dict[str, Thread] = field(default_factory=dict)  # live threads only
@@ -69,7 +71,7 @@ class Deal:
     round: int
 
 
-class Market:
+class Market(SafetyViewMixin):
     """Live market state; implements ``protocols.state.MarketView``."""
 
     def __init__(self, ledger: Ledger, deadlines: Deadlines | None = None, inbox_size: int = 8) -> None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from protocols.constraints import ProtocolConfig
 from protocols.dialogue import Deadlines
 from protocols.policy import IncentivePolicy
+from protocols.safety import SafetyConfig
 from sandbox.population import PopulationSpec
 
 
@@ -60,6 +61,7 @@ class Scenario(BaseModel):
     market: MarketSpec = Field(default_factory=MarketSpec)
     policy: IncentivePolicy = Field(default_factory=IncentivePolicy)
     population: list[PopulationSpec] = Field(default_factory=list, description="Groups of agents.")
+    safety: SafetyConfig = Field(default_factory=SafetyConfig, description="The safety layer (docs/safety.md).")
 
 
 BUILTIN = resources.files("sandbox") / "scenarios"
