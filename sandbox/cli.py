@@ -88,9 +88,22 @@ def _run(scenario_ref: str, db: str, seed: int | None, rounds: int | None) -> No
 
 
 @app.command()
-def demo(db: DbOpt = DEFAULT_DB, seed: SeedOpt = None, rounds: RoundsOpt = None) -> None:
-    """Run the built-in services market with scripted agents and record it."""
-    _run("services", db, seed, rounds)
+def demo(
+    db: DbOpt = DEFAULT_DB,
+    seed: SeedOpt = None,
+    rounds: RoundsOpt = None,
+    llm: Annotated[bool, typer.Option("--llm", help="LLM agents on the offline stand-in model instead of scripted traders.")] = False,
+    model: Annotated[str | None, typer.Option("--model", help="LLM agents on this litellm model, e.g. openai/gpt-4o-mini.")] = None,
+    api_base: Annotated[str | None, typer.Option("--api-base", help="Base URL of an OpenAI-compatible server.")] = None,
+    max_in_flight: Annotated[int, typer.Option("--max-in-flight", min=1, help="LLM calls in flight at most.")] = 64,
+) -> None:
+    """Run the built-in services market with scripted agents (or LLM agents) and record it."""
+    if llm or model:
+        from sandbox.cli_llm import run_llm_demo
+
+        run_llm_demo(db, seed, rounds, model, api_base, max_in_flight)
+    else:
+        _run("services", db, seed, rounds)
     console.print(f"open the app on it: [bold]agora ui --db {db}[/]", highlight=False)
 
 
@@ -114,6 +127,7 @@ def scenarios() -> None:
         console.print(name)
 
 
+from sandbox import cli_llm  # noqa: E402,F401,I001  (model-server; demo --llm)
 from sandbox import cli_replay  # noqa: E402,F401  (replay, fork, resume, compare, sweep commands)
 
 
