@@ -12,7 +12,7 @@ import typing
 from typing import Any
 
 import streamlit as st
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from protocols.policy import IncentivePolicy
 
@@ -27,23 +27,30 @@ def _choices(annotation: Any) -> list[Any] | None:
 
 def fields(current: dict[str, Any], key: str) -> dict[str, Any]:
     """Render one input per policy field (inside a form); returns what was entered, JSON still as text."""
+    return _render(IncentivePolicy, current, key, "")
+
+
+def _render(model: type[BaseModel], current: dict[str, Any], key: str, prefix: str) -> dict[str, Any]:
     entered: dict[str, Any] = {}
-    for name, info in IncentivePolicy.model_fields.items():
+    for name, info in model.model_fields.items():
         ann, value, help_ = info.annotation, current.get(name), info.description
-        wkey = f"{key}.{name}"
-        if ann is bool:
-            entered[name] = st.checkbox(name, value=bool(value), help=help_, key=wkey)
+        label, wkey = f"{prefix}{name}", f"{key}.{prefix}{name}"
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            st.caption(f"{label}: {ann.__doc__.splitlines()[0] if ann.__doc__ else ''}")
+            entered[name] = _render(ann, value or {}, key, f"{label}.")
+        elif ann is bool:
+            entered[name] = st.checkbox(label, value=bool(value), help=help_, key=wkey)
         elif ann is float or ann is int:
             step = 1 if ann is int else 0.001
-            entered[name] = st.number_input(name, value=ann(value or 0), step=step, help=help_, key=wkey,
+            entered[name] = st.number_input(label, value=ann(value or 0), step=step, help=help_, key=wkey,
                                             format="%d" if ann is int else "%.4f")
         elif (options := _choices(ann)) is not None:
-            entered[name] = st.selectbox(name, options, index=options.index(value) if value in options else 0,
+            entered[name] = st.selectbox(label, options, index=options.index(value) if value in options else 0,
                                          help=help_, key=wkey)
         elif ann is str:
-            entered[name] = st.text_input(name, value=str(value or ""), help=help_, key=wkey)
+            entered[name] = st.text_input(label, value=str(value or ""), help=help_, key=wkey)
         else:
-            entered[name] = _Json(st.text_area(f"{name} (JSON)", value=json.dumps(value, indent=1, sort_keys=True),
+            entered[name] = _Json(st.text_area(f"{label} (JSON)", value=json.dumps(value, indent=1, sort_keys=True),
                                                help=help_, key=wkey))
     return entered
 
@@ -56,14 +63,7 @@ def validate(current: dict[str, Any], entered: dict[str, Any]) -> tuple[dict[str
     """The changed fields as a validated policy sees them, or the errors (one sentence each)."""
     candidate = dict(current)
     errors: list[str] = []
-    for name, value in entered.items():
-        if isinstance(value, _Json):
-            try:
-                candidate[name] = json.loads(value)
-            except json.JSONDecodeError as err:
-                errors.append(f"{name}: not valid JSON ({err.msg} at line {err.lineno}); fix the text")
-        else:
-            candidate[name] = value
+    candidate.update(_parse(entered, "", errors))
     if errors:
         return {}, errors
     try:
@@ -71,6 +71,21 @@ def validate(current: dict[str, Any], entered: dict[str, Any]) -> tuple[dict[str
     except ValidationError as err:
         return {}, [f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}" for e in err.errors()]
     return {k: v for k, v in policy.items() if current.get(k) != v}, []
+
+
+def _parse(entered: dict[str, Any], prefix: str, errors: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in entered.items():
+        if isinstance(value, dict):
+            out[name] = _parse(value, f"{prefix}{name}.", errors)
+        elif isinstance(value, _Json):
+            try:
+                out[name] = json.loads(value)
+            except json.JSONDecodeError as err:
+                errors.append(f"{prefix}{name}: not valid JSON ({err.msg} at line {err.lineno}); fix the text")
+        else:
+            out[name] = value
+    return out
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> str:

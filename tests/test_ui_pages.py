@@ -1,0 +1,227 @@
+"""One Streamlit AppTest per page of the app, against a store written by real runs.
+
+The store holds a finished services run and a paused one (2 of 40 rounds) that a
+``Session`` continues during the Incentives test, so a policy written from the page is
+seen applied at the session's next round.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+from sqlmodel import Session as DbSession
+from sqlmodel import select
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
+
+from sandbox.scenario import load_scenario
+from sandbox.session import Session
+from traces import audit, control, read
+from traces.store import Store
+
+UI = pathlib.Path(__file__).resolve().parents[1] / "ui"
+FINISHED, LIVE = "ui-finished", "ui-live"
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Two real runs of the services market in one SQLite file."""
+    db = str(tmp_path_factory.mktemp("ui") / "ui.db")
+    Session(load_scenario("services"), rounds=6, store=db, run_id=FINISHED).run()
+    live = Session(load_scenario("services"), store=db, run_id=LIVE)
+    live.run(rounds=2)  # status "paused": still applies commands when it goes on
+    return {"db": db, "store": Store(db), "live": live}
+
+
+@pytest.fixture(autouse=True)
+def _app_env(recorded: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGORA_DB", recorded["db"])
+    monkeypatch.delenv("AGORA_OPERATOR_TOKEN", raising=False)
+    st_config.set_option("server.address", "127.0.0.1")
+    import streamlit as st
+
+    st.cache_data.clear()
+
+
+def page(name: str, run_id: str = FINISHED, **state: object) -> AppTest:
+    """Run one page file with the run chosen (and any other session state)."""
+    at = AppTest.from_file(str(UI / "pages" / f"{name}.py"), default_timeout=60)
+    at.session_state["agora.run"] = run_id
+    for k, v in state.items():
+        at.session_state[k] = v
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page wrote as text, captions, titles and messages, joined."""
+    parts = [e.value for kind in ("title", "subheader", "caption", "text", "info", "success", "error", "warning", "code")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_runs_page_lists_every_run_with_its_totals(recorded: dict) -> None:
+    at = page("runs")
+    no_exception(at)
+    df = at.dataframe[0].value
+    rows = {r["run"]: r for r in df.to_dict("records")}
+    assert set(rows) >= {FINISHED, LIVE}
+    store = recorded["store"]
+    fin = read.run(store, FINISHED)
+    assert rows[FINISHED]["status"] == "finished" and rows[LIVE]["status"] in ("paused", "finished")
+    assert rows[FINISHED]["rounds"] == "6/6" and rows[FINISHED]["agents"] == fin.n_agents == 46
+    n_tx = sum(r.n_tx for r in read.rounds(store, FINISHED))
+    assert rows[FINISHED]["transactions"] == n_tx > 0
+    assert rows[FINISHED]["efficiency"] == pytest.approx(read.rounds(store, FINISHED)[-1].efficiency)
+
+
+def test_runs_page_refuses_to_start_a_run_without_a_name(recorded: dict) -> None:
+    at = page("runs")
+    at.button[0].click().run()
+    assert "Enter your name" in texts(at)
+    assert not control.commands(recorded["store"], "*")
+
+
+def test_market_page_shows_round_metrics_charts_and_network(recorded: dict) -> None:
+    at = page("market")
+    no_exception(at)
+    metrics = {m.label: m.value for m in at.metric}
+    rounds = read.rounds(recorded["store"], FINISHED)
+    assert metrics["Rounds"] == "6"
+    assert metrics["Transactions"] == str(sum(r.n_tx for r in rounds))
+    assert metrics["Efficiency"] == f"{rounds[-1].efficiency:.1%}"
+    charts = at.get("plotly_chart")
+    assert len(charts) == 6  # prices, volume, efficiency, HHI, fees and fines, network
+    prices = json.loads(charts[0].proto.spec)
+    assert {t["name"] for t in prices["data"]} == {"translation", "summarization"}
+    assert len(prices["layout"]["shapes"]) == 2  # one competitive band per service
+    pairs = at.dataframe[0].value
+    top = audit.trade_pairs(recorded["store"], FINISHED)[0]
+    assert (pairs.iloc[0]["buyer"], pairs.iloc[0]["seller"]) == top[:2]
+
+
+def test_transactions_page_filters_pages_and_opens_the_thread(recorded: dict) -> None:
+    store = recorded["store"]
+    every = read.transactions(store, FINISHED)
+    at = page("transactions", **{"agora.tx.page_size": 25})
+    no_exception(at)
+    assert f"{len(every)} transactions match" in texts(at)
+    assert list(at.dataframe[0].value["tx"]) == [t.tx_id for t in every[:25]]
+    seller = every[0].seller
+    at.text_input[0].input(seller).run()
+    mine = [t for t in every if seller in (t.buyer, t.seller)]
+    assert f"{len(mine)} transactions match" in texts(at)
+    at.selectbox(key="agora.tx.open").select(mine[0].tx_id).run()
+    no_exception(at)
+    shown = texts(at)
+    assert f"Transaction #{mine[0].tx_id}: {mine[0].buyer} bought {mine[0].service} from {mine[0].seller}" in shown
+    thread = at.dataframe[2].value
+    assert set(thread["thread"]) == {mine[0].thread_id}
+    assert "accept" in list(thread["action"])
+    assert all(isinstance(p, str) for p in thread["payload"])  # agent text stays a plain string cell
+
+
+def test_agents_page_tells_one_agents_story(recorded: dict) -> None:
+    store = recorded["store"]
+    rejected = [a for a in read.actions(store, FINISHED, accepted=False)]
+    agent = rejected[0].agent_id if rejected else read.transactions(store, FINISHED)[0].seller
+    at = page("agent_story", **{"agora.agent": agent})
+    no_exception(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Deals"] == str(len(read.transactions(store, FINISHED, agent=agent)))
+    balance = audit.balances_at(store, FINISHED, 6)[f"agent:{agent}"]
+    assert metrics["Balance"] == f"{balance / 1e6:.2f}"
+    if rejected:
+        viol = at.dataframe[0].value
+        assert rejected[0].rule in list(viol["rule"])
+        assert metrics["Violations"] == str(sum(1 for a in rejected if a.agent_id == agent))
+    assert at.get("plotly_chart")
+
+
+def test_incentives_page_writes_a_policy_the_session_applies_next_round(recorded: dict) -> None:
+    store, live = recorded["store"], recorded["live"]
+    assert live.round == 2
+    at = page("incentives", LIVE)
+    no_exception(at)
+    assert "Policy in force (version 1)" in texts(at)
+    at.number_input(key=f"policy.{LIVE}.1.fee_rate").set_value(0.05)
+    at.text_input(key=f"policy.reason.{LIVE}").input("test a higher fee")
+    at.button[0].click().run()  # no name yet: refused, nothing written
+    assert "Enter your name" in texts(at)
+    assert not control.pending_commands(store, LIVE)
+    at.sidebar.text_input(key="agora.author").input("auditor-ann").run()
+    at.button[0].click().run()
+    no_exception(at)
+    [cmd] = control.pending_commands(store, LIVE)
+    assert (cmd.kind, json.loads(cmd.payload_json), cmd.author, cmd.reason) == (
+        "set_policy", {"fee_rate": 0.05}, "auditor-ann", "test a higher fee")
+    assert cmd.created_at > 0
+    live.run(rounds=1)  # the session's next round picks the command up
+    [applied] = [c for c in control.commands(store, LIVE) if c.id == cmd.id]
+    assert (applied.applied_round, applied.outcome) == (3, "applied")
+    versions = audit.policy_versions(store, LIVE)
+    assert (versions[-1].round, versions[-1].author) == (3, "auditor-ann")
+    assert json.loads(versions[-1].policy_json)["fee_rate"] == 0.05
+    at = page("incentives", LIVE)
+    history = at.dataframe[-2].value if len(at.dataframe) > 1 else at.dataframe[0].value
+    assert "fee_rate: 0.02 -> 0.05" in list(history["changes"])
+    assert "Policy in force (version 2)" in texts(at)
+
+
+def test_incentives_page_rejects_an_invalid_policy(recorded: dict) -> None:
+    at = page("incentives", LIVE, **{"agora.author": "auditor-ann"})
+    version = len(audit.policy_versions(recorded["store"], LIVE))
+    at.text_area(key=f"policy.{LIVE}.{version}.fines").input('{"no_such_rule": 1}')
+    at.button[0].click().run()
+    assert "unknown rule 'no_such_rule'" in texts(at)
+    assert not control.pending_commands(recorded["store"], LIVE)
+
+
+def test_writes_need_the_operator_token_off_loopback(recorded: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    st_config.set_option("server.address", "0.0.0.0")
+    monkeypatch.setenv("AGORA_OPERATOR_TOKEN", "s3cret")
+    at = page("incentives", LIVE, **{"agora.author": "mallory", "agora.token": "guess"})
+    version = len(audit.policy_versions(recorded["store"], LIVE))
+    at.number_input(key=f"policy.{LIVE}.{version}.fee_rate").set_value(0.5)
+    at.button[0].click().run()
+    assert "operator token" in texts(at)
+    assert not control.pending_commands(recorded["store"], LIVE)
+
+
+def test_replay_page_scrubs_to_a_round(recorded: dict) -> None:
+    store = recorded["store"]
+    at = page("replay", **{"agora.replay.round": 5})
+    no_exception(at)
+    r5 = read.rounds(store, FINISHED)[4]
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Actions"], metrics["Transactions"]) == (str(r5.n_actions), str(r5.n_tx))
+    frames = [d.value for d in at.dataframe]
+    balances, deals, actions = frames[0], frames[1], frames[2]
+    expected = audit.balances_at(store, FINISHED, 5)
+    assert dict(zip(balances["account"], balances["balance"], strict=True)) == {
+        k: v / 1e6 for k, v in expected.items() if k != "external"}
+    assert len(actions) == r5.n_actions and set(actions["round"]) == {5}
+    assert len(deals) == len(audit.deals_settled_in(store, FINISHED, 5))
+    assert "Policy in force at round 5: version 1" in texts(at)
+
+
+def test_app_navigates_to_every_page(recorded: dict) -> None:
+    at = AppTest.from_file(str(UI / "app.py"), default_timeout=60).run()
+    no_exception(at)
+    assert at.title[0].value == "Runs"
+    for file, title in [("market", "Market"), ("transactions", "Transactions"), ("agent_story", "Agents"),
+                        ("alerts", "Alerts"), ("incentives", "Incentives"), ("replay", "Replay")]:
+        at.switch_page(f"pages/{file}.py").run()
+        no_exception(at)
+        assert at.title[0].value == title
+
+
+def test_every_command_records_author_and_time(recorded: dict) -> None:
+    with DbSession(recorded["store"].engine) as s:
+        rows = s.exec(select(control.ControlRow)).all()
+    assert all(r.author.strip() and r.created_at > 0 for r in rows)
