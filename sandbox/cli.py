@@ -63,6 +63,7 @@ def print_summary(result: RunResult, seconds: float, db: str | None) -> None:
     for k, v in rows:
         table.add_row(k, str(v))
     console.print(table)
+    print_market(s)
     rej = Table(title="rejections by reason")
     rej.add_column("rule")
     rej.add_column("count", justify="right")
@@ -73,6 +74,24 @@ def print_summary(result: RunResult, seconds: float, db: str | None) -> None:
     console.print(rej)
     if db:
         console.print(f"record written to [bold]{db}[/] (run id {result.run_id})")
+
+
+def print_market(s: dict[str, Any]) -> None:
+    """The mechanism's own figures (periods, Bertrand benchmarks, claims), when it has any."""
+    extra = s.get("market") or {}
+    if not extra:
+        return
+    table = Table(title=f"{s.get('mechanism', 'market')} mechanism", show_header=False)
+    table.add_column("figure", style="bold")
+    table.add_column("value", justify="right")
+    for key, value in extra.items():
+        if key == "periods":
+            for p in value:
+                eff = "-" if p["efficiency"] is None else f"{p['efficiency']:.1%}"
+                table.add_row(f"period {p['period']}", f"{p['trades']} trades, efficiency {eff}")
+        else:
+            table.add_row(key.replace("_", " "), f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
 
 
 def _run(scenario_ref: str, db: str, seed: int | None, rounds: int | None) -> None:
@@ -137,6 +156,7 @@ def main() -> None:
 
 
 from sandbox import cli_ui  # noqa: E402,F401  (the ui command)
+from sandbox import cli_traces  # noqa: E402,F401  (the traces command)
 
 if __name__ == "__main__":
     main()
