@@ -9,6 +9,7 @@ as data.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +37,11 @@ class Private(_Obs):
     costs: dict[str, float] = Field(default_factory=dict, description="Cost per unit, by service (sellers).")
     demand: int = Field(0, description="Units still wanted (buyers): demand minus units already dealt.")
     capacity: int = Field(0, description="Units not yet listed (sellers).")
+    schedule: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description="Unit values (buyers, highest first) or unit costs (sellers, lowest first) by service, when units differ.",
+    )
+    quality: float | None = Field(None, description="Sellers: the true quality of what you deliver (hidden from others).")
 
 
 class ListingInfo(_Obs):
@@ -94,6 +100,10 @@ class MarketInfo(_Obs):
     recent_prices: dict[str, list[float]] = Field(default_factory=dict)
     min_price: float = 0.0
     max_price: float = 0.0
+    mechanism: str = Field("bilateral", description="The market mechanism: which actions exist and how prices form.")
+    board: dict[str, Any] = Field(
+        default_factory=dict, description="Mechanism state you may see: order book tops, open auctions, posted prices."
+    )
 
 
 class Observation(_Obs):

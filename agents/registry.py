@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from agents.base import Agent
 from agents.llm.agent import LLMAgent
+from agents.pricers import PRICERS
 from agents.scripted import ZIC, ZIU, BudgetBuyer, MarkupSeller
+from agents.traders import TRADERS
 
 AGENT_TYPES: dict[str, type[Agent]] = {}
 
@@ -15,7 +17,7 @@ def register(cls: type[Agent]) -> type[Agent]:
     return cls
 
 
-for _cls in (ZIU, ZIC, MarkupSeller, BudgetBuyer, LLMAgent):
+for _cls in (ZIU, ZIC, MarkupSeller, BudgetBuyer, LLMAgent, *PRICERS, *TRADERS):
     register(_cls)
 
 
@@ -32,3 +34,8 @@ def resolve(kind: str | type[Agent]) -> type[Agent]:
 def catalogue() -> dict[str, str]:
     """Every registered agent type with its one-line description."""
     return {k: c.description for k, c in sorted(AGENT_TYPES.items())}
+
+from agents.redteam import RED_TEAM  # noqa: E402  (red-team test doubles, see docs/safety.md)
+
+for _cls in RED_TEAM:
+    register(_cls)

@@ -83,3 +83,34 @@ def first_price(bids: Sequence[SealedBid], reserve: int = 0) -> AuctionResult:
 def second_price(bids: Sequence[SealedBid], reserve: int = 0) -> AuctionResult:
     """Vickrey: highest bid wins and pays the second-highest bid (or the reserve if alone)."""
     return _clear(bids, reserve, "second_price")
+
+
+@dataclass(frozen=True, slots=True)
+class UnitAward:
+    """One unit won in a multi-unit sealed-bid auction: the bidder and the price it pays."""
+
+    bidder: str
+    price: int
+
+
+def clear_units(bids: Sequence[SealedBid], units: int, reserve: int = 0, rule: str = "second_price") -> list[UnitAward]:
+    """Award ``units`` identical units, one per bidder, to the highest bids at or above ``reserve``.
+
+    ``first_price``: each winner pays its own bid. ``second_price``: every winner pays the
+    highest losing bid at or above the reserve (the (units+1)-th highest), or the reserve:
+    the uniform-price generalisation of Vickrey's auction, truthful for single-unit bidders.
+    For ``units == 1`` it agrees with ``first_price`` and ``second_price`` above. Ties as in
+    ``rank_bids``: the earlier bid in the given order wins.
+    """
+    if rule not in ("first_price", "second_price"):
+        raise AuctionError(f"price rule must be 'first_price' or 'second_price', got {rule!r}")
+    if type(units) is not int or units < 0:
+        raise AuctionError(f"units must be a non-negative integer, got {units!r}")
+    if type(reserve) is not int or reserve < 0:
+        raise AuctionError(f"reserve must be a non-negative integer of micro-units, got {reserve!r}")
+    eligible = [b for b in rank_bids(bids) if b.amount >= reserve]
+    winners, losers = eligible[:units], eligible[units:]
+    if rule == "first_price":
+        return [UnitAward(b.bidder, b.amount) for b in winners]
+    clearing = losers[0].amount if losers else reserve
+    return [UnitAward(b.bidder, clearing) for b in winners]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from agents.observation import InboxMessage, Private
 from protocols import settlement as st
@@ -26,11 +27,13 @@ from protocols.actions import (
     Withdraw,
 )
 from protocols.dialogue import Deadlines, deadline
+from protocols.market_rules import Order
 from protocols.money import to_micros
 from protocols.policy import IncentivePolicy
 from protocols.state import Listing, Thread, ThreadState
 from sandbox.ledger import Ledger
 from sandbox.market_activity import SafetyViewMixin
+from sandbox.metrics import max_surplus
 
 S = ThreadState
 
@@ -49,6 +52,7 @@ class Member:
     units_listed: int = 0  # capacity put on listings (sellers)
     suspended: bool = False
     action_cap: int | None = None  # a throttle: actions per round (None: the market's cap)
+    reputation: float | None = None  # None until the first outcome report
     notices: deque[str] = field(default_factory=lambda: deque(maxlen=8))
     inbox: deque[InboxMessage] = field(default_factory=lambda: deque(maxlen=8))
     threads: dict[str, Thread] = field(default_factory=dict)  # live threads only
@@ -69,10 +73,19 @@ class Deal:
     price: int
     fee: int
     round: int
+    value: int | None = None  # the unit's value and cost when the mechanism knows them (schedules)
+    cost: int | None = None
 
 
 class Market(SafetyViewMixin):
-    """Live market state; implements ``protocols.state.MarketView``."""
+    """Live market state; implements ``protocols.state.MarketView``.
+
+    This is the bilateral mechanism and the base of the others (``sandbox.mechanisms``):
+    a mechanism overrides ``apply``, ``run_deadlines``, ``board_for`` and the
+    ``MechanismView`` queries it needs.
+    """
+
+    mechanism = "bilateral"
 
     def __init__(self, ledger: Ledger, deadlines: Deadlines | None = None, inbox_size: int = 8) -> None:
         self.ledger = ledger
@@ -83,6 +96,7 @@ class Market(SafetyViewMixin):
         self.live: dict[str, Thread] = {}
         self.recent_prices: dict[str, deque[float]] = {}
         self.round = 0
+        self.policy = IncentivePolicy()  # the policy in force; the session keeps it current
         self._inbox_size = inbox_size
         self._listing_seq = 0
         self._thread_seq = 0
@@ -108,6 +122,65 @@ class Market(SafetyViewMixin):
         """Units a seller may still put on listings."""
         m = self.members.get(agent_id)
         return 0 if m is None else m.private.capacity - m.units_listed
+
+    # --- MechanismView (the bilateral market has no book, auctions or matches) --------
+    def book_top(self, service: str) -> tuple[Order | None, Order | None]:
+        """The standing bid and ask of a service (none here)."""
+        return None, None
+
+    def next_unit(self, agent_id: str, service: str, side: str) -> int | None:
+        """Index of the agent's next unit to trade (from its demand or capacity)."""
+        m = self.members.get(agent_id)
+        if m is None:
+            return None
+        total, used = (m.private.demand, m.units_committed) if side == "buy" else (m.private.capacity, m.units_listed)
+        known = m.private.values if side == "buy" else m.private.costs
+        return used if service in known and used < total else None
+
+    def sells(self, agent_id: str, service: str) -> bool:
+        """Whether the agent has a cost for (sells) this service."""
+        m = self.members.get(agent_id)
+        return m is not None and service in m.private.costs
+
+    def auction_open(self, listing_id: str) -> bool:
+        """Whether a listing takes sealed bids (never, here)."""
+        return False
+
+    def match_for(self, agent_id: str, service: str, max_price: int) -> Listing | None:
+        """The listing an intermediary would match (no intermediary here)."""
+        return None
+
+    # --- what mechanisms add to observations, metrics and the summary ----------------
+    def board_for(self, member: Member) -> dict[str, Any]:
+        """Mechanism state ``member`` may see (the bilateral market shows listings instead)."""
+        return {}
+
+    def round_facts(self) -> dict[str, Any]:
+        """Facts of the round for the metrics: money flows by posting kind (micro-units)."""
+        flows: dict[str, int] = {}
+        for e in self.ledger.pending:
+            flows[e.kind] = flows.get(e.kind, 0) + e.amount
+        return {"flows": flows}
+
+    def max_surplus(self) -> float:
+        """The most surplus the members' values and costs allow (competitive equilibrium)."""
+        buyers: list[tuple[str, float, int]] = []
+        sellers: list[tuple[str, float, int]] = []
+        for m in self.members.values():
+            for side, known, units in ((buyers, m.private.values, m.private.demand), (sellers, m.private.costs, m.private.capacity)):
+                for s, v in known.items():
+                    sched = m.private.schedule.get(s)
+                    side.extend([(s, x, 1) for x in sched] if sched else [(s, v, units)])
+        return max_surplus(buyers, sellers)
+
+    def summary(self) -> dict[str, Any]:
+        """Mechanism-specific run figures for the summary (none for the bilateral market)."""
+        return {}
+
+    def reputation_of(self, agent_id: str) -> float | None:
+        """A member's reputation (None before any report)."""
+        m = self.members.get(agent_id)
+        return None if m is None else m.reputation
 
     # --- membership -------------------------------------------------------------
     def join(self, member: Member) -> None:
@@ -177,11 +250,17 @@ class Market(SafetyViewMixin):
         for side in (t.buyer, t.seller):
             self.members[side].threads.pop(t.id, None)
 
-    def _settle(self, t: Thread, policy: IncentivePolicy) -> Deal:
-        postings = st.release_on_settle(t.seller, t.escrow_micros, policy)
-        self.ledger.post_all(postings, self.round, ref=t.id)
-        fee = sum(p.amount for p in postings if p.kind == "fee")
+    def _settle(self, t: Thread, policy: IncentivePolicy, verification: float | None = None) -> Deal:
+        plan = st.settle(
+            t.buyer, t.seller, t.escrow_micros, policy,
+            outcome=t.score, claim=t.quality, report=t.score, verification=verification,
+        )
+        self.ledger.post_all(plan.postings, self.round, ref=t.id)
+        fee = plan.fee
         price, t.escrow_micros = t.escrow_micros, 0
+        if t.score is not None:
+            seller = self.members[t.seller]
+            seller.reputation = st.update_reputation(seller.reputation, t.score, policy)
         self._end(t, S.SETTLED)
         self.members[t.buyer].units_settled += 1
         self.recent_prices.setdefault(t.service, deque(maxlen=8)).append(price / 1e6)

@@ -94,7 +94,52 @@ REPORTERS: dict[str, Reporter] = {
     "rejections_by_rule": lambda log, t: dict(
         sorted(Counter(r.verdict.rule for r in log.records if not r.verdict.accepted).items())
     ),
+    # the incentive policy's money flows this round (from the ledger, by posting kind)
+    "taxes": lambda log, t: _flow(log, "tax"),
+    "subsidies": lambda log, t: _flow(log, "subsidy"),
+    "rewards": lambda log, t: _flow(log, "reward"),
+    "report_bonuses": lambda log, t: _flow(log, "report_bonus"),
+    "refunded": lambda log, t: _flow(log, "refund"),
+    "price_dispersion": lambda log, t: _std([d.price / 1e6 for d in _settled(log)]),
+    "outcome_score": lambda log, t: _mean([d.thread.score for d in _settled(log) if d.thread.score is not None]),
+    # what a mechanism defines (None elsewhere): double-auction periods, Bertrand's collusion index
+    "period": lambda log, t: log.facts.get("period"),
+    "period_efficiency": lambda log, t: log.facts.get("period_efficiency"),
+    "posted_mean_price": lambda log, t: log.facts.get("posted_mean_price"),
+    "mean_profit": lambda log, t: log.facts.get("mean_profit"),
+    "collusion_index": lambda log, t: log.facts.get("collusion_index"),
 }
+
+
+def _flow(log: RoundLog, kind: str) -> float:
+    return log.facts.get("flows", {}).get(kind, 0) / 1e6
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def _std(xs: list[float]) -> float | None:
+    """Population standard deviation (None with fewer than two prices)."""
+    if len(xs) < 2:
+        return None
+    m = sum(xs) / len(xs)
+    return (sum((x - m) ** 2 for x in xs) / len(xs)) ** 0.5
+
+
+def frame(history: Iterable[Mapping[str, Any]]) -> Any:
+    """Per-round metrics (the session's ``history``) as a pandas DataFrame indexed by round."""
+    import pandas as pd
+
+    return pd.DataFrame(list(history)).set_index("round")
+
+
+def period_frame(summary: Mapping[str, Any]) -> Any:
+    """A double auction's periods (trades, surplus, efficiency) as a DataFrame indexed by period."""
+    import pandas as pd
+
+    periods = summary.get("market", {}).get("periods", [])
+    return pd.DataFrame(periods).set_index("period") if periods else pd.DataFrame()
 
 
 def update_totals(totals: RunTotals, log: RoundLog, balances: Mapping[str, int]) -> None:

@@ -20,6 +20,7 @@ from agents.observation import (
 )
 from protocols.constraints import ProtocolConfig
 from protocols.dialogue import allowed_moves, move
+from protocols.settlement import rank_price
 from protocols.state import Listing, Thread
 from sandbox.market import Market, Member
 
@@ -84,10 +85,17 @@ class Observer:
         self.rounds_total = rounds_total
         self.incentives = dict(incentives)
         by_service: dict[str, list[ListingInfo]] = {}
-        for li in sorted((x for x in market.listings.values() if x.remaining > 0), key=lambda x: (x.ask_micros, x.id)):
+        self.policy = policy = market.policy
+        rep = market.reputation_of
+        # buyers see listings by rank price: the ask, inflated by low reputation (the policy's weight)
+        ranked = sorted(
+            (x for x in market.listings.values() if x.remaining > 0),
+            key=lambda x: (rank_price(x.ask_micros / 1e6, rep(x.seller), policy), x.id),
+        )
+        for li in ranked:
             lst = by_service.setdefault(li.service, [])
             if len(lst) < self.limits.listings + 1:  # +1: an agent's own listing is skipped
-                lst.append(listing_info(li))
+                lst.append(listing_info(li, rep(li.seller)))
         self.by_service = by_service
         self.public = {
             s: list(p)[-self.limits.recent_prices :] for s, p in sorted(market.recent_prices.items())
@@ -102,13 +110,15 @@ class Observer:
         for s in services:
             seen.extend(li for li in self.by_service.get(s, ()) if li.seller != m.id)
         if len(services) > 1:  # each service's list is already in price order
-            seen.sort(key=lambda li: (li.ask_price, li.id))
+            seen.sort(key=lambda li: (rank_price(li.ask_price, li.reputation, self.policy), li.id))
         threads = sorted(m.threads.values(), key=lambda t: (t.last_move_round, t.id), reverse=True)[: lim.threads]
         private = Private(
             values=m.private.values,
             costs=m.private.costs,
             demand=max(m.private.demand - m.units_committed, 0),
             capacity=max(m.private.capacity - m.units_listed, 0),
+            schedule=m.private.schedule,
+            quality=m.private.quality,
         )
         all_notices = [*m.notices, *notices][-lim.notices :]
         inbox = list(m.inbox)[-lim.inbox :]
@@ -130,8 +140,10 @@ class Observer:
                 recent_prices=self.public,
                 min_price=self.min_price,
                 max_price=self.max_price,
+                mechanism=self.market.mechanism,
+                board=self.market.board_for(m),
             ),
             incentives=self.incentives,
             notices=all_notices,
-            reputation=None,
+            reputation=m.reputation,
         )

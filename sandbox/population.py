@@ -35,6 +35,10 @@ class PopulationSpec(BaseModel):
     cost: Amount | None = Field(None, description="Sellers: cost per unit, a number or [low, high].")
     demand: int = Field(1, ge=0, description="Buyers: units wanted.")
     capacity: int = Field(0, ge=0, description="Sellers: units they can deliver.")
+    schedule: list[float] | None = Field(
+        None, description="Per-unit values (buyers) or costs (sellers); replaces value/cost and sets demand/capacity."
+    )
+    quality: Amount | None = Field(None, description="Sellers: true quality in [0, 1] of what they deliver, or [low, high].")
     params: dict[str, Any] = Field(default_factory=dict, description="Parameters of the agent type.")
     seed: int | None = Field(None, description="Salt for this population's draws (default: its position).")
 
@@ -69,8 +73,28 @@ class PopulationSpec(BaseModel):
             raise ValueError(f"must be a number >= 0 or a range [low, high] with 0 <= low <= high, got {v}")
         return v
 
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (not v or any(not math.isfinite(x) or x < 0 for x in v)):
+            raise ValueError(f"a schedule is a non-empty list of numbers >= 0, got {v}")
+        return v
+
+    @field_validator("quality")
+    @classmethod
+    def _quality(cls, v: Amount | None) -> Amount | None:
+        lo, hi = (v, v) if isinstance(v, (int, float)) or v is None else v
+        if v is not None and not (0.0 <= lo <= hi <= 1.0):  # type: ignore[operator]
+            raise ValueError(f"quality must be in [0, 1] (a number or [low, high]), got {v}")
+        return v
+
     @model_validator(mode="after")
     def _role_needs(self) -> PopulationSpec:
+        if self.schedule is not None:  # a schedule fixes the units and their values or costs
+            if self.role == "buyer":
+                self.value, self.demand = max(self.schedule), len(self.schedule)
+            else:
+                self.cost, self.capacity = min(self.schedule), len(self.schedule)
         if self.role == "buyer" and self.value is None:
             raise ValueError("buyers need a 'value' (a number or [low, high])")
         if self.role == "seller" and self.cost is None:
@@ -93,11 +117,19 @@ def draw_members(spec: PopulationSpec, session_seed: int, position: int) -> list
     rng = random.Random(f"{session_seed}/population/{salt}")
     out = []
     for _ in range(spec.n):
-        if spec.role == "buyer":
+        if spec.schedule is not None:
+            units = sorted(spec.schedule, reverse=spec.role == "buyer")  # best units trade first
+            if spec.role == "buyer":
+                private = Private(values={spec.service: units[0]}, demand=len(units), schedule={spec.service: units})
+            else:
+                private = Private(costs={spec.service: units[0]}, capacity=len(units), schedule={spec.service: units})
+        elif spec.role == "buyer":
             assert spec.value is not None
             private = Private(values={spec.service: _draw(rng, spec.value)}, demand=spec.demand)
         else:
             assert spec.cost is not None
             private = Private(costs={spec.service: _draw(rng, spec.cost)}, capacity=spec.capacity)
+        if spec.quality is not None and spec.role == "seller":
+            private.quality = _draw(rng, spec.quality)
         out.append((private, to_micros(spec.budget)))
     return out

@@ -54,6 +54,7 @@ class RoundLog:
     deals: list[DealRecord] = field(default_factory=list)
     fines: int = 0
     batch: RoundBatch = field(default_factory=RoundBatch)
+    facts: dict[str, Any] = field(default_factory=dict)  # what the mechanism reports (sandbox.mechanisms)
 
 
 def action_rows(run_id: str, log: RoundLog) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from protocols.constraints import ProtocolConfig
 from protocols.dialogue import Deadlines
 from protocols.policy import IncentivePolicy
 from protocols.safety import SafetyConfig
+from sandbox.mechanisms.spec import BilateralSpec, MechanismSpec
 from sandbox.population import PopulationSpec
 
 
@@ -61,6 +62,7 @@ class Scenario(BaseModel):
     market: MarketSpec = Field(default_factory=MarketSpec)
     policy: IncentivePolicy = Field(default_factory=IncentivePolicy)
     population: list[PopulationSpec] = Field(default_factory=list, description="Groups of agents.")
+    mechanism: MechanismSpec = Field(default_factory=BilateralSpec, description="The market mechanism (docs/mechanisms.md).")
     safety: SafetyConfig = Field(default_factory=SafetyConfig, description="The safety layer (docs/safety.md).")
 
 

@@ -24,12 +24,13 @@ from protocols import settlement as st
 from protocols.actions import ActionBase
 from protocols.communication import apply_redactions
 from protocols.money import to_micros
-from protocols.policy import IncentivePolicy
+from protocols.policy import IncentivePolicy, policy_diff
 from protocols.protocol import Protocol
 from protocols.verdict import Rule, Verdict
 from sandbox.ledger import Ledger
 from sandbox.market import Deal, Market, Member
-from sandbox.metrics import RunTotals, max_surplus, report, update_totals
+from sandbox.mechanisms import build_market
+from sandbox.metrics import RunTotals, report, update_totals
 from sandbox.observe import Observer
 from sandbox.population import PopulationSpec, draw_members
 from sandbox.record import ActionRecord, DealRecord, RoundLog
@@ -94,7 +95,10 @@ class Session:
         self.protocol = Protocol(self.scenario.market.protocol_config())
         self.policy: IncentivePolicy = self.scenario.policy
         self.ledger = Ledger()
-        self.market = Market(self.ledger, self.protocol.config.deadlines)
+        self.market: Market = build_market(
+            self.scenario.mechanism, self.ledger, self.protocol.config.deadlines,
+            seed=self.seed, rounds=self.scenario.rounds, policy=self.policy,
+        )
         self.limits = limits or ObservationLimits()
         self.agents: dict[str, Agent] = {}
         self.round = 0
@@ -164,9 +168,8 @@ class Session:
                 mark_applied(store, cmd.id, log.round, outcome)
                 self.tracer.control(cmd.kind, cmd.author, outcome)
         for policy, author, reason in self._pending_policy:
-            old = self.policy.model_dump()
-            changed = {k: v for k, v in policy.model_dump().items() if old.get(k) != v}
-            self.policy = policy
+            changed = policy_diff(self.policy, policy)
+            self.policy = self.market.policy = policy
             note = f"policy changed in round {log.round} by {author}: {json.dumps(changed, sort_keys=True)}"
             for m in self.market.members.values():
                 m.notices.append(note + (f" ({reason})" if reason else ""))
@@ -202,11 +205,7 @@ class Session:
         if self._begun:
             return
         self._begun = True
-        buyers, sellers = [], []
-        for m in self.market.members.values():
-            buyers += [(s, v, m.private.demand) for s, v in m.private.values.items()]
-            sellers += [(s, c, m.private.capacity) for s, c in m.private.costs.items()]
-        self.totals.max_surplus = to_micros(max_surplus(buyers, sellers))
+        self.totals.max_surplus = to_micros(self.market.max_surplus())
         self.recorder.begin(self.scenario, self.agents, self.market.members, time.time())
 
     async def astep(self) -> RoundLog:
@@ -315,6 +314,8 @@ class Session:
         settled = deal.status == "settled"
         value = buyer.private.values.get(t.service, 0.0) if settled and buyer.units_settled <= buyer.private.demand else 0.0
         cost = seller.private.costs.get(t.service, 0.0) if settled else 0.0
+        if settled and deal.value is not None and deal.cost is not None:  # the mechanism knew the unit's value and cost
+            value, cost = deal.value / 1e6, deal.cost / 1e6
         self._tx_seq += 1
         record = DealRecord(self._tx_seq, t, deal.status, deal.price, deal.fee, to_micros(value), to_micros(cost), deal.round)
         self.tracer.settle(record)
@@ -332,6 +333,7 @@ class Session:
         for hook in self.hooks.round_end:
             hook(self, log)
         balances = {aid: self.market.available_micros(aid) for aid in self.market.members}
+        log.facts = self.market.round_facts()
         update_totals(self.totals, log, balances)
         metrics = report(log, self.totals)
         self.history.append({"round": log.round, **metrics})
@@ -359,6 +361,8 @@ class Session:
             "fines": t.fines / 1e6,
             "actions": sum(h["actions"] for h in self.history),
             "rejections": dict(sorted(self.rejections.items())),
+            "mechanism": self.market.mechanism,
+            "market": self.market.summary(),
         }
 
     def metrics(self) -> Any:
@@ -368,6 +372,6 @@ class Session:
 
 def _set_policy_command(session: Session, payload: dict[str, Any], author: str, reason: str) -> str:
     """Control command ``set_policy``: payload is the full policy, or fields to change."""
-    merged = {**session.policy.model_dump(), **payload}
-    session.set_policy(IncentivePolicy.model_validate(merged), author, reason)
+    base = session._pending_policy[-1][0] if session._pending_policy else session.policy
+    session.set_policy(base.with_changes(payload), author, reason)
     return "applied"

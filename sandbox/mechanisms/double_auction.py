@@ -1,0 +1,192 @@
+"""The continuous double auction of Gode and Sunder (1993).
+
+One unit per order; only the best bid and the best ask stand; a new order replaces the
+standing one on its side only if it improves it (the check ``protocols.market_rules.check_order``
+refuses the rest); a bid at or above the standing ask trades at the ask's price (an ask at
+or below the standing bid at the bid's price), and then the whole book is cleared.
+
+Traders hold unit schedules: buyers trade their highest values first, sellers their lowest
+costs first. A period lasts ``period_rounds`` rounds; at its end the book is cleared and
+every trader's units are restored, as in the experiments.
+
+Mapping onto the session's round: in Gode and Sunder each step one randomly chosen trader
+with units left submits an order. Here each round every trader may submit one order, and
+the session applies the round's orders one at a time in a seeded random permutation, each
+against the book as it stands then. A round is therefore a sweep of single-trader steps in
+random order (drawn without replacement within the round). Zero-intelligence orders do not
+depend on the book, so deciding on the round-start view changes nothing for them; an order
+that names a unit already traded is refused as stale.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from protocols.actions import ActionBase, PlaceOrder
+from protocols.dialogue import Deadlines
+from protocols.market_rules import Order
+from protocols.money import to_micros
+from protocols.policy import IncentivePolicy
+from sandbox.ledger import Ledger
+from sandbox.market import Deal, Market, Member
+from sandbox.mechanisms.spec import DoubleAuctionSpec
+from sandbox.mechanisms.trades import trade_now
+
+
+class DoubleAuctionMarket(Market):
+    """Order books per service with the Gode-Sunder rules, and trading periods."""
+
+    mechanism = "double_auction"
+
+    def __init__(self, ledger: Ledger, deadlines: Deadlines, spec: DoubleAuctionSpec, rounds_total: int) -> None:
+        super().__init__(ledger, deadlines)
+        self.spec = spec
+        self.rounds_total = rounds_total
+        self.books: dict[str, list[Order | None]] = {}  # service -> [bid, ask]
+        self.traded: dict[tuple[str, str], int] = {}  # (agent, service) -> units traded this period
+        self.periods: list[dict[str, Any]] = []
+        self._period_surplus = 0
+        self._period_trades = 0
+        self._seq = 0
+
+    # --- MechanismView ---------------------------------------------------------------
+    def book_top(self, service: str) -> tuple[Order | None, Order | None]:
+        """The standing bid and ask."""
+        bid, ask = self.books.get(service, (None, None))
+        return bid, ask
+
+    def _schedule(self, m: Member, service: str) -> list[float]:
+        sched = m.private.schedule.get(service)
+        if sched:
+            return sched
+        if service in m.private.values:
+            return [m.private.values[service]] * m.private.demand
+        if service in m.private.costs:
+            return [m.private.costs[service]] * m.private.capacity
+        return []
+
+    def next_unit(self, agent_id: str, service: str, side: str) -> int | None:
+        """The trader's next unit, if it has one on this side."""
+        m = self.members.get(agent_id)
+        if m is None or (side == "buy") != (service in m.private.values):
+            return None
+        used = self.traded.get((agent_id, service), 0)
+        return used if used < len(self._schedule(m, service)) else None
+
+    # --- orders and trades -----------------------------------------------------------
+    def apply(self, action: ActionBase, who: str, policy: IncentivePolicy) -> tuple[str | None, Deal | None]:
+        """Place an order: it trades against the other side, or stands (it improved the book)."""
+        if not isinstance(action, PlaceOrder):
+            return super().apply(action, who, policy)
+        svc, price = action.service, to_micros(action.price)
+        book = self.books.setdefault(svc, [None, None])
+        bid, ask = book
+        unit = self.next_unit(who, svc, action.side)
+        assert unit is not None, "check_order lets only traders with units left place orders"
+        self._seq += 1
+        if action.side == "buy" and ask is not None and price >= ask.price:
+            return None, self._trade(svc, who, ask.agent, ask.price, policy)
+        if action.side == "sell" and bid is not None and price <= bid.price:
+            if self.available_micros(bid.agent) >= bid.price:
+                return None, self._trade(svc, bid.agent, who, bid.price, policy)
+            book[0] = None  # the bidder can no longer pay (fined since): its bid lapses
+        book[0 if action.side == "buy" else 1] = Order(who, price, unit, self._seq)
+        return None, None
+
+    def _trade(self, svc: str, buyer: str, seller: str, price: int, policy: IncentivePolicy) -> Deal:
+        bm, sm = self.members[buyer], self.members[seller]
+        bu, su = self.traded.get((buyer, svc), 0), self.traded.get((seller, svc), 0)
+        value, cost = to_micros(self._schedule(bm, svc)[bu]), to_micros(self._schedule(sm, svc)[su])
+        deal = trade_now(self, buyer, seller, svc, price, policy, listing_id=f"book:{svc}", value=value, cost=cost)
+        self.books[svc] = [None, None]  # Gode-Sunder: the book is cleared after every trade
+        for m, side_units in ((bm, bu + 1), (sm, su + 1)):
+            self.traded[(m.id, svc)] = side_units
+            self._show_next_unit(m, svc)
+        self._period_surplus += value - cost
+        self._period_trades += 1
+        return deal
+
+    def _show_next_unit(self, m: Member, svc: str) -> None:
+        """Keep the member's visible value or cost on its next unit, and its units left."""
+        used = self.traded.get((m.id, svc), 0)
+        sched = self._schedule(m, svc)
+        nxt = sched[min(used, len(sched) - 1)]
+        if svc in m.private.values:
+            m.private.values = {**m.private.values, svc: nxt}
+            m.units_committed = used
+        else:
+            m.private.costs = {**m.private.costs, svc: nxt}
+            m.units_listed = used
+
+    # --- periods ---------------------------------------------------------------------
+    def period_of(self, round_: int) -> int:
+        """The period a round belongs to (1-based)."""
+        return (round_ - 1) // self.spec.period_rounds + 1
+
+    def n_periods(self) -> int:
+        """Periods in the planned run (a last partial period counts as a period)."""
+        return math.ceil(self.rounds_total / self.spec.period_rounds)
+
+    def period_max_surplus(self) -> float:
+        """The competitive-equilibrium surplus of one period."""
+        return super().max_surplus()
+
+    def max_surplus(self) -> float:
+        """The most surplus the whole run allows: one period's, times the number of periods."""
+        return self.period_max_surplus() * self.n_periods()
+
+    def run_deadlines(self, policy: IncentivePolicy) -> list[Deal]:
+        """At a period's last round: record its efficiency, clear the books, refill every trader."""
+        deals = super().run_deadlines(policy)
+        if self.round % self.spec.period_rounds == 0 or self.round == self.rounds_total:
+            best = to_micros(self.period_max_surplus())
+            self.periods.append(
+                {
+                    "period": self.period_of(self.round),
+                    "trades": self._period_trades,
+                    "surplus": self._period_surplus / 1e6,
+                    "max_surplus": best / 1e6,
+                    "efficiency": self._period_surplus / best if best > 0 else None,
+                }
+            )
+            self._period_surplus = self._period_trades = 0
+            self.books.clear()
+            self.traded.clear()
+            for m in self.members.values():
+                for svc in (*m.private.values, *m.private.costs):
+                    self._show_next_unit(m, svc)
+        return deals
+
+    # --- observations, metrics, summary ------------------------------------------------
+    def board_for(self, member: Member) -> dict[str, Any]:
+        """The book tops of the member's services and where the period stands."""
+        out: dict[str, Any] = {}
+        for svc in (*member.private.values, *member.private.costs):
+            bid, ask = self.book_top(svc)
+            side = "buy" if svc in member.private.values else "sell"
+            out[svc] = {
+                "best_bid": None if bid is None else bid.price / 1e6,
+                "best_ask": None if ask is None else ask.price / 1e6,
+                "your_next_unit": self.next_unit(member.id, svc, side),
+            }
+        p = self.spec.period_rounds
+        return {"book": out, "period": self.period_of(self.round + 1), "rounds_left_in_period": p - (self.round % p)}
+
+    def round_facts(self) -> dict[str, Any]:
+        """The period of the round and, at a period's end, its efficiency."""
+        facts = super().round_facts()
+        facts["period"] = self.period_of(self.round)
+        if self.periods and self.periods[-1]["period"] == facts["period"] and (
+            self.round % self.spec.period_rounds == 0 or self.round == self.rounds_total
+        ):
+            facts["period_efficiency"] = self.periods[-1]["efficiency"]
+        return facts
+
+    def summary(self) -> dict[str, Any]:
+        """Efficiency of every finished period."""
+        effs = [p["efficiency"] for p in self.periods if p["efficiency"] is not None]
+        return {
+            "periods": list(self.periods),
+            "mean_period_efficiency": sum(effs) / len(effs) if effs else None,
+        }
