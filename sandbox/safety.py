@@ -207,6 +207,7 @@ class SafetyLayer:
     # --- detectors and interventions --------------------------------------------------------
     def _detect(self, log: RoundLog) -> None:
         repeat = self.cfg.detectors.repeat_after
+        stepped: set[tuple[str, str]] = set()
         for alert in run_detectors(list(self.facts), self._market_facts, self.cfg.detectors):
             last = self._last_raised.get(alert.key)
             if last is not None and log.round - last < repeat:
@@ -217,7 +218,10 @@ class SafetyLayer:
             state = AlertState(aid, log.round, alert, "confirmed" if auto else "open", auto,
                                "confirm" if auto else None, "policy" if auto else None)
             self.alerts[aid] = state
-            applied = self._apply(plan(alert, self.offences, self.cfg.interventions), aid, "policy") if auto else None
+            steps = [iv for iv in plan(alert, self.offences, self.cfg.interventions)
+                     if (iv.agent, alert.kind) not in stepped]  # one step up the ladder per agent, kind and round
+            stepped.update((iv.agent, alert.kind) for iv in steps)
+            applied = self._apply(steps, aid, "policy") if auto else None
             if not auto:
                 for a in alert.agents:
                     if a in self.session.market.members:

@@ -92,7 +92,7 @@ def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Col
         out.append(Alert(
             "collusion", Severity.LOW, tuple(rest),
             {"coordination_messages": refs(a for a in talk if a.agent in rest), "attempts": sum(1 for a in talk if a.agent in rest)},
-            span(win), f"{len(rest)} agents proposed coordinating prices to competitors",
+            span(win), f"{', '.join(rest)} proposed coordinating prices to competitors",
         ))
     return out
 

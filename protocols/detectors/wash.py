@@ -32,10 +32,12 @@ def detect_wash(window: Sequence[RoundFacts], market: MarketFacts, cfg: WashConf
         if t.buyer != t.seller:
             graph.add_edge(t.buyer, t.seller)
     seen: set[frozenset[str]] = set()
+    reported: list[frozenset[str]] = []
     out: list[Alert] = []
-    for cycle in nx.simple_cycles(graph, length_bound=cfg.max_cycle):
+    cycles = sorted(nx.simple_cycles(graph, length_bound=cfg.max_cycle), key=lambda c: (-len(c), sorted(c)))
+    for cycle in cycles:  # longest first, so a ring is reported once, not also as its sub-cycles
         members = frozenset(cycle)
-        if members in seen:
+        if members in seen or any(members <= r for r in reported):
             continue
         seen.add(members)
         inside = [t for t in deals if t.buyer in members and t.seller in members]
@@ -51,6 +53,7 @@ def detect_wash(window: Sequence[RoundFacts], market: MarketFacts, cfg: WashConf
         worst = max(abs(net[m]) / turnover[m] for m in members if turnover[m] > 0)
         if worst > cfg.net_tolerance:
             continue
+        reported.append(members)
         agents = tuple(sorted(members))
         volume = sum(t.price for t in inside)
         out.append(Alert(
