@@ -31,7 +31,7 @@ class Pricer(Agent):
             return []
         me = board["firms"].index(obs.agent_id)
         p = min(max(self.price(obs, board, me), obs.market.min_price), obs.market.max_price)
-        return [SetPrice(service=sorted(obs.private.costs)[0], price=round(p, 4))]
+        return [SetPrice(service=sorted(obs.private.costs)[0], price=round(p, 6))]
 
     @staticmethod
     def rivals_last(board: dict[str, Any], me: int) -> list[float]:

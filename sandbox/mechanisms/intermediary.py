@@ -84,8 +84,32 @@ class IntermediaryMarket(Market):
         return tid, deal
 
     def _settle(self, t: Thread, policy: IncentivePolicy, verification: float | None = None) -> Deal:
-        v = self.signals.pop(t.id, None)
-        return super()._settle(t, policy, v if verification is None else verification)
+        """Settle by outcome; the deal's value is the buyer's value times the outcome."""
+        signal = self.signals.pop(t.id, None)
+        deal = super()._settle(t, policy, signal if verification is None else verification)
+        buyer, seller = self.members[t.buyer], self.members[t.seller]
+        within = buyer.units_settled <= buyer.private.demand
+        outcome = t.score if t.score is not None else (signal if signal is not None else (seller.private.quality or 0.0))
+        value = to_micros(buyer.private.values.get(t.service, 0.0) * outcome) if within else 0
+        cost = to_micros(seller.private.costs.get(t.service, 0.0))
+        return Deal(deal.thread, deal.status, deal.price, deal.fee, deal.round, value, cost)
+
+    def max_surplus(self) -> float:
+        """Most expected surplus: buyers' units, highest value first, each take the free seller unit
+        with the highest ``value * quality - cost`` (greedy; exact when buyers' values are equal)."""
+        units: list[tuple[float, float]] = []  # (quality, cost) per seller unit
+        for m in self.members.values():
+            for c in m.private.costs.values():
+                units += [(1.0 if m.private.quality is None else m.private.quality, c)] * m.private.capacity
+        total = 0.0
+        values = sorted((v for m in self.members.values() for v in m.private.values.values() for _ in range(m.private.demand)), reverse=True)
+        for v in values:
+            best = max(range(len(units)), key=lambda i: v * units[i][0] - units[i][1], default=None)
+            if best is None or v * units[best][0] - units[best][1] <= 0:
+                break
+            total += v * units[best][0] - units[best][1]
+            units.pop(best)
+        return total
 
     def board_for(self, member: Member) -> dict[str, Any]:
         """Buyers see the outcomes they experienced and await reporting; sellers their reputation."""
