@@ -25,11 +25,14 @@ from typing import Any
 import yaml
 
 from protocols.policy import IncentivePolicy
+from sandbox.llm_replay import RecordedModel, llm_agents, route_agents, stand_in_agents
 from sandbox.record import RoundLog
 from sandbox.scenario import Scenario
 from sandbox.session import RunResult, Session
+from sandbox.tracing import session_tracer
 from sandbox.verify import CheckingRecorder, Divergence, RecordChecker, ReplayDiverged
 from traces import history, read
+from traces.llm_calls import llm_calls as recorded_calls
 from traces.store import Store
 
 Progress = Callable[[int, int], None]
@@ -91,10 +94,21 @@ class Replayer:
             raise ReplayError(f"run '{run_id}' has a scenario this version cannot rebuild: {err}") from None
         self.checker = RecordChecker(store, run_id)
         self.until = self.source.rounds_done
-        self.session = Session(scenario, run_id=new_run_id or run_id)
+        # A session given the store traces into it (a fork's rounds); a pure replay writes nothing.
+        self.session = Session(scenario, run_id=new_run_id or run_id, store=write_to)
         self.recorder = CheckingRecorder(write_to, self.session.run_id, self.checker)
         self.session.recorder = self.recorder
-        self.session.hooks.round_start.insert(0, self._timeline)
+        # Last of the round-start hooks, so commands apply where the session's own control step would.
+        self.session.hooks.round_start.append(self._timeline)
+        self.session.hooks.round_end.append(self._model_check)
+        self.model: RecordedModel | None = None
+        if llm_agents(self.session.agents):
+            self.model = RecordedModel(recorded_calls(store, run_id), lambda: self.session.round)
+            route_agents(self.session.agents, self.model.install())
+
+    def _model_check(self, session: Session, log: RoundLog) -> None:
+        if self.model is not None and self.model.divergence is not None and self.recorder.divergence is None:
+            self.recorder.divergence = self.model.divergence
 
     def _timeline(self, session: Session, log: RoundLog) -> None:
         """Apply the recorded commands and policy versions of this round, as the run did."""
@@ -130,10 +144,30 @@ class Replayer:
                 progress(self.session.round, k)
         return None
 
-    def release(self) -> None:
-        """Stop checking and applying the record: later rounds are the session's own."""
+    def release(self, llm: str = "live") -> None:
+        """Stop checking and applying the record: later rounds are the session's own.
+
+        ``llm`` says who answers LLM agents from now on: ``live`` (their configured models)
+        or ``stand-in`` (the offline scripted stand-in).
+        """
         self.recorder.checking = False
         self.until = min(self.until, self.session.round)
+        if self.model is not None:
+            self.model.uninstall()
+            if llm == "stand-in":
+                stand_in_agents(self.session.agents)
+            else:
+                route_agents(self.session.agents, None)
+
+    def close(self) -> None:
+        """Unregister the record's model provider."""
+        if self.model is not None:
+            self.model.uninstall()
+
+    @property
+    def served(self) -> int:
+        """LLM calls answered from the record so far."""
+        return self.model.served if self.model is not None else 0
 
 
 def replay(run_id: str, store: Store | str | None = None, progress: Progress | None = None) -> ReplayReport:
@@ -144,8 +178,11 @@ def replay(run_id: str, store: Store | str | None = None, progress: Progress | N
     db = _store(store)
     t0 = time.perf_counter()
     rp = Replayer(db, run_id)
-    divergence = asyncio.run(rp.replay_to(rp.source.rounds_done, progress))
-    return ReplayReport(run_id, rp.source.rounds_done, rp.recorder.checked, divergence, time.perf_counter() - t0)
+    try:
+        divergence = asyncio.run(rp.replay_to(rp.source.rounds_done, progress))
+    finally:
+        rp.close()
+    return ReplayReport(run_id, rp.source.rounds_done, rp.recorder.checked, divergence, time.perf_counter() - t0, rp.served)
 
 
 def load_policy(path: str | Path, base: IncentivePolicy) -> IncentivePolicy:
@@ -197,14 +234,13 @@ def fork(
     new_id = new_run_id or f"{run_id}-fork{round_}-{uuid.uuid4().hex[:6]}"
     rp = Replayer(db, run_id, write_to=db, new_run_id=new_id)
     rp.until = round_
-    _ = live  # LLM agents are answered from the record up to the fork (see docs/replay.md)
 
     async def go() -> RunResult:
         diverged = await rp.replay_to(round_, progress)
         if diverged is not None:
             db.update_run(new_id, status="failed", error=f"the parent's record did not replay: {diverged}")
             raise ReplayError(f"cannot fork: the parent run does not replay identically ({diverged})")
-        rp.release()
+        rp.release("live" if live else "stand-in")
         s = rp.session
         s._begin()  # noqa: SLF001  (a fork at round 0 has not begun yet)
         db.update_run(new_id, parent_run_id=run_id, fork_round=round_)
@@ -216,7 +252,10 @@ def fork(
             s.set_policy(new, "fork", f"fork of {run_id} after round {round_}")
         return await s.arun(progress=progress)
 
-    return ForkResult(asyncio.run(go()), run_id, round_)
+    try:
+        return ForkResult(asyncio.run(go()), run_id, round_)
+    finally:
+        rp.close()
 
 
 def resume(run_id: str, store: Store | str | None = None, progress: Progress | None = None) -> RunResult:
@@ -236,10 +275,15 @@ def resume(run_id: str, store: Store | str | None = None, progress: Progress | N
         diverged = await rp.replay_to(row.rounds_done, progress)
         if diverged is not None:
             raise ReplayError(f"cannot resume: the committed rounds do not replay identically ({diverged})")
-        rp.release()
-        rp.session._begin()  # noqa: SLF001  (resuming at round 0 must not write the run row twice)
+        rp.release("live")
+        s = rp.session
+        s._begin()  # noqa: SLF001  (resuming at round 0 must not write the run row twice)
         rp.recorder.store = db
+        s.tracer = session_tracer(s, None)  # traced from here on, as a new segment of the run's spans
         db.update_run(run_id, status="running", error=None, finished_at=None)
-        return await rp.session.arun(progress=progress)
+        return await s.arun(progress=progress)
 
-    return asyncio.run(go())
+    try:
+        return asyncio.run(go())
+    finally:
+        rp.close()

@@ -70,6 +70,19 @@ def first_difference(
     return None
 
 
+LLM_FIELDS = ("agent_id", "seq", "attempt", "event", "model", "request_hash", "fault", "prompt_tokens", "completion_tokens")
+
+
+def _llm(row: Any) -> dict[str, Any]:
+    """The fields of an LLM call record that a replay must reproduce (not latency, text or cost)."""
+    m = row if isinstance(row, Mapping) else row._mapping
+    return {k: m.get(k) for k in LLM_FIELDS}
+
+
+def _llms(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    return sorted((_llm(r) for r in rows), key=lambda r: (r["agent_id"], r["seq"]))
+
+
 class RecordChecker:
     """A run's record, loaded once, and the comparison of replayed rounds against it."""
 
@@ -84,6 +97,7 @@ class RecordChecker:
         self.transactions = history.transactions_by_round(store, run_id)
         self.policies = history.policy_versions(store, run_id)
         self.commands = history.applied_commands(store, run_id)
+        self.llm_calls = history.llm_calls_by_round(store, run_id)
 
     def policies_from(self, round_: int) -> list[Any]:
         """Policy versions after the first that took effect in ``round_``."""
@@ -105,6 +119,7 @@ class RecordChecker:
             ("ledger entry", "seq", rows(self.ledger.get(r, [])), ledger_rows(self.run_id, ledger.pending)),
             ("transaction", "tx_id", rows(self.transactions.get(r, [])), sorted(transaction_rows(self.run_id, log.deals), key=lambda t: t["tx_id"])),
             ("policy version", "version", rows(p for p in self.policies if p.round == r), list(policy_rows)),
+            ("llm call record", "seq", _llms(self.llm_calls.get(r, [])), _llms(log.batch.rows.get("llm_calls", []))),
         )
         for what, key, recorded, replayed in checks:
             found = first_difference(what, r, key, recorded, replayed)

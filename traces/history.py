@@ -58,6 +58,14 @@ def transactions_by_round(store: Store, run_id: str) -> dict[int, list[Any]]:
     return _by_round(_all(store, select(t).where(t.c.run_id == run_id).order_by(t.c.tx_id)), "settled_round")
 
 
+def llm_calls_by_round(store: Store, run_id: str) -> dict[int, list[Any]]:
+    """Recorded LLM call records of a run grouped by round, by agent then sequence."""
+    from traces.llm_calls import LLMCallRow
+
+    t = LLMCallRow.__table__
+    return _by_round(_all(store, select(t).where(t.c.run_id == run_id).order_by(t.c.round, t.c.agent_id, t.c.seq)))
+
+
 def policy_versions(store: Store, run_id: str) -> list[Any]:
     """The policy timeline of a run: every version with the round it took effect, in order."""
     t = PolicyVersionRow.__table__

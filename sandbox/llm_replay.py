@@ -1,0 +1,198 @@
+"""A litellm custom provider that answers LLM calls from a run's record, never from a model.
+
+During a replay every LLM agent's calls are routed to this provider (litellm's
+``custom_llm_provider`` parameter; the model string, and so the request hash, stay as they
+were). Each request is hashed the way the agent recorded it; the next unused recorded call
+with that hash gives the answer (or re-raises the recorded transport fault, so retries
+replay too). A request the record does not hold is a divergence: it is reported with a
+diff against the closest recorded request of the round, and the call fails.
+No token is spent and no network call is made.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from agents.llm.calls import request_hash, tools_hash
+from sandbox.verify import Divergence
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+SAMPLING = ("temperature", "top_p", "max_tokens", "seed", "tool_choice", "parallel_tool_calls")
+
+
+def _fault_error(fault: str, message: str, model: str) -> Exception:
+    """An exception the agent classifies as the recorded fault kind."""
+    import litellm
+
+    provider = model.split("/", 1)[0]
+    if fault == "rate_limited":
+        return litellm.RateLimitError(message, provider, model)
+    if fault == "server_error":
+        return litellm.InternalServerError(message, provider, model)
+    if fault == "timeout":
+        return litellm.Timeout(message, model, provider)
+    if fault == "auth":
+        return litellm.AuthenticationError(message, provider, model)
+    if fault == "bad_request":
+        return litellm.BadRequestError(message, model, provider)
+    if fault == "connection":
+        err = litellm.APIConnectionError(message, provider, model)
+        err.status_code = None  # litellm's default 500 would read as a server error
+        return err
+    return litellm.APIError(status_code=418, message=message, llm_provider=provider, model=model)
+
+
+def _pretty(model: str, params: Mapping[str, Any], tools_sha: str, messages: Iterable[Mapping[str, Any]]) -> list[str]:
+    lines = [f"model: {model}", f"params: {json.dumps(dict(params), sort_keys=True)}", f"tools sha256: {tools_sha}"]
+    for i, m in enumerate(messages):
+        rest = {k: v for k, v in m.items() if k not in ("role", "content")}
+        lines.append(f"[{i}] {m.get('role')}" + (f" {json.dumps(rest, sort_keys=True, default=str)}" if rest else ""))
+        lines += [f"[{i}] | {line}" for line in str(m.get("content") or "").splitlines()]
+    return lines
+
+
+_AGENT = re.compile(r'"agent_id"\s*:\s*"([^"]+)"')
+
+
+def _agent_of(messages: Iterable[Mapping[str, Any]]) -> str | None:
+    """The agent a request is for, when its observation names it."""
+    for m in messages:
+        found = _AGENT.search(str(m.get("content") or ""))
+        if found:
+            return found.group(1)
+    return None
+
+
+class RecordedModel:
+    """The record of a run's LLM calls, served by request hash; see the module docstring."""
+
+    def __init__(self, rows: Iterable[Mapping[str, Any]], current_round: Callable[[], int]) -> None:
+        self.provider = f"agora-replay-{uuid.uuid4().hex[:8]}"
+        self.current_round = current_round
+        self.by_hash: dict[str, deque[Mapping[str, Any]]] = defaultdict(deque)
+        self.rows = [r for r in rows if r.get("event") == "call"]
+        for r in self.rows:
+            self.by_hash[r["request_hash"]].append(r)
+        self.used: set[tuple[int, str, int]] = set()
+        self.served = 0
+        self.divergence: Divergence | None = None
+        self._handler: Any = None
+
+    # --- litellm wiring -----------------------------------------------------------------
+    def install(self) -> str:
+        """Register the provider with litellm; returns its name for ``custom_llm_provider``."""
+        import litellm
+        from litellm import CustomLLM
+
+        outer = self
+
+        class _Handler(CustomLLM):
+            async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN001
+                return outer.answer(model, messages, kwargs.get("optional_params") or (args[7] if len(args) > 7 else {}))
+
+            def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN001
+                return outer.answer(model, messages, kwargs.get("optional_params") or (args[7] if len(args) > 7 else {}))
+
+        self._handler = _Handler()
+        litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": self.provider, "custom_handler": self._handler}]
+        litellm.suppress_debug_info = True
+        return self.provider
+
+    def uninstall(self) -> None:
+        """Remove the provider from litellm."""
+        import litellm
+
+        litellm.custom_provider_map = [p for p in litellm.custom_provider_map if p.get("provider") != self.provider]
+
+    # --- answering ------------------------------------------------------------------------
+    def answer(self, model: str, messages: list[Any], optional_params: Mapping[str, Any]) -> Any:
+        """The recorded answer to this request, or the recorded fault raised again."""
+        from litellm import ModelResponse
+
+        plain = [m if isinstance(m, dict) else dict(m) for m in messages]
+        tools = list(optional_params.get("tools") or [])
+        params = {k: optional_params[k] for k in SAMPLING if k in optional_params}
+        rhash = request_hash(model, plain, tools, params)
+        queue = self.by_hash.get(rhash)
+        if not queue:
+            self._diverged(model, plain, tools, params)
+            raise _fault_error("bad_request", "replay: this request is not in the record (see the replay report)", model)
+        row = queue.popleft()
+        self.used.add((row["round"], row["agent_id"], row["seq"]))
+        self.served += 1
+        if row.get("response_json") is None:
+            raise _fault_error(row.get("fault") or "error", row.get("error") or "recorded fault", model)
+        body = json.loads(row["response_json"])
+        resp = ModelResponse(**body)
+        resp._hidden_params["response_cost"] = float(row.get("cost_usd") or 0.0)
+        return resp
+
+    def _diverged(self, model: str, messages: list[dict[str, Any]], tools: list[Any], params: dict[str, Any]) -> None:
+        if self.divergence is not None:
+            return
+        rnd = self.current_round()
+        candidates = [r for r in self.rows if r["round"] == rnd and (r["round"], r["agent_id"], r["seq"]) not in self.used]
+        agent = _agent_of(messages)
+        candidates = [r for r in candidates if r["agent_id"] == agent] or candidates
+        mine = _pretty(model, params, tools_hash(tools), messages)
+        best, best_score = None, -1.0
+        for r in candidates or self.rows:
+            rec = json.loads(r["messages_json"])
+            score = difflib.SequenceMatcher(None, json.dumps(rec)[:4000], json.dumps(messages)[:4000]).ratio()
+            if score > best_score:
+                best, best_score = r, score
+        if best is None:
+            self.divergence = Divergence(rnd, "llm call", "request", "no LLM calls", "a call to " + model)
+            return
+        recorded_params = {k: v for k, v in json.loads(best["params_json"]).items() if k in SAMPLING}
+        theirs = _pretty(best["model"], recorded_params, best["tools_sha256"], json.loads(best["messages_json"]))
+        diff = list(difflib.unified_diff(theirs, mine, "recorded", "replayed", n=0, lineterm=""))[:40]
+        key = f"agent {best['agent_id']} seq {best['seq']}"
+        mine_hash = request_hash(model, messages, tools, params)
+        self.divergence = Divergence(
+            rnd, "llm call", key, f"request {best['request_hash'][:12]}",
+            f"request {mine_hash[:12]}, which the record does not hold; what changed:\n" + "\n".join(diff),
+        )
+
+
+def llm_agents(agents: Mapping[str, Any]) -> int:
+    """How many agents call a model through litellm (they have call settings with params)."""
+    return sum(1 for a in agents.values() if isinstance(getattr(getattr(a, "settings", None), "params", None), dict))
+
+
+def route_agents(agents: Mapping[str, Any], provider: str | None) -> int:
+    """Send LLM agents' calls to ``provider`` (None: back to their configured models); returns how many."""
+    n = 0
+    for agent in agents.values():
+        settings = getattr(agent, "settings", None)
+        params = getattr(settings, "params", None)
+        if not isinstance(params, dict):
+            continue
+        if provider is None:
+            params.pop("custom_llm_provider", None)
+        else:
+            params["custom_llm_provider"] = provider
+        n += 1
+    return n
+
+
+def stand_in_agents(agents: Mapping[str, Any]) -> int:
+    """Answer LLM agents with the offline scripted stand-in from now on; returns how many."""
+    from agents.llm.scripted_model import register_stand_in
+
+    n = route_agents(agents, None)
+    if n:
+        register_stand_in()
+        for agent in agents.values():
+            settings = getattr(agent, "settings", None)
+            if settings is not None and hasattr(settings, "model") and not str(settings.model).startswith("scripted/"):
+                settings.model = agent.model = "scripted/auto"
+    return n
