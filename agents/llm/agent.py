@@ -99,9 +99,9 @@ class LLMAgent(Agent):
             "api_base": api_base,
         }
         if self.model.startswith("scripted/"):
-            from agents.llm.scripted_model import register_stand_in  # imports litellm: only when needed
+            from agents.llm.scripted_model import ensure_stand_in  # imports litellm: only when needed
 
-            register_stand_in()
+            ensure_stand_in()
 
     @property
     def spend(self) -> Any:

@@ -227,3 +227,9 @@ def register_stand_in(handler: ScriptedStandIn | None = None) -> ScriptedStandIn
     litellm.custom_provider_map.append({"provider": PROVIDER, "custom_handler": handler})
     litellm.suppress_debug_info = True
     return handler
+
+
+def ensure_stand_in() -> None:
+    """Register the default stand-in unless a ``scripted`` provider is registered already."""
+    if not any(p.get("provider") == PROVIDER for p in litellm.custom_provider_map):
+        register_stand_in()

@@ -1,0 +1,82 @@
+"""Shared test set-up. Keep it small: fixtures for one area belong in that area's test files.
+
+The real-provider guard: tests run offline, so any socket connection to an address outside
+loopback fails at once with ``RealProviderCallError`` naming the address, instead of hanging
+on a DNS lookup or silently spending money on a real model provider.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "MISTRAL_API_KEY", "GROQ_API_KEY"):
+    os.environ.pop(_key, None)  # a key in the developer's shell must not turn a test into a paid call
+
+
+class RealProviderCallError(RuntimeError):
+    """A test tried to reach a real model provider (or any host off this machine)."""
+
+
+def _loopback(address: Any) -> bool:
+    if not isinstance(address, tuple) or not address:
+        return True  # unix sockets and the like stay on this machine
+    host = str(address[0])
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_getaddrinfo = socket.getaddrinfo
+_THIS_HOST = socket.gethostname()
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> Any:
+    if not _loopback(address):
+        raise RealProviderCallError(
+            f"a test tried to reach {address!r}, off this machine (a real model provider?); tests must use "
+            "model 'scripted/...' or the loopback stand-in server (agents.llm.model_server)"
+        )
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
+    if not _loopback(address):
+        _guarded_connect(self, address)
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is None or name in ("localhost", _THIS_HOST) or str(name).endswith(".localhost"):
+        return _real_getaddrinfo(host, *args, **kwargs)
+    try:
+        ipaddress.ip_address(str(name).split("%")[0])  # a literal address: connect() decides
+    except ValueError:
+        _guarded_connect(None, (name, args[0] if args else 0))  # type: ignore[arg-type]
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def real_provider_guard() -> Iterator[None]:
+    """Active in every test: connections outside loopback raise ``RealProviderCallError``."""
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = _guarded_getaddrinfo
+    try:
+        yield
+    finally:
+        socket.socket.connect = _real_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = _real_getaddrinfo
