@@ -140,6 +140,8 @@ class RunTrace:
         self.flush()
         if self.tracing.otlp is not None:
             self.tracing.otlp.flush()
+            if self.tracing.store is not None:  # record what the collector took, now that it is known
+                write_spans(self.tracing.store, self.run_id, [], self._count_row(self.stored))
         c = self.counts()
         if c.started != c.ended:
             raise TraceLossError(
@@ -307,6 +309,7 @@ def setup_tracing(
     otlp_endpoint: str | None = None,
     service_name: str = "agora",
     capture_content: bool = True,
+    otlp_timeout: float | None = None,
 ) -> Tracing:
     """Configure tracing for runs: the store, an optional OTLP endpoint, the service name, content capture.
 
@@ -314,10 +317,11 @@ def setup_tracing(
     when None, ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT`` are used
     if set. ``service_name`` applies when Agora creates the process's provider (the first call).
     With ``capture_content=False`` prompt and completion text never reaches the store or OTLP.
+    ``otlp_timeout`` (seconds per request, retries included) defaults to ``OTEL_EXPORTER_OTLP_TIMEOUT`` or 10.
     """
     router = install(service_name)
     st = Store(store) if isinstance(store, str) else store
     otlp = None
     if otlp_endpoint or otlp_endpoint_from_env():
-        otlp = sink_for(otlp_endpoint)
+        otlp = sink_for(otlp_endpoint, timeout=otlp_timeout)
     return Tracing(st, router, otlp, capture_content)
