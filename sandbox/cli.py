@@ -147,6 +147,7 @@ def scenarios() -> None:
 
 
 from sandbox import cli_llm  # noqa: E402,F401,I001  (model-server; demo --llm)
+from sandbox import cli_marketic  # noqa: E402,F401  (marketic, marketic-replay)
 from sandbox import cli_replay  # noqa: E402,F401  (replay, fork, resume, compare, sweep commands)
 
 
