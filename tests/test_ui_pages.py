@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import time
 
 import pytest
 from sqlmodel import Session as DbSession
@@ -85,6 +86,24 @@ def test_runs_page_refuses_to_start_a_run_without_a_name(recorded: dict) -> None
     at.button[0].click().run()
     assert "Enter your name" in texts(at)
     assert not control.commands(recorded["store"], "*")
+
+
+def test_runs_page_starts_a_demo_run_and_records_who(recorded: dict) -> None:
+    store = recorded["store"]
+    before = {r.id for r in read.runs(store)}
+    at = page("runs", **{"agora.author": "operator-olga"})
+    at.number_input[0].set_value(3)
+    at.button[0].click().run()
+    assert "Started the services demo" in texts(at)
+    [cmd] = control.commands(store, "*")
+    assert (cmd.kind, cmd.author) == ("start_demo", "operator-olga")
+    assert json.loads(cmd.payload_json)["rounds"] == 3
+    deadline = time.monotonic() + 90
+    new: list = []
+    while time.monotonic() < deadline and not new:
+        new = [r for r in read.runs(store) if r.id not in before and r.status == "finished"]
+        time.sleep(0.5)
+    assert new and new[0].rounds_done == 3, "the demo started from the page should finish its 3 rounds"
 
 
 def test_market_page_shows_round_metrics_charts_and_network(recorded: dict) -> None:

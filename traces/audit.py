@@ -11,9 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Index, case, func
+from sqlalchemy import Index, and_, case, func, or_
 from sqlmodel import Session, col, select
 
+from traces.llm_calls import LLMCallRow
 from traces.schema import ActionRow, LedgerEntryRow, PolicyVersionRow, RoundRow, TransactionRow
 from traces.store import Store
 
@@ -22,6 +23,8 @@ AUDIT_INDEXES = (
     Index("ix_actions_run_thread", ActionRow.__table__.c.run_id, ActionRow.__table__.c.thread_id),
     Index("ix_ledger_run_source", LedgerEntryRow.__table__.c.run_id, LedgerEntryRow.__table__.c.source),
     Index("ix_ledger_run_dest", LedgerEntryRow.__table__.c.run_id, LedgerEntryRow.__table__.c.dest),
+    Index("ix_llm_calls_run_agent", LLMCallRow.__table__.c.run_id, LLMCallRow.__table__.c.agent_id,
+          LLMCallRow.__table__.c.round),
 )
 
 
@@ -224,3 +227,66 @@ def deals_settled_in(store: Store, run_id: str, round_: int, limit: int = 500) -
     q = select(t).where(t.run_id == run_id, t.settled_round == round_).order_by(t.tx_id).limit(limit)
     with Session(store.engine) as s:
         return s.exec(q).all()
+
+
+def records(store: Store, run_id: str, refs: Sequence[str], limit: int = 50) -> tuple[list[ActionRow], list[TransactionRow]]:
+    """The records evidence points to: ``action:<round>/<seq>`` and ``tx:<id>`` ids (others ignored)."""
+    keys: list[tuple[int, int]] = []
+    txs: list[int] = []
+    for ref in list(refs)[:limit]:
+        kind, _, rest = ref.partition(":")
+        try:
+            if kind == "action":
+                r, _, q = rest.partition("/")
+                keys.append((int(r), int(q)))
+            elif kind == "tx":
+                txs.append(int(rest))
+        except ValueError:
+            continue
+    acts: list[ActionRow] = []
+    deals: list[TransactionRow] = []
+    with Session(store.engine) as s:
+        if keys:
+            cond = or_(*(and_(ActionRow.round == r, ActionRow.seq == q) for r, q in keys))
+            acts = list(s.exec(select(ActionRow).where(ActionRow.run_id == run_id, cond).order_by(ActionRow.round, ActionRow.seq)).all())
+        if txs:
+            q2 = select(TransactionRow).where(TransactionRow.run_id == run_id, col(TransactionRow.tx_id).in_(txs))
+            deals = list(s.exec(q2.order_by(TransactionRow.tx_id)).all())
+    return acts, deals
+
+
+def llm_calls_of(
+    store: Store, run_id: str, agents: Sequence[str], rounds: Sequence[int] | None = None, *, offset: int = 0, limit: int = 100
+) -> Sequence[LLMCallRow]:
+    """Model calls of some agents (optionally in some rounds), in order: one page."""
+    c = LLMCallRow
+    q = select(c).where(c.run_id == run_id, col(c.agent_id).in_(list(agents)))
+    if rounds is not None:
+        q = q.where(col(c.round).in_(list(rounds)))
+    q = q.order_by(c.round, c.agent_id, c.seq).offset(offset).limit(limit)
+    with Session(store.engine) as s:
+        return s.exec(q).all()
+
+
+def llm_usage(store: Store, run_id: str, agent_id: str) -> dict[str, Any]:
+    """An agent's model use: calls, tokens in and out, cost in USD and faults."""
+    c = LLMCallRow
+    q = select(
+        func.count(), func.coalesce(func.sum(c.prompt_tokens), 0), func.coalesce(func.sum(c.completion_tokens), 0),
+        func.coalesce(func.sum(c.cost_usd), 0.0), func.count(c.fault),
+    ).where(c.run_id == run_id, c.agent_id == agent_id)
+    with Session(store.engine) as s:
+        n, tin, tout, cost, faults = s.exec(q).one()
+    return {"calls": int(n), "input_tokens": int(tin), "output_tokens": int(tout), "cost_usd": float(cost), "faults": int(faults)}
+
+
+def alert_counts(store: Store, run_ids: Iterable[str]) -> dict[str, int]:
+    """Alerts raised per run."""
+    from traces.alerts import AlertRow
+
+    ids = list(run_ids)
+    if not ids:
+        return {}
+    q = select(AlertRow.run_id, func.count()).where(col(AlertRow.run_id).in_(ids)).group_by(AlertRow.run_id)
+    with Session(store.engine) as s:
+        return {r: int(n) for r, n in s.exec(q).all()}

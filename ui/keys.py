@@ -17,6 +17,10 @@ TX_OPEN = "agora.tx.open"  # the transaction whose thread and trace are open
 AGENT = "agora.agent"
 REPLAY_ROUND = "agora.replay.round"
 ALERT_OPEN = "agora.alert.open"
+REVIEW_DECISION = "agora.review.decision"
+REVIEW_AMOUNT = "agora.review.amount"
+REVIEW_REASON = "agora.review.reason"
+FORK_POLICY = "agora.fork.policy"
 LIVE_REFRESH = "agora.live"
 LAST_WRITE = "agora.last_write"  # message about the last command written, shown after the rerun
 

@@ -34,8 +34,15 @@ st.text("Private information and parameters (as recorded):")
 st.code(f"private: {me['private']}\nparams:  {me['params']}", language=None)
 
 extra = data.agent_extras(run_id, agent_id)
-for title, value in extra.items():
-    st.text(f"{title}: {value}")
+llm = extra["llm"]
+c = st.columns(5)
+c[0].metric("Reputation", "-" if extra["reputation"] is None else f"{extra['reputation']:.3f}",
+            help="recomputed from the outcome reports of its sales under the policy in force")
+c[1].metric("Breaker", str(extra["breaker"]))
+c[2].metric("Alerts involving it", extra["alerts"])
+c[3].metric("LLM calls", llm["calls"])
+c[4].metric("Tokens in / out", f"{llm['input_tokens']} / {llm['output_tokens']}",
+            help=f"cost {llm['cost_usd']:.4f} USD, {llm['faults']} faults")
 
 if not bal.empty:
     st.plotly_chart(charts.balance(bal), key="balance")
@@ -49,11 +56,15 @@ st.dataframe(deals, hide_index=True)
 st.subheader("Actions")
 page = st.number_input("Actions page", min_value=1, value=1)
 st.dataframe(data.actions(run_id, agent=agent_id, offset=(int(page) - 1) * 100, limit=100), hide_index=True)
+if not extra["breaker_events"].empty:
+    st.subheader("Breaker events")
+    st.dataframe(extra["breaker_events"], hide_index=True)
+if not extra["interventions"].empty:
+    st.subheader("Interventions")
+    st.dataframe(extra["interventions"], hide_index=True)
 st.subheader("LLM calls")
-calls = data.llm_calls(run_id, agent_id)
-if calls is None:
-    st.info("Waiting on the tracing and LLM-agent issues: the store records no LLM calls yet.")
-elif calls.empty:
-    st.text("This agent made no LLM calls (a scripted agent, or tracing was off).")
+if llm["calls"] == 0:
+    st.text("This agent made no LLM calls (a scripted agent).")
 else:
-    widgets.llm_calls(calls)
+    cpage = st.number_input("Calls page", min_value=1, value=1)
+    widgets.llm_calls(data.llm_calls(run_id, [agent_id], offset=(int(cpage) - 1) * 100))

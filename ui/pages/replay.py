@@ -47,6 +47,29 @@ st.caption("In the order they were applied; payloads are what the agents sent, s
 st.dataframe(data.actions(run_id, round_=k, limit=1000), hide_index=True)
 
 st.subheader("Replay or fork")
-replayer = data.replay_available()
-if not replayer:
-    st.info("Waiting on the replay issue: sandbox.replay is not installed yet, so exact replay and fork cannot start here.")
+if not data.replay_available():
+    st.info("sandbox.replay is not installed, so exact replay and fork cannot start here.")
+    st.stop()
+left, right = st.columns(2)
+with left:
+    st.text("Exact replay: re-execute every round from the record\nand compare the ledger and actions hashes.")
+    if st.button("Replay exactly"):
+        with st.spinner("replaying..."):
+            ok, report = data.verify_replay(run_id)
+        (st.success if ok else st.error)(report)
+with right, st.form("fork"):
+    st.text(f"Fork after round {k}: replay rounds 1..{k}, then go on with this policy.")
+    changes = st.text_area("Policy fields to change (JSON)", value=json.dumps({"fee_rate": 0.05}), key=keys.FORK_POLICY)
+    if st.form_submit_button("Start fork"):
+        try:
+            policy = json.loads(changes)
+            if not isinstance(policy, dict):
+                raise ValueError("give a JSON object of policy fields, such as {\"fee_rate\": 0.05}")
+            if refusal:
+                st.error(refusal)
+            else:
+                pid, log = data.start_fork(run_id, k, policy, widgets.author())
+                st.success(f"Fork of {run_id} after round {k} started (process {pid}, output in {log}); "
+                           "it appears in the run list.")
+        except ValueError as err:
+            st.error(f"The policy change is not valid: {err}")

@@ -31,5 +31,5 @@ with st.form("demo"):
         if refusal:
             st.error(refusal)
         else:
-            pid = data.start_demo(int(rounds), int(seed), widgets.author())
-            st.success(f"Started the services demo (process {pid}); it appears above within a few seconds.")
+            pid, log = data.start_demo(int(rounds), int(seed), widgets.author())
+            st.success(f"Started the services demo (process {pid}, output in {log}); it appears above within seconds.")

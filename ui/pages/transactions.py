@@ -6,7 +6,7 @@ import math
 
 import streamlit as st
 
-from ui import data, keys, widgets
+from ui import charts, data, keys, widgets
 
 st.title("Transactions")
 info = widgets.pick_run()
@@ -60,16 +60,23 @@ st.subheader(f"Transaction #{opened}: {tx['buyer']} bought {tx['service']} from 
 st.dataframe([tx], hide_index=True)
 st.subheader("Negotiation thread")
 st.caption("What each side submitted, with the protocol's verdict. Payloads are shown as plain text.")
-st.dataframe(data.thread(run_id, tx["thread"]), hide_index=True)
+thread = data.thread(run_id, tx["thread"])
+st.dataframe(thread, hide_index=True)
 st.subheader("Trace")
 spans = data.trace_for(run_id, tx)
 if spans is None:
-    st.info("Waiting on the tracing issue: the store has no span table yet, so the trace cannot be shown.")
+    st.info("The span read API (traces.trace_read) is not installed, so the trace cannot be shown.")
 elif spans.empty:
     st.info("No spans were recorded for this transaction (tracing was off for this run).")
 else:
-    from ui import charts
-
-    st.plotly_chart(charts.waterfall(spans), key="waterfall")
-    st.dataframe(spans, hide_index=True)
-    widgets.llm_calls(spans)
+    view = st.radio("Show the trace as", ["waterfall", "tree"], horizontal=True)
+    if view == "waterfall":
+        st.plotly_chart(charts.waterfall(spans), key="waterfall")
+    tree = spans.assign(name=[("  " * d) + n for d, n in zip(spans["depth"], spans["name"], strict=True)])
+    st.dataframe(tree.drop(columns=["depth", "start_ns", "end_ns"]), hide_index=True)
+calls = data.llm_calls(run_id, [tx["buyer"], tx["seller"]], sorted(set(thread["round"])) if not thread.empty else [])
+st.subheader("LLM calls behind it")
+if calls.empty:
+    st.text("No model calls by the two parties in the rounds of this negotiation (scripted agents).")
+else:
+    widgets.llm_calls(calls)

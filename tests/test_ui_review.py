@@ -1,0 +1,131 @@
+"""AppTests of the app's deeper paths: the alert review queue (a decision written from the
+Alerts page and applied by the running session), a transaction's trace, exact replay and fork.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+
+import pytest
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
+
+from sandbox.scenario import builtin_names, load_scenario
+from sandbox.session import Session
+from traces import alerts as al
+from traces import control, read
+from traces.store import Store
+
+UI = pathlib.Path(__file__).resolve().parents[1] / "ui"
+RED, BASE = "ui-redteam", "ui-base"
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A finished services run and, when the red-team scenario ships, a paused red-team run."""
+    db = str(tmp_path_factory.mktemp("uireview") / "review.db")
+    Session(load_scenario("services"), rounds=6, store=db, run_id=BASE).run()
+    red = None
+    if "redteam" in builtin_names():
+        red = Session(load_scenario("redteam"), store=db, run_id=RED)
+        red.run(rounds=6)
+    return {"db": db, "store": Store(db), "red": red}
+
+
+@pytest.fixture(autouse=True)
+def _app_env(recorded: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGORA_DB", recorded["db"])
+    st_config.set_option("server.address", "127.0.0.1")
+    import streamlit as st
+
+    st.cache_data.clear()
+
+
+def page(name: str, run_id: str, **state: object) -> AppTest:
+    at = AppTest.from_file(str(UI / "pages" / f"{name}.py"), default_timeout=60)
+    at.session_state["agora.run"] = run_id
+    for k, v in state.items():
+        at.session_state[k] = v
+    return at.run()
+
+
+def shown(at: AppTest) -> str:
+    kinds = ("title", "subheader", "caption", "text", "info", "success", "error", "warning", "code")
+    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+
+
+def test_alerts_page_writes_a_review_decision_the_session_applies(recorded: dict) -> None:
+    red, store = recorded["red"], recorded["store"]
+    if red is None:
+        pytest.skip("the red-team scenario (safety issue) is not installed, so no run raises alerts")
+    queue = al.review_queue(store, RED)
+    assert queue, "the red-team run should leave alerts for review"
+    target = queue[0]
+    at = page("alerts", RED, **{"agora.author": "reviewer-rita"})
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Open (waiting for review)"] == str(len(queue))
+    assert list(at.dataframe[0].value["alert"]) == [a.alert_id for a in queue]
+    text = shown(at)
+    assert f"Alert {target.alert_id}: {target.kind} ({target.severity})" in text
+    assert target.summary in text
+    assert json.dumps(target.evidence, indent=1, sort_keys=True) in text
+    at.selectbox(key="agora.review.decision").select("fine")
+    at.number_input(key="agora.review.amount").set_value(3.0)
+    at.text_input(key="agora.review.reason").input("coordination confirmed by hand")
+    at.button[-1].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [cmd] = [c for c in control.pending_commands(store, RED) if c.kind == "review_alert"]
+    assert json.loads(cmd.payload_json) == {"alert_id": target.alert_id, "decision": "fine", "amount": 3.0}
+    assert (cmd.author, cmd.reason) == ("reviewer-rita", "coordination confirmed by hand")
+    red.run(rounds=1)
+    after = al.alert(store, RED, target.alert_id)
+    assert (after.status, after.decision, after.decided_by, after.decided_round) == ("confirmed", "fine", "reviewer-rita", 7)
+    fines = [i for i in al.interventions(store, RED) if i.alert_id == target.alert_id and i.step == "fine"]
+    assert fines and all(i.author == "reviewer-rita" for i in fines)
+
+
+def test_alerts_page_on_a_run_without_alerts(recorded: dict) -> None:
+    at = page("alerts", BASE)
+    assert "No alert has been raised in this run." in shown(at)
+
+
+def test_transaction_trace_shows_the_negotiation_spans(recorded: dict) -> None:
+    store = recorded["store"]
+    tx = read.transactions(store, BASE)[0]
+    at = page("transactions", BASE, **{"agora.tx.open": tx.tx_id})
+    assert not at.exception, [e.value for e in at.exception]
+    try:
+        from traces import trace_read
+    except ImportError:
+        assert "not installed" in shown(at)
+        return
+    nodes = trace_read.transaction_trace(store, BASE, tx.tx_id)
+    assert nodes, "a traced run links its transactions to spans"
+    tree = at.dataframe[-1].value
+    assert list(tree["span_id"]) == [n.span.span_id for n in nodes]
+    assert any(v == "accepted" for v in tree["verdict"])
+    waterfall = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert len(waterfall["data"][0]["y"]) == len(nodes)
+
+
+def test_replay_page_replays_exactly_and_starts_a_fork(recorded: dict) -> None:
+    store = recorded["store"]
+    at = page("replay", BASE, **{"agora.replay.round": 3, "agora.author": "researcher-rui"})
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("identical: 6 rounds" in s.value for s in at.success), shown(at)
+    at.text_area(key="agora.fork.policy").input(json.dumps({"fee_rate": 0.1}))
+    at.button[1].click().run()
+    [cmd] = [c for c in control.commands(store, "*") if c.kind == "start_fork"]
+    assert cmd.author == "researcher-rui"
+    assert json.loads(cmd.payload_json)["policy"] == {"fee_rate": 0.1}
+    deadline = time.monotonic() + 90
+    forks = []
+    while time.monotonic() < deadline and not forks:
+        forks = [r for r in read.runs(store) if r.parent_run_id == BASE and r.status == "finished"]
+        time.sleep(0.5)
+    assert forks, "the fork started from the page should finish"
+    assert forks[0].fork_round == 3
