@@ -35,8 +35,8 @@ def compare_runs(store: Store, run_ids: Sequence[str], metrics: Sequence[str] = 
     for rid in run_ids:
         df = run_metrics(store, rid)
         frames[rid] = df[[m for m in metrics if m in df.columns]]
-    out = pd.concat(frames, axis=1, names=["run", "metric"])
-    return out.swaplevel(axis=1).sort_index(axis=1, level=0, sort_remaining=False)
+    out = pd.concat(frames, axis=1, names=["run", "metric"]).swaplevel(axis=1)
+    return out[[(m, rid) for m in metrics for rid in run_ids if m in frames[rid].columns]]
 
 
 def first_different_round(df: Any) -> int | None:
