@@ -170,9 +170,15 @@ class SessionTracer(NoTracer):
             sc.ROUND: self.session.round,
         }
 
+    def _carry(self, span: Any, agent: Agent) -> None:
+        """Spans started inside this turn (model calls, tools) inherit its agent and round."""
+        if self.run is not None:
+            self.run.carriers[span.get_span_context().span_id] = (agent.id, self.session.round)
+
     def decide(self, agent: Agent, obs: Observation) -> Sequence[Any]:
         """The agent's turn inside an ``invoke_agent`` span."""
         with self._tracer.start_as_current_span(f"{sc.SPAN_AGENT_TURN} {agent.id}", attributes=self._turn_attrs(agent)) as span:
+            self._carry(span, agent)
             out = agent.decide(obs)
             span.set_attribute(sc.AGENT_ACTIONS, len(out) if isinstance(out, (list, tuple)) else 1)
             return out
@@ -180,6 +186,7 @@ class SessionTracer(NoTracer):
     async def adecide(self, agent: Agent, obs: Observation, check: DryRun) -> Sequence[Any]:
         """An async turn inside ``invoke_agent``; the agent's own spans (``chat``) nest under it."""
         with self._tracer.start_as_current_span(f"{sc.SPAN_AGENT_TURN} {agent.id}", attributes=self._turn_attrs(agent)) as span:
+            self._carry(span, agent)
             out = await agent.adecide(obs, check)
             span.set_attribute(sc.AGENT_ACTIONS, len(out) if isinstance(out, (list, tuple)) else 1)
             return out

@@ -70,6 +70,7 @@ class RunTrace:
         self._staged = 0
         self._lock = threading.Lock()
         self.in_store = 0  # spans of this segment the store holds, counted at the last flush
+        self.carriers: dict[int, tuple[str, int]] = {}  # live span id -> (agent, round) its children inherit
         store = tracing.store
         self.baseline = stored_count(store, run_id) if store is not None else 0
 
@@ -223,14 +224,21 @@ class RunRouter(SpanProcessor):
                 self._traces[trace_id] = run
                 run.trace_ids.append(trace_id)
         run._started()
-        if parent is not None:
-            _inherit(span, parent_context)
+        carriers = run.carriers
+        if parent is not None and carriers:
+            # a span under an agent's turn (an LLM call, a tool) gets the turn's agent and round
+            info = carriers.get(parent.span_id)
+            if info is not None:
+                span.set_attributes({sc.AGENT_ID: info[0], sc.ROUND: info[1]})
+                carriers[span.context.span_id] = info
 
     def on_end(self, span: ReadableSpan) -> None:
         """Hold the ended span in its run's buffer."""
         run = self._traces.get(span.context.trace_id)
         if run is not None:
             run._ended(span)
+            if run.carriers:
+                run.carriers.pop(span.context.span_id, None)
 
     def shutdown(self) -> None:
         """Nothing to release: runs flush their own spans."""
@@ -238,19 +246,6 @@ class RunRouter(SpanProcessor):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Runs write in their own flow; there is nothing queued here."""
         return True
-
-
-def _inherit(span: Any, parent_context: Any) -> None:
-    """Give a child span (an LLM call, say) its agent and round from the parent if it lacks them."""
-    attrs = span.attributes
-    if sc.AGENT_ID in attrs and sc.ROUND in attrs:
-        return
-    p_attrs = getattr(trace.get_current_span(parent_context), "attributes", None)
-    if not p_attrs:
-        return
-    for key in (sc.AGENT_ID, sc.ROUND):
-        if key not in attrs and key in p_attrs:
-            span.set_attribute(key, p_attrs[key])
 
 
 _install_lock = threading.Lock()

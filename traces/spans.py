@@ -33,8 +33,6 @@ class SpanRow(SQLModel, table=True):
         Index("ix_spans_run_round", "run_id", "round"),
         Index("ix_spans_run_op_start", "run_id", "operation", "start_ns"),
         Index("ix_spans_run_thread", "run_id", "thread_id"),
-        Index("ix_spans_run_duration", "run_id", "duration_ns"),
-        Index("ix_spans_trace", "trace_id"),
         Index("ix_spans_parent", "parent_id"),
         {"info": {"idempotent": True}},
     )
@@ -99,10 +97,11 @@ def _hex_span(span_id: int) -> str:
 
 def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, Any]:
     """A ``spans`` row for an ended SDK span (``ReadableSpan``)."""
-    attrs = dict(span.attributes or {})
+    attrs = dict(span.attributes or ())
     if not capture_content:
         for key in sc.GEN_AI_CONTENT:
             attrs.pop(key, None)
+    get = attrs.get
     ctx, parent, status = span.context, span.parent, span.status
     start, end = span.start_time or 0, span.end_time or 0
     events = span.events
@@ -113,17 +112,17 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
         "parent_id": _hex_span(parent.span_id) if parent is not None else None,
         "run_id": run_id,
         "name": span.name,
-        "operation": attrs.get(sc.GEN_AI_OPERATION) or span.name,
+        "operation": get(sc.GEN_AI_OPERATION) or span.name,
         "kind": span.kind.name,
-        "agent_id": attrs.get(sc.AGENT_ID),
-        "round": attrs.get(sc.ROUND),
-        "thread_id": attrs.get(sc.THREAD_ID),
-        "action_type": attrs.get(sc.ACTION_TYPE),
-        "verdict": attrs.get(sc.VERDICT),
-        "rule": attrs.get(sc.VERDICT_RULE),
-        "model": attrs.get(sc.GEN_AI_REQUEST_MODEL),
-        "input_tokens": attrs.get(sc.GEN_AI_INPUT_TOKENS),
-        "output_tokens": attrs.get(sc.GEN_AI_OUTPUT_TOKENS),
+        "agent_id": get(sc.AGENT_ID),
+        "round": get(sc.ROUND),
+        "thread_id": get(sc.THREAD_ID),
+        "action_type": get(sc.ACTION_TYPE),
+        "verdict": get(sc.VERDICT),
+        "rule": get(sc.VERDICT_RULE),
+        "model": get(sc.GEN_AI_REQUEST_MODEL),
+        "input_tokens": get(sc.GEN_AI_INPUT_TOKENS),
+        "output_tokens": get(sc.GEN_AI_OUTPUT_TOKENS),
         "status": status.status_code.name,
         "status_message": status.description,
         "start_ns": start,

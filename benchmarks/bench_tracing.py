@@ -1,0 +1,144 @@
+"""What tracing costs, and proof that it loses nothing.
+
+Run: .venv/bin/python benchmarks/bench_tracing.py [--agents 200] [--rounds 30] [--repeat 3] [--burst 100000] [--db URL]
+
+Prints, measured in one process:
+1. the cost of one bare OpenTelemetry SDK span (a provider with no processor);
+2. a scripted run with a SQLite (or --db) store, tracing on vs off: wall time, per action,
+   spans per action, and the per-action tracing cost as a ratio to one bare span;
+3. a burst of --burst spans under one run: started, ended, stored, and the time each step took;
+4. for contrast, the SDK's BatchSpanProcessor (defaults) exporting the same burst into the store:
+   how many spans it kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from agents import ZIC
+from protocols import semconv as sc
+from sandbox import Session
+from traces.otel import setup_tracing
+from traces.spans import rows_of, stored_count, write_spans
+from traces.store import Store
+
+
+def bare_span_us(n: int = 50_000) -> float:
+    """Mean microseconds to start and end one SDK span with no processor (best of 3)."""
+    tracer = TracerProvider().get_tracer("bare")
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            tracer.start_span("bare").end()
+        best = min(best, (time.perf_counter() - t0) / n * 1e6)
+    return best
+
+
+def build(agents: int, rounds: int, store: Store, tracing: bool) -> Session:
+    s = Session(seed=1, rounds=rounds, store=store, tracing=tracing)
+    s.spawn(ZIC, n=agents // 4, role="seller", service="svc", cost=(5, 60), capacity=4)
+    s.spawn(ZIC, n=agents - agents // 4, role="buyer", service="svc", budget=500, value=(20, 120), demand=2)
+    return s
+
+
+def timed_run(agents: int, rounds: int, store: Store, tracing: bool) -> tuple[float, int, int]:
+    s = build(agents, rounds, store, tracing)
+    t0 = time.perf_counter()
+    res = s.run()
+    wall = time.perf_counter() - t0
+    spans = s.tracer.last_counts.stored if tracing else 0
+    return wall, res.summary["actions"], spans
+
+
+def run_comparison(a: argparse.Namespace, store: Store, bare: float) -> None:
+    timed_run(40, 3, store, True)  # warm-up: imports, schema, first validations
+    on, off = [], []
+    for _ in range(a.repeat):  # alternate so drift in machine load hits both sides alike
+        on.append(timed_run(a.agents, a.rounds, store, True))
+        off.append(timed_run(a.agents, a.rounds, store, False))
+    t_on = statistics.median(w for w, _, _ in on)
+    t_off = statistics.median(w for w, _, _ in off)
+    actions, spans = on[0][1], on[0][2]
+    assert all(x[1] == actions for x in on + off), "same seed, same actions"
+    per_on, per_off = t_on / actions * 1e6, t_off / actions * 1e6
+    print(f"\n2. scripted run: {a.agents} ZI-C agents, {a.rounds} rounds, {actions} actions, {spans} spans "
+          f"({spans / actions:.2f} per action), store {store.url}, median of {a.repeat}")
+    print(f"   wall time  tracing on {t_on:.3f} s   off {t_off:.3f} s   on/off {t_on / t_off:.2f}x")
+    print(f"   per action tracing on {per_on:.1f} us   off {per_off:.1f} us   tracing adds {per_on - per_off:.1f} us")
+    print(f"   per-action cost of the traced run = {per_on / bare:.1f} bare spans; tracing's own share = {(per_on - per_off) / bare:.1f} bare spans")
+
+
+def run_burst(n: int, store: Store) -> None:
+    run_id = f"burst-{uuid.uuid4().hex[:8]}"
+    run = setup_tracing(store).open_run(run_id)
+    tracer = trace.get_tracer("bench.burst")
+    t0 = time.perf_counter()
+    with tracer.start_as_current_span(sc.SPAN_SESSION, attributes={sc.RUN_ID: run_id}):
+        for i in range(n):
+            tracer.start_span("burst", attributes={sc.ROUND: i}).end()
+    t1 = time.perf_counter()
+    counts = run.close()
+    t2 = time.perf_counter()
+    print(f"\n3. burst of {n} spans (+1 root) under one run, store {store.url}")
+    print(f"   started {counts.started}  ended {counts.ended}  stored {counts.stored}  in the store {stored_count(store, run_id)}")
+    print(f"   start+end {t1 - t0:.2f} s ({(t1 - t0) / n * 1e6:.1f} us/span)   convert+write {t2 - t1:.2f} s ({(t2 - t1) / n * 1e6:.1f} us/span)")
+
+
+class StoreExporter(SpanExporter):
+    """An exporter writing into the store, for the BatchSpanProcessor contrast."""
+
+    def __init__(self, store: Store, run_id: str) -> None:
+        self.store, self.run_id, self.received = store, run_id, 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.received += len(spans)
+        write_spans(self.store, self.run_id, rows_of(spans, self.run_id, True))
+        return SpanExportResult.SUCCESS
+
+
+def batch_contrast(n: int, store: Store) -> None:
+    run_id = f"batch-{uuid.uuid4().hex[:8]}"
+    exporter = StoreExporter(store, run_id)
+    provider = TracerProvider()
+    processor = BatchSpanProcessor(exporter)
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("bench.batch")
+    for _ in range(n):
+        tracer.start_span("burst").end()
+    provider.shutdown()
+    print(f"\n4. contrast: BatchSpanProcessor (SDK defaults) into the same store, {n} spans in a tight loop")
+    print(f"   exported {exporter.received}, in the store {stored_count(store, run_id)}, dropped {n - exporter.received}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--agents", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--burst", type=int, default=100_000)
+    ap.add_argument("--db", default=None, help="database URL (default: a temporary SQLite file)")
+    a = ap.parse_args()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    bare = bare_span_us()
+    print(f"1. one bare SDK span (no processor): {bare:.2f} us")
+    with tempfile.TemporaryDirectory() as d:
+        store = Store(a.db or f"{d}/bench.db")
+        run_comparison(a, store, bare)
+        run_burst(a.burst, store)
+        batch_contrast(a.burst, store)
+        store.dispose()
+
+
+if __name__ == "__main__":
+    main()
