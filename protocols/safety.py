@@ -53,7 +53,7 @@ class SafetyConfig(BaseModel):
     conduct_rules: tuple[str, ...] = Field(
         (
             "impersonation", "unknown_agent", "funds", "self_trade", "self_dealing", "rate_limit", "throttled",
-            "injection", "coordination", "content", "spend_cap", "schema", "price_bounds",
+            "injection", "coordination", "content", "schema", "price_bounds",
         ),
         description="Rejections by these rules count toward an agent's violations breaker.",
     )

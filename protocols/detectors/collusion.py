@@ -2,8 +2,8 @@
 parallel, and coordination language in what they say.
 
 The collusion index of a group of sellers is (p - p_c) / (p_m - p_c) when the scenario gives
-a monopoly price p_m, else the relative markup (p - p_c) / p_c, where p is their mean price
-and p_c the competitive benchmark.
+a monopoly price p_m, else the relative markup (p - p_c) / p_c, where p is the mean of their
+median prices and p_c the competitive benchmark.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ class CollusionConfig(BaseModel):
     window: int = Field(8, ge=1, description="Rounds looked at.")
     index_threshold: float = Field(0.3, gt=0, description="Collusion index that counts as elevated.")
     parallel_spread: float = Field(0.05, ge=0, description="Largest relative spread of mean prices that counts as parallel.")
-    min_seller_trades: int = Field(2, ge=1, description="Deals a seller needs in the window to be compared.")
+    min_seller_trades: int = Field(3, ge=1, description="Deals a seller needs in the window to be compared.")
+    own_spread: float | None = Field(None, ge=0, description="If set, largest deviation of a seller's prices from its own mean.")
+    min_share: float = Field(0.5, ge=0, le=1, description="Share of the service's volume the group must hold.")
 
 
 def collusion_index(price: float, bench: Benchmark) -> float:
@@ -50,7 +52,8 @@ def parallel_group(means: dict[str, float], spread: float) -> list[str]:
 
 
 def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig) -> list[Alert]:
-    """Alerts for services where a parallel group prices far above the benchmark, or sellers talk prices."""
+    """Alerts for services where a steady, parallel group holding much of the volume prices far above
+    the benchmark, or where sellers propose coordinating prices."""
     win = window[-cfg.window :]
     out: list[Alert] = []
     talk = [a for a in acts(win) if a.rule == Rule.COORDINATION.value or Rule.COORDINATION.value in a.flags]
@@ -63,9 +66,14 @@ def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Col
         bench = market.benchmarks.get(service)
         if bench is None:
             continue
-        means = {s: fmean(ps) for s, ps in sellers.items() if len(ps) >= cfg.min_seller_trades}
-        group = parallel_group(means, cfg.parallel_spread)
-        if len(group) < 2:
+        # a seller's typical price is its median: one buyer overpaying must not break the parallel
+        means = {s: median(ps) for s, ps in sellers.items() if len(ps) >= cfg.min_seller_trades}
+        steady = {s: m for s, m in means.items()
+                  if cfg.own_spread is None or max(abs(p - m) for p in sellers[s]) <= cfg.own_spread * m}
+        group = parallel_group(steady, cfg.parallel_spread)
+        total = sum(sum(ps) for ps in sellers.values())
+        share = sum(sum(sellers[s]) for s in group) / total if total > 0 else 0.0
+        if len(group) < 2 or share < cfg.min_share:
             continue
         group_price = fmean(means[s] for s in group)
         index = collusion_index(group_price, bench)
@@ -78,8 +86,8 @@ def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Col
             "collusion", Severity.HIGH if in_talk else Severity.MEDIUM, agents,
             {
                 "service": service, "collusion_index": round(index, 3), "mean_price": round(group_price, 2),
-                "competitive_price": bench.competitive, "monopoly_price": bench.monopoly,
-                "seller_means": {s: round(means[s], 2) for s in group},
+                "competitive_price": bench.competitive, "monopoly_price": bench.monopoly, "group_share": round(share, 3),
+                "seller_medians": {s: round(means[s], 2) for s in group},
                 "coordination_messages": refs(a for a in talk if a.agent in in_talk),
                 "records": refs(t for t in trades(win) if t.service == service and t.seller in group),
             },

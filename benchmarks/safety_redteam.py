@@ -1,0 +1,98 @@
+"""Red-team report: what the safety layer caught, missed and raised falsely, and what it costs.
+
+    .venv/bin/python benchmarks/safety_redteam.py [--seeds 11,12,13]
+
+For every red-team agent of ``redteam.yaml`` it prints the rules that stopped it (rejections
+or redactions), the alerts that named it, its breaker trips and interventions; then the
+alerts naming honest agents, the alerts of the honest twin, and the wall time of the
+``services`` scenario with the safety layer on and off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections import Counter
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from sandbox.scenario import load_scenario  # noqa: E402
+from sandbox.session import Session  # noqa: E402
+
+STOP_RULES = {"impersonation", "funds", "spend_cap", "rate_limit", "throttled", "injection", "coordination",
+              "private_leak", "self_dealing", "suspended", "halted"}
+
+
+def red_team(seed: int) -> tuple[int, int, int]:
+    """Run the red team once; print the table; return (caught, missed, false alerts)."""
+    s = Session(load_scenario("redteam"), seed=seed)
+    rules: dict[str, Counter[str]] = {}
+    s.hooks.round_end.append(lambda sess, log: [
+        rules.setdefault(r.agent_id, Counter()).update([r.verdict.rule]) for r in log.records
+        if (not r.verdict.accepted or r.verdict.flags) and r.verdict.rule in STOP_RULES])
+    s.run()
+    red = {aid: a for aid, a in s.agents.items() if a.kind.startswith("rt_")}
+    alerts: dict[str, list[str]] = {}
+    false_alerts = 0
+    for st in s.safety.alerts.values():
+        for aid in st.alert.agents:
+            alerts.setdefault(aid, []).append(f"{st.alert.kind}/{st.alert.severity.value}")
+        if any(a not in red for a in st.alert.agents):
+            false_alerts += 1
+    trips = Counter(t.subject for t in s.safety.transitions if t.after.value == "open")
+    steps: dict[str, Counter[str]] = {}
+    for row in s.safety.applied:
+        steps.setdefault(row["agent_id"], Counter())[row["step"]] += 1
+    caught = missed = 0
+    print(f"\nseed {seed}: {len(s.agents)} agents, {s.round} rounds, {s.summary()['transactions']} deals")
+    print(f"{'agent':12} {'type':16} {'stopped by (count)':40} {'alerts':34} trips  interventions")
+    for aid, agent in sorted(red.items()):
+        kind = agent.kind + (f"/{agent.params['mode']}" if "mode" in agent.params else "")
+        stop = ", ".join(f"{k} {v}" for k, v in rules.get(aid, Counter()).most_common(3))
+        alert = ", ".join(sorted(set(alerts.get(aid, []))))
+        ok = bool(stop or alert)
+        caught, missed = caught + ok, missed + (not ok)
+        iv = ", ".join(f"{k} {v}" for k, v in sorted(steps.get(aid, Counter()).items()))
+        print(f"{aid:12} {kind:16} {stop or '-':40} {alert or '-':34} {trips.get(aid, 0):5}  {iv or '-'}")
+    print(f"caught {caught} of {len(red)} red-team agents, missed {missed}, alerts naming honest agents {false_alerts}")
+    return caught, missed, false_alerts
+
+
+def honest(seed: int) -> int:
+    """Alerts and breaker trips in the honest twin."""
+    s = Session(load_scenario("honest"), seed=seed)
+    s.run()
+    n = len(s.safety.alerts) + len(s.safety.transitions)
+    print(f"honest seed {seed}: {len(s.safety.alerts)} alerts, {len(s.safety.transitions)} breaker transitions")
+    return n
+
+
+def overhead(repeats: int = 3) -> None:
+    """Wall time of the services scenario with the safety layer on and off (no store)."""
+    for enabled in (False, True):
+        times = []
+        for _ in range(repeats):
+            sc = load_scenario("services")
+            sc = sc.model_copy(update={"safety": sc.safety.model_copy(update={"enabled": enabled})})
+            t0 = time.perf_counter()
+            Session(sc).run()
+            times.append(time.perf_counter() - t0)
+        print(f"services, 40 rounds, 46 agents, safety {'on ' if enabled else 'off'}: median {statistics.median(times):.3f} s")
+
+
+def main() -> None:
+    """Parse arguments and print the report."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="11", help="Comma-separated seeds (11 is the scenario's own).")
+    seeds = [int(x) for x in ap.parse_args().seeds.split(",")]
+    for seed in seeds:
+        red_team(seed)
+    for seed in seeds:
+        honest(seed)
+    overhead()
+
+
+if __name__ == "__main__":
+    main()
