@@ -127,9 +127,10 @@ class EpisodeLog:
 class Society:
     """A marketic run in progress: the task, its solution, the primitives and the ledger."""
 
-    def __init__(self, config: MarketicConfig) -> None:
+    def __init__(self, config: MarketicConfig, task: Task | None = None) -> None:
+        """Build the society; ``task`` overrides the named task (tests, custom tasks; not replayable by name)."""
         self.config = config
-        self.task: Task = make_task(config.task)
+        self.task: Task = task or make_task(config.task)
         self.solution: Solution = solve(self.task)
         self.rule = get_rule(config.rule)
         self.primitives: list[Primitive] = make_primitives(self.task, config.clones, config.seed, config.shared)
