@@ -107,6 +107,7 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, Scenario]:
     else:
         near = p.parent / spec.scenario
         scenario = load_scenario(near if near.exists() else spec.scenario)
+    cells(spec, scenario, "check")  # every grid point must make a valid scenario before anything runs
     return spec, scenario
 
 
@@ -183,6 +184,20 @@ class SweepResult:
             ok = ok.assign(sweep=self.spec.name)
         agg = ok.groupby(keys, dropna=False)[self.spec.metrics].agg(["mean", "std", "count"])
         return agg
+
+
+def load_result(store: Store, sweep_id: str, spec: SweepSpec) -> SweepResult:
+    """A recorded sweep's result, read back from the store (for reports made after the run)."""
+    from traces import read
+    from traces.sweeps import sweep_runs
+
+    result = SweepResult(sweep_id, spec, db=store.url)
+    for r in sweep_runs(store, sweep_id):
+        run = read.run(store, r.run_id)
+        summary = json.loads(run.summary_json) if run is not None and run.summary_json else {}
+        result.runs.append({**json.loads(r.params_json), "seed": r.seed, "run_id": r.run_id, "status": r.status,
+                            **{m: summary.get(m) for m in SUMMARY_METRICS}, "error": r.error})
+    return result
 
 
 def _shared(store: Store) -> bool:
