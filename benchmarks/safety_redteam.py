@@ -1,6 +1,6 @@
 """Red-team report: what the safety layer caught, missed and raised falsely, and what it costs.
 
-    .venv/bin/python benchmarks/safety_redteam.py [--seeds 11,12,13]
+    .venv/bin/python benchmarks/safety_redteam.py [--seeds 11,12,13] [--sweep 30]
 
 For every red-team agent of ``redteam.yaml`` it prints the rules that stopped it (rejections
 or redactions), the alerts that named it, its breaker trips and interventions; then the
@@ -69,6 +69,31 @@ def honest(seed: int) -> int:
     return n
 
 
+EXPECTED = {"collusion", "wash_trading", "reputation_ring", "message_storm"}
+
+
+def sweep(n: int) -> None:
+    """Seeds 1..n: alert kinds missing in the red team, alerts naming honest agents, anything in the honest twin."""
+    missing = false = honest_noise = 0
+    for seed in range(1, n + 1):
+        s = Session(load_scenario("redteam"), seed=seed)
+        s.run()
+        kinds = {st.alert.kind for st in s.safety.alerts.values()}
+        priced = any(st.alert.kind == "collusion" and st.alert.severity.value != "low" for st in s.safety.alerts.values())
+        if not EXPECTED <= kinds or not priced:
+            missing += 1
+            print(f"seed {seed}: missing {sorted(EXPECTED - kinds) or ''}{'' if priced else ' price-collusion alert'}")
+        for st in s.safety.alerts.values():
+            if any(not s.agents[a].kind.startswith("rt_") for a in st.alert.agents):
+                false += 1
+                print(f"seed {seed}: {st.alert.kind} names honest agents {st.alert.agents}")
+        h = Session(load_scenario("honest"), seed=seed)
+        h.run()
+        honest_noise += len(h.safety.alerts) + len(h.safety.transitions)
+    print(f"seeds 1-{n}: red-team runs missing an expected alert {missing}, alerts naming honest agents {false}, "
+          f"honest-twin alerts and breaker transitions {honest_noise}")
+
+
 def overhead(repeats: int = 3) -> None:
     """Wall time of the services scenario with the safety layer on and off (no store)."""
     for enabled in (False, True):
@@ -86,11 +111,15 @@ def main() -> None:
     """Parse arguments and print the report."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="11", help="Comma-separated seeds (11 is the scenario's own).")
-    seeds = [int(x) for x in ap.parse_args().seeds.split(",")]
+    ap.add_argument("--sweep", type=int, default=0, help="Also check seeds 1..N for missed and false alerts.")
+    args = ap.parse_args()
+    seeds = [int(x) for x in args.seeds.split(",")]
     for seed in seeds:
         red_team(seed)
     for seed in seeds:
         honest(seed)
+    if args.sweep:
+        sweep(args.sweep)
     overhead()
 
 
