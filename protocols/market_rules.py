@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from protocols.actions import (
+    ACTION_TYPES,
     ActionBase,
     BuyNow,
     Inspect,
@@ -24,6 +25,7 @@ from protocols.actions import (
     RequestMatch,
     SealedBid,
     SetPrice,
+    tool_schemas,
 )
 from protocols.money import to_micros
 from protocols.state import Listing
@@ -201,3 +203,10 @@ def check_posted(action: ActionBase, view: MechanismView, who: str, cfg: Protoco
 
 MARKET_CHECKS = (check_mechanism, check_order, check_posted)
 """Added to ``Protocol.checks`` after the identity and breaker checks."""
+
+
+def tools_for(mechanism: str) -> list[dict[str, object]]:
+    """The LLM tool definitions of the actions a mechanism offers (all actions for an unknown name)."""
+    allowed = MECHANISM_ACTIONS.get(mechanism)
+    types = tuple(t for t in ACTION_TYPES if allowed is None or t.model_fields["type"].default in allowed)
+    return tool_schemas(types)

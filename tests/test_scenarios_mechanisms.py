@@ -51,3 +51,21 @@ def test_inspecting_buyers_do_better_than_blind_ones():
     inspectors = [v for b, v in bought.items() if result.agents[b].kind == "inspecting_buyer"]
     blind = [v for b, v in bought.items() if result.agents[b].kind == "blind_buyer"]
     assert inspectors and blind and min(inspectors) > max(blind)
+
+
+@pytest.mark.parametrize("name", ["double_auction", "bertrand_mixed", "outcome_market", "information_market"])
+def test_mechanism_runs_replay_exactly(tmp_path, name):
+    from sandbox.replay import replay
+    from traces.store import Store
+
+    store = Store(str(tmp_path / "r.db"))
+    run = Session(load_scenario(name), rounds=6, store=store).run()
+    assert replay(run.run_id, store).identical
+
+
+def test_llm_tools_follow_the_mechanism():
+    from protocols.market_rules import tools_for
+
+    names = {t["function"]["name"] for t in tools_for("double_auction")}
+    assert names == {"place_order", "message"}
+    assert "make_offer" in {t["function"]["name"] for t in tools_for("bilateral")}
