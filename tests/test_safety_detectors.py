@@ -173,3 +173,12 @@ def test_run_detectors_respects_switches() -> None:
     assert {a.kind for a in run_detectors(rounds(ts), MARKET, DetectorsConfig())} >= {"wash_trading"}
     assert run_detectors(rounds(ts), MARKET, DetectorsConfig(wash=None, rings=None)) == []
     assert run_detectors([], MARKET, DetectorsConfig()) == []
+
+
+def test_collusion_ignores_a_parallel_fringe_and_uses_medians() -> None:
+    fringe = [trade(r, "b", s, 80.0) for r in range(1, 5) for s in ("s1", "s2")]
+    fringe += [trade(r, "b", f"c{i}", 50.0 + 7 * i) for r in range(1, 5) for i in range(6)]  # most volume elsewhere
+    assert [a for a in detect_collusion(rounds(fringe), MARKET, CollusionConfig()) if a.severity is not Severity.LOW] == []
+    outlier = [trade(r, "b", s, 80.0) for r in range(1, 5) for s in ("s1", "s2")] + [trade(2, "b", "s1", 190.0)]
+    (alert,) = detect_collusion(rounds(outlier), MARKET, CollusionConfig())  # one overpayment keeps the parallel
+    assert alert.evidence["seller_medians"] == {"s1": 80.0, "s2": 80.0}

@@ -161,3 +161,38 @@ def test_random_and_hostile_actions_never_break_the_books_or_the_session(script:
     session.ledger.check()
     assert all(b >= 0 for a, b in session.ledger.balances.items() if a != "external")
     assert session.round == len(script) + 2
+
+
+class Crasher(Agent):
+    """A test double whose every turn raises."""
+
+    kind = "test_crasher"
+
+    def decide(self, obs: Observation) -> Sequence[ActionBase]:
+        raise RuntimeError("model returned garbage")
+
+
+def test_model_errors_breaker_suspends_an_agent_whose_turns_keep_failing() -> None:
+    session = Session(_base())
+    (bad,) = session.spawn(Crasher, n=1, role="buyer", service="svc", budget=10, value=10)
+    session.run(3)
+    assert session.market.members[bad].suspended
+    (trip, *_) = [t for t in session.safety.transitions if t.subject == bad]
+    assert (trip.breaker, trip.round, trip.after.value) == ("model_errors", 3, "open")
+
+
+def test_spend_rate_breaker_counts_money_moved_into_escrow() -> None:
+    from protocols.actions import Accept
+
+    session = Session(_base(breakers={"spend_rate": {"threshold": 50, "window": 2, "cooldown": 1}}))
+    market = session.market
+    for r, price in ((1, 30.0), (2, 30.0)):
+        session.round = market.round = r
+        t = Thread(f"T{r}", "L1", "buyer-000", "seller-000", "svc", ThreadState.OFFERED, r, r, price_micros=int(price * 1e6))
+        market.threads[t.id] = t
+        market.note_applied(Accept(thread_id=t.id), "seller-000")
+        assert market.activity("buyer-000").spent_micros == int(price * 1e6)
+        log = RoundLog(r)
+        session.safety.round_start(session, log)
+        session.safety.round_end(session, log)
+    assert market.members["buyer-000"].suspended and not market.members["seller-000"].suspended
