@@ -72,6 +72,13 @@ def print_summary(result: RunResult, seconds: float, db: str | None) -> None:
     if not s["rejections"]:
         rej.add_row("(none)", "0")
     console.print(rej)
+    if s.get("alerts"):
+        alerts = Table(title="safety alerts (kind: open / confirmed / dismissed)")
+        alerts.add_column("kind")
+        alerts.add_column("open / confirmed / dismissed", justify="right")
+        for kind, by in sorted(s["alerts"].items()):
+            alerts.add_row(kind, " / ".join(str(by.get(k, 0)) for k in ("open", "confirmed", "dismissed")))
+        console.print(alerts)
     if db:
         console.print(f"record written to [bold]{db}[/] (run id {result.run_id})")
 

@@ -267,6 +267,14 @@ class SafetyLayer:
             out.append({k: v for k, v in asdict(iv).items() if v is not None} | {"taken": taken})
         return out
 
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Alerts so far by kind and status (for the run summary)."""
+        out: dict[str, dict[str, int]] = {}
+        for st_ in self.alerts.values():
+            by = out.setdefault(st_.alert.kind, {})
+            by[st_.status] = by.get(st_.status, 0) + 1
+        return out
+
     # --- human review -----------------------------------------------------------------------
     def review_command(self, session: Session, payload: dict[str, Any], author: str, reason: str) -> str:
         """Control command ``review_alert``: {alert_id, decision, amount?} from a reviewer."""

@@ -361,6 +361,7 @@ class Session:
             "fines": t.fines / 1e6,
             "actions": sum(h["actions"] for h in self.history),
             "rejections": dict(sorted(self.rejections.items())),
+            "alerts": self.safety.summary(),
             "mechanism": self.market.mechanism,
             "market": self.market.summary(),
         }
