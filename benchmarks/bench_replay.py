@@ -1,0 +1,76 @@
+"""An LLM-agent run against the loopback stand-in server (200 ms latency), then its replay.
+
+Run: .venv/bin/python benchmarks/bench_replay.py [--llm 20] [--scripted 20] [--rounds 10] [--latency 0.2]
+Prints the original run's wall time, the replay's, their ratio, the tokens the original
+spent, the tokens the replay spent (requests the server saw during the replay, and the
+token counts the replay would have had to pay for) and whether the replay was identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+from agents.llm import ModelServer, ServerFaults
+from sandbox import Session, replay
+from sandbox.scenario import parse_scenario
+from traces import Store
+
+
+def scenario(n_llm: int, n_scripted: int, rounds: int, api_base: str) -> dict:
+    llm = {"model": "openai/gpt-4o-mini", "api_base": api_base, "api_key": "stand-in", "max_in_flight": 64}
+    half, rest = n_llm // 2, n_llm - n_llm // 2
+    return {
+        "name": "bench-replay", "seed": 3, "rounds": rounds,
+        "market": {"min_price": 1.0, "max_price": 200.0},
+        "population": [
+            {"agent": "llm", "n": rest, "role": "buyer", "service": "translation", "budget": 400, "value": [40, 160],
+             "demand": 2, "params": {**llm, "persona": "bargain_hunter"}},
+            {"agent": "llm", "n": half, "role": "seller", "service": "translation", "cost": [20, 120], "capacity": 4, "params": llm},
+            {"agent": "zi_c", "n": n_scripted // 2, "role": "buyer", "service": "translation", "budget": 400, "value": [40, 160], "demand": 2},
+            {"agent": "zi_c", "n": n_scripted - n_scripted // 2, "role": "seller", "service": "translation", "cost": [20, 120], "capacity": 4},
+        ],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--llm", type=int, default=20)
+    ap.add_argument("--scripted", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--latency", type=float, default=0.2)
+    a = ap.parse_args()
+    with ModelServer(ServerFaults(latency=a.latency)) as server, tempfile.TemporaryDirectory() as d:
+        store = Store(f"{d}/bench.db")
+        # warm-up: imports, the tokenizer and litellm's first call, outside the timings
+        Session(parse_scenario(scenario(2, 2, 1, server.url)), store=None).run()
+        session = Session(parse_scenario(scenario(a.llm, a.scripted, a.rounds, server.url)), store=store)
+        server.reset_stats()
+        t0 = time.perf_counter()
+        result = session.run()
+        t_run = time.perf_counter() - t0
+        requests_run = server.stats["requests"]
+        with store.engine.connect() as conn:
+            from sqlalchemy import text
+
+            calls, prompt, completion = conn.execute(
+                text("select count(*), coalesce(sum(prompt_tokens),0), coalesce(sum(completion_tokens),0) from llm_calls "
+                     "where run_id=:r and event='call'"), {"r": result.run_id}).one()
+        server.reset_stats()
+        t0 = time.perf_counter()
+        report = replay(result.run_id, store)
+        t_replay = time.perf_counter() - t0
+        requests_replay = server.stats["requests"]
+    print(f"agents: {a.llm} LLM + {a.scripted} scripted, rounds={a.rounds}, model latency={a.latency * 1000:.0f} ms")
+    print(f"original run : {t_run:.2f} s, {requests_run} model requests, {calls} recorded calls, "
+          f"{prompt} prompt + {completion} completion tokens, {result.summary['transactions']} transactions")
+    print(f"replay       : {t_replay:.2f} s, {report.llm_calls_served} calls served from the record, "
+          f"{requests_replay} requests reached the model server")
+    print(f"tokens spent by the replay: {'0' if requests_replay == 0 else f'unknown: {requests_replay} requests were made'}")
+    print(f"original / replay time: {t_run / t_replay:.1f}x")
+    print(f"replay result: {report}")
+
+
+if __name__ == "__main__":
+    main()
