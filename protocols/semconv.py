@@ -78,3 +78,17 @@ EVENT_CONTROL = "control.command"  # on the round span: a control command the se
 CONTROL_KIND = "agora.control.kind"
 CONTROL_AUTHOR = "agora.control.author"
 CONTROL_OUTCOME = "agora.control.outcome"
+
+# the safety layer: span events on the round span (sandbox/safety.py)
+EVENT_ALERT = "safety.alert"
+EVENT_BREAKER = "safety.breaker"
+EVENT_INTERVENTION = "safety.intervention"
+ALERT_ID = "agora.alert.id"
+ALERT_KIND = "agora.alert.kind"
+ALERT_SEVERITY = "agora.alert.severity"
+ALERT_AGENTS = "agora.alert.agents"
+ALERT_STATUS = "agora.alert.status"
+BREAKER_NAME = "agora.breaker.name"
+BREAKER_SUBJECT = "agora.breaker.subject"
+BREAKER_STATE = "agora.breaker.state"
+INTERVENTION_STEP = "agora.intervention.step"

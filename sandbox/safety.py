@@ -14,6 +14,9 @@ from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import trace
+
+from protocols import semconv as sc
 from protocols import settlement as st
 from protocols.breakers import BreakerConfig, BreakerState, CircuitBreaker, Transition, step
 from protocols.detectors import Alert, RoundFacts, run_detectors
@@ -129,6 +132,8 @@ class SafetyLayer:
         if tr is not None:
             self.transitions.append(tr)
             self._notify_transition(tr)
+            trace.get_current_span().add_event(sc.EVENT_BREAKER, {
+                sc.BREAKER_NAME: tr.breaker, sc.BREAKER_SUBJECT: tr.subject, sc.BREAKER_STATE: tr.after.value})
         return nb
 
     def _notify_transition(self, tr: Transition) -> None:
@@ -228,6 +233,9 @@ class SafetyLayer:
                         self.session.market.members[a].notices.append(
                             f"alert {aid} ({alert.kind}) names you and awaits review: {alert.summary}")
             log.batch.add("alerts", alert_row(self.session.run_id, aid, log.round, alert, state.status, auto, applied))
+            trace.get_current_span().add_event(sc.EVENT_ALERT, {
+                sc.ALERT_ID: aid, sc.ALERT_KIND: alert.kind, sc.ALERT_SEVERITY: alert.severity.value,
+                sc.ALERT_AGENTS: list(alert.agents), sc.ALERT_STATUS: state.status})
 
     def _apply(self, steps: list[Intervention], alert_id: str | None, author: str) -> list[dict[str, Any]]:
         """Carry out interventions now; returns what was applied, as recorded."""
@@ -262,6 +270,8 @@ class SafetyLayer:
                    "step": iv.step.value, "amount": taken, "rounds": iv.rounds, "alert_id": alert_id,
                    "author": author, "reason": iv.reason}
             self.applied.append(row)
+            trace.get_current_span().add_event(sc.EVENT_INTERVENTION, {
+                sc.AGENT_ID: iv.agent, sc.INTERVENTION_STEP: iv.step.value, sc.ALERT_ID: alert_id or ""})
             if self._log is not None:
                 self._log.batch.add("interventions", row)
             out.append({k: v for k, v in asdict(iv).items() if v is not None} | {"taken": taken})

@@ -111,3 +111,14 @@ def test_review_command_applies_a_decision_and_updates_the_alert(tmp_path: Path)
     assert outcomes[0].startswith("confirmed") and "no alert 'A999'" in outcomes[1]
     with pytest.raises(ValueError, match="decision must be one of"):
         alert_store.request_review(store, session.run_id, "A1", "execute", "auditor")
+
+
+def test_alerts_and_trips_are_span_events_on_the_round_span(redteam: tuple[Session, Store]) -> None:
+    from traces.trace_read import spans
+
+    session, store = redteam
+    events = [e for s in spans(store, session.run_id, operation="session.round") for e in s.events()]
+    names = Counter(e["name"] for e in events)
+    assert names["safety.alert"] == len(session.safety.alerts)
+    assert names["safety.breaker"] == len(session.safety.transitions)
+    assert names["safety.intervention"] == len(session.safety.applied)
