@@ -63,6 +63,15 @@ POLICY_REASON = "agora.policy.reason"
 POLICY_CHANGES = "agora.policy.changes"  # JSON object of the fields that changed
 POLICY_JSON = "agora.policy.json"
 
+# marketic societies (sandbox.marketic): one auction span per step of an episode
+SPAN_AUCTION = "market.auction"
+MARKETIC_STATE = "agora.marketic.state"  # the state being auctioned
+MARKETIC_ACTION = "agora.marketic.action"  # what the winner did with it
+MARKETIC_REWARD = "agora.marketic.reward"  # the environment's reward for that step (units, float)
+AUCTION_FIRST = "agora.auction.first"  # highest bid, micro-units
+AUCTION_SECOND = "agora.auction.second"  # second-highest bid, micro-units
+AUCTION_BIDS = "agora.auction.bids"  # how many sealed bids
+
 # values of agora.verdict
 VERDICT_ACCEPTED = "accepted"
 VERDICT_REJECTED = "rejected"

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sandbox.ledger import LedgerError
 from sandbox.marketic.record import replay, run_marketic
 from sandbox.marketic.run import MarketicConfig, Society
-from traces import read
+from traces import read, trace_read
 from traces.schema import RoundRow
 from traces.store import Store
 
@@ -87,6 +87,8 @@ def test_recorded_run_is_inspectable_and_replays(tmp_path) -> None:
     bids = read.actions(store, result.run_id, round_=1)
     assert {a.rule for a in bids} == {"marketic.won", "marketic.outbid"}
     assert sum(a.rule == "marketic.won" for a in bids) == result.history[0]["steps"]
+    ops = trace_read.operation_counts(store, result.run_id)  # traced like a session: run > rounds > auctions
+    assert ops == {"session.run": 1, "session.round": 25, "market.auction": sum(m["steps"] for m in result.history)}
     assert replay(store, result.run_id) == []
     with store.engine.begin() as conn:  # tamper with one episode's ledger hash
         conn.execute(update(RoundRow).where(RoundRow.run_id == result.run_id, RoundRow.round == 7).values(ledger_hash="x"))

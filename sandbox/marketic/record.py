@@ -17,8 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.marketic.run import EpisodeLog, MarketicConfig, MarketicResult, Society, summary, to_json
+from sandbox.marketic.tracing import MarketicTracer
 from sandbox.record import ledger_rows
 from traces import read
+from traces.otel import Tracing, setup_tracing
 from traces.store import RoundBatch, Store
 
 Progress = Callable[[int, int], None]
@@ -100,12 +102,14 @@ class MarketicRecorder:
         batch.extend("ledger_entries", ledger_rows(self.run_id, entries))
         self.store.commit_round(self.run_id, batch, {})
 
-    def episode(self, society: Society, log: EpisodeLog, metrics: dict[str, Any]) -> None:
-        """One episode's rows in one transaction."""
+    def episode(self, society: Society, log: EpisodeLog, metrics: dict[str, Any], tracer: MarketicTracer) -> None:
+        """One episode's rows (and its spans) in one transaction."""
         entries = society.ledger.drain()
-        if self.store is None:
-            return
         batch = RoundBatch()
+        tracer.stage(batch)
+        if self.store is None:
+            tracer.confirm()
+            return
         batch.extend("actions", bid_rows(self.run_id, society, log))
         batch.extend("ledger_entries", ledger_rows(self.run_id, entries))
         n_bids = sum(len(s.result.ranking) for s in log.steps)
@@ -128,6 +132,7 @@ class MarketicRecorder:
             },
         )
         self.store.commit_round(self.run_id, batch, {"rounds_done": log.episode})
+        tracer.confirm()
 
     def finish(self, status: str, summary_: dict[str, Any], error: str | None = None) -> None:
         """Mark the run finished (or failed) with its summary."""
@@ -136,24 +141,41 @@ class MarketicRecorder:
 
 
 def run_marketic(
-    config: MarketicConfig, store: Store | None = None, run_id: str | None = None, progress: Progress | None = None
+    config: MarketicConfig,
+    store: Store | None = None,
+    run_id: str | None = None,
+    progress: Progress | None = None,
+    tracing: bool | Tracing | None = None,
 ) -> MarketicResult:
-    """Run a marketic society for ``config.episodes`` episodes, recording to ``store`` if given."""
+    """Run a marketic society for ``config.episodes`` episodes, recording to ``store`` if given.
+
+    ``tracing``: None traces when there is a store, True always (to the store and any OTLP
+    endpoint in the environment), False never, or a ``Tracing`` set up by the caller.
+    """
     run_id = run_id or f"marketic-{config.task}-{config.rule}-{uuid.uuid4().hex[:8]}"
     society = Society(config)
     recorder = MarketicRecorder(store, run_id)
+    if tracing is None:
+        tracing = store is not None
+    if tracing is True:
+        tracing = setup_tracing(store)
+    tracer = MarketicTracer(tracing or None, run_id, config, society.task.label)
     recorder.begin(society)
+    tracer.start()
     history: list[dict[str, Any]] = []
     try:
         for _ in range(config.episodes):
-            log, metrics = society.play_episode()
-            recorder.episode(society, log, metrics)
+            with tracer.episode(society.episode + 1):
+                log, metrics = society.play_episode(on_step=tracer.step)
+            recorder.episode(society, log, metrics, tracer)
             history.append(metrics)
             if progress is not None:
                 progress(society.episode, config.episodes)
     except Exception as err:
+        tracer.end(err)
         recorder.finish("failed", {"episodes": society.episode}, error=f"{type(err).__name__}: {err}")
         raise
+    tracer.end()
     result = MarketicResult(run_id if store is not None else None, config, history, society)
     recorder.finish("finished", summary(result))
     return result

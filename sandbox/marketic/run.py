@@ -23,6 +23,7 @@ import hashlib
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,9 @@ class StepRecord:
         return self.result.price
 
 
+StepHook = Callable[[StepRecord, "str | None"], None]
+
+
 @dataclass
 class EpisodeLog:
     """What one episode produced: its steps and the hash replay compares."""
@@ -151,8 +155,12 @@ class Society:
         """Every primitive's balance in micro-units."""
         return {p.pid: self.ledger.balance(account(p.pid)) for p in self.primitives}
 
-    def play_episode(self) -> tuple[EpisodeLog, dict[str, Any]]:
-        """Play, pay, learn and check one episode; return its log and metrics."""
+    def play_episode(self, on_step: StepHook | None = None) -> tuple[EpisodeLog, dict[str, Any]]:
+        """Play, pay, learn and check one episode; return its log and metrics.
+
+        ``on_step(step, seller)`` is called after each step's auction has cleared and paid
+        (tracing uses it); it must not change the society.
+        """
         self.episode += 1
         ep, cfg, task = self.episode, self.config, self.task
         log = EpisodeLog(ep)
@@ -171,6 +179,8 @@ class Society:
             balance = self.ledger.balance(account(winner.pid))
             self._post(reward_postings(winner.pid, to_micros(reward), balance), ep, ref)
             log.steps.append(StepRecord(t, state, result, winner.action, reward, nxt, done))
+            if on_step is not None:
+                on_step(log.steps[-1], seller)
             state, seller = nxt, winner.pid
             if done:
                 break
@@ -262,6 +272,11 @@ class MarketicResult:
             first = (first or m["episode"]) if ok else None
         return first
 
+    def reached_optimum(self, tail: float = 0.1) -> bool:
+        """Whether the greedy policy was optimal through at least the last ``tail`` share of episodes."""
+        first = self.first_optimal_episode()
+        return first is not None and first <= len(self.history) - max(1, int(tail * len(self.history))) + 1
+
 
 def summary(result: MarketicResult) -> dict[str, Any]:
     """A short summary of a run for the run row and the command line."""
@@ -270,6 +285,7 @@ def summary(result: MarketicResult) -> dict[str, Any]:
     return {
         "episodes": len(result.history),
         "first_optimal_episode": result.first_optimal_episode(),
+        "reached_optimum": result.reached_optimum(),
         "greedy_return": last["greedy_return"],
         "optimal_return": last["optimal_return"],
         "policy_accuracy": last["policy_accuracy"],

@@ -1,0 +1,119 @@
+"""Markets of simple programs: bucket brigade, Vickrey and the Cloned Vickrey Society, side by side.
+
+Runs every payment rule (and a few variants that show where each one breaks) on the three
+marketic tasks for several seeds, prints a table of what each reaches and writes a plotly
+HTML plot of the society's greedy return and of its bid error per episode.
+
+    .venv/bin/python examples/marketic.py                 # 5 seeds, 300 episodes
+    .venv/bin/python examples/marketic.py --seeds 2 --db marketic.db   # also record every run
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+from rich.console import Console
+from rich.table import Table
+
+from sandbox.marketic.record import run_marketic
+from sandbox.marketic.run import MarketicConfig, MarketicResult
+from traces.store import Store
+
+TASKS = ("chain", "lure", "grid")
+# (label, config overrides): the three rules with two clones, then variants that break them.
+VARIANTS = (
+    ("bucket brigade", {"rule": "bucket_brigade"}),
+    ("Vickrey", {"rule": "vickrey"}),
+    ("CCV (cloned Vickrey society)", {"rule": "ccv"}),
+    ("CCV, one copy (no clones)", {"rule": "ccv", "clones": 1}),
+    ("CCV, clones learn apart", {"rule": "ccv", "shared": False}),
+    ("bucket brigade, poor (endowment 2)", {"rule": "bucket_brigade", "endowment": 2.0}),
+    ("CCV, poor (endowment 2)", {"rule": "ccv", "endowment": 2.0}),
+)
+
+
+def run_all(seeds: int, episodes: int, store: Store | None) -> dict[tuple[str, str], list[MarketicResult]]:
+    """Every (task, variant) over ``seeds`` seeds."""
+    out = {}
+    for task in TASKS:
+        for label, over in VARIANTS:
+            cfgs = [MarketicConfig(task=task, episodes=episodes, seed=s, **over) for s in range(seeds)]
+            out[(task, label)] = [run_marketic(c, store) for c in cfgs]
+    return out
+
+
+def row(results: list[MarketicResult]) -> list[str]:
+    """Table cells for one (task, variant)."""
+    solved = [r.first_optimal_episode() for r in results if r.reached_optimum()]
+    last = [r.last for r in results]
+    richest = [max(m["wealth"].values()) / max(sum(m["wealth"].values()), 1e-9) for m in last]
+    return [
+        f"{len(solved)}/{len(results)}",
+        f"{statistics.median(solved):.0f}" if solved else "-",
+        f"{statistics.mean(m['greedy_return'] for m in last):.3f} / {last[0]['optimal_return']:.3f}",
+        f"{statistics.mean(m['policy_accuracy'] for m in last):.0%}",
+        f"{statistics.mean(m['value_error'] for m in last):.3f}",
+        f"{statistics.mean(m['flows'].get('subsidy', 0.0) for m in last):.1f}",
+        f"{statistics.mean(m['broke'] for m in last):.1f}",
+        f"{statistics.mean(richest):.0%}",
+    ]
+
+
+def table(runs: dict[tuple[str, str], list[MarketicResult]], seeds: int, episodes: int) -> Table:
+    """The summary table the docs quote."""
+    t = Table(title=f"marketic societies: {seeds} seeds x {episodes} episodes (values at the last episode)")
+    heads = ("task", "rule", "optimal", "from episode (median)", "greedy return / V*", "states right",
+             "|bid - V*|", "subsidy", "broke", "richest share")
+    for h in heads:
+        t.add_column(h, justify="left" if h in ("task", "rule") else "right")
+    for (task, label), results in runs.items():
+        t.add_row(task, label, *row(results))
+    return t
+
+
+def plot(runs: dict[tuple[str, str], list[MarketicResult]], path: Path) -> None:
+    """Greedy return and mean |top bid - V*| per episode, averaged over seeds, one column per task."""
+    fig = make_subplots(rows=2, cols=len(TASKS), subplot_titles=TASKS, shared_xaxes=True, vertical_spacing=0.08)
+    colours = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+    for col, task in enumerate(TASKS, start=1):
+        for (label, _), colour in zip(VARIANTS, colours, strict=True):
+            results = runs[(task, label)]
+            n = len(results[0].history)
+            ep = list(range(1, n + 1))
+            g = [statistics.mean(r.history[i]["greedy_return"] for r in results) for i in range(n)]
+            v = [statistics.mean(r.history[i]["value_error"] for r in results) for i in range(n)]
+            kw = {"legendgroup": label, "line": {"color": colour, "width": 1.5}}
+            fig.add_trace(go.Scatter(x=ep, y=g, name=label, showlegend=col == 1, **kw), row=1, col=col)
+            fig.add_trace(go.Scatter(x=ep, y=v, name=label, showlegend=False, **kw), row=2, col=col)
+        opt = runs[(task, VARIANTS[0][0])][0].history[0]["optimal_return"]
+        fig.add_hline(y=opt, line_dash="dash", line_color="black", row=1, col=col)
+    fig.update_yaxes(title_text="greedy return (dashed: optimum)", row=1, col=1)
+    fig.update_yaxes(title_text="mean |top bid - V*|", row=2, col=1)
+    fig.update_xaxes(title_text="episode", row=2)
+    fig.update_layout(height=750, width=1300, title="Markets of simple programs: what each payment rule reaches")
+    fig.write_html(path, include_plotlyjs="cdn")
+
+
+def main() -> None:
+    """Parse arguments, run, print the table, write the plot."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--episodes", type=int, default=300)
+    ap.add_argument("--db", default=None, help="record every run in this store (file path or URL)")
+    ap.add_argument("--html", default="docs/marketic_plot.html", help="where to write the plot")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    runs = run_all(args.seeds, args.episodes, Store(args.db) if args.db else None)
+    console = Console(width=200)
+    console.print(table(runs, args.seeds, args.episodes))
+    plot(runs, Path(args.html))
+    console.print(f"{len(runs) * args.seeds} runs in {time.perf_counter() - t0:.1f} s; plot written to {args.html}")
+
+
+if __name__ == "__main__":
+    main()
