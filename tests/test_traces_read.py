@@ -70,8 +70,8 @@ def test_model_calls_of_an_agent_in_order(recorded) -> None:
     calls = trace_read.llm_calls(store, s.run_id, "buyer-003")
     assert [c.round for c in calls] == list(range(1, 9)) and all(c.agent_id == "buyer-003" for c in calls)
     assert len(trace_read.llm_calls(store, s.run_id)) == 16
-    parent = trace_read.span(store, calls[0].parent_id)
-    assert parent.operation == sc.SPAN_AGENT_TURN and calls[0] in trace_read.children(store, parent.span_id)
+    parent = trace_read.span(store, s.run_id, calls[0].parent_id)
+    assert parent.operation == sc.SPAN_AGENT_TURN and calls[0] in trace_read.children(store, s.run_id, parent.span_id)
 
 
 def test_counts_and_per_round_series_agree(recorded) -> None:

@@ -64,7 +64,7 @@ def test_transactions_link_the_negotiation_that_produced_them(store) -> None:
     txs = read.transactions(store, result.run_id)
     assert txs, "the tiny market should trade in 8 rounds"
     for tx in txs:
-        first = trace_read.span(store, tx.span_id)
+        first = trace_read.span(store, result.run_id, tx.span_id)
         assert first is not None and first.name == sc.SPAN_SUBMIT and first.thread_id == tx.thread_id
         assert first.action_type in ("request_quote", "make_offer") and first.verdict == "accepted"
         assert tx.trace_id == first.trace_id

@@ -33,14 +33,16 @@ class SpanRow(SQLModel, table=True):
         Index("ix_spans_run_round", "run_id", "round"),
         Index("ix_spans_run_op_start", "run_id", "operation", "start_ns"),
         Index("ix_spans_run_thread", "run_id", "thread_id"),
-        Index("ix_spans_parent", "parent_id"),
+        Index("ix_spans_run_parent", "run_id", "parent_id"),
         {"info": {"idempotent": True}},
     )
 
+    # (run_id, span_id) as the key: a run's rows sit together in every index, so inserts touch
+    # a few hot pages instead of random pages across a database of many runs
+    run_id: str = Field(primary_key=True)
     span_id: str = Field(primary_key=True, max_length=16, description="16 hex digits")
     trace_id: str = Field(max_length=32, description="32 hex digits")
     parent_id: str | None = Field(default=None, max_length=16)
-    run_id: str
     name: str
     operation: str = Field(description="gen_ai.operation.name, or the span name")
     kind: str = "INTERNAL"

@@ -99,16 +99,17 @@ def count_spans(
         return int(s.exec(q).one())
 
 
-def span(store: Store, span_id: str) -> SpanRow | None:
-    """One span by its id (16 hex digits)."""
+def span(store: Store, run_id: str, span_id: str) -> SpanRow | None:
+    """One span of a run by its id (16 hex digits)."""
     with Session(store.engine) as s:
-        return s.get(SpanRow, span_id)
+        return s.get(SpanRow, (run_id, span_id))
 
 
-def children(store: Store, span_id: str) -> Sequence[SpanRow]:
+def children(store: Store, run_id: str, span_id: str) -> Sequence[SpanRow]:
     """The direct children of a span, in start order."""
+    q = select(SpanRow).where(SpanRow.run_id == run_id, SpanRow.parent_id == span_id)
     with Session(store.engine) as s:
-        return s.exec(select(SpanRow).where(SpanRow.parent_id == span_id).order_by(col(SpanRow.start_ns))).all()
+        return s.exec(q.order_by(col(SpanRow.start_ns))).all()
 
 
 def llm_calls(store: Store, run_id: str, agent: str | None = None) -> Sequence[SpanRow]:
@@ -138,16 +139,16 @@ def tree(rows: Iterable[SpanRow]) -> list[TraceNode]:
     return out
 
 
-def _ancestors_and_descendants(s: Session, seed: dict[str, SpanRow], descend_from: set[str]) -> dict[str, SpanRow]:
+def _ancestors_and_descendants(s: Session, run_id: str, seed: dict[str, SpanRow], descend_from: set[str]) -> dict[str, SpanRow]:
     found = dict(seed)
     wanted = {r.parent_id for r in seed.values() if r.parent_id and r.parent_id not in found}
     while wanted:
-        got = s.exec(select(SpanRow).where(col(SpanRow.span_id).in_(wanted))).all()
+        got = s.exec(select(SpanRow).where(SpanRow.run_id == run_id, col(SpanRow.span_id).in_(wanted))).all()
         found.update({r.span_id: r for r in got})
         wanted = {r.parent_id for r in got if r.parent_id and r.parent_id not in found}
     frontier = set(descend_from)
     while frontier:
-        got = s.exec(select(SpanRow).where(col(SpanRow.parent_id).in_(frontier))).all()
+        got = s.exec(select(SpanRow).where(SpanRow.run_id == run_id, col(SpanRow.parent_id).in_(frontier))).all()
         new = {r.span_id: r for r in got if r.span_id not in found}
         found.update(new)
         frontier = set(new)
@@ -177,7 +178,7 @@ def transaction_trace(store: Store, run_id: str, tx_id: int) -> list[TraceNode]:
             )
         ).all()
         seed = {r.span_id: r for r in [*moves, *turns]}
-        found = _ancestors_and_descendants(s, seed, {t.span_id for t in turns})
+        found = _ancestors_and_descendants(s, run_id, seed, {t.span_id for t in turns})
     return tree(found.values())
 
 
