@@ -43,7 +43,7 @@ MECHANISM_ACTIONS: dict[str, frozenset[str]] = {
     "double_auction": frozenset({"place_order", "message"}),
     "sealed_bid": frozenset({"post_service", "sealed_bid", "message"}),
     "intermediary": frozenset({"post_service", "request_match", "deliver", "report_outcome", "message"}),
-    "information": frozenset({"set_price", "inspect", "buy_now", "message"}),
+    "information": frozenset({"inspect", "buy_now", "message"}),
 }
 """Which action types each mechanism offers (the LLM's tool list should match)."""
 

@@ -60,7 +60,7 @@ class InformationMarket(PostedPriceMarket):
             self.ever_inspected.setdefault(who, set()).add(action.listing_id)
             self.n_inspections += 1
             return None, None
-        if isinstance(action, BuyNow):
+        if isinstance(action, BuyNow) and action.listing_id in self.items:
             li, buyer = self.listings[action.listing_id], self.members[who]
             buyer.units_committed += 1
             li.reserved += 1
