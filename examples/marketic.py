@@ -76,8 +76,18 @@ def table(runs: dict[tuple[str, str], list[MarketicResult]], seeds: int, episode
     return t
 
 
+SMOOTH = 10  # episodes in the trailing moving average of the plotted curves
+
+
+def curve(results: list[MarketicResult], key: str) -> list[float]:
+    """``key`` per episode, averaged over seeds, then over a trailing window of ``SMOOTH`` episodes."""
+    n = len(results[0].history)
+    mean = [statistics.mean(r.history[i][key] for r in results) for i in range(n)]
+    return [statistics.mean(mean[max(0, i - SMOOTH + 1): i + 1]) for i in range(n)]
+
+
 def plot(runs: dict[tuple[str, str], list[MarketicResult]], path: Path) -> None:
-    """Greedy return and mean |top bid - V*| per episode, averaged over seeds, one column per task."""
+    """Greedy return and mean |top bid - V*| per episode (``curve``), one column per task."""
     fig = make_subplots(rows=2, cols=len(TASKS), subplot_titles=TASKS, shared_xaxes=True, vertical_spacing=0.08)
     colours = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
     for col, task in enumerate(TASKS, start=1):
@@ -85,8 +95,7 @@ def plot(runs: dict[tuple[str, str], list[MarketicResult]], path: Path) -> None:
             results = runs[(task, label)]
             n = len(results[0].history)
             ep = list(range(1, n + 1))
-            g = [statistics.mean(r.history[i]["greedy_return"] for r in results) for i in range(n)]
-            v = [statistics.mean(r.history[i]["value_error"] for r in results) for i in range(n)]
+            g, v = curve(results, "greedy_return"), curve(results, "value_error")
             kw = {"legendgroup": label, "line": {"color": colour, "width": 1.5}}
             fig.add_trace(go.Scatter(x=ep, y=g, name=label, showlegend=col == 1, **kw), row=1, col=col)
             fig.add_trace(go.Scatter(x=ep, y=v, name=label, showlegend=False, **kw), row=2, col=col)
@@ -99,20 +108,63 @@ def plot(runs: dict[tuple[str, str], list[MarketicResult]], path: Path) -> None:
     fig.write_html(path, include_plotlyjs="cdn")
 
 
+def svg(runs: dict[tuple[str, str], list[MarketicResult]], path: Path) -> None:
+    """The same two rows of panels as a static SVG (plotly cannot write images here without Chrome)."""
+    colours = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+    pw, ph, left, top, gap = 360, 190, 60, 40, 50
+    width, height = left + len(TASKS) * (pw + gap), top + 2 * (ph + gap) + 30 + 18 * len(VARIANTS)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
+           f'<rect width="{width}" height="{height}" fill="white"/>']
+    rows = (("greedy_return", "greedy return (dashed: optimum)", -0.1, 1.0), ("value_error", "mean |top bid - V*|", 0.0, 0.8))
+    for c, task in enumerate(TASKS):
+        for r, (key, ylabel, lo, hi) in enumerate(rows):
+            x0, y0 = left + c * (pw + gap), top + r * (ph + gap)
+            out.append(f'<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+            if r == 0:
+                out.append(f'<text x="{x0 + pw / 2}" y="{y0 - 8}" text-anchor="middle" font-size="13">{task}</text>')
+            if c == 0:
+                out.append(f'<text x="12" y="{y0 + ph / 2}" transform="rotate(-90 12 {y0 + ph / 2})" text-anchor="middle">{ylabel}</text>')
+            for v in (lo, (lo + hi) / 2, hi):
+                y = y0 + ph - (v - lo) / (hi - lo) * ph
+                out.append(f'<text x="{x0 - 4}" y="{y + 4}" text-anchor="end">{v:.2f}</text>')
+            n = len(runs[(task, VARIANTS[0][0])][0].history)
+            out.append(f'<text x="{x0 + pw}" y="{y0 + ph + 14}" text-anchor="end">episode {n}</text>')
+
+            def xy(i: int, v: float, x0: int = x0, y0: int = y0, n: int = n, lo: float = lo, hi: float = hi) -> str:
+                v = min(max(v, lo), hi)
+                return f"{x0 + i / max(n - 1, 1) * pw:.1f},{y0 + ph - (v - lo) / (hi - lo) * ph:.1f}"
+
+            if r == 0:
+                opt = runs[(task, VARIANTS[0][0])][0].history[0]["optimal_return"]
+                out.append(f'<polyline points="{xy(0, opt)} {xy(n - 1, opt)}" stroke="black" stroke-dasharray="4 3" fill="none"/>')
+            for (label, _), colour in zip(VARIANTS, colours, strict=True):
+                pts = " ".join(xy(i, v) for i, v in enumerate(curve(runs[(task, label)], key)))
+                out.append(f'<polyline points="{pts}" stroke="{colour}" stroke-width="1.3" fill="none" opacity="0.85"/>')
+    ly = top + 2 * (ph + gap) + 10
+    for k, ((label, _), colour) in enumerate(zip(VARIANTS, colours, strict=True)):
+        y = ly + 18 * k
+        out.append(f'<line x1="{left}" y1="{y}" x2="{left + 30}" y2="{y}" stroke="{colour}" stroke-width="3"/>')
+        out.append(f'<text x="{left + 38}" y="{y + 4}">{label} (mean over seeds, {SMOOTH}-episode moving average)</text>')
+    out.append("</svg>")
+    path.write_text("\n".join(out))
+
+
 def main() -> None:
     """Parse arguments, run, print the table, write the plot."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--episodes", type=int, default=300)
     ap.add_argument("--db", default=None, help="record every run in this store (file path or URL)")
-    ap.add_argument("--html", default="docs/marketic_plot.html", help="where to write the plot")
+    ap.add_argument("--html", default="docs/marketic_plot.html", help="where to write the interactive plot")
+    ap.add_argument("--svg", default="docs/marketic_plot.svg", help="where to write the static plot")
     args = ap.parse_args()
     t0 = time.perf_counter()
     runs = run_all(args.seeds, args.episodes, Store(args.db) if args.db else None)
     console = Console(width=200)
     console.print(table(runs, args.seeds, args.episodes))
     plot(runs, Path(args.html))
-    console.print(f"{len(runs) * args.seeds} runs in {time.perf_counter() - t0:.1f} s; plot written to {args.html}")
+    svg(runs, Path(args.svg))
+    console.print(f"{len(runs) * args.seeds} runs in {time.perf_counter() - t0:.1f} s; plots written to {args.html}, {args.svg}")
 
 
 if __name__ == "__main__":
