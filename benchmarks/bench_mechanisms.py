@@ -24,6 +24,10 @@ def double_auction() -> None:
             s.mechanism.period_rounds, s.rounds = p, 6 * p  # type: ignore[union-attr]
             r = Session(s).run().summary
             print(f"{label:8} {p:>6} {r['efficiency']:>10.1%} {r['transactions']:>6}")
+        s = load_scenario(name)
+        s.mechanism.book = "full"  # type: ignore[union-attr]
+        r = Session(s).run().summary
+        print(f"{label:8} {'25 full book':>6} {r['efficiency']:>10.1%} {r['transactions']:>6}")
 
 
 def bertrand() -> None:

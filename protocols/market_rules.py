@@ -153,6 +153,8 @@ def check_order(action: ActionBase, view: MechanismView, who: str, cfg: Protocol
         bad = _funds(view, who, trade_price)
         if bad:
             return bad
+    if getattr(view, "book_rule", "gode_sunder") == "full":
+        return None  # a full book takes every order; price-time priority decides
     return improves(action, bid, ask, price)
 
 

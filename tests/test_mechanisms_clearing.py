@@ -253,3 +253,21 @@ def test_inspection_is_shown_once_then_forgotten_unless_bought():
     _, deal = act(m, BuyNow(listing_id="L1"), "b")
     assert deal.value == to_micros(9) and m.board_for(m.members["b"])["owned"][0]["content"] == "secret"
     assert m.max_surplus() == 9
+
+
+def test_full_book_option_price_time_priority_and_no_clearing():
+    m = build_market(DoubleAuctionSpec(period_rounds=10, book="full"), Ledger(), Deadlines(), rounds=10)
+    for x in (buyer("b1", [100.0]), buyer("b2", [100.0]), buyer("b3", [100.0]), seller("s1", [10.0, 10.0])):
+        m.join(x)
+    m.round = 1
+    assert act(m, PlaceOrder(side="buy", service="w", price=50), "b1")[0].accepted
+    assert act(m, PlaceOrder(side="buy", service="w", price=60), "b2")[0].accepted
+    assert act(m, PlaceOrder(side="buy", service="w", price=60), "b3")[0].accepted  # no improvement rule
+    assert act(m, PlaceOrder(side="buy", service="w", price=55), "b1")[0].accepted  # replaces b1's 50
+    assert [o.price for o in m.full["w"].bids] == [to_micros(60), to_micros(60), to_micros(55)]
+    _, deal = act(m, PlaceOrder(side="sell", service="w", price=45), "s1")
+    assert deal.thread.buyer == "b2" and deal.price == to_micros(60)  # same price: the earlier bid wins
+    assert [o.agent for o in m.full["w"].bids] == ["b3", "b1"]  # the rest of the book stays
+    _, deal = act(m, PlaceOrder(side="sell", service="w", price=58), "s1")
+    assert deal.thread.buyer == "b3" and deal.price == to_micros(60)
+    m.ledger.check(ESCROW, m.escrow_expected())

@@ -26,6 +26,7 @@ from sandbox.mechanisms.spec import (
 
 SPECS = [
     DoubleAuctionSpec(period_rounds=3),
+    DoubleAuctionSpec(period_rounds=3, book="full"),
     PostedPriceSpec(),
     SealedBidSpec(auction_rounds=1),
     IntermediarySpec(outcome="reported"),

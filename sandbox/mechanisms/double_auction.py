@@ -30,6 +30,7 @@ from protocols.money import to_micros
 from protocols.policy import IncentivePolicy
 from sandbox.ledger import Ledger
 from sandbox.market import Deal, Market, Member
+from sandbox.mechanisms.order_book import FullBook
 from sandbox.mechanisms.spec import DoubleAuctionSpec
 from sandbox.mechanisms.trades import trade_now
 
@@ -43,7 +44,9 @@ class DoubleAuctionMarket(Market):
         super().__init__(ledger, deadlines)
         self.spec = spec
         self.rounds_total = rounds_total
-        self.books: dict[str, list[Order | None]] = {}  # service -> [bid, ask]
+        self.books: dict[str, list[Order | None]] = {}  # service -> [bid, ask] (Gode-Sunder book)
+        self.full: dict[str, FullBook] = {}  # service -> full book (book: full)
+        self.book_rule = spec.book  # read by protocols.market_rules.check_order
         self.traded: dict[tuple[str, str], int] = {}  # (agent, service) -> units traded this period
         self.periods: list[dict[str, Any]] = []
         self._period_surplus = 0
@@ -53,6 +56,8 @@ class DoubleAuctionMarket(Market):
     # --- MechanismView ---------------------------------------------------------------
     def book_top(self, service: str) -> tuple[Order | None, Order | None]:
         """The standing bid and ask."""
+        if self.book_rule == "full":
+            return self.full[service].top() if service in self.full else (None, None)
         bid, ask = self.books.get(service, (None, None))
         return bid, ask
 
@@ -85,6 +90,8 @@ class DoubleAuctionMarket(Market):
         unit = self.next_unit(who, svc, action.side)
         assert unit is not None, "check_order lets only traders with units left place orders"
         self._seq += 1
+        if self.book_rule == "full":
+            return None, self._apply_full(svc, who, action.side, Order(who, price, unit, self._seq), policy)
         if action.side == "buy" and ask is not None and price >= ask.price:
             return None, self._trade(svc, who, ask.agent, ask.price, policy)
         if action.side == "sell" and bid is not None and price <= bid.price:
@@ -94,12 +101,31 @@ class DoubleAuctionMarket(Market):
         book[0 if action.side == "buy" else 1] = Order(who, price, unit, self._seq)
         return None, None
 
+    def _apply_full(self, svc: str, who: str, side: str, order: Order, policy: IncentivePolicy) -> Deal | None:
+        """Full book: trade against the best crossing order, else rest (price-time priority)."""
+        book = self.full.setdefault(svc, FullBook())
+        other = "sell" if side == "buy" else "buy"
+        while True:
+            best = book.top()[1 if side == "buy" else 0]
+            crosses = best is not None and (order.price >= best.price if side == "buy" else order.price <= best.price)
+            if not crosses:
+                book.rest(side, order)
+                return None
+            assert best is not None
+            book.pop_best(other)
+            buyer, seller = (who, best.agent) if side == "buy" else (best.agent, who)
+            if self.available_micros(buyer) >= best.price:
+                book.remove(who)  # the trader's earlier order was for the unit that trades now
+                return self._trade(svc, buyer, seller, best.price, policy)
+            # the standing bidder can no longer pay: its bid lapses and the next one is tried
+
     def _trade(self, svc: str, buyer: str, seller: str, price: int, policy: IncentivePolicy) -> Deal:
         bm, sm = self.members[buyer], self.members[seller]
         bu, su = self.traded.get((buyer, svc), 0), self.traded.get((seller, svc), 0)
         value, cost = to_micros(self._schedule(bm, svc)[bu]), to_micros(self._schedule(sm, svc)[su])
         deal = trade_now(self, buyer, seller, svc, price, policy, listing_id=f"book:{svc}", value=value, cost=cost)
-        self.books[svc] = [None, None]  # Gode-Sunder: the book is cleared after every trade
+        if self.book_rule != "full":
+            self.books[svc] = [None, None]  # Gode-Sunder: the book is cleared after every trade
         for m, side_units in ((bm, bu + 1), (sm, su + 1)):
             self.traded[(m.id, svc)] = side_units
             self._show_next_unit(m, svc)
@@ -152,6 +178,7 @@ class DoubleAuctionMarket(Market):
             )
             self._period_surplus = self._period_trades = 0
             self.books.clear()
+            self.full.clear()
             self.traded.clear()
             for m in self.members.values():
                 for svc in (*m.private.values, *m.private.costs):

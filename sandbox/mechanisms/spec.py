@@ -26,6 +26,11 @@ class DoubleAuctionSpec(_Spec):
 
     kind: Literal["double_auction"] = "double_auction"
     period_rounds: int = Field(20, ge=1, le=100_000, description="Rounds per trading period; units refill each period.")
+    book: Literal["gode_sunder", "full"] = Field(
+        "gode_sunder",
+        description="'gode_sunder': only the best bid and ask stand, improvement rule, book cleared after a trade; "
+        "'full': every order stands (one per trader), price-time priority, no clearing.",
+    )
 
 
 class LogitDemandSpec(_Spec):
