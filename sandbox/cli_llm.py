@@ -46,16 +46,19 @@ def preflight(model: str, api_base: str | None, api_key: str | None) -> str | No
         return (f"model '{model}' needs {', '.join(missing)} set in the environment (or --api-base for a local "
                 "OpenAI-compatible server); set it and run again, or drop --model to use the offline stand-in")
     where = api_base or "the provider's default address"
+    from agents.llm.model_call import classify
+
     try:
         litellm.completion(model=model, messages=[{"role": "user", "content": "Reply with OK."}], max_tokens=1,
                            timeout=20, num_retries=0, max_retries=0, api_base=api_base, api_key=api_key)
-    except litellm.AuthenticationError:
-        return f"the provider refused the credentials for '{model}'; check {', '.join(missing) or 'the API key'}"
-    except (litellm.NotFoundError, litellm.BadRequestError) as err:
-        return f"the provider does not accept model '{model}' ({str(err).splitlines()[0][:160]}); check the model name"
-    except (litellm.Timeout, litellm.APIConnectionError):
-        return f"cannot reach the model server for '{model}' at {where}; check --api-base and that the server is running"
-    except Exception as err:  # any other provider problem still ends in one sentence
+    except Exception as err:  # every provider problem ends in one sentence
+        kind = classify(err)
+        if kind == "auth":
+            return f"the provider refused the credentials for '{model}'; check {', '.join(missing) or 'the API key'}"
+        if kind == "bad_request":
+            return f"the provider does not accept model '{model}' ({str(err).splitlines()[0][:160]}); check the model name"
+        if kind in ("connection", "timeout"):
+            return f"cannot reach the model server for '{model}' at {where}; check --api-base and that the server is running"
         return f"model '{model}' did not answer a test call ({type(err).__name__}); check the model name and server"
     return None
 

@@ -42,8 +42,13 @@ _THIS_HOST = socket.gethostname()
 _real_connect_ex = socket.socket.connect_ex
 
 
+BLOCKED: list[str] = []
+"""Addresses the guard refused during the current test (a library may swallow the error)."""
+
+
 def _guarded_connect(self: socket.socket, address: Any) -> Any:
     if not _loopback(address):
+        BLOCKED.append(repr(address))
         raise RealProviderCallError(
             f"a test tried to reach {address!r}, off this machine (a real model provider?); tests must use "
             "model 'scripted/...' or the loopback stand-in server (agents.llm.model_server)"
@@ -80,3 +85,21 @@ def real_provider_guard() -> Iterator[None]:
         socket.socket.connect = _real_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
         socket.getaddrinfo = _real_getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def no_real_provider_calls(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails a test that tried to leave the machine, even if the library it called swallowed the error."""
+    BLOCKED.clear()
+    yield
+    if BLOCKED and "expect_blocked_call" not in request.fixturenames:
+        tried = ", ".join(sorted(set(BLOCKED)))
+        BLOCKED.clear()
+        pytest.fail(f"this test tried to reach {tried}, off this machine (a real model provider?); use model "
+                    "'scripted/...' or the loopback stand-in server", pytrace=False)
+
+
+@pytest.fixture()
+def expect_blocked_call() -> Iterator[list[str]]:
+    """For tests of the guard itself: the addresses refused during the test."""
+    yield BLOCKED

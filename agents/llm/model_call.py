@@ -73,6 +73,8 @@ def classify(err: BaseException) -> str:
         return "auth"
     if isinstance(err, (litellm.BadRequestError, litellm.NotFoundError)):
         return "bad_request"
+    if "connection error" in str(err).lower() or isinstance(err, ConnectionError):
+        return "connection"  # litellm reports a refused connection as a 500 "Connection error."
     status = getattr(err, "status_code", None)
     if isinstance(err, (litellm.InternalServerError, litellm.ServiceUnavailableError)) or (
         isinstance(status, int) and status >= 500

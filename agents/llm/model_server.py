@@ -180,9 +180,9 @@ class ModelServer:
     # --- running -------------------------------------------------------------
     async def start_async(self) -> None:
         """Start listening in the running loop; ``port=0`` picks a free port."""
-        self._runner = web.AppRunner(self.app(), access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(self.app(), access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, backlog=4096, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=4096)
         await site.start()
         self.port = self._runner.addresses[0][1]
 

@@ -20,6 +20,7 @@ OBS_OPEN, OBS_CLOSE = "<observation>", "</observation>"
 PASS_WORD = "PASS"
 UNTRUSTED_CHARS = 280  # each quoted text is cut to this many characters
 REASON_CHARS = 200
+NOTICE_CHARS = 400
 MEMORY_EVENTS = 6
 
 
@@ -137,6 +138,7 @@ def observation_json(obs: Observation) -> tuple[dict[str, Any], list[tuple[str, 
         msg["text"] = take(msg["sender"], msg.get("text", ""))
     for r in data.get("receipts", []):
         r["reason"] = r.get("reason", "")[:REASON_CHARS]
+    data["notices"] = [n[:NOTICE_CHARS] for n in data.get("notices", [])]
     return data, quoted
 
 
