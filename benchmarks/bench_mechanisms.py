@@ -50,6 +50,21 @@ def outcome_market() -> None:
         print(f"weight {w}: efficiency {r['efficiency']:.1%}, mean |claim - quality| {r['market']['mean_claim_gap']}")
 
 
+def reported_outcomes() -> None:
+    print("\noutcome market, reported outcomes: mean final balance of truthful and always-0 reporters")
+    for bonus in (0.0, 20.0, 40.0):
+        s = load_scenario("outcome_market_reported")
+        s.policy = s.policy.with_changes({"outcome_payment": {"report_bonus": bonus}})
+        session = Session(s)
+        session.run()
+        groups: dict[str, list[float]] = {"truthful": [], "low": []}
+        for aid, agent in session.agents.items():
+            if agent.kind == "match_buyer":
+                groups[str(agent.params.get("report", "truthful"))].append(session.market.available_micros(aid) / 1e6)
+        t, lo = (sum(v) / len(v) for v in (groups["truthful"], groups["low"]))
+        print(f"report_bonus {bonus:>4}: truthful {t:.2f}, always 0 {lo:.2f}")
+
+
 def throughput() -> None:
     s = load_scenario("double_auction")
     t0 = time.perf_counter()
@@ -63,4 +78,5 @@ if __name__ == "__main__":
     double_auction()
     bertrand()
     outcome_market()
+    reported_outcomes()
     throughput()
