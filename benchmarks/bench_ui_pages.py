@@ -155,7 +155,7 @@ def main() -> None:
              "alerts": {}, "incentives": {}, "replay": {"agora.replay.round": k}}
     for name, state in pages.items():
         def render(name: str = name, state: dict = state) -> None:
-            at = AppTest.from_file(str(ROOT / "ui" / "pages" / f"{name}.py"), default_timeout=120)
+            at = AppTest.from_file(str(ROOT / "ui" / "views" / f"{name}.py"), default_timeout=120)
             at.session_state["agora.run"] = run_id
             for key, v in state.items():
                 at.session_state[key] = v

@@ -48,7 +48,7 @@ def _app_env(recorded: dict, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def page(name: str, run_id: str = FINISHED, **state: object) -> AppTest:
     """Run one page file with the run chosen (and any other session state)."""
-    at = AppTest.from_file(str(UI / "pages" / f"{name}.py"), default_timeout=60)
+    at = AppTest.from_file(str(UI / "views" / f"{name}.py"), default_timeout=60)
     at.session_state["agora.run"] = run_id
     for k, v in state.items():
         at.session_state[k] = v
@@ -235,7 +235,7 @@ def test_app_navigates_to_every_page(recorded: dict) -> None:
     assert at.title[0].value == "Runs"
     for file, title in [("market", "Market"), ("transactions", "Transactions"), ("agent_story", "Agents"),
                         ("alerts", "Alerts"), ("incentives", "Incentives"), ("replay", "Replay")]:
-        at.switch_page(f"pages/{file}.py").run()
+        at.switch_page(f"views/{file}.py").run()
         no_exception(at)
         assert at.title[0].value == title
 

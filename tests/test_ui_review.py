@@ -44,7 +44,7 @@ def _app_env(recorded: dict, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def page(name: str, run_id: str, **state: object) -> AppTest:
-    at = AppTest.from_file(str(UI / "pages" / f"{name}.py"), default_timeout=60)
+    at = AppTest.from_file(str(UI / "views" / f"{name}.py"), default_timeout=60)
     at.session_state["agora.run"] = run_id
     for k, v in state.items():
         at.session_state[k] = v

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import streamlit as st
 
-# Page files must not share a name with a top-level package (``agents``): Streamlit puts the
-# pages' folder on sys.path, where ``agents.py`` would shadow the agents package.
-PAGES = Path(__file__).parent / "pages"
+# Page files live in views/, not pages/, so Streamlit's older automatic page discovery never
+# lists them beside st.navigation's menu. They must not share a name with a top-level package
+# (``agents``): Streamlit puts their folder on sys.path, where ``agents.py`` would shadow it.
+PAGES = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="Agora", layout="wide")
 nav = st.navigation(

@@ -26,3 +26,4 @@ LAST_WRITE = "agora.last_write"  # message about the last command written, shown
 
 QUERY_RUN = "run"  # ?run=<id> opens the app on a run
 QUERY_TX = "tx"
+QUERY_ROUND = "round"  # ?round=<k> opens the Replay page at round k

@@ -19,8 +19,12 @@ done = int(info["rounds_done"])
 if done < 1:
     st.info("No round has been committed yet.")
     st.stop()
-k = st.slider("Round", 1, done, min(st.session_state.get(keys.REPLAY_ROUND, 1), done), key=keys.REPLAY_ROUND) \
-    if done > 1 else 1
+wanted = st.query_params.get(keys.QUERY_ROUND, "")
+if keys.REPLAY_ROUND not in st.session_state and wanted.isdigit():
+    st.session_state[keys.REPLAY_ROUND] = int(wanted)
+if st.session_state.get(keys.REPLAY_ROUND, 1) > done:
+    st.session_state[keys.REPLAY_ROUND] = done
+k = st.slider("Round", 1, done, key=keys.REPLAY_ROUND) if done > 1 else 1
 rounds = data.rounds(run_id)
 row = rounds[rounds["round"] == k]
 if not row.empty:
