@@ -126,9 +126,10 @@ class PostedPriceMarket(Market):
 
     def board_for(self, member: Member) -> dict[str, Any]:
         """Last round's posted prices; with logit demand, its parameters and the benchmarks."""
+        if self.demand_spec is None:  # buyers see listings; the board keeps only the 24 lowest prices
+            cheapest = sorted(self.listings.values(), key=lambda li: (li.ask_micros, li.id))[:24]
+            return {"posted_prices": {li.id: li.ask_micros / 1e6 for li in cheapest}}
         prices = {li.seller: li.ask_micros / 1e6 for li in self.listings.values()}
-        if self.demand_spec is None:
-            return {"posted_prices": prices}
         d, b = self.demand_model(), self.benchmarks()
         return {
             "posted_prices": prices,
