@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from sqlalchemy import update
+from typer.testing import CliRunner
 
+from sandbox.cli import app
 from sandbox.ledger import LedgerError
 from sandbox.marketic.record import replay, run_marketic
 from sandbox.marketic.run import MarketicConfig, Society
@@ -93,3 +97,27 @@ def test_recorded_run_is_inspectable_and_replays(tmp_path) -> None:
     with store.engine.begin() as conn:  # tamper with one episode's ledger hash
         conn.execute(update(RoundRow).where(RoundRow.run_id == result.run_id, RoundRow.round == 7).values(ledger_hash="x"))
     assert replay(store, result.run_id) == ["episode 7: ledger hash differs"]
+
+
+@pytest.mark.skipif(not os.environ.get("AGORA_TEST_PG_URL"), reason="set AGORA_TEST_PG_URL to record a marketic run in PostgreSQL")
+def test_recorded_in_postgres_and_replays() -> None:
+    store = Store(os.environ["AGORA_TEST_PG_URL"])
+    result = run_marketic(MarketicConfig(task="lure", rule="ccv", episodes=8), store)
+    assert [r.round for r in read.rounds(store, result.run_id)] == list(range(1, 9))
+    assert replay(store, result.run_id) == []
+
+
+def test_command_line_runs_records_and_replays(tmp_path) -> None:
+    db = str(tmp_path / "cli.db")
+    runner = CliRunner()
+    out = runner.invoke(app, ["marketic", "--task", "lure", "--rule", "bucket_brigade", "--episodes", "30", "--db", db])
+    assert out.exit_code == 0, out.output
+    assert "greedy return / optimum" in out.output and "0.729" in out.output
+    (run,) = read.runs(Store(db))
+    assert run.scenario == "marketic/lure/bucket_brigade" and run.rounds_done == 30
+    again = runner.invoke(app, ["marketic-replay", run.id, "--db", db])
+    assert again.exit_code == 0 and "identical" in again.output
+    bad = runner.invoke(app, ["marketic", "--task", "maze", "--db", db])
+    assert bad.exit_code == 2 and "unknown task 'maze'; choose one of chain, grid, lure" in bad.output
+    missing = runner.invoke(app, ["marketic-replay", "no-such-run", "--db", db])
+    assert missing.exit_code == 2 and "no run 'no-such-run'" in missing.output

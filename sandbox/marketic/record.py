@@ -2,7 +2,8 @@
 
 A run writes a ``runs`` row (scenario ``marketic/<task>/<rule>``, the config as
 ``config_json``), one ``agents`` row per primitive, and per episode (a round of the record)
-one ``rounds`` row with the metrics, the ledger hash and the hash of every bid; the
+one ``rounds`` row with the metrics (``surplus``: the rewards earned; ``efficiency``: the
+episode's discounted return over the optimal one), the ledger hash and the hash of every bid; the
 episode's ``ledger_entries``; and one ``actions`` row per sealed bid, so the UI's auditing
 views show who bid what for which state and who won. ``replay`` re-runs a recorded run from
 its ``config_json`` and compares the hashes episode by episode.
@@ -124,7 +125,9 @@ class MarketicRecorder:
                 "n_tx": len(log.steps),
                 "volume": sum(s.price for s in log.steps),
                 "surplus": round(sum(s.reward for s in log.steps) * 1_000_000),
-                "efficiency": metrics["policy_accuracy"],
+                # realised (discounted, exploring) return over the optimum: the share of the best
+                # achievable value the episode delivered, as allocative efficiency is for a market
+                "efficiency": metrics["return"] / metrics["optimal_return"] if metrics["optimal_return"] else None,
                 "mean_price": metrics["mean_price"],
                 "metrics_json": to_json(metrics),
                 "ledger_hash": society.ledger.digest(),
