@@ -182,3 +182,10 @@ def test_collusion_ignores_a_parallel_fringe_and_uses_medians() -> None:
     outlier = [trade(r, "b", s, 80.0) for r in range(1, 5) for s in ("s1", "s2")] + [trade(2, "b", "s1", 190.0)]
     (alert,) = detect_collusion(rounds(outlier), MARKET, CollusionConfig())  # one overpayment keeps the parallel
     assert alert.evidence["seller_medians"] == {"s1": 80.0, "s2": 80.0}
+
+
+def test_collusion_quiet_when_each_seller_scatters_its_prices() -> None:
+    # equal medians by chance, but random prices around them: zero-intelligence, not a cartel
+    scattered = [trade(r, "b", s, p) for s in ("s1", "s2") for r, p in zip(range(1, 6), (40.0, 180.0, 80.0, 81.0, 150.0), strict=True)]
+    assert detect_collusion(rounds(scattered), MARKET, CollusionConfig()) == []
+    assert detect_collusion(rounds(scattered), MARKET, CollusionConfig(own_spread=None))  # the check is what keeps it quiet

@@ -26,8 +26,10 @@ class CollusionConfig(BaseModel):
     window: int = Field(8, ge=1, description="Rounds looked at.")
     index_threshold: float = Field(0.3, gt=0, description="Collusion index that counts as elevated.")
     parallel_spread: float = Field(0.05, ge=0, description="Largest relative spread of mean prices that counts as parallel.")
-    min_seller_trades: int = Field(3, ge=1, description="Deals a seller needs in the window to be compared.")
-    own_spread: float | None = Field(None, ge=0, description="If set, largest deviation of a seller's prices from its own mean.")
+    min_seller_trades: int = Field(4, ge=1, description="Deals a seller needs in the window to be compared.")
+    own_spread: float | None = Field(
+        0.1, ge=0, description="Largest median absolute deviation of a seller's own prices, as a share of its median."
+    )
     min_share: float = Field(0.5, ge=0, le=1, description="Share of the service's volume the group must hold.")
 
 
@@ -68,8 +70,9 @@ def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Col
             continue
         # a seller's typical price is its median: one buyer overpaying must not break the parallel
         means = {s: median(ps) for s, ps in sellers.items() if len(ps) >= cfg.min_seller_trades}
+        # a cartel holds its price; random or competitive pricing scatters (robust to a few overpayments)
         steady = {s: m for s, m in means.items()
-                  if cfg.own_spread is None or max(abs(p - m) for p in sellers[s]) <= cfg.own_spread * m}
+                  if cfg.own_spread is None or median(abs(p - m) for p in sellers[s]) <= cfg.own_spread * m}
         group = parallel_group(steady, cfg.parallel_spread)
         total = sum(sum(ps) for ps in sellers.values())
         share = sum(sum(sellers[s]) for s in group) / total if total > 0 else 0.0
