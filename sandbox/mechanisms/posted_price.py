@@ -38,6 +38,8 @@ class PostedPriceMarket(Market):
         self.price_log: list[dict[str, float]] = []
         self.lowest_seen: dict[str, float] = {}
         self.index_log: list[float] = []
+        self._board: dict[str, Any] = {}
+        self._board_round = -1
 
     def listing_of(self, seller: str, service: str) -> Listing | None:
         """The seller's listing of a service, if it has set a price."""
@@ -127,8 +129,11 @@ class PostedPriceMarket(Market):
     def board_for(self, member: Member) -> dict[str, Any]:
         """Last round's posted prices; with logit demand, its parameters and the benchmarks."""
         if self.demand_spec is None:  # buyers see listings; the board keeps only the 24 lowest prices
-            cheapest = sorted(self.listings.values(), key=lambda li: (li.ask_micros, li.id))[:24]
-            return {"posted_prices": {li.id: li.ask_micros / 1e6 for li in cheapest}}
+            if self._board_round != self.round:  # boards are built before any action of the round
+                cheapest = sorted(self.listings.values(), key=lambda li: (li.ask_micros, li.id))[:24]
+                self._board = {"posted_prices": {li.id: li.ask_micros / 1e6 for li in cheapest}}
+                self._board_round = self.round
+            return self._board
         prices = {li.seller: li.ask_micros / 1e6 for li in self.listings.values()}
         d, b = self.demand_model(), self.benchmarks()
         return {
