@@ -25,7 +25,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def synthetic_spans(store, run_id: str, target: int) -> tuple[int, float]:
-    """Add span rows to ``run_id`` until it holds ``target``; returns (added, seconds)."""
+    """Add span rows to ``run_id`` until it holds ``target``; returns (added, seconds).
+
+    Each agent gets, in every round, one more turn holding model calls, and submissions on
+    threads of their own, as an LLM run of the same size would record.
+    """
     from protocols import semconv as sc
     from traces import read
     from traces.spans import stored_count, write_spans
@@ -33,26 +37,28 @@ def synthetic_spans(store, run_id: str, target: int) -> tuple[int, float]:
     have = stored_count(store, run_id)
     rounds = [r.round for r in read.rounds(store, run_id)]
     agents = [a.agent_id for a in read.agents(store, run_id)]
-    per_round = max(1, (target - have) // len(rounds))
+    per = max(2, -(-(target - have) // (len(rounds) * len(agents))))  # spans per agent and round
+    chats, submits = (per - 1) // 2, per - 1 - (per - 1) // 2
     t0, added, n = time.perf_counter(), 0, 0
     base_ns = 1_700_000_000_000_000_000
     for r in rounds:
-        rows = []
-        trace = f"{r:08x}".rjust(32, "b")
-        root = f"{r:06x}".rjust(16, "a")
-        while len(rows) < per_round and have + added + len(rows) < target:
-            aid = agents[n % len(agents)]
+        rows: list[dict] = []
+        trace, root = f"{r:08x}".rjust(32, "b"), f"{r:06x}".rjust(16, "a")
+        for aid in agents:
+            if have + added + len(rows) >= target:
+                break
             n += 1
-            turn = f"{n:016x}"
-            t = base_ns + r * 10**9 + n * 1000
+            turn, t = f"{n:016x}", base_ns + r * 10**9 + n * 1000
             rows.append(_row(turn, trace, root, run_id, sc.SPAN_AGENT_TURN, sc.SPAN_AGENT_TURN, aid, r, t, 900_000))
-            for k in range(3):  # three model calls and one submission under each turn
+            for k in range(chats):
                 n += 1
-                rows.append(_row(f"{n:016x}", trace, turn, run_id, sc.SPAN_CHAT, sc.SPAN_CHAT, aid, r, t + k * 300_000,
-                                 250_000, model="scripted/zi", tokens=(600, 40)))
-            n += 1
-            rows.append(_row(f"{n:016x}", trace, root, run_id, sc.SPAN_SUBMIT, sc.SPAN_SUBMIT, aid, r, t + 950_000, 20_000,
-                             thread=f"S{r}-{n}"))
+                rows.append(_row(f"{n:016x}", trace, turn, run_id, sc.SPAN_CHAT, sc.SPAN_CHAT, aid, r, t + k * 1000,
+                                 800, model="scripted/zi", tokens=(600, 40)))
+            for _ in range(submits):
+                n += 1
+                rows.append(_row(f"{n:016x}", trace, root, run_id, sc.SPAN_SUBMIT, sc.SPAN_SUBMIT, aid, r, t + 950_000,
+                                 20_000, thread=f"S{r}-{n}"))
+        rows = rows[: max(0, target - have - added)]
         write_spans(store, run_id, rows)
         added += len(rows)
     return added, time.perf_counter() - t0
@@ -86,7 +92,7 @@ def timed(fn: Callable[[], object], reps: int) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spans", type=int, default=1_000_000)
-    ap.add_argument("--rounds", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=1000)
     ap.add_argument("--db", default=None, help="SQLite file (default: a new temp file)")
     ap.add_argument("--reps", type=int, default=5)
     args = ap.parse_args()
