@@ -94,8 +94,8 @@ class Replayer:
             raise ReplayError(f"run '{run_id}' has a scenario this version cannot rebuild: {err}") from None
         self.checker = RecordChecker(store, run_id)
         self.until = self.source.rounds_done
-        # A session given the store traces into it (a fork's rounds); a pure replay writes nothing.
-        self.session = Session(scenario, run_id=new_run_id or run_id, store=write_to)
+        # A session given the store traces into it (a fork's rounds); a replay writes and exports nothing.
+        self.session = Session(scenario, run_id=new_run_id or run_id, store=write_to, tracing=None if write_to else False)
         self.recorder = CheckingRecorder(write_to, self.session.run_id, self.checker)
         self.session.recorder = self.recorder
         # Last of the round-start hooks, so commands apply where the session's own control step would.
