@@ -22,6 +22,13 @@ def test_my_scenarios_are_built_in():
     assert set(MINE) <= set(builtin_names())
 
 
+def test_double_auction_optimum_matches_the_hand_computed_one():
+    """14 units trade in equilibrium; value minus cost summed over them is 1080 (see the file's comment)."""
+    s = Session(load_scenario("double_auction"), rounds=50)
+    assert s.market.period_max_surplus() == pytest.approx(1080.0)
+    assert s.market.max_surplus() == pytest.approx(2 * 1080.0)
+
+
 def test_zi_c_is_more_efficient_than_zi_u():
     zic = Session(load_scenario("double_auction"), rounds=50).run()
     ziu = Session(load_scenario("double_auction_zi_u"), rounds=50).run()
