@@ -9,12 +9,26 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from protocols.actions import Accept, ActionBase, Counter, MakeOffer, Message, PostService, RequestQuote
+from protocols.actions import (
+    Accept,
+    ActionBase,
+    Counter,
+    Deliver,
+    MakeOffer,
+    Message,
+    PostService,
+    Reject,
+    ReportOutcome,
+    RequestQuote,
+    Withdraw,
+)
 from protocols.money import to_micros
 from protocols.state import MarketView
 from protocols.verdict import Rule, Verdict
 
-TRADING = (PostService, RequestQuote, MakeOffer, Counter, Accept)
+# everything else creates or advances a deal (bilateral moves, orders, posted prices, bids,
+# match requests, and any action a new mechanism adds), so a halt stops it
+NOT_TRADING = (Message, Deliver, ReportOutcome, Reject, Withdraw)
 
 
 class LimitsConfig(BaseModel):
@@ -63,7 +77,7 @@ def _service_and_parties(action: ActionBase, view: MarketView, who: str) -> tupl
         return listing.service, who, listing.seller
     if isinstance(action, PostService):
         return action.service, None, who
-    return None, None, None
+    return getattr(action, "service", None), None, None  # orders, posted prices, match requests
 
 
 def check_throttle(action: ActionBase, view: MarketView, who: str, cfg: LimitsConfig) -> Verdict | None:
@@ -78,7 +92,7 @@ def check_throttle(action: ActionBase, view: MarketView, who: str, cfg: LimitsCo
 
 def check_halt(action: ActionBase, view: MarketView, who: str, cfg: LimitsConfig) -> Verdict | None:
     """No new trading in a service whose price-band breaker has halted it."""
-    if not isinstance(action, TRADING):
+    if isinstance(action, NOT_TRADING):
         return None
     service, _, _ = _service_and_parties(action, view, who)
     if service is not None and view.is_halted(f"service:{service}"):

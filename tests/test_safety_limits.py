@@ -77,3 +77,16 @@ def test_price_band_around_the_recent_reference_price() -> None:
     assert v.rule == Rule.PRICE_BAND and "20.00" in v.reason
     assert protocol.submit(MakeOffer(listing_id="L1", price=29), market, "b1").accepted
     assert protocol.submit(PostService(service="svc", ask_price=5, capacity=1), market, "s2").rule == Rule.PRICE_BAND
+
+
+def test_a_halt_also_stops_other_mechanisms_orders() -> None:
+    from protocols.actions import BuyNow, PlaceOrder, Withdraw
+    from protocols.limits import check_halt
+
+    market, _, _ = _listed()
+    market.halted.add("service:svc")
+    cfg = LimitsConfig()
+    assert check_halt(PlaceOrder(side="buy", service="svc", price=20), market, "b1", cfg).rule == Rule.HALTED
+    assert check_halt(PlaceOrder(side="buy", service="other", price=20), market, "b1", cfg) is None
+    assert check_halt(BuyNow(listing_id="L1"), market, "b1", cfg).rule == Rule.HALTED
+    assert check_halt(Withdraw(thread_id="T9"), market, "b1", cfg) is None
