@@ -113,3 +113,48 @@ def test_changed_response_diverges_in_that_round(llm_run, tmp_path) -> None:
          b=json.dumps(body), r=run_id, a=target[0], k=target[3], s=target[1])
     d = replay(run_id, store).divergence
     assert d is not None and d.round == target[3] and d.what == "action" and "payload" in d.key, str(d)
+
+
+def test_fork_after_k_goes_to_the_stand_in_or_live(tmp_path) -> None:
+    from agents.llm import ModelServer
+    from sandbox import fork
+
+    store = Store(str(tmp_path / "http.db"))
+    with ModelServer() as server:
+        spec = _scenario(rounds=4)
+        for pop in spec["population"]:
+            if pop["agent"] == "llm":
+                pop["params"] = {**pop["params"], "model": "openai/gpt-4o-mini", "api_base": server.url, "api_key": "stand-in"}
+        parent = Session(parse_scenario(spec), store=store).run().run_id
+        assert server.stats["requests"] > 0
+        server.reset_stats()
+        offline = fork(parent, 2, {"fee_rate": 0.1}, store=store)
+        assert server.stats["requests"] == 0, "rounds up to K come from the record, later ones from the stand-in"
+        server.reset_stats()
+        live = fork(parent, 2, {"fee_rate": 0.1}, store=store, live=True)
+        assert server.stats["requests"] > 0, "--live sends the calls after K to the configured model"
+
+    def models(run_id: str, after: bool) -> set[str]:
+        op = ">" if after else "<="
+        return {m for (m,) in _sql(store, f"select distinct model from llm_calls where run_id=:r and event='call' and round {op} 2", r=run_id)}
+
+    assert models(offline.run_id, False) == models(live.run_id, False) == {"openai/gpt-4o-mini"}
+    assert models(offline.run_id, True) == {"scripted/auto"}
+    assert models(live.run_id, True) == {"openai/gpt-4o-mini"}
+
+
+def test_llm_run_resumes_and_still_replays(tmp_path) -> None:
+    from sandbox import resume
+    from traces import read
+
+    store = Store(str(tmp_path / "resume.db"))
+    s = Session(parse_scenario(_scenario(rounds=5)), store=store)
+    s.run(rounds=2)
+    result = resume(s.run_id, store)
+    assert result.rounds == 5 and read.run(store, s.run_id).status == "finished"
+    rounds = {r for (r,) in _sql(store, "select distinct round from llm_calls where run_id=:r", r=s.run_id)}
+    assert rounds == {1, 2, 3, 4, 5}, "calls of rounds 1-2 were not written twice, later ones were made"
+    dup = _sql(store, "select count(*) from (select round, agent_id, seq from llm_calls where run_id=:r "
+                      "group by round, agent_id, seq having count(*) > 1)", r=s.run_id)[0][0]
+    assert dup == 0
+    assert replay(s.run_id, store).identical
