@@ -265,15 +265,23 @@ class SessionTracer(NoTracer):
         trace.get_current_span().add_event(sc.EVENT_CONTROL, {sc.CONTROL_KIND: kind, sc.CONTROL_AUTHOR: author, sc.CONTROL_OUTCOME: outcome})
 
     # --- the round's batch --------------------------------------------------------------
+    def _same_store(self) -> bool:
+        mine, records = self.tracing.store, self.session.recorder.store
+        return mine is None or (records is not None and records.url == mine.url)
+
     def stage(self, batch: RoundBatch) -> None:
         """Put the spans ended so far into the round's batch (same transaction as its records)."""
-        if self.run is not None:
+        if self.run is not None and self._same_store():
             self.run.stage(batch)
 
     def confirm(self) -> None:
-        """The round's batch committed: count its spans as stored."""
-        if self.run is not None:
+        """The round's batch committed: count its spans as stored (or write them, to a store of their own)."""
+        if self.run is None:
+            return
+        if self._same_store():
             self.run.confirm()
+        else:
+            self.run.flush()
 
 
 def session_tracer(session: Session, tracing: bool | Tracing | None) -> NoTracer:

@@ -191,3 +191,26 @@ def test_two_sessions_in_one_process_keep_their_own_spans(store) -> None:
         assert len({r.trace_id for r in rows}) == 1
         assert len([r for r in rows if r.name == sc.SPAN_SUBMIT]) == len(read.actions(store, s.run_id))
         assert s.tracer.last_counts.stored == len(rows)
+
+
+def test_a_run_resumed_in_segments_keeps_counting(store) -> None:
+    s = Session(tiny(rounds=5), store=store)
+    s.run(rounds=2)
+    first = trace_read.span_counts(store, s.run_id)
+    s.run()  # the remaining three rounds: a second session.run span, a second trace
+    counts = trace_read.span_counts(store, s.run_id)
+    rows = _all(store, s.run_id)
+    assert counts.ok and counts.stored == counts.in_store == len(rows) > first.stored
+    assert [r.name for r in rows if r.parent_id is None] == [sc.SPAN_SESSION, sc.SPAN_SESSION]
+    assert len({r.trace_id for r in rows}) == 2
+    assert sorted(r.round for r in rows if r.name == sc.SPAN_ROUND) == [1, 2, 3, 4, 5]
+
+
+def test_spans_may_go_to_a_store_of_their_own(tmp_path) -> None:
+    records, spans_db = Store(str(tmp_path / "records.db")), Store(str(tmp_path / "spans.db"))
+    s = Session(tiny(rounds=3), store=records, tracing=setup_tracing(spans_db))
+    s.run()
+    assert trace_read.count_spans(records, s.run_id) == 0
+    counts = trace_read.span_counts(spans_db, s.run_id)
+    assert counts.ok and counts.stored == trace_read.count_spans(spans_db, s.run_id) > 0
+    assert {a.span_id for a in read.actions(records, s.run_id)} <= {r.span_id for r in _all(spans_db, s.run_id)}

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from protocols import semconv as sc
 from traces.otlp import OtlpSink, otlp_endpoint_from_env, sink_for, without_content
-from traces.spans import rows_of, stored_count, write_spans
+from traces.spans import counts_row, rows_of, write_spans
 from traces.store import RoundBatch, Store, StoreError
 
 
@@ -69,10 +69,12 @@ class RunTrace:
         self.closed = False
         self._staged = 0
         self._lock = threading.Lock()
-        self.in_store = 0  # spans of this segment the store holds, counted at the last flush
+        self.in_store = 0  # rows of this run the store holds, counted at the last flush
         self.carriers: dict[int, tuple[str, int]] = {}  # live span id -> (agent, round) its children inherit
-        store = tracing.store
-        self.baseline = stored_count(store, run_id) if store is not None else 0
+        prev = counts_row(tracing.store, run_id) if tracing.store is not None else None
+        if prev is not None:  # a resumed run: the counts go on from where its last segment ended
+            self.started, self.ended, self.stored = prev.started, prev.ended, prev.stored
+            self.otlp_exported, self.otlp_failed = prev.otlp_exported, prev.otlp_failed
 
     # --- called by the router (any thread) ---------------------------------------
     def _started(self) -> None:
@@ -128,7 +130,7 @@ class RunTrace:
         self._staged = 0
         self.stored += len(spans)
         self._hand_over(spans)
-        self.in_store = in_store - self.baseline
+        self.in_store = in_store
 
     def close(self) -> SpanCounts:
         """Flush, stop routing this run's traces, and check that nothing was lost.

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Index, Text, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
+from sqlmodel import Session as SqlSession
 
 from protocols import semconv as sc
 from traces.store import Store, insert_ignoring
@@ -174,6 +175,12 @@ def stored_count(store: Store, run_id: str) -> int:
     """How many span rows the store holds for a run."""
     with store.engine.connect() as conn:
         return _count(conn, run_id)
+
+
+def counts_row(store: Store, run_id: str) -> SpanCountRow | None:
+    """The run's span counts as last written, if any."""
+    with SqlSession(store.engine) as s:
+        return s.get(SpanCountRow, run_id)
 
 
 def rows_of(spans: Iterable[Any], run_id: str, capture_content: bool) -> list[dict[str, Any]]:
