@@ -23,7 +23,7 @@ import hashlib
 import json
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from protocols.auctions import AuctionResult
 from protocols.money import to_micros, to_units
-from protocols.settlement import account, endowment
+from protocols.settlement import Posting, account, endowment
 from sandbox.ledger import Ledger, LedgerError
 from sandbox.marketic.rules import RULES, get_rule, receipt, reward_postings, sale_postings
 from sandbox.marketic.society import Primitive, greedy_action, make_primitives, sealed_bids, top_bid
@@ -147,7 +147,7 @@ class Society:
         for p in self.primitives:
             self._post(endowment(p.pid, to_micros(config.endowment)), 0, "endowment")
 
-    def _post(self, postings: list[Any], round_: int, ref: str) -> None:
+    def _post(self, postings: Sequence[Posting], round_: int, ref: str) -> None:
         for e in self.ledger.post_all(postings, round_, ref):
             self.flows[e.kind] += e.amount
 
