@@ -10,6 +10,7 @@ import sandbox
 from protocols.policy import IncentivePolicy
 from sandbox import Session, load_scenario
 from sandbox.replay import ReplayError, replay
+from sandbox.scenario import builtin_names
 from traces import Store
 from traces.control import submit_command
 
@@ -134,3 +135,11 @@ def test_cli_replay_exit_codes(recorded) -> None:
     assert bad.exit_code == 1 and "diverged at round 4" in bad.output
     missing = runner.invoke(app, ["replay", "nope", "--db", store.url])
     assert missing.exit_code == 2 and "no run 'nope'" in missing.output
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_every_built_in_scenario_replays_identically(name, tmp_path) -> None:
+    store = Store(str(tmp_path / f"{name}.db"))
+    run_id = Session(load_scenario(name), rounds=6, store=store).run().run_id
+    report = replay(run_id, store)
+    assert report.identical, f"{name}: {report}"
