@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class ThreadState(StrEnum):
@@ -95,9 +95,11 @@ class Profile:
         return (*self.values.values(), *self.costs.values())
 
 
-@dataclass(frozen=True, slots=True)
-class Activity:
-    """An agent's activity in the current round, and the limits in force on it now."""
+class Activity(NamedTuple):
+    """An agent's activity in the current round, and the limits in force on it now.
+
+    A named tuple rather than a dataclass: the checks read it for every action.
+    """
 
     actions: int = 0  # accepted actions this round
     messages: int = 0  # accepted messages this round

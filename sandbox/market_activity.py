@@ -19,7 +19,12 @@ if TYPE_CHECKING:
 
 
 class SafetyViewMixin:
-    """Per-round activity counters and the safety parts of ``MarketView``."""
+    """Per-round activity counters and the safety parts of ``MarketView``.
+
+    ``activity`` is cached per agent until the next applied action (or round); state changed
+    outside ``note_applied`` + ``apply`` within a round (a throttle set mid-round) needs
+    ``invalidate_activity``.
+    """
 
     reference_min_deals = 3  # deals needed before a service has a reference price
 
@@ -29,10 +34,12 @@ class SafetyViewMixin:
             self._acted: Counter[str] = Counter()
             self._messaged: Counter[str] = Counter()
             self._spent: Counter[str] = Counter()
+            self._activity_cache: dict[str, Activity] = {}
 
     def note_applied(self: Market, action: ActionBase, who: str) -> None:
         """Count an accepted action before it is applied (the price of an accept is the standing offer)."""
         self._activity_reset()
+        self._activity_cache.clear()  # the action is about to change threads and listings
         self._acted[who] += 1
         if isinstance(action, Message):
             self._messaged[who] += 1
@@ -40,6 +47,11 @@ class SafetyViewMixin:
             t = self.threads.get(action.thread_id)
             if t is not None and t.price_micros is not None:
                 self._spent[t.buyer] += t.price_micros
+
+    def invalidate_activity(self: Market) -> None:
+        """Forget cached activity (after changing throttles or state outside ``apply``)."""
+        self._activity_reset()
+        self._activity_cache.clear()
 
     @property
     def halted(self: Market) -> set[str]:
@@ -58,10 +70,13 @@ class SafetyViewMixin:
     def activity(self: Market, agent_id: str) -> Activity:
         """The agent's activity this round and any throttle on it."""
         self._activity_reset()
+        cached = self._activity_cache.get(agent_id)
+        if cached is not None:
+            return cached
         m = self.members.get(agent_id)
         if m is None:
             return Activity()
-        return Activity(
+        self._activity_cache[agent_id] = out = Activity(
             actions=self._acted[agent_id],
             messages=self._messaged[agent_id],
             spent_micros=self._spent[agent_id],
@@ -69,6 +84,7 @@ class SafetyViewMixin:
             open_listings=sum(1 for li in m.listings.values() if li.remaining > 0),
             action_cap=getattr(m, "action_cap", None),
         )
+        return out
 
     def reference_price(self: Market, service: str) -> float | None:
         """Median of the service's recent settled prices (None with too few deals)."""

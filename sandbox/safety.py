@@ -89,6 +89,7 @@ class SafetyLayer:
             self._sync(aid)
 
     def _sync(self, aid: str) -> None:
+        # the safety layer owns Member.suspended and Member.action_cap
         m = self.session.market.members.get(aid)
         if m is None:
             return
@@ -102,6 +103,7 @@ class SafetyLayer:
             del self.throttled_until[aid]
             cap = None
         m.action_cap = None if cap is None else cap[1]
+        self.session.market.invalidate_activity()
 
     # --- round end ------------------------------------------------------------------------
     def round_end(self, session: Session, log: RoundLog) -> None:
@@ -116,8 +118,11 @@ class SafetyLayer:
         new = self.transitions[before:]
         log.batch.extend("breaker_events", breaker_rows(session.run_id, self._breaker_seq + 1, new))
         self._breaker_seq += len(new)
-        self._blocked = {subj for (_, subj), b in self.breakers.items() if b.blocks}
-        for aid in session.market.members:
+        blocked = {subj for (_, subj), b in self.breakers.items() if b.blocks}
+        changed = blocked ^ self._blocked  # only these members' suspension can change with the breakers
+        self._blocked = blocked
+        members = session.market.members
+        for aid in members if "session" in changed else changed & members.keys():
             self._sync(aid)
         self._detect(log)
 
@@ -157,7 +162,10 @@ class SafetyLayer:
             if isinstance(last, dict) and last.get("end_reason") == "error":
                 errors[aid] = 1
         market = self.session.market
-        for aid in market.members:
+        # a breaker that never saw an event stays closed without a step: step only the rest
+        spending = {aid for aid in market.members if market.activity(aid).spent_micros} if bcfg.spend_rate else set()
+        stepped = {subj for (_, subj) in self.breakers} | set(violations) | set(errors) | spending
+        for aid in sorted(stepped & market.members.keys()):
             if bcfg.violations is not None:
                 self._step("violations", aid, bcfg.violations, violations[aid], "rejected actions")
             if bcfg.model_errors is not None:

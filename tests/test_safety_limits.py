@@ -21,6 +21,7 @@ def _listed(**cfg):  # noqa: ANN202
 def test_throttled_agent_keeps_only_its_allowance() -> None:
     market, protocol, policy = _listed()
     market.members["b1"].action_cap = 1
+    market.invalidate_activity()
     assert act(market, protocol, policy, Message(to="s1", text="hi"), "b1")[0].accepted
     assert protocol.submit(Message(to="s1", text="hi"), market, "b1").rule == Rule.THROTTLED
     assert protocol.submit(Message(to="s1", text="hi"), market, "b2").accepted

@@ -122,3 +122,18 @@ def test_alerts_and_trips_are_span_events_on_the_round_span(redteam: tuple[Sessi
     assert names["safety.alert"] == len(session.safety.alerts)
     assert names["safety.breaker"] == len(session.safety.transitions)
     assert names["safety.intervention"] == len(session.safety.applied)
+
+
+@pytest.mark.parametrize(
+    ("safety", "message"),
+    [
+        ({"comms": {"leak": "maybe"}}, "safety.comms.leak: Input should be 'redact', 'reject' or 'flag'"),
+        ({"limits": {"owners": {"a": ["x"], "b": ["x"]}}}, "agent 'x' is declared under two owners"),
+        ({"detectors": {"wash": {"windw": 3}}}, "safety.detectors.wash.windw: is not a field here"),
+    ],
+)
+def test_a_bad_safety_section_is_one_clear_line(safety: dict, message: str) -> None:
+    from sandbox.scenario import ScenarioError, parse_scenario
+
+    with pytest.raises(ScenarioError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_scenario({"safety": safety})
