@@ -3,7 +3,8 @@
 Run: .venv/bin/python benchmarks/bench_tracing.py [--agents 200] [--rounds 30] [--repeat 3] [--burst 100000] [--db URL]
 
 Prints, measured in one process:
-1. the cost of one bare OpenTelemetry SDK span (a provider with no processor);
+1. the cost of one bare OpenTelemetry SDK span (a provider with no processor), and what the
+   switched-off tracer adds per action;
 2. a scripted run with a SQLite (or --db) store, tracing on vs off: wall time, per action,
    spans per action, and the per-action tracing cost as a ratio to one bare span;
 3. a burst of --burst spans under one run: started, ended, stored, and the time each step took;
@@ -43,6 +44,28 @@ def bare_span_us(n: int = 50_000) -> float:
             tracer.start_span("bare").end()
         best = min(best, (time.perf_counter() - t0) / n * 1e6)
     return best
+
+
+def switched_off_us(n: int = 200_000) -> float:
+    """Microseconds the switched-off tracer adds per action: the calls the loop makes into it."""
+    from sandbox.tracing import NoTracer
+
+    class _Agent:
+        def decide(self, obs):
+            return obs
+
+    off, agent = NoTracer(), _Agent()
+    t0 = time.perf_counter()
+    for i in range(n):
+        span = off.submit_start("a")  # one submission
+        if span is not None:
+            off.submit_end(span, None, None)  # type: ignore[arg-type]
+        off.decide(agent, i)  # type: ignore[arg-type]  (one turn, as many as actions here)
+    calls = (time.perf_counter() - t0) / n * 1e6
+    t0 = time.perf_counter()
+    for i in range(n):
+        agent.decide(i)
+    return calls - (time.perf_counter() - t0) / n * 1e6
 
 
 def build(agents: int, rounds: int, store: Store, tracing: bool) -> Session:
@@ -132,6 +155,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     bare = bare_span_us()
     print(f"1. one bare SDK span (no processor): {bare:.2f} us")
+    print(f"   tracing switched off adds {switched_off_us():.3f} us per action (calls into NoTracer)")
     with tempfile.TemporaryDirectory() as d:
         store = Store(a.db or f"{d}/bench.db")
         run_comparison(a, store, bare)
