@@ -11,7 +11,7 @@ from collections import Counter
 from statistics import median
 from typing import TYPE_CHECKING
 
-from protocols.actions import Accept, ActionBase, Message
+from protocols.actions import Accept, ActionBase, Message, PostService
 from protocols.state import Activity, Profile
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class SafetyViewMixin:
     def note_applied(self: Market, action: ActionBase, who: str) -> None:
         """Count an accepted action before it is applied (the price of an accept is the standing offer)."""
         self._activity_reset()
-        self._activity_cache.clear()  # the action is about to change threads and listings
+        self._forget(action, who)  # the action is about to change these agents' threads and listings
         self._acted[who] += 1
         if isinstance(action, Message):
             self._messaged[who] += 1
@@ -47,6 +47,21 @@ class SafetyViewMixin:
             t = self.threads.get(action.thread_id)
             if t is not None and t.price_micros is not None:
                 self._spent[t.buyer] += t.price_micros
+
+    def _forget(self: Market, action: ActionBase, who: str) -> None:
+        cache = self._activity_cache
+        cache.pop(who, None)
+        thread_id = getattr(action, "thread_id", None)
+        t = self.threads.get(thread_id) if thread_id else None
+        if t is not None:
+            cache.pop(t.buyer, None)
+            cache.pop(t.seller, None)
+        listing_id = getattr(action, "listing_id", None)
+        li = self.listings.get(listing_id) if listing_id else None
+        if li is not None:
+            cache.pop(li.seller, None)
+        elif not isinstance(action, (Message, PostService)) and t is None:
+            cache.clear()  # an action of another mechanism may touch anyone: forget everything
 
     def invalidate_activity(self: Market) -> None:
         """Forget cached activity (after changing throttles or state outside ``apply``)."""

@@ -91,3 +91,23 @@ def test_a_halt_also_stops_other_mechanisms_orders() -> None:
     assert check_halt(PlaceOrder(side="buy", service="other", price=20), market, "b1", cfg) is None
     assert check_halt(BuyNow(listing_id="L1"), market, "b1", cfg).rule == Rule.HALTED
     assert check_halt(Withdraw(thread_id="T9"), market, "b1", cfg) is None
+
+
+def test_cached_activity_always_matches_a_fresh_count() -> None:
+    from protocols.actions import Deliver, ReportOutcome
+
+    market, protocol, policy = _listed()
+    steps = [
+        (MakeOffer(listing_id="L1", price=20), "b1"), (RequestQuote(listing_id="L1"), "b2"),
+        (Message(to="s2", text="hi"), "b1"), (PostService(service="svc", ask_price=25, capacity=3), "s2"),
+        (Accept(thread_id="T1"), "s1"), (MakeOffer(thread_id="T2", price=22), "s1"),
+        (Deliver(thread_id="T1"), "s1"), (ReportOutcome(thread_id="T1", score=1.0), "b1"),
+        (MakeOffer(listing_id="L2", price=25), "b2"),
+    ]
+    for action, who in steps:
+        before = {a: market.activity(a) for a in market.members}  # fill the cache
+        assert act(market, protocol, policy, action, who)[0].accepted, action
+        cached = {a: market.activity(a) for a in market.members}
+        market.invalidate_activity()
+        fresh = {a: market.activity(a) for a in market.members}
+        assert cached == fresh, (action, before)
