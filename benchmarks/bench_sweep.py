@@ -1,6 +1,6 @@
 """A sweep of 16 runs (4 fee rates x 4 seeds of the services market): local processes vs Ray.
 
-Run: .venv/bin/python benchmarks/bench_sweep.py [--rounds 40] [--workers 2]
+Run: .venv/bin/python benchmarks/bench_sweep.py [--rounds 40] [--workers 2] [--no-trace]
 Prints the wall time of the same sweep on each executor (Ray's includes starting its local
 cluster, measured separately too) and runs per second. Both merge per-run SQLite records
 into one store file.
@@ -21,14 +21,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-trace", action="store_true", help="runs record no spans (trace: false)")
     a = ap.parse_args()
     spec = SweepSpec.model_validate({
         "name": "bench", "scenario": "services", "rounds": a.rounds, "seeds": 4,
-        "grid": {"fee_rate": [0.0, 0.02, 0.05, 0.1]}, "metrics": ["transactions", "efficiency"],
+        "grid": {"fee_rate": [0.0, 0.02, 0.05, 0.1]}, "metrics": ["transactions", "efficiency"], "trace": not a.no_trace,
     })
     scenario = load_scenario("services")
     executors = ["local"] + (["ray"] if importlib.util.find_spec("ray") else [])
-    print(f"sweep: 16 runs of the services market ({len(scenario.population)} populations, {a.rounds} rounds), workers={a.workers}")
+    print(f"sweep: 16 runs of the services market ({len(scenario.population)} populations, {a.rounds} rounds), workers={a.workers}, spans {'off' if a.no_trace else 'on'}")
     for ex in executors:
         with tempfile.TemporaryDirectory() as d:
             t0 = time.perf_counter()

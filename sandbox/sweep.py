@@ -15,6 +15,7 @@ A sweep file::
       fee_rate: [0.0, 0.05, 0.1]     # a bare name is a policy field
       market.max_actions_per_round: [5, 10]
     metrics: [transactions, volume, efficiency]
+    trace: true                 # false: no spans (the records stay complete and replayable)
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class SweepSpec(BaseModel):
     seeds: list[int] | int = Field(default_factory=lambda: [0], description="Seeds, or how many (0..n-1).")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="Parameter path -> values.")
     metrics: list[str] = Field(default_factory=lambda: ["transactions", "volume", "efficiency"])
+    trace: bool = Field(True, description="Record OpenTelemetry spans of each run (false: records only, faster).")
 
     @field_validator("metrics")
     @classmethod
@@ -120,6 +122,7 @@ class Cell:
     seed: int
     run_id: str
     scenario_json: str
+    trace: bool = True
 
 
 def cells(spec: SweepSpec, scenario: Scenario, sweep_id: str) -> list[Cell]:
@@ -136,20 +139,21 @@ def cells(spec: SweepSpec, scenario: Scenario, sweep_id: str) -> list[Cell]:
         for seed in spec.seed_list():
             data["seed"] = seed
             sc = parse_scenario(copy.deepcopy(data), f"grid point {params}")
-            out.append(Cell(index, params, seed, f"{sweep_id}-p{index}-s{seed}", sc.model_dump_json()))
+            out.append(Cell(index, params, seed, f"{sweep_id}-p{index}-s{seed}", sc.model_dump_json(), spec.trace))
     return out
 
 
 def run_cell(cell: Cell, db_url: str | None, scratch: str) -> dict[str, Any]:
     """Run one cell in this process. Shared store: write to it; else return the rows to merge."""
     scenario = Scenario.model_validate_json(cell.scenario_json)
+    tracing = None if cell.trace else False
     try:
         if db_url is not None:
-            result = Session(scenario, store=Store(db_url), run_id=cell.run_id).run()
+            result = Session(scenario, store=Store(db_url), run_id=cell.run_id, tracing=tracing).run()
             return {"run_id": cell.run_id, "summary": result.summary, "rows": None}
         path = os.path.join(scratch, f"{cell.run_id}.db")
         local = Store(path)
-        result = Session(scenario, store=local, run_id=cell.run_id).run()
+        result = Session(scenario, store=local, run_id=cell.run_id, tracing=tracing).run()
         rows = history.export_run(local, cell.run_id)
         local.dispose()
         for suffix in ("", "-wal", "-shm"):
