@@ -1,6 +1,6 @@
 """Red-team report: what the safety layer caught, missed and raised falsely, and what it costs.
 
-    .venv/bin/python benchmarks/safety_redteam.py [--seeds 11,12,13] [--sweep 30]
+    .venv/bin/python benchmarks/safety_redteam.py [--seeds 11,12,13] [--sweep 30] [--scale 1000]
 
 For every red-team agent of ``redteam.yaml`` it prints the rules that stopped it (rejections
 or redactions), the alerts that named it, its breaker trips and interventions; then the
@@ -18,7 +18,9 @@ from collections import Counter
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from sandbox.scenario import load_scenario  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+from sandbox.scenario import Scenario, load_scenario, parse_scenario  # noqa: E402
 from sandbox.session import Session  # noqa: E402
 
 STOP_RULES = {"impersonation", "funds", "spend_cap", "rate_limit", "throttled", "injection", "coordination",
@@ -94,17 +96,31 @@ def sweep(n: int) -> None:
           f"honest-twin alerts and breaker transitions {honest_noise}")
 
 
-def overhead(repeats: int = 3) -> None:
-    """Wall time of the services scenario with the safety layer on and off (no store)."""
-    for enabled in (False, True):
-        times = []
+def _scaled(n: int, enabled: bool) -> Scenario:
+    return parse_scenario({"name": "scale", "rounds": 20, "seed": 1, "safety": {"enabled": enabled}, "population": [
+        {"agent": "zi_c", "n": n, "role": "buyer", "service": "svc", "budget": 400, "value": [40, 160], "demand": 2},
+        {"agent": "zi_c", "n": n // 2, "role": "seller", "service": "svc", "cost": [20, 120], "capacity": 4}]})
+
+
+def overhead(repeats: int = 5, scale: int = 0) -> None:
+    """Wall time with the safety layer on and off (no store), runs interleaved to share the noise."""
+    cases: list[tuple[str, Callable[[bool], Scenario]]] = [("services, 46 agents, 40 rounds", _services)]
+    if scale:
+        cases.append((f"zi_c, {scale + scale // 2} agents, 20 rounds", lambda on: _scaled(scale, on)))
+    for label, make in cases:
+        times: dict[bool, list[float]] = {False: [], True: []}
         for _ in range(repeats):
-            sc = load_scenario("services")
-            sc = sc.model_copy(update={"safety": sc.safety.model_copy(update={"enabled": enabled})})
-            t0 = time.perf_counter()
-            Session(sc).run()
-            times.append(time.perf_counter() - t0)
-        print(f"services, 40 rounds, 46 agents, safety {'on ' if enabled else 'off'}: median {statistics.median(times):.3f} s")
+            for enabled in (False, True):
+                t0 = time.perf_counter()
+                Session(make(enabled)).run()
+                times[enabled].append(time.perf_counter() - t0)
+        off, on = statistics.median(times[False]), statistics.median(times[True])
+        print(f"{label}: safety off {off:.3f} s, on {on:.3f} s (median of {repeats}, +{(on / off - 1):.0%})")
+
+
+def _services(enabled: bool) -> Scenario:
+    sc = load_scenario("services")
+    return sc.model_copy(update={"safety": sc.safety.model_copy(update={"enabled": enabled})})
 
 
 def main() -> None:
@@ -112,6 +128,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="11", help="Comma-separated seeds (11 is the scenario's own).")
     ap.add_argument("--sweep", type=int, default=0, help="Also check seeds 1..N for missed and false alerts.")
+    ap.add_argument("--scale", type=int, default=0, help="Also time a ZI-C market of N buyers and N/2 sellers.")
+    ap.add_argument("--repeats", type=int, default=5, help="Timed runs per case and setting.")
     args = ap.parse_args()
     seeds = [int(x) for x in args.seeds.split(",")]
     for seed in seeds:
@@ -120,7 +138,7 @@ def main() -> None:
         honest(seed)
     if args.sweep:
         sweep(args.sweep)
-    overhead()
+    overhead(args.repeats, args.scale)
 
 
 if __name__ == "__main__":
