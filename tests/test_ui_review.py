@@ -116,7 +116,8 @@ def test_replay_page_replays_exactly_and_starts_a_fork(recorded: dict) -> None:
     at = page("replay", BASE, **{"agora.replay.round": 3, "agora.author": "researcher-rui"})
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("identical: 6 rounds" in s.value for s in at.success), shown(at)
+    assert [s.value for s in at.success] == ["Identical to the record."]
+    assert any("identical: 6 rounds of ui-base re-executed and matched" in c.value for c in at.code), shown(at)
     at.text_area(key="agora.fork.policy").input(json.dumps({"fee_rate": 0.1}))
     at.button[1].click().run()
     [cmd] = [c for c in control.commands(store, "*") if c.kind == "start_fork"]
@@ -129,3 +130,29 @@ def test_replay_page_replays_exactly_and_starts_a_fork(recorded: dict) -> None:
         time.sleep(0.5)
     assert forks, "the fork started from the page should finish"
     assert forks[0].fork_round == 3
+
+
+def test_agent_written_text_is_shown_only_as_plain_text(recorded: dict) -> None:
+    store = recorded["store"]
+    if recorded["red"] is None:
+        pytest.skip("the red-team scenario (safety issue) is not installed")
+    hostile = [a for a in read.actions(store, RED) if a.action_type == "message" and "SYSTEM" in a.payload]
+    assert hostile, "the red-team run records injection attempts"
+    target = hostile[0]
+    at = page("replay", RED, **{"agora.replay.round": target.round})
+    assert target.payload in list(at.dataframe[2].value["payload"])
+    text = json.loads(target.payload)["text"]
+    rendered = [str(e.value) for kind in ("markdown", "caption", "subheader", "title", "info", "success", "error")
+                for e in getattr(at, kind)]
+    assert not any(text in r for r in rendered), "agent text reached a Markdown element"
+
+
+def test_charts_escape_agent_written_service_names() -> None:
+    import pandas as pd
+
+    from ui import charts
+
+    evil = '<a href="javascript:alert(1)">x</a>'
+    fig = charts.prices(pd.DataFrame({"round": [1], "service": [evil], "mean_price": [10.0]}), {evil: (9.0, 11.0)})
+    assert fig.data[0].name == "&lt;a href=&quot;javascript:alert(1)&quot;&gt;x&lt;/a&gt;"
+    assert "<a" not in fig.layout.annotations[0].text

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import html
 import math
 
 import networkx as nx
 import pandas as pd
 import plotly.graph_objects as go
 
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+
+
+def _plain(text: object) -> str:
+    """Agent-written text (service names) for plotly, which renders a subset of HTML in labels."""
+    return html.escape(str(text), quote=True)
+
 
 def prices(prices_df: pd.DataFrame, bands: dict[str, tuple[float, float]]) -> go.Figure:
     """Mean settled price per round and service, with each service's competitive band."""
     fig = go.Figure()
+    services = sorted(set(prices_df["service"]) | set(bands))
+    color = {sv: PALETTE[i % len(PALETTE)] for i, sv in enumerate(services)}
     for service, g in prices_df.groupby("service"):
-        fig.add_trace(go.Scatter(x=g["round"], y=g["mean_price"], mode="lines+markers", name=str(service)))
+        fig.add_trace(go.Scatter(x=g["round"], y=g["mean_price"], mode="lines+markers", name=_plain(service),
+                                 line={"color": color[service]}))
     for service, (low, high) in sorted(bands.items()):
-        fig.add_hrect(y0=low, y1=high, opacity=0.12, line_width=0, annotation_text=f"{service} competitive",
-                      annotation_position="top left")
+        fig.add_hrect(y0=low, y1=max(high, low + 0.01), opacity=0.18, line_width=0, fillcolor=color[service],
+                      annotation_text=f"{_plain(service)} competitive", annotation_position="top left")
     fig.update_layout(title="Prices per round (bands: competitive equilibrium)", xaxis_title="round",
                       yaxis_title="price", height=340, margin={"t": 40, "b": 30})
     return fig
@@ -50,7 +61,7 @@ def network(pairs: pd.DataFrame) -> go.Figure:
     nodes = list(g.nodes)
     colors = ["#1f77b4" if n.startswith("buyer") else "#d62728" for n in nodes]
     fig.add_trace(go.Scatter(x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes], mode="markers",
-                             text=nodes, hoverinfo="text", marker={"size": 9, "color": colors}, showlegend=False))
+                             text=[_plain(n) for n in nodes], hoverinfo="text", marker={"size": 9, "color": colors}, showlegend=False))
     fig.update_layout(title="Who trades with whom (blue buyers, red sellers)", height=420, margin={"t": 40},
                       xaxis={"visible": False}, yaxis={"visible": False})
     return fig
@@ -66,7 +77,7 @@ def balance(df: pd.DataFrame) -> go.Figure:
 def waterfall(spans: pd.DataFrame) -> go.Figure:
     """Spans as horizontal bars from their start to their end (ms from the first span)."""
     t0 = spans["start_ns"].min()
-    labels = [f"{'  ' * int(d)}{n}" for n, d in zip(spans["name"], spans["depth"], strict=True)]
+    labels = [f"{'  ' * int(d)}{_plain(n)}" for n, d in zip(spans["name"], spans["depth"], strict=True)]
     fig = go.Figure(go.Bar(
         y=labels, x=(spans["end_ns"] - spans["start_ns"]) / 1e6, base=(spans["start_ns"] - t0) / 1e6,
         orientation="h", hovertext=spans["span_id"],

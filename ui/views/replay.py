@@ -60,7 +60,8 @@ with left:
     if st.button("Replay exactly"):
         with st.spinner("replaying..."):
             ok, report = data.verify_replay(run_id)
-        (st.success if ok else st.error)(report)
+        (st.success if ok else st.error)("Identical to the record." if ok else "The replay did not match the record.")
+        st.code(report, language=None)  # a divergence quotes recorded actions: plain text
 with right, st.form("fork"):
     st.text(f"Fork after round {k}: replay rounds 1..{k}, then go on with this policy.")
     changes = st.text_area("Policy fields to change (JSON)", value=json.dumps({"fee_rate": 0.05}), key=keys.FORK_POLICY)

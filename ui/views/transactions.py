@@ -56,7 +56,8 @@ if opened is None:
 st.query_params[keys.QUERY_TX] = str(opened)
 tx = data.transaction(run_id, int(opened))
 assert tx is not None
-st.subheader(f"Transaction #{opened}: {tx['buyer']} bought {tx['service']} from {tx['seller']}")
+st.subheader(f"Transaction #{opened}")
+st.text(f"{tx['buyer']} bought {tx['service']} from {tx['seller']}")  # service names are agent-written: plain text
 st.dataframe([tx], hide_index=True)
 st.subheader("Negotiation thread")
 st.caption("What each side submitted, with the protocol's verdict. Payloads are shown as plain text.")
