@@ -27,9 +27,8 @@ if TYPE_CHECKING:
     from agents.base import Agent, DryRun
     from agents.observation import Observation
     from protocols.policy import IncentivePolicy
-    from sandbox.record import ActionRecord, DealRecord
+    from sandbox.record import ActionRecord, DealRecord, RoundLog
     from sandbox.session import Session
-    from traces.store import RoundBatch
 
 SCOPE = "agora.sandbox"
 _MAX_PRICE_MICROS = 2**62  # larger (or non-finite) prices are hostile input; keep them out of int attributes
@@ -75,7 +74,7 @@ class NoTracer:
     def control(self, kind: str, author: str, outcome: str) -> None:
         """No event."""
 
-    def stage(self, batch: RoundBatch) -> None:
+    def stage(self, log: RoundLog) -> None:
         """No spans to stage."""
 
     def confirm(self) -> None:
@@ -96,6 +95,7 @@ class SessionTracer(NoTracer):
         self._span: Any = None
         self._token: Any = None
         self._thread_first: dict[str, tuple[int, int]] = {}  # thread id -> (trace id, span id) of its first move
+        self._turns: dict[str, str] = {}  # agent id -> span id of its turn this round
 
     # --- the run ------------------------------------------------------------------
     def _open(self) -> RunTrace:
@@ -172,8 +172,10 @@ class SessionTracer(NoTracer):
 
     def _carry(self, span: Any, agent: Agent) -> None:
         """Spans started inside this turn (model calls, tools) inherit its agent and round."""
+        sid = span.get_span_context().span_id
+        self._turns[agent.id] = format(sid, "016x")
         if self.run is not None:
-            self.run.carriers[span.get_span_context().span_id] = (agent.id, self.session.round)
+            self.run.carriers[sid] = (agent.id, self.session.round)
 
     def decide(self, agent: Agent, obs: Observation) -> Sequence[Any]:
         """The agent's turn inside an ``invoke_agent`` span."""
@@ -269,10 +271,17 @@ class SessionTracer(NoTracer):
         mine, records = self.tracing.store, self.session.recorder.store
         return mine is None or (records is not None and records.url == mine.url)
 
-    def stage(self, batch: RoundBatch) -> None:
-        """Put the spans ended so far into the round's batch (same transaction as its records)."""
+    def stage(self, log: RoundLog) -> None:
+        """Put the spans ended so far into the round's batch (same transaction as its records).
+
+        A turn that failed is recorded as a ``turn_error`` action; it points at its turn's span.
+        """
+        turns, self._turns = self._turns, {}
+        for rec in log.records:
+            if rec.span_id is None and rec.action_type == "turn_error":
+                rec.span_id = turns.get(rec.agent_id)
         if self.run is not None and self._same_store():
-            self.run.stage(batch)
+            self.run.stage(log.batch)
 
     def confirm(self) -> None:
         """The round's batch committed: count its spans as stored (or write them, to a store of their own)."""

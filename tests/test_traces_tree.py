@@ -214,3 +214,25 @@ def test_spans_may_go_to_a_store_of_their_own(tmp_path) -> None:
     counts = trace_read.span_counts(spans_db, s.run_id)
     assert counts.ok and counts.stored == trace_read.count_spans(spans_db, s.run_id) > 0
     assert {a.span_id for a in read.actions(records, s.run_id)} <= {r.span_id for r in _all(spans_db, s.run_id)}
+
+
+class _Crashing(FakeChattingAgent.__mro__[1]):  # a plain Agent
+    """A FAKE agent whose turn raises."""
+
+    kind = "fake_crashing"
+
+    def decide(self, obs):
+        raise ValueError("bug in the strategy")
+
+
+def test_a_failed_turn_is_an_error_span_its_action_row_points_at(store) -> None:
+    s = Session(tiny(rounds=2), store=store)
+    (aid,) = s.spawn(_Crashing, n=1, role="buyer", budget=10, value=1, service="svc")
+    s.run()
+    errors = [a for a in read.actions(store, s.run_id) if a.action_type == "turn_error"]
+    assert [a.round for a in errors] == [1, 2]
+    for a in errors:
+        turn = trace_read.span(store, s.run_id, a.span_id)
+        assert turn.operation == sc.SPAN_AGENT_TURN and turn.agent_id == aid and turn.round == a.round
+        assert turn.status == "ERROR" and "bug in the strategy" in turn.status_message
+        assert turn.events()[0]["name"] == "exception"
