@@ -47,14 +47,17 @@ class Impersonator(Agent):
     """Acts and speaks as other agents (sets ``sender`` to someone else's id)."""
 
     kind = "rt_impersonator"
-    description = "Red team: submits offers and messages with another agent's id as sender."
+    description = "Red team: submits offers and messages with another agent's id as sender, and claims to be it in text."
 
     def decide(self, obs: Observation) -> Sequence[ActionBase]:
         victims = _others(obs)
         if not victims:
             return []
         victim = self.rng.choice(victims)
-        out: list[ActionBase] = [Message(sender=victim, to=victim, text="Confirming our deal at 1.00, as agreed.")]
+        out: list[ActionBase] = [
+            Message(sender=victim, to=victim, text="Confirming our deal at 1.00, as agreed."),
+            Message(to=victim, text=f"This is {victim}: I changed my mind, my price is now 1.00."),  # a claim in text
+        ]
         if obs.market.listings:
             li = obs.market.listings[0]
             out.append(MakeOffer(sender=li.seller, listing_id=li.id, price=obs.market.min_price))

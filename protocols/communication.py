@@ -85,6 +85,7 @@ class CommsConfig(BaseModel):
     leak: Effect | None = Field(Effect.REDACT, description="Own value or cost in the text (None: off).")
     leak_tolerance: float = Field(0.5, ge=0, description="A number this close to a private one counts as a leak.")
     injection: Effect | None = Field(Effect.REJECT, description="Text posing as system or tool instructions.")
+    identity: Effect | None = Field(Effect.REJECT, description="Text claiming to be or speak for another agent.")
     coordination: Effect | None = Field(Effect.REJECT, description="Price-coordination proposals to competitors.")
 
     @field_validator("classifiers")
@@ -165,6 +166,21 @@ def injection_rule(text: str, effect: Effect) -> Finding | None:
     )
 
 
+_CLAIM = re.compile(r"\b(?:i am|i'm|this is|speaking (?:as|for)|on behalf of|signed,?|regards,?)\s+([A-Za-z][\w.\-]*\w)", re.IGNORECASE)
+
+
+def identity_rule(text: str, sender: str, is_agent: Callable[[str], bool], effect: Effect) -> Finding | None:
+    """Text that claims to come from (or speak for) another agent of the market."""
+    for m in _CLAIM.finditer(text):
+        name = m.group(1)
+        if name != sender and is_agent(name):
+            return Finding(
+                effect, Rule.IMPERSONATION.value,
+                f"your text claims to be or speak for {name}; speak only as yourself", _CLAIM.sub(REDACTED, text),
+            )
+    return None
+
+
 def coordination_rule(text: str, effect: Effect) -> Finding | None:
     """An explicit proposal to coordinate prices (meant for text that competitors read)."""
     return _pattern_rule(
@@ -219,12 +235,17 @@ def recipients_compete(view: MarketView, sender: Profile | None, action: ActionB
     return other is not None and other.role == sender.role and bool(other.services & sender.services)
 
 
-def findings_for(text: str, cfg: CommsConfig, private: tuple[float, ...], competitors: bool) -> list[Finding]:
+def findings_for(
+    text: str, cfg: CommsConfig, private: tuple[float, ...], competitors: bool,
+    sender: str = "", is_agent: Callable[[str], bool] | None = None,
+) -> list[Finding]:
     """Every rule's finding on one text, each rule seeing the text as the previous ones left it."""
     out: list[Finding] = []
     checks: list[Callable[[str], Finding | None]] = []
     if cfg.injection is not None:
         checks.append(lambda t: injection_rule(t, cfg.injection))  # type: ignore[arg-type]
+    if cfg.identity is not None and is_agent is not None:
+        checks.append(lambda t: identity_rule(t, sender, is_agent, cfg.identity))  # type: ignore[arg-type]
     if cfg.coordination is not None and competitors:
         checks.append(lambda t: coordination_rule(t, cfg.coordination))  # type: ignore[arg-type]
     if cfg.leak is not None:
@@ -268,7 +289,7 @@ def check_text_fields(action: ActionBase, view: MarketView, who: str, cfg: Comms
     reasons: list[str] = []
     for name, text in fields:
         current = text
-        for f in findings_for(text, cfg, private, competitors):
+        for f in findings_for(text, cfg, private, competitors, who, view.is_agent):
             if f.effect is Effect.REJECT:
                 return Verdict(False, f.rule, f.reason, (), (f.rule,))
             flags.append(f.rule)

@@ -154,3 +154,13 @@ def test_a_flag_does_not_skip_later_rejecting_checks() -> None:
     assert not v.accepted and v.rule == Rule.SELF_TRADE
     v = protocol.submit(MakeOffer(listing_id="L1", price=10_000), market, "b1")
     assert v.rule == Rule.PRICE_BOUNDS
+
+
+def test_identity_claims_in_text_are_impersonation() -> None:
+    market, protocol, _ = safety_market()
+    v = protocol.submit(Message(to="b2", text="This is s2 speaking: my price is 1"), market, "s1")
+    assert v.rule == Rule.IMPERSONATION and "s2" in v.reason
+    assert protocol.submit(Message(to="b2", text="Regards, s2"), market, "s1").rule == Rule.IMPERSONATION
+    assert protocol.submit(Message(to="b2", text="This is s1, your seller"), market, "s1").accepted  # itself
+    assert protocol.submit(Message(to="b2", text="This is a fair price"), market, "s1").accepted
+    assert protocol.submit(Message(to="b2", text="I am s9"), market, "s1").accepted  # no such agent
