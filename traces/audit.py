@@ -29,9 +29,22 @@ AUDIT_INDEXES = (
 
 
 def ensure_indexes(store: Store) -> None:
-    """Create the audit indexes on a store made before they existed (new stores get them anyway)."""
+    """Create the audit indexes on a store made before they existed (new stores get them anyway).
+
+    On SQLite, also gather the planner's statistics once (``ANALYZE``) when the store has none:
+    without them SQLite picks a poor index for a deal's trace on a big run (measured on a run
+    with a million spans: 0.35 s before, 0.01 s after; ANALYZE itself took 2 s there).
+    PostgreSQL keeps its statistics itself.
+    """
     for index in AUDIT_INDEXES:
         index.create(store.engine, checkfirst=True)
+    if store.is_sqlite:
+        with store.engine.begin() as conn:
+            has_stats = conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+            ).first()
+            if has_stats is None:
+                conn.exec_driver_sql("ANALYZE")
 
 
 @dataclass(frozen=True)
