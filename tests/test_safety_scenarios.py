@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -137,3 +138,18 @@ def test_a_bad_safety_section_is_one_clear_line(safety: dict, message: str) -> N
 
     with pytest.raises(ScenarioError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_scenario({"safety": safety})
+
+
+@pytest.mark.skipif(not os.environ.get("AGORA_TEST_PG_URL"), reason="set AGORA_TEST_PG_URL to record alerts in PostgreSQL")
+def test_alerts_and_reviews_in_postgresql() -> None:
+    store = Store(os.environ["AGORA_TEST_PG_URL"])
+    session = Session(load_scenario("redteam"), store=store, rounds=8)
+    session.run(6)
+    rows = alert_store.alerts(store, session.run_id)
+    assert [r.alert_id for r in rows] == list(session.safety.alerts)
+    target = alert_store.review_queue(store, session.run_id)[0]
+    alert_store.request_review(store, session.run_id, target.alert_id, "dismiss", "auditor", "looked fine")
+    session.run(1)
+    row = alert_store.alert(store, session.run_id, target.alert_id)
+    assert row is not None and (row.status, row.decided_by) == ("dismissed", "auditor")
+    assert len(alert_store.breaker_events(store, session.run_id)) == len(session.safety.transitions)
