@@ -25,9 +25,10 @@ CHILD = textwrap.dedent(
     from sandbox import Session, load_scenario
     db, run_id = sys.argv[1], sys.argv[2]
     s = Session(load_scenario("services"), rounds=ROUNDS, store=db, run_id=run_id)
-    def slow(session, log):  # settle, then wait before the commit: the kill lands mid-round
+    def slow(session, log):  # round 7 settles, then waits before its commit: the kill lands mid-round
         print(f"ending {log.round}", flush=True)
-        time.sleep(0.4)
+        if log.round == 7:
+            time.sleep(30)
     s.hooks.round_end.append(slow)
     s.run()
     """.replace("ROUNDS", str(ROUNDS))
