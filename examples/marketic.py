@@ -6,6 +6,7 @@ HTML plot of the society's greedy return and of its bid error per episode.
 
     .venv/bin/python examples/marketic.py                 # 5 seeds, 300 episodes
     .venv/bin/python examples/marketic.py --seeds 2 --db marketic.db   # also record every run
+    .venv/bin/python examples/marketic.py --llm 80     # also: LLM-agent bidders on the stand-in
 """
 
 from __future__ import annotations
@@ -149,6 +150,23 @@ def svg(runs: dict[tuple[str, str], list[MarketicResult]], path: Path) -> None:
     path.write_text("\n".join(out))
 
 
+def llm_table(episodes: int) -> Table:
+    """The lure with every primitive backed by an LLM agent on the stand-in: truthful vs shading bidders."""
+    t = Table(title=f"lure, primitives backed by the LLM agent on the stand-in (seed 0, {episodes} episodes)")
+    for h in ("rule", "stand-in bidder", "optimal from episode", "policy in cell 0", "top bids by cell (V*: .729 .81 .9 1)",
+              "LLM turns"):
+        t.add_column(h)
+    for rule in ("bucket_brigade", "ccv"):
+        for bidder in ("marketic_truthful", "marketic_shading"):
+            r = run_marketic(MarketicConfig(task="lure", rule=rule, episodes=episodes, bidder=f"scripted/{bidder}"))
+            first = r.first_optimal_episode() if r.reached_optimum() else None
+            assert r.society.llm is not None
+            bids = " ".join(f"{v:.3f}" for v in r.last["top_bids"].values())
+            t.add_row(rule, bidder, "never" if first is None else str(first), r.last["policy"]["0"], bids,
+                      str(sum(r.society.llm.outcomes.values())))
+    return t
+
+
 def main() -> None:
     """Parse arguments, run, print the table, write the plot."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -157,6 +175,8 @@ def main() -> None:
     ap.add_argument("--db", default=None, help="record every run in this store (file path or URL)")
     ap.add_argument("--html", default="docs/marketic_plot.html", help="where to write the interactive plot")
     ap.add_argument("--svg", default="docs/marketic_plot.svg", help="where to write the static plot")
+    ap.add_argument("--llm", type=int, default=0, metavar="EPISODES",
+                    help="also run the lure with LLM-agent bidders on the stand-in for this many episodes")
     args = ap.parse_args()
     t0 = time.perf_counter()
     runs = run_all(args.seeds, args.episodes, Store(args.db) if args.db else None)
@@ -165,6 +185,10 @@ def main() -> None:
     plot(runs, Path(args.html))
     svg(runs, Path(args.svg))
     console.print(f"{len(runs) * args.seeds} runs in {time.perf_counter() - t0:.1f} s; plots written to {args.html}, {args.svg}")
+    if args.llm:
+        t1 = time.perf_counter()
+        console.print(llm_table(args.llm))
+        console.print(f"LLM-agent runs in {time.perf_counter() - t1:.1f} s")
 
 
 if __name__ == "__main__":

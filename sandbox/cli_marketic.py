@@ -31,6 +31,9 @@ def marketic(
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random draw.")] = 0,
     endowment: Annotated[float, typer.Option("--endowment", help="Money each primitive starts with.")] = 20.0,
     independent: Annotated[bool, typer.Option("--independent", help="Clones learn separate bid tables.")] = False,
+    bidder: Annotated[
+        str | None, typer.Option("--bidder", help="LLM agents decide the bids with this model, e.g. scripted/marketic_truthful.")
+    ] = None,
     db: DbOpt = DEFAULT_DB,
 ) -> None:
     """Run a market of simple programs on a small task: each state is auctioned to primitives."""
@@ -39,7 +42,8 @@ def marketic(
 
     try:
         config = MarketicConfig(
-            task=task, rule=rule, episodes=episodes, clones=clones, seed=seed, endowment=endowment, shared=not independent
+            task=task, rule=rule, episodes=episodes, clones=clones, seed=seed, endowment=endowment, shared=not independent,
+            bidder=bidder,
         )
     except ValidationError as err:
         fail("; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors()))

@@ -178,6 +178,9 @@ def run_marketic(
         tracer.end(err)
         recorder.finish("failed", {"episodes": society.episode}, error=f"{type(err).__name__}: {err}")
         raise
+    finally:
+        if society.llm is not None:
+            society.llm.close()
     tracer.end()
     result = MarketicResult(run_id if store is not None else None, config, history, society)
     recorder.finish("finished", summary(result))

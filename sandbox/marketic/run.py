@@ -33,6 +33,7 @@ from protocols.auctions import AuctionResult
 from protocols.money import to_micros, to_units
 from protocols.settlement import Posting, account, endowment
 from sandbox.ledger import Ledger, LedgerError
+from sandbox.marketic.llm import LLMBidding
 from sandbox.marketic.rules import RULES, get_rule, receipt, reward_postings, sale_postings
 from sandbox.marketic.society import Primitive, greedy_action, make_primitives, sealed_bids, top_bid
 from sandbox.marketic.tasks import TASKS, Solution, Task, make_task, solve
@@ -59,6 +60,9 @@ class MarketicConfig(BaseModel):
     endowment: float = Field(20.0, ge=0, description="money each primitive starts with, in units")
     init_bid: float = Field(1.0, description="every bid before any learning (1.0 is optimistic: no state is worth more)")
     max_steps: int | None = Field(None, ge=1, description="step cap per episode (default 4 x states)")
+    bidder: str | None = Field(
+        None, description="litellm model whose LLM agents decide the bids (e.g. scripted/marketic_truthful); None: bid the value"
+    )
 
     @field_validator("task")
     @classmethod
@@ -144,6 +148,9 @@ class Society:
         self.flows: Counter[str] = Counter()
         self.episode = 0
         self._ties = random.Random(f"{config.seed}/ties")
+        self.llm: LLMBidding | None = None
+        if config.bidder:
+            self.llm = LLMBidding(self.primitives, config.bidder, config.seed, self.task.label)
         for p in self.primitives:
             self._post(endowment(p.pid, to_micros(config.endowment)), 0, "endowment")
 
@@ -166,8 +173,11 @@ class Society:
         log = EpisodeLog(ep)
         sigma = cfg.noise(ep)
         state, seller = task.start, None
+        bidding = self.llm or sealed_bids
+        if self.llm is not None:
+            self.llm.begin_episode(ep)
         for t in range(self.max_steps):
-            bids = sealed_bids(self.primitives, state, self.wealth(), sigma, cfg.init_bid)
+            bids = bidding(self.primitives, state, self.wealth(), sigma, cfg.init_bid)
             self._ties.shuffle(bids)  # equal bids go to a seeded random one of them
             result = self.rule.clear(bids)
             assert result.winner is not None  # reserve 0 and every bid >= 0: someone always wins
