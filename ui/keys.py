@@ -21,8 +21,6 @@ REVIEW_DECISION = "agora.review.decision"
 REVIEW_AMOUNT = "agora.review.amount"
 REVIEW_REASON = "agora.review.reason"
 FORK_POLICY = "agora.fork.policy"
-LIVE_REFRESH = "agora.live"
-LAST_WRITE = "agora.last_write"  # message about the last command written, shown after the rerun
 
 QUERY_RUN = "run"  # ?run=<id> opens the app on a run
 QUERY_TX = "tx"

@@ -47,13 +47,6 @@ def author() -> str:
     return str(st.session_state.get(keys.AUTHOR, "")).strip()
 
 
-def show_last_write() -> None:
-    """Show (once) the message about the last command written."""
-    msg = st.session_state.pop(keys.LAST_WRITE, None)
-    if msg:
-        st.success(msg)
-
-
 def run_header(info: dict[str, Any]) -> None:
     """Status line of a run: scenario, seed, rounds and status."""
     st.caption(

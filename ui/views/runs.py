@@ -7,21 +7,29 @@ import streamlit as st
 from ui import data, widgets
 
 st.title("Runs")
-st.caption(f"store: {data.db_url()}")
+st.caption(f"store: {data.db_url()}")  # the operator's own setting, not agent text
 refusal = widgets.operator()
 widgets.pick_run()
-widgets.show_last_write()
-runs = data.runs()
-if not runs.empty:
+live = bool((data.runs()["status"] == "running").any()) if not data.runs().empty else False
+
+
+@st.fragment(run_every=3.0 if live else None)
+def table() -> None:
+    """The runs table, refreshed every 3 s while a run is going on."""
+    runs = data.runs()
+    if runs.empty:
+        return
     st.dataframe(
         runs,
         hide_index=True,
         column_config={
             "volume": st.column_config.NumberColumn(format="%.2f"),
             "efficiency": st.column_config.NumberColumn(format="percent"),
-            "alerts": st.column_config.NumberColumn(help="empty until the safety layer's alerts table exists"),
         },
     )
+
+
+table()
 
 st.subheader("Start a demo run")
 with st.form("demo"):
