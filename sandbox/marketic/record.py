@@ -191,7 +191,7 @@ def replay(store: Store, run_id: str) -> list[str]:
     """Re-run a recorded marketic run from its config; return the differences (empty: exact)."""
     row = read.run(store, run_id)
     if row is None:
-        raise ValueError(f"no run {run_id!r} in the store; list runs with `agora runs` or check the id")
+        raise ValueError(f"no run {run_id!r} in the store; check the run id and the --db path")
     if not row.scenario.startswith("marketic/"):
         raise ValueError(f"run {run_id!r} is a {row.scenario} run, not a marketic one")
     config = MarketicConfig.model_validate_json(row.config_json)
@@ -199,12 +199,16 @@ def replay(store: Store, run_id: str) -> list[str]:
     society = Society(config)
     society.ledger.drain()
     diffs = []
-    for episode in sorted(recorded):
-        while society.episode < episode:
-            log, _ = society.play_episode()
-        rec = recorded[episode]
-        if rec.ledger_hash != society.ledger.digest():
-            diffs.append(f"episode {episode}: ledger hash differs")
-        if rec.actions_hash != log.digest():
-            diffs.append(f"episode {episode}: bids differ")
+    try:
+        for episode in sorted(recorded):
+            while society.episode < episode:
+                log, _ = society.play_episode()
+            rec = recorded[episode]
+            if rec.ledger_hash != society.ledger.digest():
+                diffs.append(f"episode {episode}: ledger hash differs")
+            if rec.actions_hash != log.digest():
+                diffs.append(f"episode {episode}: bids differ")
+    finally:
+        if society.llm is not None:
+            society.llm.close()
     return diffs
