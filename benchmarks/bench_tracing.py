@@ -9,7 +9,8 @@ Prints, measured in one process:
    spans per action, and the per-action tracing cost as a ratio to one bare span;
 3. a burst of --burst spans under one run: started, ended, stored, and the time each step took;
 4. for contrast, the SDK's BatchSpanProcessor (defaults) exporting the same burst into the store:
-   how many spans it kept.
+   how many spans it kept;
+5. the CPU time of each part of a traced action (turn span, submission span, conversion, insert).
 """
 
 from __future__ import annotations
@@ -144,6 +145,55 @@ def batch_contrast(n: int, store: Store) -> None:
     print(f"   exported {exporter.received}, in the store {stored_count(store, run_id)}, dropped {n - exporter.received}")
 
 
+def breakdown(store: Store, n: int = 4000) -> None:
+    """CPU time of each part of a traced action, in bare spans (CPU time is steadier than wall time here)."""
+    clock = time.process_time
+    bare = TracerProvider().get_tracer("bare")
+    tracer = trace.get_tracer("bench.parts")
+
+    def per(f: object, k: int = n) -> float:
+        best = float("inf")
+        for _ in range(3):
+            t0 = clock()
+            for _ in range(k):
+                f()  # type: ignore[operator]
+            best = min(best, (clock() - t0) / k)
+        return best
+
+    turn_attrs = {sc.GEN_AI_OPERATION: sc.SPAN_AGENT_TURN, sc.GEN_AI_AGENT_NAME: "b1", sc.GEN_AI_AGENT_ID: "b1",
+                  sc.AGENT_ID: "b1", sc.AGENT_ROLE: "buyer", sc.AGENT_KIND: "zi_c", sc.ROUND: 3}
+    sub_attrs = {sc.ACTION_TYPE: "make_offer", sc.ACTION_SEQ: 3, sc.VERDICT: "accepted", sc.VERDICT_RULE: "ok",
+                 sc.VERDICT_REASON: "accepted", sc.ACTION_JSON: '{"type":"make_offer","price":12.5,"listing_id":"L3"}',
+                 sc.PRICE: 12_500_000, sc.LISTING_ID: "L3", sc.THREAD_ID: "T4", sc.COUNTERPARTY: "s2"}
+
+    def turn() -> None:
+        with tracer.start_as_current_span("invoke_agent b1", attributes=turn_attrs) as span:
+            span.set_attribute(sc.AGENT_ACTIONS, 1)
+
+    def submit() -> None:
+        span = tracer.start_span(sc.SPAN_SUBMIT, attributes={sc.AGENT_ID: "b1", sc.ROUND: 3})
+        span.set_attributes(sub_attrs)
+        span.end()
+
+    run_id = f"parts-{uuid.uuid4().hex[:8]}"
+    run = setup_tracing(store).open_run(run_id)
+    with tracer.start_as_current_span(sc.SPAN_SESSION, attributes={sc.RUN_ID: run_id}):
+        b = per(lambda: bare.start_span("bare").end())
+        t_turn = per(turn)
+        t_submit = per(submit)
+    spans = run.pending[:800]
+    t_convert = per(lambda: rows_of(spans, run_id, True), 5) / len(spans)
+    rows = rows_of(run.pending, run_id, True)
+    t0 = clock()
+    for i in range(0, len(rows), 800):
+        write_spans(store, run_id, rows[i : i + 800])
+    t_insert = (clock() - t0) / len(rows)
+    run.pending.clear()
+    run.tracing.router.unregister(run)  # written by hand above, so no count check here
+    print(f"\n5. CPU time per part, in bare spans (bare = {b * 1e6:.1f} us CPU): invoke_agent span {t_turn / b:.1f}, "
+          f"protocol.submit span {t_submit / b:.1f}, row conversion {t_convert / b:.1f}, insert per row {t_insert / b:.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--agents", type=int, default=200)
@@ -161,6 +211,7 @@ def main() -> None:
         run_comparison(a, store, bare)
         run_burst(a.burst, store)
         batch_contrast(a.burst, store)
+        breakdown(store)
         store.dispose()
 
 

@@ -177,21 +177,44 @@ class SessionTracer(NoTracer):
         if self.run is not None:
             self.run.carriers[sid] = (agent.id, self.session.round)
 
+    def _turn(self, agent: Agent) -> tuple[Any, Any]:
+        # started and made current by hand: cheaper than start_as_current_span's context manager
+        span = self._tracer.start_span(f"{sc.SPAN_AGENT_TURN} {agent.id}", attributes=self._turn_attrs(agent))
+        self._carry(span, agent)
+        return span, otel_context.attach(trace.set_span_in_context(span))
+
+    @staticmethod
+    def _turn_failed(span: Any, err: BaseException) -> None:
+        span.record_exception(err)
+        span.set_status(Status(StatusCode.ERROR, f"{type(err).__name__}: {err}"))
+
     def decide(self, agent: Agent, obs: Observation) -> Sequence[Any]:
-        """The agent's turn inside an ``invoke_agent`` span."""
-        with self._tracer.start_as_current_span(f"{sc.SPAN_AGENT_TURN} {agent.id}", attributes=self._turn_attrs(agent)) as span:
-            self._carry(span, agent)
+        """The agent's turn inside an ``invoke_agent`` span (current while the agent decides)."""
+        span, token = self._turn(agent)
+        try:
             out = agent.decide(obs)
             span.set_attribute(sc.AGENT_ACTIONS, len(out) if isinstance(out, (list, tuple)) else 1)
             return out
+        except BaseException as err:
+            self._turn_failed(span, err)
+            raise
+        finally:
+            otel_context.detach(token)
+            span.end()
 
     async def adecide(self, agent: Agent, obs: Observation, check: DryRun) -> Sequence[Any]:
         """An async turn inside ``invoke_agent``; the agent's own spans (``chat``) nest under it."""
-        with self._tracer.start_as_current_span(f"{sc.SPAN_AGENT_TURN} {agent.id}", attributes=self._turn_attrs(agent)) as span:
-            self._carry(span, agent)
+        span, token = self._turn(agent)  # attached in this task's own context (asyncio copies it per task)
+        try:
             out = await agent.adecide(obs, check)
             span.set_attribute(sc.AGENT_ACTIONS, len(out) if isinstance(out, (list, tuple)) else 1)
             return out
+        except BaseException as err:
+            self._turn_failed(span, err)
+            raise
+        finally:
+            otel_context.detach(token)
+            span.end()
 
     # --- submissions --------------------------------------------------------------------
     def submit_start(self, agent_id: str) -> Any:
