@@ -244,3 +244,27 @@ def test_every_command_records_author_and_time(recorded: dict) -> None:
     with DbSession(recorded["store"].engine) as s:
         rows = s.exec(select(control.ControlRow)).all()
     assert all(r.author.strip() and r.created_at > 0 for r in rows)
+
+
+def test_guard_decides_writes_by_binding_and_token() -> None:
+    from ui.guard import write_refusal
+
+    assert write_refusal("127.0.0.1", "ann", None, None) is None
+    assert "your name" in write_refusal("127.0.0.1", "  ", None, None)
+    assert "writes are off" in write_refusal(None, "ann", "x", None)  # unset address: every interface
+    assert "operator token" in write_refusal("0.0.0.0", "ann", "wrong", "s3cret")
+    assert write_refusal("0.0.0.0", "ann", "s3cret", "s3cret") is None
+
+
+def test_off_loopback_write_with_the_right_token_is_recorded(recorded: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    st_config.set_option("server.address", "0.0.0.0")
+    monkeypatch.setenv("AGORA_OPERATOR_TOKEN", "s3cret")
+    store = recorded["store"]
+    version = len(audit.policy_versions(store, LIVE))
+    at = page("incentives", LIVE, **{"agora.author": "remote-rob", "agora.token": "s3cret"})
+    at.number_input(key=f"policy.{LIVE}.{version}.fee_rate").set_value(0.03)
+    at.button[0].click().run()
+    [cmd] = control.pending_commands(store, LIVE)
+    assert (cmd.author, json.loads(cmd.payload_json)) == ("remote-rob", {"fee_rate": 0.03})
+    recorded["live"].run(rounds=1)  # apply it, so later tests start with nothing pending
+    assert not control.pending_commands(store, LIVE)
