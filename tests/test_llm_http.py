@@ -55,7 +55,7 @@ def test_full_run_over_http_trades_and_prices_the_calls(fresh: ModelServer, tmp_
 
 
 def test_money_budget_stops_calls(fresh: ModelServer) -> None:
-    s = _session(fresh, rounds=3, cost_budget=0.0002)  # one call of ~2,000 prompt tokens costs ~$0.0003
+    s = _session(fresh, rounds=3, cost_budget=0.0001)  # one call of ~1,300 prompt tokens costs ~$0.0002
     s.run()
     assert all(a.spend.calls == 1 and "money budget" in (a.log.stopped or "") for a in s.agents.values())
 

@@ -107,7 +107,7 @@ def test_prompt_size_does_not_grow_with_population_or_rounds() -> None:
         mem.update(_full_observation())
     bound = sum(len(m["content"]) for m in build_messages(_full_observation(), "neutral", "x" * 400, mem))
     small = _prompt_sizes(6, 2)
-    big = _prompt_sizes(40, 6)
+    big = _prompt_sizes(30, 5)
     assert small and big
     # every list in the observation is capped and every text is cut: real prompts stay under the full one
     assert max(small) < bound and max(big) < bound, (max(small), max(big), bound)

@@ -28,14 +28,22 @@ from protocols.actions import ActionBase, tool_schemas
 
 DEFAULT_MODEL = "scripted/auto"
 LLM_TABLE = "llm_calls"
-_TOOLS: list[dict[str, Any]] | None = None
+ROLE_ACTIONS = {
+    "buyer": ("request_quote", "make_offer", "counter", "accept", "reject", "withdraw", "report_outcome", "message"),
+    "seller": ("post_service", "make_offer", "counter", "accept", "reject", "withdraw", "deliver", "message"),
+}
+_TOOLS: dict[str, list[dict[str, Any]]] = {}
 
 
-def _tools() -> list[dict[str, Any]]:
-    global _TOOLS
-    if _TOOLS is None:
-        _TOOLS = tool_schemas()
-    return _TOOLS
+def tools_for(role: str) -> list[dict[str, Any]]:
+    """The tools offered to an agent of ``role``: the actions its side can take (all, for other roles).
+
+    Fewer schemas make every request smaller: the tool definitions are a third of the prompt.
+    """
+    if role not in _TOOLS:
+        names = ROLE_ACTIONS.get(role)
+        _TOOLS[role] = [t for t in tool_schemas() if names is None or t["function"]["name"] in names]
+    return _TOOLS[role]
 
 
 class LLMAgent(Agent):
@@ -121,7 +129,7 @@ class LLMAgent(Agent):
         settings.params["seed"] = self.rng.randrange(2**31)  # fixed per (session seed, agent, round)
         ctx = TurnContext(
             obs=obs, check=check, settings=settings, log=self.log,
-            pool=pool_for(self.pool_key, self.max_in_flight, self.session_limits), tools=_tools(),
+            pool=pool_for(self.pool_key, self.max_in_flight, self.session_limits), tools=tools_for(self.role),
             persona=self.persona.name, persona_text=self.persona.instructions, memory=self.memory,
             max_answers=self.max_answers, max_actions=self.max_actions,
         )

@@ -43,9 +43,18 @@ def canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
+_TOOLS_HASHES: dict[int, tuple[list[dict[str, Any]], str]] = {}
+
+
 def tools_hash(tools: list[dict[str, Any]]) -> str:
-    """sha256 of the tool definitions."""
-    return hashlib.sha256(canonical(tools).encode()).hexdigest()
+    """sha256 of the tool definitions (remembered per list object: agents share a few lists)."""
+    hit = _TOOLS_HASHES.get(id(tools))
+    if hit is not None and hit[0] is tools:
+        return hit[1]
+    digest = hashlib.sha256(canonical(tools).encode()).hexdigest()
+    if len(_TOOLS_HASHES) < 64:  # tool lists are module-level constants; anything else is not cached
+        _TOOLS_HASHES[id(tools)] = (tools, digest)
+    return digest
 
 
 def request_hash(model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], params: dict[str, Any]) -> str:

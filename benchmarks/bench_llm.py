@@ -1,0 +1,170 @@
+"""LLM agents: concurrency efficiency, CPU per decision, prompt tokens per decision.
+
+Run: .venv/bin/python benchmarks/bench_llm.py [concurrency|cpu|tokens|all]
+
+- concurrency: 1,000 LLM agents against the loopback stand-in server (a separate process) with
+  a fixed 1 s latency and at most 64 calls in flight; efficiency = ideal round time
+  (ceil(calls / cap) x latency) / measured round time, per round.
+- cpu: process CPU seconds of the agents' process (the graph, litellm over HTTP, the protocol
+  check, the record in SQLite with tracing) divided by decisions, at 0 ms model latency; the
+  server runs in another process and is not counted.
+- tokens: prompt tokens per decision (first attempt of each turn) at 10, 100 and 1,000 agents,
+  counted by the stand-in with the gpt-4o-mini tokenizer, tool definitions included.
+The model is the stand-in (not a language model) throughout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from typing import Any
+
+from agents.llm import LLMAgent
+from agents.llm.budget import current_pools
+from sandbox import Session
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """The stand-in server in its own process."""
+
+    def __init__(self, *flags: str) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from sandbox.cli import main; main()", "model-server", "--port", str(self.port), *flags],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                self.stats()
+                break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            self.proc.kill()
+            raise RuntimeError("the stand-in server did not start")
+        body = json.dumps({"model": "zi_c", "messages": [{"role": "user", "content": "warm"}]}).encode()
+        req = urllib.request.Request(f"{self.url}/chat/completions", data=body, headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=120).read()  # tokenizer loaded before timing
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/stats", timeout=5) as r:
+            return json.load(r)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def population(n: int, rounds: int, store: str | None = None, **kw: Any) -> Session:
+    s = Session(seed=1, rounds=rounds, store=store)
+    s.spawn(LLMAgent, n=n // 2, role="buyer", budget=400, value=(40, 160), demand=2, persona="bargain_hunter", **kw)
+    s.spawn(LLMAgent, n=n - n // 2, role="seller", cost=(20, 120), capacity=4, persona="honest_seller", **kw)
+    return s
+
+
+def round_timer(s: Session) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    state: dict[str, float] = {}
+
+    def start(session: Session, log: Any) -> None:
+        state["t0"] = time.perf_counter()
+
+    def end(session: Session, log: Any) -> None:
+        calls = sum(1 for r in log.batch.rows.get("llm_calls", []) if r["event"] == "call")
+        peak = max((p.peak_in_flight for p in current_pools().values()), default=0)
+        rows.append({"round": log.round, "seconds": time.perf_counter() - state["t0"], "calls": calls, "peak": peak})
+
+    s.hooks.round_start.append(start)
+    s.hooks.after_commit.append(end)
+    return rows
+
+
+def bench_concurrency(n: int = 1000, cap: int = 64, latency: float = 1.0, rounds: int = 2) -> None:
+    srv = Server("--latency", str(latency))
+    try:
+        s = population(n, rounds, model="openai/gpt-4o-mini", api_base=srv.url, api_key="stand-in",
+                       max_in_flight=cap, timeout=120)
+        rows = round_timer(s)
+        s.run()
+        print(f"concurrency: {n} LLM agents, latency {latency:.1f} s, cap {cap} calls in flight")
+        for r in rows:
+            ideal = math.ceil(r["calls"] / cap) * latency
+            print(f"  round {r['round']}: {r['calls']} calls, measured {r['seconds']:.2f} s, ideal {ideal:.1f} s, "
+                  f"efficiency {ideal / r['seconds']:.3f}; peak in flight {r['peak']}")
+        ideal_n = math.ceil(n / cap) * latency
+        print(f"  ideal by the issue's formula ceil(N/cap) x latency = {ideal_n:.1f} s; "
+              f"server peak in flight {srv.stats()['peak_in_flight']}")
+    finally:
+        srv.close()
+
+
+def bench_cpu(n: int = 200, rounds: int = 5) -> None:
+    srv = Server()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            warm = population(10, 1, f"{d}/warm.db", model="openai/gpt-4o-mini", api_base=srv.url, api_key="stand-in")
+            warm.run()
+            s = population(n, rounds, f"{d}/cpu.db", model="openai/gpt-4o-mini", api_base=srv.url, api_key="stand-in")
+            c0, t0 = time.process_time(), time.perf_counter()
+            s.run()
+            cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+        decisions = n * rounds
+        calls = sum(a.spend.calls for a in s.agents.values())
+        print(f"cpu: {n} LLM agents x {rounds} rounds over HTTP at 0 ms latency, SQLite record and tracing on")
+        print(f"  {decisions} decisions, {calls} model calls, {cpu:.2f} CPU s, {wall:.2f} wall s")
+        print(f"  CPU per decision {cpu / decisions * 1000:.2f} ms; per model call {cpu / calls * 1000:.2f} ms")
+    finally:
+        srv.close()
+
+
+def bench_tokens(sizes: tuple[int, ...] = (10, 100, 1000), rounds: int = 4) -> None:
+    print(f"tokens: prompt tokens per decision (first attempt of each turn), {rounds} rounds, in-process stand-in")
+    for n in sizes:
+        s = population(n, rounds)
+        seen: list[int] = []
+
+        def grab(sess: Session, log: Any, seen: list[int] = seen) -> None:
+            seen.extend(r["prompt_tokens"] for r in log.batch.rows.get("llm_calls", [])
+                        if r["event"] == "call" and r["attempt"] == 1)
+
+        s.hooks.round_end.append(grab)
+        s.run()
+        print(f"  {n:>5} agents: mean {statistics.mean(seen):.0f}, median {statistics.median(seen):.0f}, "
+              f"max {max(seen)} over {len(seen)} decisions")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("which", nargs="?", default="all", choices=["concurrency", "cpu", "tokens", "all"])
+    a = ap.parse_args()
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    if a.which in ("tokens", "all"):
+        bench_tokens()
+    if a.which in ("cpu", "all"):
+        bench_cpu()
+    if a.which in ("concurrency", "all"):
+        bench_concurrency()
+
+
+if __name__ == "__main__":
+    main()
