@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -98,7 +98,7 @@ class CommsConfig(BaseModel):
 
 
 # --- the rules -------------------------------------------------------------------------
-_NUMBER = re.compile(r"(?<![\w.\-])(\d{1,9}(?:[.,]\d{1,6})?)(?![\w])")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 INJECTION_PATTERNS = (
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines|directives)\b",
@@ -120,6 +120,12 @@ COORDINATION_PATTERNS = (
 )
 _INJECTION = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in INJECTION_PATTERNS)
 _COORDINATION = tuple(re.compile(p, re.IGNORECASE) for p in COORDINATION_PATTERNS)
+# words at least one of which every match contains: a cheap test before the regular expressions
+_INJECTION_WORDS = ("ignor", "disregard", "forget", "overrid", "system", "assistant", "developer", "tool", "<|",
+                    "im_", "endoftext", "instruction", "function", "you are now", "jailbreak", '"type"', '"name"')
+_COORDINATION_WORDS = ("price", "pricing", "ask", "rate", "undercut", "undersell", "compet", "market", "customer",
+                       "buyer", "cartel")
+_CLAIM_WORDS = ("i am", "i'm", "this is", "speaking", "behalf", "signed", "regards")
 
 
 def _as_float(token: str) -> float | None:
@@ -131,13 +137,17 @@ def _as_float(token: str) -> float | None:
 
 def leak_rule(text: str, private: tuple[float, ...], tolerance: float, effect: Effect) -> Finding | None:
     """A number in the text within ``tolerance`` of one of the sender's private numbers."""
-    if not private:
+    if not private or not any(c.isdigit() for c in text):
         return None
     hits: list[tuple[int, int]] = []
     for m in _NUMBER.finditer(text):
-        x = _as_float(m.group(1))
+        start, end = m.span()
+        # digits inside a word or an id (seller-010, v2, 3rd) are not amounts
+        if (start and (text[start - 1].isalnum() or text[start - 1] in "_.-")) or (end < len(text) and (text[end].isalnum() or text[end] == "_")):
+            continue
+        x = _as_float(m.group())
         if x is not None and any(abs(x - v) <= tolerance for v in private):
-            hits.append(m.span(1))
+            hits.append((start, end))
     if not hits:
         return None
     redacted = text
@@ -147,6 +157,11 @@ def leak_rule(text: str, private: tuple[float, ...], tolerance: float, effect: E
         effect, Rule.PRIVATE_LEAK.value,
         f"your text reveals {len(hits)} of your private values or costs; keep them to yourself", redacted,
     )
+
+
+def _mentions(text: str, words: tuple[str, ...]) -> bool:
+    low = text.lower()
+    return any(w in low for w in words)
 
 
 def _pattern_rule(text: str, patterns: tuple[re.Pattern[str], ...], effect: Effect, rule: str, reason: str) -> Finding | None:
@@ -160,6 +175,8 @@ def _pattern_rule(text: str, patterns: tuple[re.Pattern[str], ...], effect: Effe
 
 def injection_rule(text: str, effect: Effect) -> Finding | None:
     """Text that poses as system or tool instructions to the agent that will read it."""
+    if not _mentions(text, _INJECTION_WORDS):
+        return None
     return _pattern_rule(
         text, _INJECTION, effect, Rule.INJECTION.value,
         "your text poses as system or tool instructions to another agent; write to it as a market participant",
@@ -171,6 +188,8 @@ _CLAIM = re.compile(r"\b(?:i am|i'm|this is|speaking (?:as|for)|on behalf of|sig
 
 def identity_rule(text: str, sender: str, is_agent: Callable[[str], bool], effect: Effect) -> Finding | None:
     """Text that claims to come from (or speak for) another agent of the market."""
+    if not _mentions(text, _CLAIM_WORDS):
+        return None
     for m in _CLAIM.finditer(text):
         name = m.group(1)
         if name != sender and is_agent(name):
@@ -183,6 +202,8 @@ def identity_rule(text: str, sender: str, is_agent: Callable[[str], bool], effec
 
 def coordination_rule(text: str, effect: Effect) -> Finding | None:
     """An explicit proposal to coordinate prices (meant for text that competitors read)."""
+    if not _mentions(text, _COORDINATION_WORDS):
+        return None
     return _pattern_rule(
         text, _COORDINATION, effect, Rule.COORDINATION.value,
         "proposing to coordinate prices with competitors is not allowed; set your prices independently",
@@ -239,21 +260,25 @@ def findings_for(
     text: str, cfg: CommsConfig, private: tuple[float, ...], competitors: bool,
     sender: str = "", is_agent: Callable[[str], bool] | None = None,
 ) -> list[Finding]:
-    """Every rule's finding on one text, each rule seeing the text as the previous ones left it."""
+    """Every rule's finding on one text, each rule seeing the text as the previous ones left it.
+
+    Each built-in rule first checks for its key words (or digits) in the text, so ordinary
+    text costs a few substring tests rather than every regular expression.
+    """
     out: list[Finding] = []
-    checks: list[Callable[[str], Finding | None]] = []
+    rules: list[Callable[[str], Finding | None]] = []
     if cfg.injection is not None:
-        checks.append(lambda t: injection_rule(t, cfg.injection))  # type: ignore[arg-type]
+        rules.append(partial(injection_rule, effect=cfg.injection))
     if cfg.identity is not None and is_agent is not None:
-        checks.append(lambda t: identity_rule(t, sender, is_agent, cfg.identity))  # type: ignore[arg-type]
+        rules.append(partial(identity_rule, sender=sender, is_agent=is_agent, effect=cfg.identity))
     if cfg.coordination is not None and competitors:
-        checks.append(lambda t: coordination_rule(t, cfg.coordination))  # type: ignore[arg-type]
-    if cfg.leak is not None:
-        checks.append(lambda t: leak_rule(t, private, cfg.leak_tolerance, cfg.leak))  # type: ignore[arg-type]
-    checks += [lambda t, r=r: content_rule(t, r) for r in cfg.content]  # type: ignore[misc]
-    checks += [CLASSIFIERS[n] for n in cfg.classifiers if n in CLASSIFIERS]
-    for check in checks:
-        found = check(text)
+        rules.append(partial(coordination_rule, effect=cfg.coordination))
+    if cfg.leak is not None and private:
+        rules.append(partial(leak_rule, private=private, tolerance=cfg.leak_tolerance, effect=cfg.leak))
+    rules += [partial(content_rule, rule=r) for r in cfg.content]
+    rules += [CLASSIFIERS[n] for n in cfg.classifiers if n in CLASSIFIERS]
+    for rule in rules:
+        found = rule(text)
         if found is None:
             continue
         out.append(found)
@@ -283,7 +308,9 @@ def check_text_fields(action: ActionBase, view: MarketView, who: str, cfg: Comms
         return None
     sender = view.profile(who)
     private = sender.private_numbers if sender is not None else ()
-    competitors = recipients_compete(view, sender, action)
+    # who reads the text matters only to the coordination rule, and only if the text talks prices
+    talks_prices = cfg.coordination is not None and any(_mentions(t, _COORDINATION_WORDS) for _, t in fields)
+    competitors = talks_prices and recipients_compete(view, sender, action)
     redactions: list[tuple[str, str]] = []
     flags: list[str] = []
     reasons: list[str] = []

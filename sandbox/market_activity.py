@@ -77,10 +77,13 @@ class SafetyViewMixin:
 
     def profile(self: Market, agent_id: str) -> Profile | None:
         """The agent's role and private values or costs."""
-        m = self.members.get(agent_id)
-        if m is None:
-            return None
-        return Profile(m.role, dict(m.private.values), dict(m.private.costs))
+        cache: dict[str, Profile] = self.__dict__.setdefault("_profiles", {})
+        if agent_id not in cache:  # roles, values and costs do not change during a run
+            m = self.members.get(agent_id)
+            if m is None:
+                return None
+            cache[agent_id] = Profile(m.role, dict(m.private.values), dict(m.private.costs))
+        return cache[agent_id]
 
     def activity(self: Market, agent_id: str) -> Activity:
         """The agent's activity this round and any throttle on it."""
