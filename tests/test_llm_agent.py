@@ -186,3 +186,17 @@ def test_scenario_files_can_use_llm_agents() -> None:
     s = Session(sc)
     s.run()
     assert {a.kind for a in s.agents.values()} == {"llm"} and s.summary()["actions"] > 0
+
+
+def test_each_call_has_a_chat_span_under_the_agent_turn_with_the_request_hash(tmp_path) -> None:
+    register_stand_in(ScriptedStandIn())
+    db = str(tmp_path / "s.db")
+    run_id = _session(db, rounds=2).run().run_id
+    con = sqlite3.connect(db)
+    spans = con.execute(
+        "select c.attributes_json, p.operation from spans c join spans p on p.span_id = c.parent_id "
+        "where c.run_id=? and c.operation='chat'", (run_id,)).fetchall()
+    calls = {r["request_hash"] for r in llm_calls(Store(db), run_id) if r["event"] == "call"}
+    assert len(spans) == len(calls) == 14 and {p for _, p in spans} == {"invoke_agent"}
+    assert {json.loads(a)["agora.llm.request_hash"] for a, _ in spans} == calls
+    assert all(json.loads(a)["gen_ai.usage.input_tokens"] > 500 for a, _ in spans)
