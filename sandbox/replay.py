@@ -279,6 +279,7 @@ def resume(run_id: str, store: Store | str | None = None, progress: Progress | N
         s = rp.session
         s._begin()  # noqa: SLF001  (resuming at round 0 must not write the run row twice)
         rp.recorder.store = db
+        history.rebase_span_counts(db, run_id)  # spans a killed segment committed with its rounds
         s.tracer = session_tracer(s, None)  # traced from here on, as a new segment of the run's spans
         db.update_run(run_id, status="running", error=None, finished_at=None)
         return await s.arun(progress=progress)

@@ -83,6 +83,15 @@ def test_kill_9_mid_run_then_resume(tmp_path) -> None:
     assert all(v >= 0 for k, v in balances.items() if k != "external"), "no account may end below zero"
 
     assert replay("victim", store).identical
+    with store.engine.connect() as conn:
+        per_round = conn.execute(text("select round, count(*) from spans where run_id='victim' and name='session.round' "
+                                      "group by round order by round")).all()
+        counts = conn.execute(text("select started, ended, stored, in_store, ok from span_counts where run_id='victim'")).one()
+    assert all(n == 1 for _, n in per_round), "no round's span twice: the killed round's spans were not kept"
+    # A round's own span ends after its commit and is written with the next round, so the
+    # span of round 6 died with the process; every other round has its span.
+    assert {r for r, _ in per_round} >= set(range(1, 6)) | set(range(7, ROUNDS + 1))
+    assert counts.ok and counts.stored == counts.in_store
 
 
 def test_resume_a_paused_run_from_the_command_line(tmp_path) -> None:

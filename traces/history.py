@@ -145,3 +145,30 @@ def copy_commands(store: Store, source_run: str, dest_run: str, upto_round: int)
         with store.engine.begin() as conn:
             conn.execute(insert(t), [{**{k: v for k, v in r._mapping.items() if k != "id"}, "run_id": dest_run} for r in rows])
     return len(rows)
+
+
+def rebase_span_counts(store: Store, run_id: str) -> int:
+    """Account for spans a crashed segment committed with its rounds; returns how many were added.
+
+    A segment writes the run's span counts when it ends, so a run killed mid-way leaves
+    counts behind the spans its committed rounds hold. Those spans are in the record; a
+    resumed segment's counts must start from them, or its loss check would see extra rows.
+    """
+    from traces.spans import counts_row, stored_count, write_spans
+
+    held = stored_count(store, run_id)
+    prev = counts_row(store, run_id)
+    base = prev.stored if prev is not None else 0
+    extra = held - base
+    if extra <= 0:
+        return 0
+    counts = {
+        "started": (prev.started if prev else 0) + extra,
+        "ended": (prev.ended if prev else 0) + extra,
+        "stored": held,
+        "otlp_exported": prev.otlp_exported if prev else 0,
+        "otlp_failed": prev.otlp_failed if prev else 0,
+        "ok": prev.ok if prev else True,
+    }
+    write_spans(store, run_id, [], counts)
+    return extra
