@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -109,13 +110,20 @@ class FakeSpender(Agent):
         return []
 
 
-def test_session_token_budget_stops_every_agent() -> None:
-    session = Session(_base(breakers={"token_budget": 2000}))
+@pytest.mark.parametrize(("budget", "tripped"), [({"token_budget": 2000}, 5), ({"money_budget": 0.03}, 3)])
+def test_session_budget_stops_every_agent(budget: dict[str, float], tripped: int) -> None:
+    session = Session(_base(breakers=budget))
     session.spawn(FakeSpender, n=1, role="buyer", service="svc", budget=10, value=10)
     session.run()
     (trip,) = [t for t in session.safety.transitions if t.breaker == "budget"]
-    assert trip.round == 5 and "2000 tokens" in trip.reason
+    assert trip.round == tripped and "session budget spent" in trip.reason
     assert all(m.suspended for m in session.market.members.values())
+
+
+def test_no_budget_breaker_without_budgets_or_spenders() -> None:
+    session = Session(_base(breakers={"token_budget": 10}))  # zi_c agents report no spend
+    session.run(3)
+    assert not [t for t in session.safety.transitions if t.breaker == "budget"]
 
 
 HOSTILE_TEXT = st.sampled_from([
