@@ -11,36 +11,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache, partial
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from protocols.actions import ActionBase, Message, PostService, Reject, RequestQuote
 from protocols.state import MarketView, Profile
+from protocols.text_rules import (
+    COORDINATION_PATTERNS,
+    COORDINATION_WORDS,
+    INJECTION_PATTERNS,
+    REDACTED,
+    Effect,
+    Finding,
+    coordination_rule,
+    identity_rule,
+    injection_rule,
+    leak_rule,
+    mentions,
+    pattern_rule,
+)
 from protocols.verdict import Rule, Verdict
 
-REDACTED = "[redacted]"
-
-
-class Effect(StrEnum):
-    """What a rule does to a text it objects to."""
-
-    REDACT = "redact"
-    REJECT = "reject"
-    FLAG = "flag"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A rule's objection to a text: the effect, the rule, a reason and the redacted text."""
-
-    effect: Effect
-    rule: str
-    reason: str
-    redacted: str | None = None
-
+__all__ = [
+    "COORDINATION_PATTERNS", "INJECTION_PATTERNS", "REDACTED", "CommsConfig", "ContentRule", "Effect", "Finding",
+    "apply_redactions", "check_text_fields", "content_rule", "coordination_rule", "findings_for", "identity_rule",
+    "injection_rule", "leak_rule", "register_classifier", "text_fields",
+]
 
 Classifier = Callable[[str], "Finding | None"]
 CLASSIFIERS: dict[str, Classifier] = {}
@@ -97,119 +94,6 @@ class CommsConfig(BaseModel):
         return names
 
 
-# --- the rules -------------------------------------------------------------------------
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-
-INJECTION_PATTERNS = (
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines|directives)\b",
-    r"\bsystem\s*(prompt|message|instruction|override|notice)\b",
-    r"^\s*[\[<(#*]*\s*(system|assistant|developer|tool)\s*[\]>)#*]*\s*:",
-    r"<\|?\s*(im_start|im_end|system|endoftext)\s*\|?>",
-    r"</?\s*(system|instructions?|tool_call|function_call)\s*>",
-    r"\byou are now\b|\bnew instructions\b|\bdeveloper mode\b|\bjailbreak\b",
-    r"\b(call|use|invoke)\s+the\s+\w+\s+tool\b",
-    r"\"(type|name)\"\s*:\s*\"(accept|make_offer|counter|deliver|report_outcome|withdraw)\"",
-)
-COORDINATION_PATTERNS = (
-    r"\b(let'?s|we should|we could|shall we|why don'?t we|agree to|agree on)\b.{0,40}\b(prices?|asks?|rates?)\b",
-    r"\b(keep|hold|fix|set|raise|maintain)\b.{0,20}\b(our|the|all)\b.{0,10}\b(prices?|asks?|rates?)\b.{0,30}\b(at|above|high|up)\b",
-    r"\b(not|never|don'?t|won'?t)\b.{0,12}\b(undercut|undersell|compete)\b",
-    r"\b(price|pricing)\s+(floor|agreement|pact|cartel|deal between us)\b",
-    r"\b(split|divide|share)\s+(the|this)\s+(market|customers|buyers)\b",
-    r"\bcartel\b",
-)
-_INJECTION = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in INJECTION_PATTERNS)
-_COORDINATION = tuple(re.compile(p, re.IGNORECASE) for p in COORDINATION_PATTERNS)
-# words at least one of which every match contains: a cheap test before the regular expressions
-_INJECTION_WORDS = ("ignor", "disregard", "forget", "overrid", "system", "assistant", "developer", "tool", "<|",
-                    "im_", "endoftext", "instruction", "function", "you are now", "jailbreak", '"type"', '"name"')
-_COORDINATION_WORDS = ("price", "pricing", "ask", "rate", "undercut", "undersell", "compet", "market", "customer",
-                       "buyer", "cartel")
-_CLAIM_WORDS = ("i am", "i'm", "this is", "speaking", "behalf", "signed", "regards")
-
-
-def _as_float(token: str) -> float | None:
-    try:
-        return float(token.replace(",", "."))
-    except ValueError:
-        return None
-
-
-def leak_rule(text: str, private: tuple[float, ...], tolerance: float, effect: Effect) -> Finding | None:
-    """A number in the text within ``tolerance`` of one of the sender's private numbers."""
-    if not private or not any(c.isdigit() for c in text):
-        return None
-    hits: list[tuple[int, int]] = []
-    for m in _NUMBER.finditer(text):
-        start, end = m.span()
-        # digits inside a word or an id (seller-010, v2, 3rd) are not amounts
-        if (start and (text[start - 1].isalnum() or text[start - 1] in "_.-")) or (end < len(text) and (text[end].isalnum() or text[end] == "_")):
-            continue
-        x = _as_float(m.group())
-        if x is not None and any(abs(x - v) <= tolerance for v in private):
-            hits.append((start, end))
-    if not hits:
-        return None
-    redacted = text
-    for start, end in reversed(hits):
-        redacted = redacted[:start] + REDACTED + redacted[end:]
-    return Finding(
-        effect, Rule.PRIVATE_LEAK.value,
-        f"your text reveals {len(hits)} of your private values or costs; keep them to yourself", redacted,
-    )
-
-
-def _mentions(text: str, words: tuple[str, ...]) -> bool:
-    low = text.lower()
-    return any(w in low for w in words)
-
-
-def _pattern_rule(text: str, patterns: tuple[re.Pattern[str], ...], effect: Effect, rule: str, reason: str) -> Finding | None:
-    redacted, hit = text, False
-    for p in patterns:
-        if p.search(redacted):
-            hit = True
-            redacted = p.sub(REDACTED, redacted)
-    return Finding(effect, rule, reason, redacted) if hit else None
-
-
-def injection_rule(text: str, effect: Effect) -> Finding | None:
-    """Text that poses as system or tool instructions to the agent that will read it."""
-    if not _mentions(text, _INJECTION_WORDS):
-        return None
-    return _pattern_rule(
-        text, _INJECTION, effect, Rule.INJECTION.value,
-        "your text poses as system or tool instructions to another agent; write to it as a market participant",
-    )
-
-
-_CLAIM = re.compile(r"\b(?:i am|i'm|this is|speaking (?:as|for)|on behalf of|signed,?|regards,?)\s+([A-Za-z][\w.\-]*\w)", re.IGNORECASE)
-
-
-def identity_rule(text: str, sender: str, is_agent: Callable[[str], bool], effect: Effect) -> Finding | None:
-    """Text that claims to come from (or speak for) another agent of the market."""
-    if not _mentions(text, _CLAIM_WORDS):
-        return None
-    for m in _CLAIM.finditer(text):
-        name = m.group(1)
-        if name != sender and is_agent(name):
-            return Finding(
-                effect, Rule.IMPERSONATION.value,
-                f"your text claims to be or speak for {name}; speak only as yourself", _CLAIM.sub(REDACTED, text),
-            )
-    return None
-
-
-def coordination_rule(text: str, effect: Effect) -> Finding | None:
-    """An explicit proposal to coordinate prices (meant for text that competitors read)."""
-    if not _mentions(text, _COORDINATION_WORDS):
-        return None
-    return _pattern_rule(
-        text, _COORDINATION, effect, Rule.COORDINATION.value,
-        "proposing to coordinate prices with competitors is not allowed; set your prices independently",
-    )
-
-
 @lru_cache(maxsize=256)
 def _compiled(rule: ContentRule) -> re.Pattern[str]:
     parts = [rule.pattern] if rule.pattern else []
@@ -219,7 +103,7 @@ def _compiled(rule: ContentRule) -> re.Pattern[str]:
 
 def content_rule(text: str, rule: ContentRule) -> Finding | None:
     """A scenario's pattern or word-list rule."""
-    return _pattern_rule(
+    return pattern_rule(
         text, (_compiled(rule),), rule.effect, Rule.CONTENT.value, f"your text breaks the rule '{rule.name}'"
     )
 
@@ -309,7 +193,7 @@ def check_text_fields(action: ActionBase, view: MarketView, who: str, cfg: Comms
     sender = view.profile(who)
     private = sender.private_numbers if sender is not None else ()
     # who reads the text matters only to the coordination rule, and only if the text talks prices
-    talks_prices = cfg.coordination is not None and any(_mentions(t, _COORDINATION_WORDS) for _, t in fields)
+    talks_prices = cfg.coordination is not None and any(mentions(t, COORDINATION_WORDS) for _, t in fields)
     competitors = talks_prices and recipients_compete(view, sender, action)
     redactions: list[tuple[str, str]] = []
     flags: list[str] = []
