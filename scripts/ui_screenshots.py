@@ -68,7 +68,7 @@ def main() -> None:
         ("runs", f"runs?run={services}", "Start a demo run"),
         ("market", f"market?run={services}", "Who trades with whom"),
         ("transactions", f"transactions?run={services}&tx=12", "Negotiation thread"),
-        ("agents", f"agents?run={services}", "Violations by rule"),
+        ("agents", f"agents?run={services}&agent=seller-007", "Violations by rule"),
         ("alerts", f"alerts?run={red}", "Decision"),
         ("incentives", f"incentives?run={services}", "History"),
         ("replay", f"replay?run={services}&round=12", "Replay or fork"),

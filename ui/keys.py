@@ -24,4 +24,5 @@ FORK_POLICY = "agora.fork.policy"
 
 QUERY_RUN = "run"  # ?run=<id> opens the app on a run
 QUERY_TX = "tx"
+QUERY_AGENT = "agent"  # ?agent=<id> opens the Agents page on one agent
 QUERY_ROUND = "round"  # ?round=<k> opens the Replay page at round k

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from ui import charts, data, keys, widgets
@@ -16,6 +17,9 @@ agents = data.agents(run_id)
 if agents.empty:
     st.stop()
 ids = list(agents["agent"])
+wanted = st.query_params.get(keys.QUERY_AGENT)
+if keys.AGENT not in st.session_state and wanted in ids:
+    st.session_state[keys.AGENT] = wanted
 if st.session_state.get(keys.AGENT) not in ids:
     st.session_state[keys.AGENT] = ids[0]
 agent_id = st.selectbox("Agent", ids, key=keys.AGENT)
@@ -45,6 +49,9 @@ c[4].metric("Tokens in / out", f"{llm['input_tokens']} / {llm['output_tokens']}"
             help=f"cost {llm['cost_usd']:.4f} USD, {llm['faults']} faults")
 
 if not bal.empty:
+    last = int(info["rounds_done"])
+    if int(bal["round"].iloc[-1]) < last:  # carry the balance to the latest round
+        bal = pd.concat([bal, pd.DataFrame([{"round": last, "change": 0.0, "balance": bal["balance"].iloc[-1]}])])
     st.plotly_chart(charts.balance(bal), key="balance")
 st.subheader("Violations by rule")
 if viol.empty:
@@ -52,7 +59,10 @@ if viol.empty:
 else:
     st.dataframe(viol, hide_index=True)
 st.subheader("Deals")
-st.dataframe(deals, hide_index=True)
+if deals.empty:
+    st.text("No deals.")
+else:
+    st.dataframe(deals, hide_index=True)
 st.subheader("Actions")
 page = st.number_input("Actions page", min_value=1, value=1)
 st.dataframe(data.actions(run_id, agent=agent_id, offset=(int(page) - 1) * 100, limit=100), hide_index=True)
