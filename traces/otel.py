@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from protocols import semconv as sc
 from traces.otlp import OtlpSink, otlp_endpoint_from_env, sink_for, without_content
-from traces.spans import counts_row, rows_of, write_spans
+from traces.spans import counts_row, span_row, write_spans
 from traces.store import RoundBatch, Store, StoreError
 
 
@@ -64,13 +64,16 @@ class RunTrace:
         self.stored = 0
         self.otlp_exported = 0
         self.otlp_failed = 0
-        self.pending: list[ReadableSpan] = []
+        self.pending: list[Any] = []  # ended spans, or their rows already (see _ended)
         self.trace_ids: list[int] = []
         self.closed = False
         self._staged = 0
         self._lock = threading.Lock()
         self.in_store = 0  # rows of this run the store holds, counted at the last flush
         self.carriers: dict[int, tuple[str, int]] = {}  # live span id -> (agent, round) its children inherit
+        # With a store and no OTLP, a span becomes its row as it ends: the span object is freed at
+        # once and the held row (strings and numbers only) costs the garbage collector nothing.
+        self._early = tracing.store is not None and tracing.otlp is None
         prev = counts_row(tracing.store, run_id) if tracing.store is not None else None
         if prev is not None:  # a resumed run: the counts go on from where its last segment ended
             self.started, self.ended, self.stored = prev.started, prev.ended, prev.stored
@@ -82,9 +85,15 @@ class RunTrace:
             self.started += 1
 
     def _ended(self, span: ReadableSpan) -> None:
+        item: Any = span
+        if self._early:
+            try:
+                item = span_row(span, self.run_id, self.tracing.capture_content)
+            except Exception:  # noqa: BLE001  (never raise into span.end(); converted again at write time)
+                item = span
         with self._lock:
             self.ended += 1
-            self.pending.append(span)
+            self.pending.append(item)
 
     # --- written in the run's flow --------------------------------------------------
     def counts(self) -> SpanCounts:
@@ -99,7 +108,7 @@ class RunTrace:
         spans = self.pending[:]
         self._staged = len(spans)
         if spans:
-            batch.rows.setdefault("spans", []).extend(rows_of(spans, self.run_id, self.tracing.capture_content))
+            batch.rows.setdefault("spans", []).extend(self._rows(spans))
         return len(spans)
 
     def confirm(self) -> None:
@@ -117,7 +126,7 @@ class RunTrace:
             self._hand_over(self._take(len(self.pending)))
             return
         spans = self.pending[:]
-        rows = rows_of(spans, self.run_id, self.tracing.capture_content)
+        rows = self._rows(spans)
         try:
             in_store = write_spans(store, self.run_id, rows, self._count_row(self.stored + len(spans)))
         except (SQLAlchemyError, StoreError) as err:
@@ -159,15 +168,19 @@ class RunTrace:
         return c
 
     # --- internals ------------------------------------------------------------------
+    def _rows(self, items: list[Any]) -> list[dict[str, Any]]:
+        capture = self.tracing.capture_content
+        return [i if isinstance(i, dict) else span_row(i, self.run_id, capture) for i in items]
+
     def _take(self, n: int) -> list[ReadableSpan]:
         with self._lock:
             done = self.pending[:n]
             del self.pending[:n]
         return done
 
-    def _hand_over(self, spans: list[ReadableSpan]) -> None:
+    def _hand_over(self, spans: list[Any]) -> None:
         sink = self.tracing.otlp
-        if sink is not None and spans:
+        if sink is not None and spans:  # with OTLP on, the held items are the spans themselves
             if not self.tracing.capture_content:
                 spans = [without_content(s) for s in spans]
             sink.submit(spans, self._otlp_done)
