@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Awaitable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from time import time_ns
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -218,13 +219,15 @@ class SessionTracer(NoTracer):
 
     # --- submissions --------------------------------------------------------------------
     def submit_start(self, agent_id: str) -> Any:
-        """Start the ``protocol.submit`` span of one submitted item."""
-        return self._tracer.start_span(sc.SPAN_SUBMIT, attributes={sc.AGENT_ID: agent_id, sc.ROUND: self.session.round})
+        """When the submission began: its span is made at the end, with every attribute at once."""
+        return time_ns()
 
-    def submit_end(self, span: Any, record: ActionRecord, action: Any) -> None:
-        """Set the submission's facts in one call, end the span and link it to the records."""
+    def submit_end(self, started: Any, record: ActionRecord, action: Any) -> None:
+        """The ``protocol.submit`` span of one submitted item, its facts set once; linked to the records."""
         v = record.verdict
         attrs: dict[str, Any] = {
+            sc.AGENT_ID: record.agent_id,
+            sc.ROUND: self.session.round,
             sc.ACTION_TYPE: record.action_type,
             sc.ACTION_SEQ: record.seq,
             sc.VERDICT: sc.VERDICT_ACCEPTED if v.accepted else sc.VERDICT_REJECTED,
@@ -238,18 +241,21 @@ class SessionTracer(NoTracer):
         listing = getattr(action, "listing_id", None)
         if listing:
             attrs[sc.LISTING_ID] = listing
-        ctx = span.get_span_context()
         tid = record.thread_id
+        thread = None
         if tid is not None:
             attrs[sc.THREAD_ID] = tid
             thread = self.session.market.threads.get(tid)
             if thread is not None:
                 attrs[sc.COUNTERPARTY] = thread.other(record.agent_id)
-                thread.span_ids.append(format(ctx.span_id, "016x"))
-                self._thread_first.setdefault(tid, (ctx.trace_id, ctx.span_id))
-        span.set_attributes(attrs)
+        span = self._tracer.start_span(sc.SPAN_SUBMIT, attributes=attrs, start_time=started)
         span.end()
-        record.span_id = format(ctx.span_id, "016x")
+        ctx = span.get_span_context()
+        sid = format(ctx.span_id, "016x")
+        record.span_id = sid
+        if thread is not None:
+            thread.span_ids.append(sid)
+            self._thread_first.setdefault(thread.id, (ctx.trace_id, ctx.span_id))
 
     # --- settlements, policy, control ---------------------------------------------------
     def settle(self, record: DealRecord) -> None:
