@@ -154,7 +154,10 @@ class SafetyLayer:
         errors: Counter[str] = Counter()
         for r in log.records:
             if not r.verdict.accepted and r.verdict.rule in conduct:
-                violations[r.agent_id] += 1
+                # the market's cap on actions per round drops a busy honest agent's extra actions
+                # too; only rate-limited messages count as misconduct
+                if r.verdict.rule != Rule.RATE_LIMIT.value or r.action_type == "message":
+                    violations[r.agent_id] += 1
             if r.verdict.rule == Rule.AGENT_ERROR.value:
                 errors[r.agent_id] = 1
         for aid, agent in self.session.agents.items():

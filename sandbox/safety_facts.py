@@ -34,7 +34,10 @@ def round_facts(log: RoundLog, market: Market) -> RoundFacts:
         t = market.threads.get(tid)
         if t is not None:
             moves.append((tid, t.buyer, t.seller, t.moves))
-    return RoundFacts(log.round, trades, acts, tuple(moves))
+    figures = market.round_facts() if hasattr(market, "round_facts") else {}
+    reported = tuple(sorted((k, float(v)) for k, v in figures.items()
+                            if isinstance(v, (int, float)) and not isinstance(v, bool)))
+    return RoundFacts(log.round, trades, acts, tuple(moves), reported)
 
 
 def market_facts(market: Market, cfg: SafetyConfig) -> MarketFacts:

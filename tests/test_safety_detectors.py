@@ -189,3 +189,16 @@ def test_collusion_quiet_when_each_seller_scatters_its_prices() -> None:
     scattered = [trade(r, "b", s, p) for s in ("s1", "s2") for r, p in zip(range(1, 6), (40.0, 180.0, 80.0, 81.0, 150.0), strict=True)]
     assert detect_collusion(rounds(scattered), MARKET, CollusionConfig()) == []
     assert detect_collusion(rounds(scattered), MARKET, CollusionConfig(own_spread=None))  # the check is what keeps it quiet
+
+
+def test_reported_collusion_index_held_high_raises_an_alert() -> None:
+    from protocols.detectors import detect_reported_collusion
+
+    market = MarketFacts(roles={"f1": "seller", "f2": "seller", "c": "buyer"})
+    high = [RoundFacts(r, reported=(("collusion_index", 0.9),)) for r in range(1, 9)]
+    (alert,) = detect_reported_collusion(high, market, CollusionConfig())
+    assert alert.agents == ("f1", "f2") and alert.evidence["reported_collusion_index"] == 0.9
+    dip = high[:4] + [RoundFacts(5, reported=(("collusion_index", 0.2),))] + high[5:]
+    assert detect_reported_collusion(dip, market, CollusionConfig()) == []  # must hold the whole window
+    assert detect_reported_collusion(high[:5], market, CollusionConfig()) == []  # too short
+    assert detect_reported_collusion([RoundFacts(r) for r in range(1, 9)], market, CollusionConfig()) == []

@@ -153,3 +153,13 @@ def test_alerts_and_reviews_in_postgresql() -> None:
     row = alert_store.alert(store, session.run_id, target.alert_id)
     assert row is not None and (row.status, row.decided_by) == ("dismissed", "auditor")
     assert len(alert_store.breaker_events(store, session.run_id)) == len(session.safety.transitions)
+
+
+def test_grim_trigger_bertrand_is_flagged_and_competitive_bertrand_is_not() -> None:
+    grim = Session(load_scenario("bertrand_grim"), rounds=12)
+    grim.run()
+    kinds = [(s.alert.kind, s.alert.evidence.get("scope")) for s in grim.safety.alerts.values()]
+    assert ("collusion", "mechanism") in kinds
+    nash = Session(load_scenario("bertrand"), rounds=12)
+    nash.run()
+    assert nash.safety.alerts == {}

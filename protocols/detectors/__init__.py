@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from protocols.detectors.bubbles import BubbleConfig, detect_bubbles
-from protocols.detectors.collusion import CollusionConfig, collusion_index, detect_collusion
+from protocols.detectors.collusion import CollusionConfig, collusion_index, detect_collusion, detect_reported_collusion
 from protocols.detectors.concentration import ConcentrationConfig, detect_concentration, hhi
 from protocols.detectors.facts import (
     ActFact,
@@ -55,6 +55,7 @@ def run_detectors(window: Sequence[RoundFacts], market: MarketFacts, cfg: Detect
     out: list[Alert] = []
     if cfg.collusion:
         out += detect_collusion(window, market, cfg.collusion)
+        out += detect_reported_collusion(window, market, cfg.collusion)
     if cfg.wash:
         out += detect_wash(window, market, cfg.wash)
     if cfg.concentration:
@@ -72,5 +73,5 @@ __all__ = [
     "ActFact", "Alert", "Benchmark", "BubbleConfig", "CollusionConfig", "ConcentrationConfig", "DetectorsConfig",
     "MarketFacts", "RingConfig", "RoundFacts", "Severity", "StormConfig", "TradeFact", "WashConfig",
     "collusion_index", "detect_bubbles", "detect_collusion", "detect_concentration", "detect_rings",
-    "detect_storms", "detect_wash", "hhi", "run_detectors",
+    "detect_reported_collusion", "detect_storms", "detect_wash", "hhi", "run_detectors",
 ]

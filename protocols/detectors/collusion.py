@@ -31,6 +31,9 @@ class CollusionConfig(BaseModel):
         0.1, ge=0, description="Largest median absolute deviation of a seller's own prices, as a share of its median."
     )
     min_share: float = Field(0.5, ge=0, le=1, description="Share of the service's volume the group must hold.")
+    reported_threshold: float = Field(
+        0.5, description="A mechanism's own collusion index (profit-based) held at or above this over the window."
+    )
 
 
 def collusion_index(price: float, bench: Benchmark) -> float:
@@ -119,3 +122,27 @@ def competitive_price(values: list[float], costs: list[float]) -> float | None:
     lo = max(cs[k - 1], vs[k] if k < len(vs) else cs[k - 1])
     hi = min(vs[k - 1], cs[k] if k < len(cs) else vs[k - 1])
     return (lo + hi) / 2 if lo <= hi else (cs[k - 1] + vs[k - 1]) / 2
+
+
+def detect_reported_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig) -> list[Alert]:
+    """An alert when the mechanism's own collusion index stays high for the whole window.
+
+    Mechanisms without deals between agents (posted prices with simulated consumers) report a
+    profit-based index, (profit - Nash profit) / (monopoly profit - Nash profit), each round.
+    """
+    win = window[-cfg.window :]
+    values = [(rf.round, rf.figure("collusion_index")) for rf in win]
+    if len(win) < cfg.window or any(v is None for _, v in values):
+        return []
+    index = fmean(v for _, v in values if v is not None)
+    if min(v for _, v in values if v is not None) < cfg.reported_threshold:
+        return []
+    sellers = tuple(sorted(a for a, role in market.roles.items() if role == "seller"))
+    return [Alert(
+        "collusion", Severity.MEDIUM, sellers,
+        {"reported_collusion_index": round(index, 3), "threshold": cfg.reported_threshold,
+         "by_round": {str(r): round(v, 3) for r, v in values if v is not None}, "scope": "mechanism"},
+        span(win), f"the market's collusion index stayed at or above {cfg.reported_threshold} for {len(win)} rounds "
+        f"(mean {index:.2f}): sellers price near the joint-monopoly level",
+    )]
+

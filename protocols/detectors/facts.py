@@ -69,6 +69,11 @@ class RoundFacts:
     trades: tuple[TradeFact, ...] = ()
     acts: tuple[ActFact, ...] = ()
     thread_moves: tuple[tuple[str, str, str, int], ...] = ()  # (thread id, buyer, seller, moves)
+    reported: tuple[tuple[str, float], ...] = ()  # figures the mechanism reports (e.g. its collusion index)
+
+    def figure(self, name: str) -> float | None:
+        """A figure the mechanism reported this round, if any."""
+        return next((v for k, v in self.reported if k == name), None)
 
 
 @dataclass(frozen=True, slots=True)
