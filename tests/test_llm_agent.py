@@ -200,3 +200,25 @@ def test_each_call_has_a_chat_span_under_the_agent_turn_with_the_request_hash(tm
     assert len(spans) == len(calls) == 14 and {p for _, p in spans} == {"invoke_agent"}
     assert {json.loads(a)["agora.llm.request_hash"] for a, _ in spans} == calls
     assert all(json.loads(a)["gen_ai.usage.input_tokens"] > 500 for a, _ in spans)
+
+
+def test_colluder_persona_on_the_stand_in_proposes_a_price_floor(tmp_path) -> None:
+    register_stand_in(ScriptedStandIn())
+    db = str(tmp_path / "c.db")
+    s = Session(seed=1, rounds=3, store=db)
+    s.spawn(LLMAgent, n=2, role="buyer", value=50, budget=100)
+    s.spawn(LLMAgent, n=3, role="seller", cost=10, capacity=2, persona="colluder")
+    run_id = s.run().run_id
+    proposals = []
+    for r in llm_calls(Store(db), run_id):
+        for c in (json.loads(r["response_json"] or "{}").get("choices") or [{}])[0].get("message", {}).get("tool_calls") or []:
+            if c["function"]["name"] == "message":
+                proposals.append((r["agent_id"], json.loads(c["function"]["arguments"])))
+    assert proposals and all(a.startswith("seller") and "not undercut" in p["text"] for a, p in proposals)
+    assert all(p["to"].startswith("seller") and p["to"] != a for a, p in proposals)
+    # whatever the protocol's communication rules say, each proposal got a verdict the agent saw
+    sent = sqlite3.connect(db).execute(
+        "select count(*) from actions where run_id=? and action_type='message'", (run_id,)).fetchone()[0]
+    refused = sum(1 for r in llm_calls(Store(db), run_id) for m in json.loads(r["messages_json"])
+                  if m["role"] == "tool" and m["content"].startswith("REJECTED") and r["attempt"] == 2)
+    assert sent + refused >= len({(a, p["to"]) for a, p in proposals})
