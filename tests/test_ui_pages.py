@@ -30,10 +30,11 @@ FINISHED, LIVE = "ui-finished", "ui-live"
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Two real runs of the services market in one SQLite file."""
     db = str(tmp_path_factory.mktemp("ui") / "ui.db")
-    Session(load_scenario("services"), rounds=6, store=db, run_id=FINISHED).run()
+    finished = Session(load_scenario("services"), rounds=6, store=db, run_id=FINISHED)
+    finished.run()
     live = Session(load_scenario("services"), store=db, run_id=LIVE)
     live.run(rounds=2)  # status "paused": still applies commands when it goes on
-    return {"db": db, "store": Store(db), "live": live}
+    return {"db": db, "store": Store(db), "live": live, "finished": finished}
 
 
 @pytest.fixture(autouse=True)
@@ -162,6 +163,17 @@ def test_agents_page_tells_one_agents_story(recorded: dict) -> None:
     assert at.get("plotly_chart")
 
 
+def test_agents_page_reputation_matches_the_market(recorded: dict) -> None:
+    market = recorded["finished"].market
+    rated = [m for m in market.members.values() if m.role == "seller" and m.reputation is not None]
+    assert rated, "sellers with outcome reports in six rounds"
+    seller = rated[0]
+    at = page("agent_story", **{"agora.agent": seller.id})
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Reputation"] == f"{seller.reputation:.3f}"
+    assert metrics["Breaker"] == "closed"
+
+
 def test_incentives_page_writes_a_policy_the_session_applies_next_round(recorded: dict) -> None:
     store, live = recorded["store"], recorded["live"]
     assert live.round == 2
@@ -268,3 +280,17 @@ def test_off_loopback_write_with_the_right_token_is_recorded(recorded: dict, mon
     assert (cmd.author, json.loads(cmd.payload_json)) == ("remote-rob", {"fee_rate": 0.03})
     recorded["live"].run(rounds=1)  # apply it, so later tests start with nothing pending
     assert not control.pending_commands(store, LIVE)
+
+
+def test_agora_ui_serves_the_installed_app_on_loopback(recorded: dict) -> None:
+    from typer.testing import CliRunner
+
+    from sandbox.cli import app
+    from sandbox.cli_ui import app_file, streamlit_command
+
+    assert app_file() == UI / "app.py"
+    cmd, env = streamlit_command(recorded["db"], "127.0.0.1", 8599)
+    assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1" and cmd[cmd.index("--server.port") + 1] == "8599"
+    assert env["AGORA_DB"] == recorded["db"]
+    bad = CliRunner().invoke(app, ["ui", "--db", "nosuchdriver://x"])
+    assert bad.exit_code == 2 and "is not a database URL Agora can use" in bad.output
