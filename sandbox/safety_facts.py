@@ -26,7 +26,7 @@ def round_facts(log: RoundLog, market: Market) -> RoundFacts:
     )
     acts = tuple(
         ActFact(log.round, r.seq, r.agent_id, r.action_type, r.verdict.accepted, r.verdict.rule, r.verdict.flags,
-                None, r.thread_id)
+                r.thread_id)
         for r in log.records
     )
     moves = []

@@ -52,7 +52,6 @@ class ActFact:
     accepted: bool
     rule: str
     flags: tuple[str, ...] = ()
-    to: str | None = None
     thread_id: str | None = None
 
     @property
