@@ -116,7 +116,12 @@ def test_market_page_shows_round_metrics_charts_and_network(recorded: dict) -> N
     assert metrics["Transactions"] == str(sum(r.n_tx for r in rounds))
     assert metrics["Efficiency"] == f"{rounds[-1].efficiency:.1%}"
     charts = at.get("plotly_chart")
-    assert len(charts) == 6  # prices, volume, efficiency, HHI, fees and fines, network
+    more = at.multiselect[0].value if at.multiselect else []
+    # prices, volume, efficiency, HHI, fees and fines, the chosen extra metrics, the network
+    assert len(charts) == 6 + (1 if more else 0)
+    if more:
+        extra = json.loads(charts[5].proto.spec)
+        assert [t["name"] for t in extra["data"]] == more
     prices = json.loads(charts[0].proto.spec)
     assert {t["name"] for t in prices["data"]} == {"translation", "summarization"}
     assert len(prices["layout"]["shapes"]) == 2  # one competitive band per service

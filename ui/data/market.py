@@ -18,8 +18,11 @@ def _rounds(url: str, run_id: str, last: int | None) -> pd.DataFrame:
     out = []
     for r in rows:
         m = json.loads(r.metrics_json)
+        # every numeric metric the mechanism reports (collusion index, dispersion, ...), then the core ones
+        extra = {k: v for k, v in m.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         out.append(
             {
+                **extra,
                 "round": r.round, "actions": r.n_actions, "rejected": r.n_rejected, "transactions": r.n_tx,
                 "volume": r.volume / MICRO, "mean_price": r.mean_price, "efficiency": r.efficiency,
                 "hhi": m.get("hhi"), "gini": m.get("gini"), "fees": m.get("fees", 0.0), "fines": m.get("fines", 0.0),
@@ -29,7 +32,7 @@ def _rounds(url: str, run_id: str, last: int | None) -> pd.DataFrame:
 
 
 def rounds(run_id: str, last: int | None = None) -> pd.DataFrame:
-    """Per-round metrics (the last ``last`` rounds when given)."""
+    """Per-round metrics (the last ``last`` rounds when given): the core ones and every numeric one recorded."""
     return _rounds(db_url(), run_id, last)
 
 
