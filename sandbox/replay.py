@@ -196,9 +196,29 @@ def load_policy(path: str | Path, base: IncentivePolicy) -> IncentivePolicy:
     if not isinstance(data, dict):
         raise ReplayError(f"{path}: a policy file is a mapping of policy fields such as fee_rate: 0.05")
     try:
-        return IncentivePolicy.model_validate({**base.model_dump(), **data})
+        return base.with_changes(data)
     except ValueError as err:
         raise ReplayError(f"{path}: {err}") from None
+
+
+def _policy_at(store: Store, run: Any, round_: int) -> IncentivePolicy:
+    """The policy in force after ``round_`` of a run, from its policy timeline."""
+    versions = [v for v in history.policy_versions(store, run.id) if v.round <= max(round_, 1)]
+    if versions:
+        return IncentivePolicy.model_validate_json(versions[-1].policy_json)
+    return Scenario.model_validate_json(run.config_json).policy
+
+
+def _fork_policy(policy: IncentivePolicy | Mapping[str, Any] | str | Path | None, base: IncentivePolicy) -> IncentivePolicy | None:
+    """The fork's policy: a policy, changes merged over ``base``, or a policy file."""
+    if policy is None or isinstance(policy, IncentivePolicy):
+        return policy
+    if isinstance(policy, (str, Path)):
+        return load_policy(policy, base)
+    try:
+        return base.with_changes(dict(policy))
+    except ValueError as err:
+        raise ReplayError(f"the fork's policy is not valid: {err}") from None
 
 
 @dataclass
@@ -231,6 +251,10 @@ def fork(
     against the parent's record as they are written.
     """
     db = _store(store)
+    parent = _run_row(db, run_id)
+    if not 0 <= round_ <= parent.rounds_done:
+        raise ReplayError(f"round {round_} is outside run '{run_id}', which has rounds 0 to {parent.rounds_done}")
+    new_policy = _fork_policy(policy, _policy_at(db, parent, round_))  # a bad policy fails before anything is written
     new_id = new_run_id or f"{run_id}-fork{round_}-{uuid.uuid4().hex[:6]}"
     rp = Replayer(db, run_id, write_to=db, new_run_id=new_id)
     rp.until = round_
@@ -245,11 +269,8 @@ def fork(
         s._begin()  # noqa: SLF001  (a fork at round 0 has not begun yet)
         db.update_run(new_id, parent_run_id=run_id, fork_round=round_)
         history.copy_commands(db, run_id, new_id, round_)
-        if policy is not None:
-            new = load_policy(policy, s.policy) if isinstance(policy, (str, Path)) else IncentivePolicy.model_validate(
-                {**s.policy.model_dump(), **(policy.model_dump() if isinstance(policy, IncentivePolicy) else dict(policy))}
-            )
-            s.set_policy(new, "fork", f"fork of {run_id} after round {round_}")
+        if new_policy is not None:
+            s.set_policy(new_policy, "fork", f"fork of {run_id} after round {round_}")
         return await s.arun(progress=progress)
 
     try:

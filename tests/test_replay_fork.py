@@ -73,6 +73,19 @@ def test_fork_round_outside_the_run_is_refused(parent) -> None:
     store, pid = parent
     with pytest.raises(ReplayError, match="outside run"):
         fork(pid, 99, store=store)
+    with pytest.raises(ReplayError, match="not valid"):
+        fork(pid, 3, {"reputation": {"weight": -1}}, store=store)
+    assert [r.id for r in read.runs(store)] == [pid]
+
+
+def test_nested_policy_changes_merge_field_by_field(parent) -> None:
+    store, pid = parent
+    out = fork(pid, 3, {"reputation": {"weight": 0.9}}, store=store)
+    with store.engine.connect() as conn:
+        last = conn.execute(text("select policy_json from policy_versions where run_id=:r order by version desc limit 1"),
+                            {"r": out.run_id}).scalar_one()
+    rep = json.loads(last)["reputation"]
+    assert rep["weight"] == 0.9 and "alpha" in rep and "prior" in rep
 
 
 def test_fork_from_the_command_line_with_a_policy_file(parent, tmp_path) -> None:
@@ -92,3 +105,4 @@ def test_fork_from_the_command_line_with_a_policy_file(parent, tmp_path) -> None
     bad.write_text("fee_rate: 7\n")
     res = CliRunner().invoke(app, ["fork", pid, "--round", "4", "--policy", str(bad), "--db", store.url])
     assert res.exit_code == 2 and "fee_rate" in res.output
+    assert len([r for r in read.runs(store) if r.parent_run_id or "fork" in r.id]) == 1, "a refused fork writes nothing"
