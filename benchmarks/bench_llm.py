@@ -87,19 +87,20 @@ def round_timer(s: Session) -> list[dict[str, Any]]:
     state: dict[str, float] = {}
 
     def start(session: Session, log: Any) -> None:
-        state["t0"] = time.perf_counter()
+        state["t0"], state["c0"] = time.perf_counter(), time.process_time()
 
     def end(session: Session, log: Any) -> None:
         calls = sum(1 for r in log.batch.rows.get("llm_calls", []) if r["event"] == "call")
         peak = max((p.peak_in_flight for p in current_pools().values()), default=0)
-        rows.append({"round": log.round, "seconds": time.perf_counter() - state["t0"], "calls": calls, "peak": peak})
+        rows.append({"round": log.round, "seconds": time.perf_counter() - state["t0"], "calls": calls, "peak": peak,
+                     "cpu": time.process_time() - state["c0"]})
 
     s.hooks.round_start.append(start)
     s.hooks.after_commit.append(end)
     return rows
 
 
-def bench_concurrency(n: int = 1000, cap: int = 64, latency: float = 1.0, rounds: int = 2) -> None:
+def bench_concurrency(n: int = 1000, cap: int = 64, latency: float = 1.0, rounds: int = 3) -> None:
     srv = Server("--latency", str(latency))
     try:
         s = population(n, rounds, model="openai/gpt-4o-mini", api_base=srv.url, api_key="stand-in",
@@ -110,29 +111,31 @@ def bench_concurrency(n: int = 1000, cap: int = 64, latency: float = 1.0, rounds
         for r in rows:
             ideal = math.ceil(r["calls"] / cap) * latency
             print(f"  round {r['round']}: {r['calls']} calls, measured {r['seconds']:.2f} s, ideal {ideal:.1f} s, "
-                  f"efficiency {ideal / r['seconds']:.3f}; peak in flight {r['peak']}")
-        ideal_n = math.ceil(n / cap) * latency
+                  f"efficiency {ideal / r['seconds']:.3f}; peak in flight {r['peak']}; "
+                  f"agents' process CPU {r['cpu']:.1f} s")
+        ideal_n = math.ceil(n / cap) * latency  # round 1 also opens the connections and warms litellm up
         print(f"  ideal by the issue's formula ceil(N/cap) x latency = {ideal_n:.1f} s; "
-              f"server peak in flight {srv.stats()['peak_in_flight']}")
+              f"server peak in flight {srv.stats()['peak_in_flight']}; load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} cores")
     finally:
         srv.close()
 
 
-def bench_cpu(n: int = 200, rounds: int = 5) -> None:
+def bench_cpu(n: int = 200, rounds: int = 5, models: tuple[str, ...] = ("openai/gpt-4o-mini", "hosted_vllm/gpt-4o-mini")) -> None:
     srv = Server()
     try:
-        with tempfile.TemporaryDirectory() as d:
-            warm = population(10, 1, f"{d}/warm.db", model="openai/gpt-4o-mini", api_base=srv.url, api_key="stand-in")
-            warm.run()
-            s = population(n, rounds, f"{d}/cpu.db", model="openai/gpt-4o-mini", api_base=srv.url, api_key="stand-in")
-            c0, t0 = time.process_time(), time.perf_counter()
-            s.run()
-            cpu, wall = time.process_time() - c0, time.perf_counter() - t0
-        decisions = n * rounds
-        calls = sum(a.spend.calls for a in s.agents.values())
-        print(f"cpu: {n} LLM agents x {rounds} rounds over HTTP at 0 ms latency, SQLite record and tracing on")
-        print(f"  {decisions} decisions, {calls} model calls, {cpu:.2f} CPU s, {wall:.2f} wall s")
-        print(f"  CPU per decision {cpu / decisions * 1000:.2f} ms; per model call {cpu / calls * 1000:.2f} ms")
+        for model in models:
+            with tempfile.TemporaryDirectory() as d:
+                population(10, 1, f"{d}/warm.db", model=model, api_base=srv.url, api_key="stand-in").run()
+                s = population(n, rounds, f"{d}/cpu.db", model=model, api_base=srv.url, api_key="stand-in")
+                c0, t0 = time.process_time(), time.perf_counter()
+                s.run()
+                cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+            decisions = n * rounds
+            calls = sum(a.spend.calls for a in s.agents.values())
+            print(f"cpu: {model}, {n} LLM agents x {rounds} rounds over HTTP at 0 ms latency, SQLite record and tracing on")
+            print(f"  {decisions} decisions, {calls} model calls, {cpu:.2f} CPU s, {wall:.2f} wall s")
+            print(f"  CPU per decision {cpu / decisions * 1000:.2f} ms; per model call {cpu / calls * 1000:.2f} ms")
     finally:
         srv.close()
 

@@ -155,3 +155,10 @@ def test_demo_with_an_unreachable_server_fails_in_one_sentence(tmp_path) -> None
     res = CliRunner().invoke(app, ["demo", "--model", "openai/some-model", "--api-base", "http://127.0.0.1:9/v1",
                                    "--db", str(tmp_path / "d.db")])
     assert res.exit_code == 2 and "cannot reach the model server" in res.output, res.output
+
+
+def test_model_server_command_rejects_bad_flags_in_one_sentence() -> None:
+    res = CliRunner().invoke(app, ["model-server", "--latency-dist", "pareto:1"])
+    assert res.exit_code == 2 and "latency_dist must be uniform:LO,HI" in res.output
+    res = CliRunner().invoke(app, ["model-server", "--rate-429", "1.5"])
+    assert res.exit_code == 2
