@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from time import time_ns
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,10 @@ from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlag
 
 from protocols import semconv as sc
 from protocols.money import to_micros
+from sandbox.tracing_off import NoTracer
 from traces.otel import RunTrace, SpanCounts, TraceLossError, TraceStoreError, Tracing
+
+__all__ = ["SCOPE", "NoTracer", "SessionTracer", "session_tracer"]
 
 if TYPE_CHECKING:
     from agents.base import Agent, DryRun
@@ -33,53 +36,6 @@ if TYPE_CHECKING:
 
 SCOPE = "agora.sandbox"
 _MAX_PRICE_MICROS = 2**62  # larger (or non-finite) prices are hostile input; keep them out of int attributes
-
-
-class NoTracer:
-    """Tracing switched off: every call returns at once."""
-
-    enabled = False
-    run: RunTrace | None = None
-
-    def start_run(self) -> None:
-        """Nothing to start."""
-
-    def end_run(self, error: BaseException | None = None) -> None:
-        """Nothing to end."""
-
-    def round(self, round_: int) -> AbstractContextManager[Any]:
-        """No round span."""
-        return nullcontext()
-
-    def decide(self, agent: Agent, obs: Observation) -> Sequence[Any]:
-        """Call the agent."""
-        return agent.decide(obs)
-
-    def adecide(self, agent: Agent, obs: Observation, check: DryRun) -> Awaitable[Sequence[Any]]:
-        """Call the agent."""
-        return agent.adecide(obs, check)
-
-    def submit_start(self, agent_id: str) -> Any:
-        """No submission span."""
-        return None
-
-    def submit_end(self, span: Any, record: ActionRecord, action: Any) -> None:
-        """Nothing to end."""
-
-    def settle(self, record: DealRecord) -> None:
-        """No settlement span."""
-
-    def policy_change(self, round_: int, policy: IncentivePolicy, author: str, reason: str, changed: dict[str, Any]) -> None:
-        """No policy span."""
-
-    def control(self, kind: str, author: str, outcome: str) -> None:
-        """No event."""
-
-    def stage(self, log: RoundLog) -> None:
-        """No spans to stage."""
-
-    def confirm(self) -> None:
-        """No spans to confirm."""
 
 
 class SessionTracer(NoTracer):
