@@ -3,7 +3,7 @@
 A new table module adds one import here.
 """
 
-from traces import control, schema  # noqa: F401
+from traces import control, schema  # noqa: F401,I001  (one import line per table module, appended)
 from traces import audit  # noqa: F401,E402  (indexes for the UI's audit queries)
 from traces import spans  # noqa: F401,E402  (span table and span counts)
 from traces import sweeps  # noqa: F401,E402  (which runs a sweep made)
