@@ -152,6 +152,15 @@ def test_content_capture_off_keeps_prompts_out_of_the_store(store) -> None:
     assert a[sc.GEN_AI_REQUEST_MODEL] == "fake-model" and call.input_tokens == 11
 
 
+def test_the_standard_variable_switches_content_capture_off(store, monkeypatch) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "false")
+    s = Session(tiny(rounds=1), store=store)  # as `agora run` makes it
+    s.spawn(FakeChattingAgent, n=1, role="buyer", budget=10, value=1, service="svc")
+    s.run()
+    (call,) = trace_read.llm_calls(store, s.run_id)
+    assert sc.GEN_AI_INPUT_MESSAGES not in call.attrs() and call.input_tokens == 11
+
+
 def test_tracing_off_writes_no_spans_and_no_span_ids(store) -> None:
     s = Session(tiny(rounds=3), store=store, tracing=False)
     assert isinstance(s.tracer, NoTracer) and not s.tracer.enabled

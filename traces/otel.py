@@ -13,6 +13,7 @@ and ending a run checks that started == ended == stored.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -103,6 +104,9 @@ class RunRouter(SpanProcessor):
         return True
 
 
+CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+"""The GenAI instrumentations' standard switch for prompt and completion text."""
+
 _install_lock = threading.Lock()
 _router: RunRouter | None = None
 
@@ -158,7 +162,7 @@ def setup_tracing(
     store: Store | str | None = None,
     otlp_endpoint: str | None = None,
     service_name: str = "agora",
-    capture_content: bool = True,
+    capture_content: bool | None = None,
     otlp_timeout: float | None = None,
 ) -> Tracing:
     """Configure tracing for runs: the store, an optional OTLP endpoint, the service name, content capture.
@@ -166,7 +170,9 @@ def setup_tracing(
     ``otlp_endpoint`` is a collector base URL (``http://127.0.0.1:4318``) or a full traces URL;
     when None, ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT`` are used
     if set. ``service_name`` applies when Agora creates the process's provider (the first call).
-    With ``capture_content=False`` prompt and completion text never reaches the store or OTLP.
+    With ``capture_content=False`` prompt and completion text never reaches the store or OTLP;
+    when None, ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false`` turns it off (the
+    switch for the command line), and it is on otherwise.
     ``otlp_timeout`` (seconds per request, retries included) defaults to ``OTEL_EXPORTER_OTLP_TIMEOUT`` or 10.
     """
     router = install(service_name)
@@ -174,4 +180,7 @@ def setup_tracing(
     otlp = None
     if otlp_endpoint or otlp_endpoint_from_env():
         otlp = sink_for(otlp_endpoint, timeout=otlp_timeout)
+    if capture_content is None:
+        flag = os.environ.get(CAPTURE_ENV, "true").strip().lower()
+        capture_content = flag not in ("false", "0", "no", "off")
     return Tracing(st, router, otlp, capture_content)
