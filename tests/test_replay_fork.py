@@ -106,3 +106,16 @@ def test_fork_from_the_command_line_with_a_policy_file(parent, tmp_path) -> None
     res = CliRunner().invoke(app, ["fork", pid, "--round", "4", "--policy", str(bad), "--db", store.url])
     assert res.exit_code == 2 and "fee_rate" in res.output
     assert len([r for r in read.runs(store) if r.parent_run_id or "fork" in r.id]) == 1, "a refused fork writes nothing"
+
+
+def test_compare_from_the_command_line(parent, tmp_path) -> None:
+    from sandbox.cli import app
+
+    store, pid = parent
+    out = fork(pid, 7, {"fee_rate": 0.5}, store=store)
+    html = tmp_path / "c.html"
+    res = CliRunner().invoke(app, ["compare", pid, out.run_id, "--metrics", "fees,volume", "--db", store.url, "--html", str(html)])
+    assert res.exit_code == 0, res.output
+    assert "fees" in res.output and "per-round metrics first differ in round" in res.output and html.exists()
+    first = int(res.output.rsplit("first differ in round", 1)[1].split()[0])
+    assert first > 7
