@@ -100,14 +100,17 @@ def round_timer(s: Session) -> list[dict[str, Any]]:
     return rows
 
 
-def bench_concurrency(n: int = 1000, cap: int = 64, latency: float = 1.0, rounds: int = 3) -> None:
+def bench_concurrency(n: int = 1000, cap: int = 64, latency: float = 1.0, rounds: int = 3,
+                      base_handler: bool = False) -> None:
+    os.environ["EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER"] = "true" if base_handler else "false"
     srv = Server("--latency", str(latency))
     try:
         s = population(n, rounds, model="openai/gpt-4o-mini", api_base=srv.url, api_key="stand-in",
                        max_in_flight=cap, timeout=120)
         rows = round_timer(s)
         s.run()
-        print(f"concurrency: {n} LLM agents, latency {latency:.1f} s, cap {cap} calls in flight")
+        path = ", litellm's base HTTP handler" if base_handler else ", litellm through the OpenAI SDK"
+        print(f"concurrency: {n} LLM agents, latency {latency:.1f} s, cap {cap} calls in flight{path}")
         for r in rows:
             ideal = math.ceil(r["calls"] / cap) * latency
             print(f"  round {r['round']}: {r['calls']} calls, measured {r['seconds']:.2f} s, ideal {ideal:.1f} s, "
@@ -118,13 +121,22 @@ def bench_concurrency(n: int = 1000, cap: int = 64, latency: float = 1.0, rounds
               f"server peak in flight {srv.stats()['peak_in_flight']}; load average {os.getloadavg()[0]:.1f} "
               f"on {os.cpu_count()} cores")
     finally:
+        os.environ.pop("EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER", None)
         srv.close()
 
 
-def bench_cpu(n: int = 200, rounds: int = 5, models: tuple[str, ...] = ("openai/gpt-4o-mini", "hosted_vllm/gpt-4o-mini")) -> None:
+CPU_VARIANTS = (
+    ("openai/gpt-4o-mini", False),  # litellm through the OpenAI SDK (the default path)
+    ("openai/gpt-4o-mini", True),  # litellm's own HTTP handler: EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER=true
+    ("hosted_vllm/gpt-4o-mini", False),
+)
+
+
+def bench_cpu(n: int = 200, rounds: int = 5) -> None:
     srv = Server()
     try:
-        for model in models:
+        for model, base_handler in CPU_VARIANTS:
+            os.environ["EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER"] = "true" if base_handler else "false"
             with tempfile.TemporaryDirectory() as d:
                 population(10, 1, f"{d}/warm.db", model=model, api_base=srv.url, api_key="stand-in").run()
                 s = population(n, rounds, f"{d}/cpu.db", model=model, api_base=srv.url, api_key="stand-in")
@@ -133,10 +145,13 @@ def bench_cpu(n: int = 200, rounds: int = 5, models: tuple[str, ...] = ("openai/
                 cpu, wall = time.process_time() - c0, time.perf_counter() - t0
             decisions = n * rounds
             calls = sum(a.spend.calls for a in s.agents.values())
-            print(f"cpu: {model}, {n} LLM agents x {rounds} rounds over HTTP at 0 ms latency, SQLite record and tracing on")
-            print(f"  {decisions} decisions, {calls} model calls, {cpu:.2f} CPU s, {wall:.2f} wall s")
-            print(f"  CPU per decision {cpu / decisions * 1000:.2f} ms; per model call {cpu / calls * 1000:.2f} ms")
+            path = " with litellm's base HTTP handler" if base_handler else ""
+            print(f"cpu: {model}{path}, {n} LLM agents x {rounds} rounds over HTTP at 0 ms latency, "
+                  "SQLite record and tracing on")
+            print(f"  {decisions} decisions, {calls} model calls, {cpu:.2f} CPU s, {wall:.2f} wall s; "
+                  f"CPU per decision {cpu / decisions * 1000:.2f} ms, per model call {cpu / calls * 1000:.2f} ms")
     finally:
+        os.environ.pop("EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER", None)
         srv.close()
 
 
@@ -166,7 +181,8 @@ def main() -> None:
     if a.which in ("cpu", "all"):
         bench_cpu()
     if a.which in ("concurrency", "all"):
-        bench_concurrency()
+        bench_concurrency(base_handler=False)
+        bench_concurrency(base_handler=True)
 
 
 if __name__ == "__main__":
