@@ -299,3 +299,17 @@ def test_agora_ui_serves_the_installed_app_on_loopback(recorded: dict) -> None:
     assert env["AGORA_DB"] == recorded["db"]
     bad = CliRunner().invoke(app, ["ui", "--db", "nosuchdriver://x"])
     assert bad.exit_code == 2 and "is not a database URL Agora can use" in bad.output
+
+
+def test_transactions_page_survives_paging_past_the_open_deal(recorded: dict) -> None:
+    every = read.transactions(recorded["store"], FINISHED)
+    assert len(every) > 10
+    at = page("transactions", **{"agora.tx.page_size": 10, "agora.tx.open": every[0].tx_id})
+    assert f"Transaction #{every[0].tx_id}" in texts(at)
+    at.number_input(key="agora.tx.page").set_value(2).run()
+    no_exception(at)
+    assert list(at.dataframe[0].value["tx"]) == [t.tx_id for t in every[10:20]]
+    assert f"Transaction #{every[0].tx_id}" not in texts(at)
+    at.text_input[0].input(every[-1].buyer).run()  # a narrow filter: one page left
+    no_exception(at)
+    assert "Page (of 1)" in [n.label for n in at.number_input]

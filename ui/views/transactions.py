@@ -37,9 +37,11 @@ filters = {
 }
 _, total = data.transactions_page(run_id, **filters, limit=1)
 pages = max(1, math.ceil(total / size))
+if st.session_state.get(keys.TX_PAGE, 1) > pages:  # a narrower filter has fewer pages
+    st.session_state[keys.TX_PAGE] = pages
 p = st.columns([1, 1, 4])
 page = p[0].number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key=keys.TX_PAGE)
-p[1].selectbox("Rows per page", [25, 50, 100, 200], key=keys.TX_PAGE_SIZE)
+p[1].selectbox("Rows per page", [10, 25, 50, 100, 200], key=keys.TX_PAGE_SIZE)
 df, total = data.transactions_page(run_id, **filters, offset=(int(page) - 1) * size, limit=size)
 st.caption(f"{total} transactions match; showing {len(df)} from #{(int(page) - 1) * size + 1}")
 st.dataframe(df, hide_index=True, column_config={"price": st.column_config.NumberColumn(format="%.2f")})
@@ -49,6 +51,8 @@ if df.empty:
 ids = [int(x) for x in df["tx"]]
 wanted = st.query_params.get(keys.QUERY_TX)
 default = ids.index(int(wanted)) + 1 if wanted and wanted.isdigit() and int(wanted) in ids else 0
+if st.session_state.get(keys.TX_OPEN) not in (None, *ids):  # the open one is not on this page
+    del st.session_state[keys.TX_OPEN]
 opened = st.selectbox("Open a transaction", [None, *ids], index=default, key=keys.TX_OPEN,
                       format_func=lambda t: "(choose)" if t is None else f"#{t}")
 if opened is None:
