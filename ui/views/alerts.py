@@ -34,6 +34,8 @@ st.dataframe(queue.drop(columns=["evidence", "interventions"]), hide_index=True)
 if queue.empty:
     st.stop()
 
+if st.session_state.get(keys.ALERT_OPEN) not in set(queue["alert"]):  # another run or filter
+    st.session_state.pop(keys.ALERT_OPEN, None)
 alert_id = st.selectbox("Open an alert", list(queue["alert"]), key=keys.ALERT_OPEN)
 a = alerts[alerts["alert"] == alert_id].iloc[0]
 st.subheader(f"Alert {alert_id}: {a['kind']} ({a['severity']}), rounds {a['window']}")
