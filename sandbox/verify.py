@@ -9,6 +9,7 @@ writing it, so a fork or a resume never writes a round that does not match its s
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -90,14 +91,29 @@ class RecordChecker:
         self.run_id = run_id
         self.rounds = history.rounds_of(store, run_id)
         self.actions = history.actions_by_round(store, run_id)
-        ledger = history.ledger_by_round(store, run_id)
-        # Endowments are posted before round 1 (round 0) and written with round 1's batch.
-        ledger.setdefault(1, [])[:0] = ledger.pop(0, [])
-        self.ledger = ledger
+        # Postings are matched by sequence number, not by their round: a round's commit writes
+        # every posting since the last one (round 1's includes the endowments of round 0).
+        self.ledger = sorted((row for rows in history.ledger_by_round(store, run_id).values() for row in rows), key=lambda e: e.seq)
+        self._seqs = [e.seq for e in self.ledger]
+        self._last_seq: dict[int, int] = {}  # round -> highest sequence number posted up to that round
+        top = 0
+        for e in sorted(self.ledger, key=lambda e: (e.round, e.seq)):
+            top = max(top, e.seq)
+            self._last_seq[e.round] = top
+        self._next_seq = 1
         self.transactions = history.transactions_by_round(store, run_id)
         self.policies = history.policy_versions(store, run_id)
         self.commands = history.applied_commands(store, run_id)
         self.llm_calls = history.llm_calls_by_round(store, run_id)
+
+    def _postings(self, round_: int, ledger: Ledger) -> list[Any]:
+        """Recorded postings the commit of ``round_`` should hold: those after the previous
+        commit, up to the replay's last one or the round's last recorded one, whichever is later."""
+        last = max(ledger.pending[-1].seq if ledger.pending else 0, self._last_seq.get(round_, 0))
+        first = self._next_seq
+        self._next_seq = max(first, last + 1)
+        lo, hi = bisect.bisect_left(self._seqs, first), bisect.bisect_right(self._seqs, last)
+        return self.ledger[lo:hi]
 
     def policies_from(self, round_: int) -> list[Any]:
         """Policy versions after the first that took effect in ``round_``."""
@@ -116,7 +132,7 @@ class RecordChecker:
         rows = lambda xs: [dict(x._mapping) for x in xs]  # noqa: E731
         checks = (
             ("action", "seq", rows(self.actions.get(r, [])), action_rows(self.run_id, log)),
-            ("ledger entry", "seq", rows(self.ledger.get(r, [])), ledger_rows(self.run_id, ledger.pending)),
+            ("ledger entry", "seq", rows(self._postings(r, ledger)), ledger_rows(self.run_id, ledger.pending)),
             ("transaction", "tx_id", rows(self.transactions.get(r, [])), sorted(transaction_rows(self.run_id, log.deals), key=lambda t: t["tx_id"])),
             ("policy version", "version", rows(p for p in self.policies if p.round == r), list(policy_rows)),
             ("llm call record", "seq", _llms(self.llm_calls.get(r, [])), _llms(log.batch.rows.get("llm_calls", []))),
