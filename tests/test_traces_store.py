@@ -131,3 +131,18 @@ def test_postgresql_round_trip() -> None:
     txs = read.transactions(store, rid)
     assert txs and trace_read.transaction_trace(store, rid, txs[0].tx_id)[0].span.name == sc.SPAN_SESSION
     store.dispose()
+
+
+def test_a_run_resumed_after_a_kill_counts_on_from_what_was_stored(store) -> None:
+    done = Session(tiny(rounds=1), store=store).run().run_id
+    rows = [dict(r.model_dump(), run_id="killed-run") for r in trace_read.spans(store, done, limit=None)]
+    write_spans(store, "killed-run", rows)  # what a killed process had committed: no counts row
+    run = setup_tracing(store).open_run("killed-run")
+    assert (run.started, run.ended, run.stored) == (len(rows),) * 3
+    tracer = trace.get_tracer("tests.resume")
+    with tracer.start_as_current_span(sc.SPAN_SESSION, attributes={sc.RUN_ID: "killed-run"}):
+        for _ in range(3):
+            tracer.start_span("after the restart").end()
+    counts = run.close()
+    assert counts.started == counts.ended == counts.stored == len(rows) + 4 == stored_count(store, "killed-run")
+    assert trace_read.span_counts(store, "killed-run").ok

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from sqlalchemy.exc import SQLAlchemyError
 
 from traces.otlp import without_content
-from traces.spans import counts_row, span_row, write_spans
+from traces.spans import counts_row, span_row, stored_count, write_spans
 from traces.store import RoundBatch, StoreError
 
 if TYPE_CHECKING:
@@ -68,10 +68,13 @@ class RunTrace:
         # With a store and no OTLP, a span becomes its row as it ends: the span object is freed at
         # once and the held row (strings and numbers only) costs the garbage collector nothing.
         self._early = tracing.store is not None and tracing.otlp is None
-        prev = counts_row(tracing.store, run_id) if tracing.store is not None else None
-        if prev is not None:  # a resumed run: the counts go on from where its last segment ended
-            self.started, self.ended, self.stored = prev.started, prev.ended, prev.stored
-            self.otlp_exported, self.otlp_failed = prev.otlp_exported, prev.otlp_failed
+        if tracing.store is not None:
+            # A resumed run (paused, or killed and resumed) counts on from the spans its earlier
+            # segments stored; spans a killed segment never ended are beyond anyone's count.
+            self.started = self.ended = self.stored = self.in_store = stored_count(tracing.store, run_id)
+            prev = counts_row(tracing.store, run_id)
+            if prev is not None:
+                self.otlp_exported, self.otlp_failed = prev.otlp_exported, prev.otlp_failed
 
     # --- called by the router (any thread) ---------------------------------------
     def _started(self) -> None:
