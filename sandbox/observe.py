@@ -6,6 +6,7 @@ round and shared; the private part is a handful of lookups per agent.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -93,14 +94,29 @@ class Observer:
             key=lambda x: (rank_price(x.ask_micros / 1e6, rep(x.seller), policy), x.id),
         )
         for li in ranked:
-            lst = by_service.setdefault(li.service, [])
-            if len(lst) < self.limits.listings + 1:  # +1: an agent's own listing is skipped
-                lst.append(listing_info(li, rep(li.seller)))
+            by_service.setdefault(li.service, []).append(listing_info(li, rep(li.seller)))
         self.by_service = by_service
         self.public = {
             s: list(p)[-self.limits.recent_prices :] for s, p in sorted(market.recent_prices.items())
         }
         self.min_price, self.max_price = config.min_price, config.max_price
+
+    def _shown(self, ranked: Sequence[ListingInfo], me: str) -> list[ListingInfo]:
+        """The listings one agent sees: the best half of its slots, plus a rotating window.
+
+        Showing every buyer the same few best listings makes a large market pile onto them;
+        the window over the rest starts at a place fixed by (agent, round), so each agent
+        sees a different slice each round, deterministically. Rank order is kept.
+        """
+        k = self.limits.listings
+        others = [li for li in ranked if li.seller != me]
+        if len(others) <= k:
+            return others
+        head = k // 2
+        rest = len(others) - head
+        start = zlib.crc32(f"{me}/{self.market.round}".encode()) % rest
+        picked = sorted(head + (start + i) % rest for i in range(k - head))
+        return others[:head] + [others[i] for i in picked]
 
     def observe(self, m: Member, receipts: Sequence[Receipt], notices: Sequence[str] = ()) -> Observation:
         """The observation of member ``m``; consumes its inbox and notices."""
@@ -108,8 +124,8 @@ class Observer:
         services = sorted(set(m.private.values) | set(m.private.costs))
         seen: list[ListingInfo] = []
         for s in services:
-            seen.extend(li for li in self.by_service.get(s, ()) if li.seller != m.id)
-        if len(services) > 1:  # each service's list is already in price order
+            seen.extend(self._shown(self.by_service.get(s, ()), m.id))
+        if len(services) > 1:  # each service's list is already in rank order
             seen.sort(key=lambda li: (rank_price(li.ask_price, li.reputation, self.policy), li.id))
         threads = sorted(m.threads.values(), key=lambda t: (t.last_move_round, t.id), reverse=True)[: lim.threads]
         private = Private(
