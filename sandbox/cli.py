@@ -153,18 +153,18 @@ def scenarios() -> None:
         console.print(name)
 
 
+# Sub-commands live in their own modules and register themselves on ``app``.
 from sandbox import cli_llm  # noqa: E402,F401,I001  (model-server; demo --llm)
 from sandbox import cli_marketic  # noqa: E402,F401  (marketic, marketic-replay)
 from sandbox import cli_replay  # noqa: E402,F401  (replay, fork, resume, compare, sweep commands)
+from sandbox import cli_traces  # noqa: E402,F401  (the traces command)
+from sandbox import cli_ui  # noqa: E402,F401  (the ui command)
 
 
 def main() -> None:
     """Entry point of the ``agora`` console script."""
     app()
 
-
-from sandbox import cli_ui  # noqa: E402,F401  (the ui command)
-from sandbox import cli_traces  # noqa: E402,F401  (the traces command)
 
 if __name__ == "__main__":
     main()
