@@ -65,7 +65,7 @@ def main() -> None:
     services, red = record(db)
     proc, url = serve(db)
     shots = [
-        ("runs", f"runs?run={services}", "Start a demo run"),
+        ("runs", f"?run={services}", "Start a demo run"),  # the default page lives at /
         ("market", f"market?run={services}", "Who trades with whom"),
         ("transactions", f"transactions?run={services}&tx=12", "Negotiation thread"),
         ("agents", f"agents?run={services}&agent=seller-007", "Violations by rule"),
