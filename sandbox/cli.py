@@ -167,4 +167,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as ``python -m sandbox.cli`` this file is ``__main__``; the sub-command modules
+    # register on ``sandbox.cli.app``, so start that one.
+    from sandbox.cli import main as registered_main
+
+    registered_main()
