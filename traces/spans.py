@@ -90,8 +90,18 @@ class SpanCountRow(SQLModel, table=True):
     checked_at: float
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, default=str, separators=(",", ":"))
+# one encoder for every row: json.dumps with options builds a new JSONEncoder on each call
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+_json = _ENCODER.encode
+
+
+def _attributes(span: Any) -> dict[str, Any]:
+    """A copy of the span's attributes; the SDK's BoundedAttributes copied directly, not key by key."""
+    raw = getattr(span, "_attributes", None)
+    inner = getattr(raw, "_dict", None)
+    if isinstance(inner, dict):
+        return dict(inner)
+    return dict(span.attributes or ())
 
 
 def _hex_span(span_id: int) -> str:
@@ -100,7 +110,7 @@ def _hex_span(span_id: int) -> str:
 
 def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, Any]:
     """A ``spans`` row for an ended SDK span (``ReadableSpan``)."""
-    attrs = dict(span.attributes or ())
+    attrs = _attributes(span)
     if not capture_content:
         for key in sc.GEN_AI_CONTENT:
             attrs.pop(key, None)
