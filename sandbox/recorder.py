@@ -7,6 +7,7 @@ run (benchmarks, quick experiments) costs nothing extra.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,21 @@ from sandbox.market import Member
 from sandbox.record import RoundLog, action_rows, actions_digest, ledger_rows, transaction_rows
 from sandbox.scenario import Scenario
 from traces.store import RoundBatch, Store
+
+SECRET_NAME = re.compile(r"(api_?key|token|secret|password|credential)", re.IGNORECASE)
+
+
+def without_secrets(value: Any) -> Any:
+    """A copy of ``value`` with every mapping entry whose name looks secret left out.
+
+    Keys and tokens given as agent parameters must not land in the record; a fork that
+    goes live reads them again from the environment, as litellm does.
+    """
+    if isinstance(value, dict):
+        return {k: without_secrets(v) for k, v in value.items() if not SECRET_NAME.search(str(k))}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
 
 
 class Recorder:
@@ -43,7 +59,7 @@ class Recorder:
                 "rounds_planned": scenario.rounds,
                 "rounds_done": 0,
                 "n_agents": len(agents),
-                "config_json": scenario.model_dump_json(),
+                "config_json": json.dumps(without_secrets(scenario.model_dump(mode="json"))),
                 "started_at": now,
             }
         )
@@ -56,7 +72,7 @@ class Recorder:
                     "agent_id": aid,
                     "role": m.role,
                     "kind": m.kind,
-                    "params_json": json.dumps(agents[aid].describe(), sort_keys=True, default=str),
+                    "params_json": json.dumps(without_secrets(agents[aid].describe()), sort_keys=True, default=str),
                     "private_json": m.private.model_dump_json(),
                     "endowment": m.endowment,
                 }
