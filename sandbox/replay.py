@@ -88,6 +88,8 @@ class Replayer:
     def __init__(self, store: Store, run_id: str, *, write_to: Store | None = None, new_run_id: str | None = None) -> None:
         self.store = store
         self.source = _run_row(store, run_id)
+        if self.source.scenario.startswith("marketic/"):
+            raise ReplayError(f"run '{run_id}' is a marketic run; check it with: agora marketic-replay {run_id}")
         try:
             scenario = Scenario.model_validate_json(self.source.config_json)
         except ValueError as err:

@@ -157,3 +157,13 @@ def test_every_built_in_scenario_replays_identically(name, recorded_elsewhere) -
     # The replay runs here, in a process whose set and dict-of-str orders differ from the recorder's.
     report = replay(f"x-{name}", Store(recorded_elsewhere))
     assert report.identical, f"{name}: {report}"
+
+
+def test_replay_of_a_marketic_run_points_to_marketic_replay(tmp_path) -> None:
+    from sandbox.marketic.record import run_marketic
+    from sandbox.marketic.run import MarketicConfig
+
+    store = Store(str(tmp_path / "m.db"))
+    run_marketic(MarketicConfig(episodes=3), store, run_id="mk-1", tracing=False)
+    with pytest.raises(ReplayError, match="agora marketic-replay mk-1"):
+        replay("mk-1", store)
