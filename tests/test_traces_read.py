@@ -106,3 +106,22 @@ def test_agora_traces_prints_the_summary(recorded) -> None:
     assert "buyer-003" in out.output  # tokens by agent
     missing = CliRunner().invoke(app, ["traces", "no-such-run", "--db", db])
     assert missing.exit_code == 2 and "no run 'no-such-run'" in missing.output
+
+
+def test_keyset_pages_equal_offset_pages(tmp_path) -> None:
+    from sandbox import Session, load_scenario
+    from traces import Store, trace_read
+
+    store = Store(str(tmp_path / "k.db"))
+    run_id = Session(load_scenario("services"), rounds=4, store=store).run().run_id
+    everything = trace_read.spans(store, run_id, limit=None)
+    assert len(everything) > 60
+    pages, after = [], None
+    while True:
+        page = trace_read.spans(store, run_id, limit=25, after=after)
+        if not page:
+            break
+        pages.extend(page)
+        after = (page[-1].start_ns, page[-1].span_id)
+    assert [p.span_id for p in pages] == [e.span_id for e in everything]
+    assert [p.span_id for p in trace_read.spans(store, run_id, offset=25, limit=25)] == [e.span_id for e in everything[25:50]]

@@ -70,13 +70,21 @@ def spans(
     trace_id: str | None = None,
     offset: int = 0,
     limit: int | None = 100,
+    after: tuple[int, str] | None = None,
 ) -> Sequence[SpanRow]:
     """Spans of a run in start order, filtered by agent, round, operation or trace; one page.
 
     ``operation`` is ``gen_ai.operation.name`` when the span has one (``chat``,
     ``invoke_agent``), else the span name (``protocol.submit``, ``market.settle``, ...).
+    For deep pages pass ``after=(start_ns, span_id)`` of the last row seen instead of a large
+    ``offset``: the index seeks to it rather than counting past every earlier row.
     """
     q = _filtered(select(SpanRow), run_id, agent, round_, operation, trace_id)
+    if after is not None:
+        start, sid = after
+        q = q.where(
+            (col(SpanRow.start_ns) > start) | ((col(SpanRow.start_ns) == start) & (col(SpanRow.span_id) > sid))
+        )
     q = q.order_by(col(SpanRow.start_ns), col(SpanRow.span_id)).offset(offset)
     if limit is not None:
         q = q.limit(limit)
@@ -112,13 +120,18 @@ def children(store: Store, run_id: str, span_id: str) -> Sequence[SpanRow]:
         return s.exec(q.order_by(col(SpanRow.start_ns))).all()
 
 
-def llm_calls(store: Store, run_id: str, agent: str | None = None) -> Sequence[SpanRow]:
-    """Every model call (``chat`` spans) of a run, or of one agent, in the order they started."""
+def llm_calls(
+    store: Store, run_id: str, agent: str | None = None, *, offset: int = 0, limit: int | None = None
+) -> Sequence[SpanRow]:
+    """Model calls (``chat`` spans) of a run, or of one agent, in the order they started; paged."""
     q = select(SpanRow).where(SpanRow.run_id == run_id, col(SpanRow.operation).in_(LLM_OPERATIONS))
     if agent is not None:
         q = q.where(SpanRow.agent_id == agent)
+    q = q.order_by(col(SpanRow.start_ns), col(SpanRow.span_id)).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
     with Session(store.engine) as s:
-        return s.exec(q.order_by(col(SpanRow.start_ns), col(SpanRow.span_id))).all()
+        return s.exec(q).all()
 
 
 def tree(rows: Iterable[SpanRow]) -> list[TraceNode]:
