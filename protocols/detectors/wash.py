@@ -27,10 +27,11 @@ def detect_wash(window: Sequence[RoundFacts], market: MarketFacts, cfg: WashConf
     """One alert per set of agents that trade in a cycle and end about flat."""
     win = window[-cfg.window :]
     deals = trades(win)
+    edges = [(t.buyer, t.seller) for t in deals if t.buyer != t.seller]
+    if not _may_cycle(edges):
+        return []
     graph = nx.DiGraph()
-    for t in deals:
-        if t.buyer != t.seller:
-            graph.add_edge(t.buyer, t.seller)
+    graph.add_edges_from(edges)
     seen: set[frozenset[str]] = set()
     reported: list[frozenset[str]] = []
     out: list[Alert] = []
@@ -67,3 +68,35 @@ def detect_wash(window: Sequence[RoundFacts], market: MarketFacts, cfg: WashConf
             f"{len(agents)} agents traded {len(inside)} times in a cycle worth {volume:.2f} and ended about flat",
         ))
     return out
+
+
+def _may_cycle(edges: list[tuple[str, str]]) -> bool:
+    """Whether the trade graph can hold a cycle: peel off agents that only buy or only sell.
+
+    A member of a cycle both buys from and sells to other members, so an agent with no buyer
+    or no seller left in the graph is in no cycle. In a market where every agent keeps one
+    side (most rounds of most markets) nothing is left and the cycle search is skipped.
+    """
+    succ: dict[str, set[str]] = {}
+    pred: dict[str, set[str]] = {}
+    for a, b in edges:
+        succ.setdefault(a, set()).add(b)
+        pred.setdefault(b, set()).add(a)
+        succ.setdefault(b, set())
+        pred.setdefault(a, set())
+    todo = [n for n in succ if not succ[n] or not pred[n]]
+    gone: set[str] = set()
+    while todo:
+        n = todo.pop()
+        if n in gone:
+            continue
+        gone.add(n)
+        for m in succ[n]:
+            pred[m].discard(n)
+            if not pred[m]:
+                todo.append(m)
+        for m in pred[n]:
+            succ[m].discard(n)
+            if not succ[m]:
+                todo.append(m)
+    return len(gone) < len(succ)
