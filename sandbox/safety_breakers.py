@@ -63,13 +63,14 @@ class BreakerBoard:
         bcfg, conduct = self.cfg.breakers, set(self.cfg.conduct_rules)
         violations: Counter[str] = Counter()
         errors: Counter[str] = Counter()
+        rate_limit, agent_error = Rule.RATE_LIMIT.value, Rule.AGENT_ERROR.value  # enum lookups hoisted out of the loop
         for r in log.records:
             if not r.verdict.accepted and r.verdict.rule in conduct:
                 # the market's cap on actions per round drops a busy honest agent's extra actions
                 # too; only rate-limited messages count as misconduct
-                if r.verdict.rule != Rule.RATE_LIMIT.value or r.action_type == "message":
+                if r.verdict.rule != rate_limit or r.action_type == "message":
                     violations[r.agent_id] += 1
-            if r.verdict.rule == Rule.AGENT_ERROR.value:
+            if r.verdict.rule == agent_error:
                 errors[r.agent_id] = 1
         for aid, agent in self.session.agents.items():
             last = getattr(agent, "last_turn", None)
