@@ -60,7 +60,7 @@ def thread_info(t: Thread, me: str) -> ThreadInfo:
         service=t.service,
         role="buyer" if me == t.buyer else "seller",
         counterparty=t.other(me),
-        state=t.state.value,
+        state=t.state._value_,  # the enum's value without the descriptor lookup (~1 us) .value costs
         price=None if t.price_micros is None else t.price_micros / 1e6,
         offered_by_you=t.proposer == me,
         your_move=yours,
@@ -96,12 +96,14 @@ class Observer:
         for li in ranked:
             by_service.setdefault(li.service, []).append(listing_info(li, rep(li.seller)))
         self.by_service = by_service
+        # who sells in each service's list: an agent selling nothing there sees the list as it is
+        self._sellers = {svc: {li.seller for li in lis} for svc, lis in by_service.items()}
         self.public = {
             s: list(p)[-self.limits.recent_prices :] for s, p in sorted(market.recent_prices.items())
         }
         self.min_price, self.max_price = config.min_price, config.max_price
 
-    def _shown(self, ranked: Sequence[ListingInfo], me: str) -> list[ListingInfo]:
+    def _shown(self, ranked: Sequence[ListingInfo], me: str, sellers: set[str] | None = None) -> list[ListingInfo]:
         """The listings one agent sees: the best half of its slots, plus a rotating window.
 
         Showing every buyer the same few best listings makes a large market pile onto them;
@@ -109,7 +111,7 @@ class Observer:
         sees a different slice each round, deterministically. Rank order is kept.
         """
         k = self.limits.listings
-        others = [li for li in ranked if li.seller != me]
+        others = list(ranked) if sellers is not None and me not in sellers else [li for li in ranked if li.seller != me]
         if len(others) <= k:
             return others
         head = k // 2
@@ -124,7 +126,7 @@ class Observer:
         services = sorted(set(m.private.values) | set(m.private.costs))
         seen: list[ListingInfo] = []
         for s in services:
-            seen.extend(self._shown(self.by_service.get(s, ()), m.id))
+            seen.extend(self._shown(self.by_service.get(s, ()), m.id, self._sellers.get(s)))
         if len(services) > 1:  # each service's list is already in rank order
             seen.sort(key=lambda li: (rank_price(li.ask_price, li.reputation, self.policy), li.id))
         threads = sorted(m.threads.values(), key=lambda t: (t.last_move_round, t.id), reverse=True)[: lim.threads]
