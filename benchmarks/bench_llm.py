@@ -90,10 +90,13 @@ def round_timer(s: Session) -> list[dict[str, Any]]:
         state["t0"], state["c0"] = time.perf_counter(), time.process_time()
 
     def end(session: Session, log: Any) -> None:
-        calls = sum(1 for r in log.batch.rows.get("llm_calls", []) if r["event"] == "call")
+        lat = sorted(r["latency_ms"] for r in log.batch.rows.get("llm_calls", []) if r["event"] == "call")
+        calls = len(lat)
         peak = max((p.peak_in_flight for p in current_pools().values()), default=0)
         rows.append({"round": log.round, "seconds": time.perf_counter() - state["t0"], "calls": calls, "peak": peak,
-                     "cpu": time.process_time() - state["c0"]})
+                     "cpu": time.process_time() - state["c0"],
+                     "lat_mean": statistics.mean(lat) / 1000 if lat else 0.0,
+                     "lat_p95": lat[int(0.95 * (len(lat) - 1))] / 1000 if lat else 0.0})
 
     s.hooks.round_start.append(start)
     s.hooks.after_commit.append(end)
@@ -115,7 +118,8 @@ def bench_concurrency(n: int = 1000, cap: int = 64, latency: float = 1.0, rounds
             ideal = math.ceil(r["calls"] / cap) * latency
             print(f"  round {r['round']}: {r['calls']} calls, measured {r['seconds']:.2f} s, ideal {ideal:.1f} s, "
                   f"efficiency {ideal / r['seconds']:.3f}; peak in flight {r['peak']}; "
-                  f"agents' process CPU {r['cpu']:.1f} s")
+                  f"agents' process CPU {r['cpu']:.1f} s; call time (after the cap) mean {r['lat_mean']:.2f} s, "
+                  f"p95 {r['lat_p95']:.2f} s")
         ideal_n = math.ceil(n / cap) * latency  # round 1 also opens the connections and warms litellm up
         print(f"  ideal by the issue's formula ceil(N/cap) x latency = {ideal_n:.1f} s; "
               f"server peak in flight {srv.stats()['peak_in_flight']}; load average {os.getloadavg()[0]:.1f} "
@@ -174,6 +178,7 @@ def bench_tokens(sizes: tuple[int, ...] = (10, 100, 1000), rounds: int = 4) -> N
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("which", nargs="?", default="all", choices=["concurrency", "cpu", "tokens", "all"])
+    ap.add_argument("--base-handler-only", action="store_true", help="concurrency: only litellm's base HTTP handler")
     a = ap.parse_args()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     if a.which in ("tokens", "all"):
@@ -181,7 +186,8 @@ def main() -> None:
     if a.which in ("cpu", "all"):
         bench_cpu()
     if a.which in ("concurrency", "all"):
-        bench_concurrency(base_handler=False)
+        if not a.base_handler_only:
+            bench_concurrency(base_handler=False)
         bench_concurrency(base_handler=True)
 
 

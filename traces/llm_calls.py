@@ -42,7 +42,8 @@ class LLMCallRow(SQLModel, table=True):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    latency_ms: float = 0.0
+    latency_ms: float = Field(default=0.0, description="from sending the request to having the answer")
+    queue_ms: float = Field(default=0.0, description="time spent waiting for a place under the in-flight cap")
     fault: str | None = Field(default=None, description="fault kind (agents.llm.calls.FAULTS), None when clean")
     error: str | None = Field(default=None, sa_column=Column(Text))
 

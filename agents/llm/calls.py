@@ -84,6 +84,7 @@ class CallRecord:
     completion_tokens: int = 0
     cost: float = 0.0
     latency_ms: float = 0.0
+    queue_ms: float = 0.0
     fault: str | None = None
     error: str | None = None
 
@@ -105,6 +106,7 @@ class CallRecord:
             "completion_tokens": self.completion_tokens,
             "cost_usd": self.cost,
             "latency_ms": round(self.latency_ms, 3),
+            "queue_ms": round(self.queue_ms, 3),
             "fault": self.fault,
             "error": self.error,
         }

@@ -125,8 +125,10 @@ async def call_model(
             params={k: v for k, v in settings.params.items() if k != "api_key"}, tools_sha256=thash, tools=tools if first_tools else None,
         )
         log.tools_sent.add(thash)
-        start_ns, t0 = time.time_ns(), time.perf_counter()
+        queued = time.perf_counter()
         async with pool.semaphore:
+            start_ns, t0 = time.time_ns(), time.perf_counter()
+            rec.queue_ms = (t0 - queued) * 1000  # waiting for a place under the cap, not model time
             pool.enter()
             try:
                 resp = await asyncio.wait_for(
