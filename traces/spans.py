@@ -108,6 +108,26 @@ def _hex_span(span_id: int) -> str:
     return format(span_id, "016x")
 
 
+_NAMES: dict[Any, str] = {}  # SpanKind / StatusCode member -> its name (an enum's .name is a slow descriptor)
+_TRACE_HEX: dict[int, str] = {}  # a run's spans share a few trace ids; formatted once each
+
+
+def _name(member: Any) -> str:
+    found = _NAMES.get(member)
+    if found is None:
+        found = _NAMES[member] = member.name
+    return found
+
+
+def _trace_hex(trace_id: int) -> str:
+    found = _TRACE_HEX.get(trace_id)
+    if found is None:
+        if len(_TRACE_HEX) > 1024:  # many short runs in one process: start over rather than grow
+            _TRACE_HEX.clear()
+        found = _TRACE_HEX[trace_id] = format(trace_id, "032x")
+    return found
+
+
 def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, Any]:
     """A ``spans`` row for an ended SDK span (``ReadableSpan``)."""
     attrs = _attributes(span)
@@ -117,16 +137,21 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
     get = attrs.get
     ctx, parent, status = span.context, span.parent, span.status
     start, end = span.start_time or 0, span.end_time or 0
-    events = span.events
-    links = span.links
+    # the SDK's ReadableSpan hands out tuple copies of these; read them in place when it can
+    events = getattr(span, "_events", None)
+    if events is None:
+        events = span.events
+    links = getattr(span, "_links", None)
+    if links is None:
+        links = span.links
     return {
         "span_id": _hex_span(ctx.span_id),
-        "trace_id": format(ctx.trace_id, "032x"),
+        "trace_id": _trace_hex(ctx.trace_id),
         "parent_id": _hex_span(parent.span_id) if parent is not None else None,
         "run_id": run_id,
         "name": span.name,
         "operation": get(sc.GEN_AI_OPERATION) or span.name,
-        "kind": span.kind.name,
+        "kind": _name(span.kind),
         "agent_id": get(sc.AGENT_ID),
         "round": get(sc.ROUND),
         "thread_id": get(sc.THREAD_ID),
@@ -136,7 +161,7 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
         "model": get(sc.GEN_AI_REQUEST_MODEL),
         "input_tokens": get(sc.GEN_AI_INPUT_TOKENS),
         "output_tokens": get(sc.GEN_AI_OUTPUT_TOKENS),
-        "status": status.status_code.name,
+        "status": _name(status.status_code),
         "status_message": status.description,
         "start_ns": start,
         "end_ns": end,
