@@ -12,6 +12,7 @@ its own from its id, so a population can mix personas and models reproducibly.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +28,7 @@ from agents.observation import Observation
 from protocols.actions import ActionBase, tool_schemas
 
 DEFAULT_MODEL = "scripted/auto"
+KEYLESS_OK = ("openai", "hosted_vllm", "openai_like")
 LLM_TABLE = "llm_calls"
 ROLE_ACTIONS = {
     "buyer": ("request_quote", "make_offer", "counter", "accept", "reject", "withdraw", "report_outcome", "message"),
@@ -92,6 +94,8 @@ class LLMAgent(Agent):
                            ("api_key", api_key)):
             if value is not None:
                 call_params[key] = value
+        if api_base and api_key is None and self.model.split("/", 1)[0] in KEYLESS_OK and not os.environ.get("OPENAI_API_KEY"):
+            call_params["api_key"] = "not-needed"  # local OpenAI-compatible servers ignore it; the SDK insists on one
         self.settings = CallSettings(
             model=self.model, params=call_params, timeout=timeout, max_retries=max_retries,
             backoff=backoff, limits=Limits(token_budget, cost_budget),
