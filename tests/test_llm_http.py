@@ -140,3 +140,24 @@ def test_server_refuses_non_loopback_addresses() -> None:
         ModelServer(host="0.0.0.0")
     with pytest.raises(ValueError, match="latency_dist"):
         ServerFaults(latency_dist="pareto:1").delay(__import__("random").Random(0))
+
+
+def test_latency_is_fixed_or_drawn_from_a_distribution() -> None:
+    import random
+
+    rng = random.Random(3)
+    assert ServerFaults(latency=0.25).delay(rng) == 0.25
+    uniform = [ServerFaults(latency_dist="uniform:0.1,0.3").delay(rng) for _ in range(200)]
+    assert all(0.1 <= x <= 0.3 for x in uniform) and max(uniform) - min(uniform) > 0.1
+    exp = [ServerFaults(latency_dist="exp:0.2").delay(rng) for _ in range(2000)]
+    assert 0.15 < sum(exp) / len(exp) < 0.25 and min(exp) >= 0
+    assert all(x >= 0 for x in (ServerFaults(latency_dist="normal:0.05,0.1").delay(rng) for _ in range(200)))
+
+
+def test_drawn_latency_is_applied_by_the_server(fresh: ModelServer) -> None:
+    fresh.faults = ServerFaults(latency_dist="uniform:0.05,0.1")
+    s = _session(fresh, rounds=1, n_buyers=1, n_sellers=1)
+    latencies: list[float] = []
+    s.hooks.round_end.append(lambda sess, log: latencies.extend(r["latency_ms"] for r in log.batch.rows["llm_calls"]))
+    s.run()
+    assert len(latencies) >= 2 and all(x >= 50 for x in latencies), latencies
