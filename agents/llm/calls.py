@@ -140,6 +140,8 @@ def emit_span(rec: CallRecord, start_ns: int, end_ns: int, round_: int) -> None:
                 sc.LLM_COST: rec.cost,
             }
         )
+        if rec.response and rec.response.get("model"):
+            span.set_attribute(sc.GEN_AI_RESPONSE_MODEL, str(rec.response["model"]))
         if rec.fault:
             span.set_attribute(sc.LLM_FAULT, rec.fault)
             span.set_status(trace.Status(trace.StatusCode.ERROR, rec.error or rec.fault))
