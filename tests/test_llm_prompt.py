@@ -162,3 +162,15 @@ def test_model_server_command_rejects_bad_flags_in_one_sentence() -> None:
     assert res.exit_code == 2 and "latency_dist must be uniform:LO,HI" in res.output
     res = CliRunner().invoke(app, ["model-server", "--rate-429", "1.5"])
     assert res.exit_code == 2
+
+
+def test_demo_with_a_model_on_a_local_openai_compatible_server(tmp_path, monkeypatch) -> None:
+    from agents.llm.model_server import ModelServer
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with ModelServer() as srv:
+        res = CliRunner().invoke(app, ["demo", "--model", "openai/gpt-4o-mini", "--api-base", srv.url, "--rounds", "1",
+                                       "--db", str(tmp_path / "d.db")])
+        assert res.exit_code == 0, res.output
+        assert srv.stats["requests"] >= 47, "the preflight call, then one call per agent"
+    assert "model openai/gpt-4o-mini: 46 calls" in res.output and "$0.0000" not in res.output
