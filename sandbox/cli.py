@@ -108,7 +108,10 @@ def _run(scenario_ref: str, db: str, seed: int | None, rounds: int | None) -> No
         _ = store.engine  # connect now so a bad URL fails before the run starts
     except (ScenarioError, StoreError) as err:
         fail(str(err))
-    session = Session(scenario, seed=seed, rounds=rounds, store=store)
+    try:
+        session = Session(scenario, seed=seed, rounds=rounds, store=store)
+    except ValueError as err:  # an agent type refused its parameters (a misspelt persona, say)
+        fail(f"{scenario_ref}: {err}")
     result, seconds = run_with_progress(session)
     print_summary(result, seconds, db)
 

@@ -59,3 +59,15 @@ def test_quickstart_example_runs(tmp_path) -> None:
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "efficiency" in out.stdout and (tmp_path / "quickstart.db").exists()
+
+
+def test_bad_agent_parameter_is_one_clear_sentence(tmp_path) -> None:
+    scn = tmp_path / "p.yaml"
+    scn.write_text(
+        "rounds: 2\npopulation:\n"
+        "  - {agent: llm, n: 1, role: buyer, budget: 5, value: 3, params: {persona: bargin_hunter, model: scripted/auto}}\n"
+    )
+    out = _run(["run", str(scn), "--db", str(tmp_path / "p.db")], tmp_path)
+    assert out.returncode == 2
+    text = " ".join(out.stdout.split())
+    assert "unknown persona 'bargin_hunter'" in text and "Traceback" not in out.stdout + out.stderr
