@@ -32,6 +32,7 @@ class Agent:
         self.role = role
         self.rng = rng or random.Random(agent_id)
         self.params = params
+        self.scope = ""  # the run the agent trades in; the session sets it, shared budgets key on it
 
     @property
     def name(self) -> str:

@@ -144,6 +144,7 @@ class Session:
             aid = f"{spec.role}-{self._role_counts[spec.role]:03d}"
             self._role_counts[spec.role] += 1
             self.agents[aid] = cls(aid, spec.role, rng=random.Random(), **spec.params)
+            self.agents[aid].scope = self.run_id
             self.market.join(Member(aid, spec.role, cls.kind, private, endowment))
             ids.append(aid)
         return ids

@@ -155,6 +155,17 @@ def test_session_budget_is_shared_by_all_agents() -> None:
     assert all(a.log.stopped and a.log.stopped.startswith("session token budget") for a in s.agents.values())
 
 
+def test_session_budget_follows_the_run_across_run_calls() -> None:
+    register_stand_in(ScriptedStandIn())
+    stepped = _session(rounds=3, session_token_budget=5000)
+    for _ in range(3):
+        stepped.run(rounds=1)  # each call runs in a fresh event loop
+    whole = _session(rounds=3, session_token_budget=5000)
+    whole.run()
+    assert [a.spend.calls for a in stepped.agents.values()] == [a.spend.calls for a in whole.agents.values()]
+    assert max(a.spend.calls for a in stepped.agents.values()) == 1
+
+
 def test_money_budget_uses_litellm_cost() -> None:
     from agents.llm.budget import Limits, Spend
 

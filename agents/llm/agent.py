@@ -133,7 +133,7 @@ class LLMAgent(Agent):
         settings.params["seed"] = self.rng.randrange(2**31)  # fixed per (session seed, agent, round)
         ctx = TurnContext(
             obs=obs, check=check, settings=settings, log=self.log,
-            pool=pool_for(self.pool_key, self.max_in_flight, self.session_limits), tools=tools_for(self.role),
+            pool=pool_for(f"{self.scope}/{self.pool_key}", self.max_in_flight, self.session_limits), tools=tools_for(self.role),
             persona=self.persona.name, persona_text=self.persona.instructions, memory=self.memory,
             max_answers=self.max_answers, max_actions=self.max_actions,
         )

@@ -3,8 +3,10 @@
 A ``Spend`` counts tokens and money (litellm's usage and cost estimate). Each LLM agent has
 its own; every agent of a session also shares one ``CallPool``: the session-wide spend and
 budget, and the semaphore that caps model calls in flight. Agents never see the session, so
-the pool is found by key in the running event loop (``Session.run`` runs each run in its own
-loop); pass ``pool=`` a name to split agents of one session into separately capped pools.
+the pool is found by key: the session sets each agent's ``scope`` to its run id, and the key
+joins it with the pool name (pass ``pool=`` a name to split agents of one session into
+separately capped pools). The session's spend lives as long as the process and follows the run
+across ``run()`` calls; the semaphore belongs to the running event loop, as asyncio requires.
 """
 
 from __future__ import annotations
@@ -76,18 +78,22 @@ class CallPool:
 
 
 _POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, CallPool]] = weakref.WeakKeyDictionary()
+_SPENDS: dict[str, Spend] = {}
 
 
 def pool_for(key: str, max_in_flight: int, limits: Limits) -> CallPool:
     """The pool called ``key`` in the running event loop, created by the first agent that asks.
 
-    The first caller fixes the cap and the session budget; later agents share them.
+    The first caller fixes the cap and the session budget; later agents share them. The spend
+    of ``key`` carries over from earlier event loops (a run stepped through several ``run()``
+    calls keeps counting against one budget).
     """
     loop = asyncio.get_running_loop()
     pools = _POOLS.setdefault(loop, {})
     pool = pools.get(key)
     if pool is None:
-        pool = pools[key] = CallPool(max_in_flight=max(1, int(max_in_flight)), limits=limits)
+        spend = _SPENDS.setdefault(key, Spend())
+        pool = pools[key] = CallPool(max_in_flight=max(1, int(max_in_flight)), limits=limits, spend=spend)
     return pool
 
 
