@@ -8,7 +8,7 @@ from typing import Any
 
 from protocols.breakers import Transition
 from protocols.detectors import ActFact, Benchmark, MarketFacts, RoundFacts, TradeFact
-from protocols.detectors.collusion import competitive_price
+from protocols.equilibrium import competitive_price
 from protocols.safety import SafetyConfig
 from sandbox.market import Market
 from sandbox.record import RoundLog

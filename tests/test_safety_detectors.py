@@ -28,7 +28,7 @@ from protocols.detectors import (
     hhi,
     run_detectors,
 )
-from protocols.detectors.collusion import competitive_price
+from protocols.equilibrium import competitive_price
 
 _tx = itertools.count(1)
 

@@ -112,19 +112,6 @@ def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Col
     return out
 
 
-def competitive_price(values: list[float], costs: list[float]) -> float | None:
-    """Midpoint of the competitive-equilibrium price range of unit values and unit costs."""
-    vs, cs = sorted(values, reverse=True), sorted(costs)
-    k = 0
-    while k < min(len(vs), len(cs)) and vs[k] >= cs[k]:
-        k += 1
-    if k == 0:
-        return None
-    lo = max(cs[k - 1], vs[k] if k < len(vs) else cs[k - 1])
-    hi = min(vs[k - 1], cs[k] if k < len(cs) else vs[k - 1])
-    return (lo + hi) / 2 if lo <= hi else (cs[k - 1] + vs[k - 1]) / 2
-
-
 def detect_reported_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig) -> list[Alert]:
     """An alert when the mechanism's own collusion index stays high for the whole window.
 

@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from protocols.equilibrium import competitive_band
 from traces import audit, read
 from ui.data.core import LIVE_TTL, MICRO, cached_store, db_url
 
@@ -61,23 +62,6 @@ def _benchmarks(url: str, run_id: str) -> dict[str, tuple[float, float]]:
         for service, c in (private.get("costs") or {}).items():
             costs.setdefault(service, []).extend([float(c)] * int(private.get("capacity", 1)))
     return {s: band for s in values if (band := competitive_band(values[s], costs.get(s, []))) is not None}
-
-
-def competitive_band(values: list[float], costs: list[float]) -> tuple[float, float] | None:
-    """The competitive-equilibrium price range of unit values against unit costs (None without trade).
-
-    Demand sorted high to low meets supply sorted low to high; q units trade where the q-th
-    value is at least the q-th cost, and any price between the marginal units clears the market.
-    """
-    vs, cs = sorted(values, reverse=True), sorted(costs)
-    q = 0
-    while q < min(len(vs), len(cs)) and vs[q] >= cs[q]:
-        q += 1
-    if q == 0:
-        return None
-    low = max(cs[q - 1], vs[q] if q < len(vs) else cs[q - 1])
-    high = min(vs[q - 1], cs[q] if q < len(cs) else vs[q - 1])
-    return (min(low, high), max(low, high))
 
 
 def benchmarks(run_id: str) -> dict[str, tuple[float, float]]:
