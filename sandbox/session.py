@@ -338,7 +338,8 @@ class Session:
         update_totals(self.totals, log, balances)
         metrics = report(log, self.totals)
         self.history.append({"round": log.round, **metrics})
-        self.tracer.stage(log)  # the spans ended so far commit with the round's records
+        self.tracer.end_round()
+        self.tracer.stage(log)  # the spans ended so far, the round's own included, commit with its records
         self.recorder.commit(log, metrics, self.ledger)
         self.tracer.confirm()
         for hook in self.hooks.after_commit:

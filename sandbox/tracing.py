@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from time import time_ns
 from typing import TYPE_CHECKING, Any
 
@@ -110,10 +110,35 @@ class SessionTracer(NoTracer):
         self.last_counts = self.run.close()
         return self.last_counts
 
-    def round(self, round_: int) -> AbstractContextManager[Any]:
-        """``session.round`` as the current span (the root when ``astep`` runs on its own)."""
+    @contextmanager
+    def round(self, round_: int) -> Iterator[Any]:
+        """``session.round`` as the current span (the root when ``astep`` runs on its own).
+
+        The session ends it with ``end_round`` just before the round's batch is staged, so the
+        round's own span commits with the round's records (a crash right after the commit loses
+        nothing); on an error it ends here.
+        """
         self._open()
-        return self._tracer.start_as_current_span(sc.SPAN_ROUND, attributes={sc.RUN_ID: self.session.run_id, sc.ROUND: round_})
+        span = self._tracer.start_span(sc.SPAN_ROUND, attributes={sc.RUN_ID: self.session.run_id, sc.ROUND: round_})
+        self._round_span = span
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            yield span
+        except BaseException as err:
+            if span.is_recording():
+                span.record_exception(err)
+                span.set_status(Status(StatusCode.ERROR, f"{type(err).__name__}: {err}"))
+            raise
+        finally:
+            otel_context.detach(token)
+            self.end_round()
+            self._round_span = None
+
+    def end_round(self) -> None:
+        """End the current round's span (once)."""
+        span = getattr(self, "_round_span", None)
+        if span is not None and span.is_recording():
+            span.end()
 
     # --- agent turns ------------------------------------------------------------------
     def _turn_attrs(self, agent: Agent) -> dict[str, Any]:

@@ -58,6 +58,9 @@ class NoTracer:
     def control(self, kind: str, author: str, outcome: str) -> None:
         """No event."""
 
+    def end_round(self) -> None:
+        """Nothing to end without tracing."""
+
     def stage(self, log: RoundLog) -> None:
         """No spans to stage."""
 

@@ -245,3 +245,23 @@ def test_a_failed_turn_is_an_error_span_its_action_row_points_at(store) -> None:
         assert turn.operation == sc.SPAN_AGENT_TURN and turn.agent_id == aid and turn.round == a.round
         assert turn.status == "ERROR" and "bug in the strategy" in turn.status_message
         assert turn.events()[0]["name"] == "exception"
+
+
+def test_round_span_commits_with_its_round(tmp_path) -> None:
+    """A crash right after round k's commit must not lose round k's own span."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from sandbox import Session, load_scenario
+    from traces import Store
+
+    store = Store(str(tmp_path / "r.db"))
+    s = Session(load_scenario("services"), rounds=5, store=store)
+    asyncio.run(s.astep())
+    asyncio.run(s.astep())  # no end of run: what is in the store is what a kill -9 would leave
+    with store.engine.connect() as conn:
+        rounds = conn.execute(
+            text("select round from spans where run_id = :r and name = 'session.round' order by round"), {"r": s.run_id}
+        ).scalars().all()
+    assert rounds == [1, 2]
