@@ -20,6 +20,49 @@ for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "MISTRAL_A
     os.environ.pop(_key, None)  # a key in the developer's shell must not turn a test into a paid call
 
 
+def _fresh_postgres_schema() -> str | None:
+    """Point AGORA_TEST_PG_URL at a new, empty schema for this test session.
+
+    The machine's test database outlives sessions, and tables an older version created would
+    lack today's columns; each session gets a schema of its own, dropped when it ends.
+    """
+    url = os.environ.get("AGORA_TEST_PG_URL")
+    if not url or "search_path" in url:
+        return None
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"agora_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {name}"))
+    except Exception as err:  # an unreachable server: leave the URL, the PostgreSQL tests will say why
+        print(f"conftest: could not create a PostgreSQL schema for the tests: {err}")
+        return None
+    finally:
+        engine.dispose()
+    os.environ["AGORA_TEST_PG_URL"] = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{name}"
+    return name
+
+
+_PG_SCHEMA = _fresh_postgres_schema()
+_PG_BASE_URL = os.environ.get("AGORA_TEST_PG_URL", "").split("?")[0]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this session's PostgreSQL schema."""
+    if _PG_SCHEMA is None:
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(_PG_BASE_URL)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {_PG_SCHEMA} CASCADE"))
+    engine.dispose()
+
+
 class RealProviderCallError(RuntimeError):
     """A test tried to reach a real model provider (or any host off this machine)."""
 

@@ -147,3 +147,18 @@ def test_a_run_resumed_after_a_kill_counts_on_from_what_was_stored(store) -> Non
     counts = run.close()
     assert counts.started == counts.ended == counts.stored == len(rows) + 4 == stored_count(store, "killed-run")
     assert trace_read.span_counts(store, "killed-run").ok
+
+
+def test_a_store_from_an_older_version_is_one_clear_sentence(tmp_path) -> None:
+    import sqlite3
+
+    from traces.store import StoreError
+
+    path = tmp_path / "old.db"
+    Store(str(path)).engine  # noqa: B018  (create today's schema)
+    con = sqlite3.connect(path)
+    con.execute("alter table rounds drop column actions_hash")  # as if an older version had made it
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match=r"made by an older version of Agora: table 'rounds' lacks actions_hash; use a new database"):
+        Store(str(path)).engine  # noqa: B018

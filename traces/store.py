@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Boolean, event, insert, update
+from sqlalchemy import Boolean, event, insert, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
@@ -125,6 +125,19 @@ def _mismatch() -> bool:
     raise _RowShape
 
 
+def _check_columns(engine: Engine, url: str) -> None:
+    """Refuse a store whose tables an older Agora made (there are no migrations yet)."""
+    inspector = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        missing = [c.name for c in table.columns if c.name not in have]
+        if missing:
+            raise StoreError(
+                f"the store at '{url}' was made by an older version of Agora: table '{table.name}' lacks "
+                f"{', '.join(missing)}; use a new database file or URL (or drop its tables) and run again"
+            )
+
+
 class Store:
     """Access to one database: creates the schema, commits batches, reads back."""
 
@@ -165,6 +178,7 @@ class Store:
             event.listen(engine, "connect", _sqlite_pragmas)
         try:
             SQLModel.metadata.create_all(engine)
+            _check_columns(engine, self.url)
         except OperationalError as err:
             raise StoreError(f"cannot open the store at '{self.url}': {err.orig}; check the path or URL") from None
         return engine
