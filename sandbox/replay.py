@@ -14,7 +14,6 @@ record says, and each round is checked against the record before anything is wri
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -119,13 +118,7 @@ class Replayer:
         for cmd in self.checker.commands_in(log.round):
             if cmd.kind == "set_policy":  # its effect is the policy version applied below
                 continue
-            handler = session.control_handlers.get(cmd.kind)
-            try:
-                outcome = handler(session, json.loads(cmd.payload_json), cmd.author, cmd.reason) if handler else (
-                    f"ignored: unknown command '{cmd.kind}'"
-                )
-            except (ValueError, TypeError) as err:
-                outcome = f"rejected: {err}"
+            outcome = session.run_command(cmd.kind, cmd.payload_json, cmd.author, cmd.reason)
             if outcome != cmd.outcome and self.recorder.divergence is None:
                 self.recorder.divergence = Divergence(log.round, "command", f"id {cmd.id} ({cmd.kind})", repr(cmd.outcome), repr(outcome))
         for version in self.checker.policies_from(log.round):

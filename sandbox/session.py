@@ -154,17 +154,21 @@ class Session:
         """Queue a new policy; it takes effect at the start of the next round."""
         self._pending_policy.append((IncentivePolicy.model_validate(policy.model_dump()), author, reason))
 
+    def run_command(self, kind: str, payload_json: str, author: str, reason: str) -> str:
+        """Apply one control command through its handler; returns the outcome to record."""
+        handler = self.control_handlers.get(kind)
+        if handler is None:
+            return f"ignored: unknown command '{kind}'"
+        try:
+            return handler(self, json.loads(payload_json), author, reason)
+        except (ValueError, TypeError) as err:
+            return f"rejected: {err}"
+
     def _apply_control(self, log: RoundLog) -> None:
         store = self.recorder.store
         if store is not None:
             for cmd in pending_commands(store, self.run_id):
-                handler = self.control_handlers.get(cmd.kind)
-                try:
-                    outcome = handler(self, json.loads(cmd.payload_json), cmd.author, cmd.reason) if handler else (
-                        f"ignored: unknown command '{cmd.kind}'"
-                    )
-                except (ValueError, TypeError) as err:
-                    outcome = f"rejected: {err}"
+                outcome = self.run_command(cmd.kind, cmd.payload_json, cmd.author, cmd.reason)
                 assert cmd.id is not None
                 mark_applied(store, cmd.id, log.round, outcome)
                 self.tracer.control(cmd.kind, cmd.author, outcome)
