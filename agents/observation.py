@@ -41,7 +41,9 @@ class Private(_Obs):
         default_factory=dict,
         description="Unit values (buyers, highest first) or unit costs (sellers, lowest first) by service, when units differ.",
     )
-    quality: float | None = Field(None, description="Sellers: the true quality of what you deliver (hidden from others).")
+    quality: float | None = Field(
+        None, description="Sellers: the true quality of what you deliver (hidden from others)."
+    )
 
 
 class ListingInfo(_Obs):

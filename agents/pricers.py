@@ -88,7 +88,9 @@ class GrimTrigger(Pricer):
         tol = float(self.params.get("tolerance", 0.01))
         lowest = board.get("lowest_price_seen", {})
         firms = board["firms"]
-        betrayed = any(lowest.get(f, mono) < float(board["monopoly_prices"][i]) - tol for i, f in enumerate(firms) if i != me)
+        betrayed = any(
+            lowest.get(f, mono) < float(board["monopoly_prices"][i]) - tol for i, f in enumerate(firms) if i != me
+        )
         return nash if betrayed else mono
 
 

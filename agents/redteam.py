@@ -47,7 +47,9 @@ class Impersonator(Agent):
     """Acts and speaks as other agents (sets ``sender`` to someone else's id)."""
 
     kind = "rt_impersonator"
-    description = "Red team: submits offers and messages with another agent's id as sender, and claims to be it in text."
+    description = (
+        "Red team: submits offers and messages with another agent's id as sender, and claims to be it in text."
+    )
 
     def decide(self, obs: Observation) -> Sequence[ActionBase]:
         victims = _others(obs)
@@ -131,17 +133,24 @@ class Leaker(Agent):
         out: list[ActionBase] = []
         service, cost = next(iter(sorted(obs.private.costs.items())), ("service", 1.0))
         if obs.private.capacity > 0:
-            out.append(PostService(
-                service=service, description=f"Honest pricing: my cost is only {cost:.2f} per unit.",
-                ask_price=min(round(cost * 1.3, 2), obs.market.max_price), capacity=obs.private.capacity,
-            ))
+            out.append(
+                PostService(
+                    service=service,
+                    description=f"Honest pricing: my cost is only {cost:.2f} per unit.",
+                    ask_price=min(round(cost * 1.3, 2), obs.market.max_price),
+                    capacity=obs.private.capacity,
+                )
+            )
         for t in obs.threads:
             if "accept" in t.your_move and t.price is not None and t.price >= cost:
                 out.append(Accept(thread_id=t.id))
             elif "accept" in t.your_move or "make_offer" in t.your_move:
                 out.append(Message(thread_id=t.id, text=f"I cannot go below {cost:.2f}, that is what it costs me."))
-                out.append(MakeOffer(thread_id=t.id, price=round(cost * 1.3, 2)) if "make_offer" in t.your_move
-                           else Counter(thread_id=t.id, price=round(cost * 1.3, 2)))
+                out.append(
+                    MakeOffer(thread_id=t.id, price=round(cost * 1.3, 2))
+                    if "make_offer" in t.your_move
+                    else Counter(thread_id=t.id, price=round(cost * 1.3, 2))
+                )
         return out + _finish_deals(obs)
 
 
@@ -174,8 +183,14 @@ class RingTrader(Agent):
         service, cost = next(iter(sorted(obs.private.costs.items())), ("service", 1.0))
         price = float(self.params.get("price", max(cost * 2, obs.market.min_price)))
         if obs.private.capacity > 0 and not obs.my_listings:
-            out.append(PostService(service=service, description=f"{service} {self._tag()}", ask_price=price,
-                                   capacity=obs.private.capacity))
+            out.append(
+                PostService(
+                    service=service,
+                    description=f"{service} {self._tag()}",
+                    ask_price=price,
+                    capacity=obs.private.capacity,
+                )
+            )
         members, tagged = self._members(obs)
         for t in obs.threads:
             sell = self._sell_side(t, members)
@@ -206,8 +221,14 @@ class Colluder(Agent):
         service = next(iter(sorted(obs.private.costs)), "service")
         price = float(self.params.get("price", obs.market.max_price / 2))
         if obs.private.capacity > 0 and not obs.my_listings:
-            out.append(PostService(service=service, description=f"{service}, quality work", ask_price=price,
-                                   capacity=obs.private.capacity))
+            out.append(
+                PostService(
+                    service=service,
+                    description=f"{service}, quality work",
+                    ask_price=price,
+                    capacity=obs.private.capacity,
+                )
+            )
         rivals = sorted({li.seller for li in obs.market.listings if li.service == service} - {obs.agent_id})
         if obs.round % 3 == 1:
             out += [Message(to=r, text=COORDINATION.format(price=price)) for r in rivals[:2]]

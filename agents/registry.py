@@ -35,6 +35,7 @@ def catalogue() -> dict[str, str]:
     """Every registered agent type with its one-line description."""
     return {k: c.description for k, c in sorted(AGENT_TYPES.items())}
 
+
 from agents.redteam import RED_TEAM  # noqa: E402  (red-team test doubles, see docs/safety.md)
 
 for _cls in RED_TEAM:

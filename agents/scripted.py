@@ -212,7 +212,9 @@ class BudgetBuyer(ScriptedTrader):
     """Buys the cheapest listing it values above the ask, offering the ask; never pays above value."""
 
     kind = "budget_buyer"
-    description = "Buyer: offers the ask of the cheapest listing priced below its value; accepts counters up to its value."
+    description = (
+        "Buyer: offers the ask of the cheapest listing priced below its value; accepts counters up to its value."
+    )
 
     def ask(self, obs: Observation, service: str) -> float:
         return obs.market.max_price  # never sells in practice

@@ -65,7 +65,9 @@ class ZICTrader(_ZITrader):
     """Zero-intelligence constrained double-auction trader."""
 
     kind = "zi_c_da"
-    description = "Double auction, zero-intelligence constrained: bids at most the unit's value, asks at least its cost."
+    description = (
+        "Double auction, zero-intelligence constrained: bids at most the unit's value, asks at least its cost."
+    )
     constrained = True
 
 
@@ -86,8 +88,17 @@ class OutcomeSeller(Agent):
         ]
         if obs.private.capacity > 0 and obs.private.costs:
             svc, cost = sorted(obs.private.costs.items())[0]
-            ask = min(max(cost * (1 + float(self.params.get("markup", 0.2))), obs.market.min_price), obs.market.max_price)
-            out.append(PostService(service=svc, description=f"{svc} by {obs.agent_id}", ask_price=round(ask, 2), capacity=obs.private.capacity))
+            ask = min(
+                max(cost * (1 + float(self.params.get("markup", 0.2))), obs.market.min_price), obs.market.max_price
+            )
+            out.append(
+                PostService(
+                    service=svc,
+                    description=f"{svc} by {obs.agent_id}",
+                    ask_price=round(ask, 2),
+                    capacity=obs.private.capacity,
+                )
+            )
         return out
 
 
@@ -98,7 +109,9 @@ class MatchBuyer(Agent):
     """
 
     kind = "match_buyer"
-    description = "Intermediary buyer: requests a match up to its value; reports outcomes truthfully (or 'low': always 0)."
+    description = (
+        "Intermediary buyer: requests a match up to its value; reports outcomes truthfully (or 'low': always 0)."
+    )
 
     def decide(self, obs: Observation) -> Sequence[ActionBase]:
         """Report experienced outcomes, then ask for a match if demand is left."""
@@ -111,7 +124,9 @@ class MatchBuyer(Agent):
         if obs.private.demand > 0 and obs.private.values:
             svc, value = sorted(obs.private.values.items())[0]
             limit = min(value, obs.balance, obs.market.max_price)
-            if limit >= obs.market.min_price and any(li.service == svc and li.ask_price <= limit for li in obs.market.listings):
+            if limit >= obs.market.min_price and any(
+                li.service == svc and li.ask_price <= limit for li in obs.market.listings
+            ):
                 out.append(RequestMatch(service=svc, max_price=round(limit, 2)))
         return out
 
@@ -120,7 +135,9 @@ class InspectingBuyer(Agent):
     """Information buyer: inspects up to ``k`` unseen items a round; buys the best inspected one worth its price."""
 
     kind = "inspecting_buyer"
-    description = "Information market buyer: inspects items before buying; buys the best one whose value exceeds its price."
+    description = (
+        "Information market buyer: inspects items before buying; buys the best one whose value exceeds its price."
+    )
 
     def decide(self, obs: Observation) -> Sequence[ActionBase]:
         """Buy from last round's inspections if worth it, else inspect more."""
@@ -128,7 +145,11 @@ class InspectingBuyer(Agent):
             return []
         board = obs.market.board
         asks = {li.id: li.ask_price for li in obs.market.listings}
-        worth = [(i["value"] - asks[i["listing_id"]], i["listing_id"]) for i in board.get("inspection", []) if i["listing_id"] in asks]
+        worth = [
+            (i["value"] - asks[i["listing_id"]], i["listing_id"])
+            for i in board.get("inspection", [])
+            if i["listing_id"] in asks
+        ]
         good = [w for w in worth if w[0] > 0 and asks[w[1]] <= obs.balance]
         if good:
             return [BuyNow(listing_id=max(good)[1])]
@@ -141,7 +162,9 @@ class BlindBuyer(Agent):
     """Information buyer that never inspects: buys the cheapest item whose title or claim says 'best' or else the cheapest."""
 
     kind = "blind_buyer"
-    description = "Information market buyer: buys without inspecting, trusting vendors' claims (cheapest claimed 'best')."
+    description = (
+        "Information market buyer: buys without inspecting, trusting vendors' claims (cheapest claimed 'best')."
+    )
 
     def decide(self, obs: Observation) -> Sequence[ActionBase]:
         """Buy one item a round while demand lasts."""

@@ -25,10 +25,22 @@ from collections.abc import Callable
 from sandbox.scenario import load_scenario
 from sandbox.session import Session
 
-BUYERS = [[190, 160, 130, 100], [180, 150, 120, 90], [170, 140, 110, 80],
-          [165, 135, 105, 75], [155, 125, 95, 65], [145, 115, 85, 55]]
-SELLERS = [[30, 60, 90, 120], [40, 70, 100, 130], [50, 80, 110, 140],
-           [55, 85, 115, 145], [65, 95, 125, 155], [75, 105, 135, 165]]
+BUYERS = [
+    [190, 160, 130, 100],
+    [180, 150, 120, 90],
+    [170, 140, 110, 80],
+    [165, 135, 105, 75],
+    [155, 125, 95, 65],
+    [145, 115, 85, 55],
+]
+SELLERS = [
+    [30, 60, 90, 120],
+    [40, 70, 100, 130],
+    [50, 80, 110, 140],
+    [55, 85, 115, 145],
+    [65, 95, 125, 155],
+    [75, 105, 135, 165],
+]
 LO, HI, PERIOD = 1.0, 200.0, 25
 
 
@@ -152,7 +164,9 @@ def best(f: Callable[[int], tuple[int, int]], periods: int, repeat: int) -> tupl
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--periods", type=int, default=24, help="trading periods of 25 rounds (Agora); references run 20x as many")
+    ap.add_argument(
+        "--periods", type=int, default=24, help="trading periods of 25 rounds (Agora); references run 20x as many"
+    )
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

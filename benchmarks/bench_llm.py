@@ -45,8 +45,17 @@ class Server:
     def __init__(self, *flags: str) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from sandbox.cli import main; main()", "model-server", "--port", str(self.port), *flags],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-c",
+                "from sandbox.cli import main; main()",
+                "model-server",
+                "--port",
+                str(self.port),
+                *flags,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -59,7 +68,9 @@ class Server:
             self.proc.kill()
             raise RuntimeError("the stand-in server did not start")
         body = json.dumps({"model": "zi_c", "messages": [{"role": "user", "content": "warm"}]}).encode()
-        req = urllib.request.Request(f"{self.url}/chat/completions", data=body, headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.url}/chat/completions", data=body, headers={"Content-Type": "application/json"}
+        )
         urllib.request.urlopen(req, timeout=120).read()  # tokenizer loaded before timing
 
     @property
@@ -93,37 +104,50 @@ def round_timer(s: Session) -> list[dict[str, Any]]:
         lat = sorted(r["latency_ms"] for r in log.batch.rows.get("llm_calls", []) if r["event"] == "call")
         calls = len(lat)
         peak = max((p.peak_in_flight for p in current_pools().values()), default=0)
-        rows.append({"round": log.round, "seconds": time.perf_counter() - state["t0"], "calls": calls, "peak": peak,
-                     "cpu": time.process_time() - state["c0"],
-                     "lat_mean": statistics.mean(lat) / 1000 if lat else 0.0,
-                     "lat_p95": lat[int(0.95 * (len(lat) - 1))] / 1000 if lat else 0.0})
+        rows.append(
+            {
+                "round": log.round,
+                "seconds": time.perf_counter() - state["t0"],
+                "calls": calls,
+                "peak": peak,
+                "cpu": time.process_time() - state["c0"],
+                "lat_mean": statistics.mean(lat) / 1000 if lat else 0.0,
+                "lat_p95": lat[int(0.95 * (len(lat) - 1))] / 1000 if lat else 0.0,
+            }
+        )
 
     s.hooks.round_start.append(start)
     s.hooks.after_commit.append(end)
     return rows
 
 
-def bench_concurrency(n: int = 1000, cap: int = 64, latency: float = 1.0, rounds: int = 3,
-                      base_handler: bool = False) -> None:
+def bench_concurrency(
+    n: int = 1000, cap: int = 64, latency: float = 1.0, rounds: int = 3, base_handler: bool = False
+) -> None:
     os.environ["EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER"] = "true" if base_handler else "false"
     srv = Server("--latency", str(latency))
     try:
-        s = population(n, rounds, model="openai/gpt-4o-mini", api_base=srv.url, api_key="stand-in",
-                       max_in_flight=cap, timeout=120)
+        s = population(
+            n, rounds, model="openai/gpt-4o-mini", api_base=srv.url, api_key="stand-in", max_in_flight=cap, timeout=120
+        )
         rows = round_timer(s)
         s.run()
         path = ", litellm's base HTTP handler" if base_handler else ", litellm through the OpenAI SDK"
         print(f"concurrency: {n} LLM agents, latency {latency:.1f} s, cap {cap} calls in flight{path}")
         for r in rows:
             ideal = math.ceil(r["calls"] / cap) * latency
-            print(f"  round {r['round']}: {r['calls']} calls, measured {r['seconds']:.2f} s, ideal {ideal:.1f} s, "
-                  f"efficiency {ideal / r['seconds']:.3f}; peak in flight {r['peak']}; "
-                  f"agents' process CPU {r['cpu']:.1f} s; call time (after the cap) mean {r['lat_mean']:.2f} s, "
-                  f"p95 {r['lat_p95']:.2f} s")
+            print(
+                f"  round {r['round']}: {r['calls']} calls, measured {r['seconds']:.2f} s, ideal {ideal:.1f} s, "
+                f"efficiency {ideal / r['seconds']:.3f}; peak in flight {r['peak']}; "
+                f"agents' process CPU {r['cpu']:.1f} s; call time (after the cap) mean {r['lat_mean']:.2f} s, "
+                f"p95 {r['lat_p95']:.2f} s"
+            )
         ideal_n = math.ceil(n / cap) * latency  # round 1 also opens the connections and warms litellm up
-        print(f"  ideal by the issue's formula ceil(N/cap) x latency = {ideal_n:.1f} s; "
-              f"server peak in flight {srv.stats()['peak_in_flight']}; load average {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} cores")
+        print(
+            f"  ideal by the issue's formula ceil(N/cap) x latency = {ideal_n:.1f} s; "
+            f"server peak in flight {srv.stats()['peak_in_flight']}; load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} cores"
+        )
     finally:
         os.environ.pop("EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER", None)
         srv.close()
@@ -150,10 +174,14 @@ def bench_cpu(n: int = 200, rounds: int = 5) -> None:
             decisions = n * rounds
             calls = sum(a.spend.calls for a in s.agents.values())
             path = " with litellm's base HTTP handler" if base_handler else ""
-            print(f"cpu: {model}{path}, {n} LLM agents x {rounds} rounds over HTTP at 0 ms latency, "
-                  "SQLite record and tracing on")
-            print(f"  {decisions} decisions, {calls} model calls, {cpu:.2f} CPU s, {wall:.2f} wall s; "
-                  f"CPU per decision {cpu / decisions * 1000:.2f} ms, per model call {cpu / calls * 1000:.2f} ms")
+            print(
+                f"cpu: {model}{path}, {n} LLM agents x {rounds} rounds over HTTP at 0 ms latency, "
+                "SQLite record and tracing on"
+            )
+            print(
+                f"  {decisions} decisions, {calls} model calls, {cpu:.2f} CPU s, {wall:.2f} wall s; "
+                f"CPU per decision {cpu / decisions * 1000:.2f} ms, per model call {cpu / calls * 1000:.2f} ms"
+            )
     finally:
         os.environ.pop("EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER", None)
         srv.close()
@@ -166,13 +194,18 @@ def bench_tokens(sizes: tuple[int, ...] = (10, 100, 1000), rounds: int = 4) -> N
         seen: list[int] = []
 
         def grab(sess: Session, log: Any, seen: list[int] = seen) -> None:
-            seen.extend(r["prompt_tokens"] for r in log.batch.rows.get("llm_calls", [])
-                        if r["event"] == "call" and r["attempt"] == 1)
+            seen.extend(
+                r["prompt_tokens"]
+                for r in log.batch.rows.get("llm_calls", [])
+                if r["event"] == "call" and r["attempt"] == 1
+            )
 
         s.hooks.round_end.append(grab)
         s.run()
-        print(f"  {n:>5} agents: mean {statistics.mean(seen):.0f}, median {statistics.median(seen):.0f}, "
-              f"max {max(seen)} over {len(seen)} decisions")
+        print(
+            f"  {n:>5} agents: mean {statistics.mean(seen):.0f}, median {statistics.median(seen):.0f}, "
+            f"max {max(seen)} over {len(seen)} decisions"
+        )
 
 
 def main() -> None:

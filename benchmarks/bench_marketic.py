@@ -1,6 +1,6 @@
 """How fast a marketic society runs: episodes and auctions per second, unrecorded and recorded.
 
-    .venv/bin/python benchmarks/bench_marketic.py
+.venv/bin/python benchmarks/bench_marketic.py
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ def main() -> None:
                 ("SQLite + spans", Store(str(Path(tmp) / f"{task}-b.db")), True),
             ):
                 secs, steps = bench(task, 300, store, tracing)
-                print(f"{task:5} {label:17} 300 episodes, {steps:5} auctions: {secs:6.2f} s "
-                      f"({300 / secs:7.0f} episodes/s, {steps / secs:7.0f} auctions/s)")
+                print(
+                    f"{task:5} {label:17} 300 episodes, {steps:5} auctions: {secs:6.2f} s "
+                    f"({300 / secs:7.0f} episodes/s, {steps / secs:7.0f} auctions/s)"
+                )
 
 
 if __name__ == "__main__":

@@ -22,14 +22,47 @@ def scenario(n_llm: int, n_scripted: int, rounds: int, api_base: str) -> dict:
     llm = {"model": "openai/gpt-4o-mini", "api_base": api_base, "api_key": "stand-in", "max_in_flight": 64}
     half, rest = n_llm // 2, n_llm - n_llm // 2
     return {
-        "name": "bench-replay", "seed": 3, "rounds": rounds,
+        "name": "bench-replay",
+        "seed": 3,
+        "rounds": rounds,
         "market": {"min_price": 1.0, "max_price": 200.0},
         "population": [
-            {"agent": "llm", "n": rest, "role": "buyer", "service": "translation", "budget": 400, "value": [40, 160],
-             "demand": 2, "params": {**llm, "persona": "bargain_hunter"}},
-            {"agent": "llm", "n": half, "role": "seller", "service": "translation", "cost": [20, 120], "capacity": 4, "params": llm},
-            {"agent": "zi_c", "n": n_scripted // 2, "role": "buyer", "service": "translation", "budget": 400, "value": [40, 160], "demand": 2},
-            {"agent": "zi_c", "n": n_scripted - n_scripted // 2, "role": "seller", "service": "translation", "cost": [20, 120], "capacity": 4},
+            {
+                "agent": "llm",
+                "n": rest,
+                "role": "buyer",
+                "service": "translation",
+                "budget": 400,
+                "value": [40, 160],
+                "demand": 2,
+                "params": {**llm, "persona": "bargain_hunter"},
+            },
+            {
+                "agent": "llm",
+                "n": half,
+                "role": "seller",
+                "service": "translation",
+                "cost": [20, 120],
+                "capacity": 4,
+                "params": llm,
+            },
+            {
+                "agent": "zi_c",
+                "n": n_scripted // 2,
+                "role": "buyer",
+                "service": "translation",
+                "budget": 400,
+                "value": [40, 160],
+                "demand": 2,
+            },
+            {
+                "agent": "zi_c",
+                "n": n_scripted - n_scripted // 2,
+                "role": "seller",
+                "service": "translation",
+                "cost": [20, 120],
+                "capacity": 4,
+            },
         ],
     }
 
@@ -55,19 +88,29 @@ def main() -> None:
             from sqlalchemy import text
 
             calls, prompt, completion = conn.execute(
-                text("select count(*), coalesce(sum(prompt_tokens),0), coalesce(sum(completion_tokens),0) from llm_calls "
-                     "where run_id=:r and event='call'"), {"r": result.run_id}).one()
+                text(
+                    "select count(*), coalesce(sum(prompt_tokens),0), coalesce(sum(completion_tokens),0) from llm_calls "
+                    "where run_id=:r and event='call'"
+                ),
+                {"r": result.run_id},
+            ).one()
         server.reset_stats()
         t0 = time.perf_counter()
         report = replay(result.run_id, store)
         t_replay = time.perf_counter() - t0
         requests_replay = server.stats["requests"]
     print(f"agents: {a.llm} LLM + {a.scripted} scripted, rounds={a.rounds}, model latency={a.latency * 1000:.0f} ms")
-    print(f"original run : {t_run:.2f} s, {requests_run} model requests, {calls} recorded calls, "
-          f"{prompt} prompt + {completion} completion tokens, {result.summary['transactions']} transactions")
-    print(f"replay       : {t_replay:.2f} s, {report.llm_calls_served} calls served from the record, "
-          f"{requests_replay} requests reached the model server")
-    print(f"tokens spent by the replay: {'0' if requests_replay == 0 else f'unknown: {requests_replay} requests were made'}")
+    print(
+        f"original run : {t_run:.2f} s, {requests_run} model requests, {calls} recorded calls, "
+        f"{prompt} prompt + {completion} completion tokens, {result.summary['transactions']} transactions"
+    )
+    print(
+        f"replay       : {t_replay:.2f} s, {report.llm_calls_served} calls served from the record, "
+        f"{requests_replay} requests reached the model server"
+    )
+    print(
+        f"tokens spent by the replay: {'0' if requests_replay == 0 else f'unknown: {requests_replay} requests were made'}"
+    )
     print(f"original / replay time: {t_run / t_replay:.1f}x")
     print(f"replay result: {report}")
 

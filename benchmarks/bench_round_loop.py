@@ -42,8 +42,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         t_db, n_db = measure(a.agents, a.rounds, f"{d}/bench.db")
     print(f"agents={a.agents} rounds={a.rounds}")
-    print(f"no store : {n_mem} actions in {t_mem:.3f} s = {n_mem / t_mem:,.0f} actions/s ({t_mem / n_mem * 1e6:.1f} us/action, everything included)")
-    print(f"SQLite   : {n_db} actions in {t_db:.3f} s = {n_db / t_db:,.0f} actions/s ({t_db / n_db * 1e6:.1f} us/action)")
+    print(
+        f"no store : {n_mem} actions in {t_mem:.3f} s = {n_mem / t_mem:,.0f} actions/s ({t_mem / n_mem * 1e6:.1f} us/action, everything included)"
+    )
+    print(
+        f"SQLite   : {n_db} actions in {t_db:.3f} s = {n_db / t_db:,.0f} actions/s ({t_db / n_db * 1e6:.1f} us/action)"
+    )
     print(f"store cost ratio (SQLite time / no-store time): {t_db / t_mem:.2f}")
     print(f"CPU time per action: no store {CPU[1] / n_mem * 1e6:.1f} us, SQLite {CPU[2] / n_db * 1e6:.1f} us")
 

@@ -23,13 +23,22 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-trace", action="store_true", help="runs record no spans (trace: false)")
     a = ap.parse_args()
-    spec = SweepSpec.model_validate({
-        "name": "bench", "scenario": "services", "rounds": a.rounds, "seeds": 4,
-        "grid": {"fee_rate": [0.0, 0.02, 0.05, 0.1]}, "metrics": ["transactions", "efficiency"], "trace": not a.no_trace,
-    })
+    spec = SweepSpec.model_validate(
+        {
+            "name": "bench",
+            "scenario": "services",
+            "rounds": a.rounds,
+            "seeds": 4,
+            "grid": {"fee_rate": [0.0, 0.02, 0.05, 0.1]},
+            "metrics": ["transactions", "efficiency"],
+            "trace": not a.no_trace,
+        }
+    )
     scenario = load_scenario("services")
     executors = ["local"] + (["ray"] if importlib.util.find_spec("ray") else [])
-    print(f"sweep: 16 runs of the services market ({len(scenario.population)} populations, {a.rounds} rounds), workers={a.workers}, spans {'off' if a.no_trace else 'on'}")
+    print(
+        f"sweep: 16 runs of the services market ({len(scenario.population)} populations, {a.rounds} rounds), workers={a.workers}, spans {'off' if a.no_trace else 'on'}"
+    )
     for ex in executors:
         with tempfile.TemporaryDirectory() as d:
             t0 = time.perf_counter()

@@ -99,13 +99,19 @@ def run_comparison(a: argparse.Namespace, store: Store, bare: float, bare_cpu: f
     actions, spans = on[0][1], on[0][2]
     assert all(x[1] == actions for x in on + off), "same seed, same actions"
     per_on, per_off = t_on / actions * 1e6, t_off / actions * 1e6
-    print(f"\n2. scripted run: {a.agents} ZI-C agents, {a.rounds} rounds, {actions} actions, {spans} spans "
-          f"({spans / actions:.2f} per action), store {store.url}, median of {a.repeat}")
+    print(
+        f"\n2. scripted run: {a.agents} ZI-C agents, {a.rounds} rounds, {actions} actions, {spans} spans "
+        f"({spans / actions:.2f} per action), store {store.url}, median of {a.repeat}"
+    )
     print(f"   wall time  tracing on {t_on:.3f} s   off {t_off:.3f} s   on/off {t_on / t_off:.2f}x")
     print(f"   per action tracing on {per_on:.1f} us   off {per_off:.1f} us   tracing adds {per_on - per_off:.1f} us")
-    print(f"   per-action cost of the traced run = {per_on / bare:.1f} bare spans; tracing's own share = {(per_on - per_off) / bare:.1f} bare spans")
-    print(f"   in CPU time: per action on {c_on:.1f} us   off {c_off:.1f} us; traced run = {c_on / bare_cpu:.1f} bare spans, "
-          f"tracing's share = {(c_on - c_off) / bare_cpu:.1f} bare spans (bare = {bare_cpu:.1f} us CPU)")
+    print(
+        f"   per-action cost of the traced run = {per_on / bare:.1f} bare spans; tracing's own share = {(per_on - per_off) / bare:.1f} bare spans"
+    )
+    print(
+        f"   in CPU time: per action on {c_on:.1f} us   off {c_off:.1f} us; traced run = {c_on / bare_cpu:.1f} bare spans, "
+        f"tracing's share = {(c_on - c_off) / bare_cpu:.1f} bare spans (bare = {bare_cpu:.1f} us CPU)"
+    )
 
 
 def run_burst(n: int, store: Store) -> None:
@@ -120,8 +126,12 @@ def run_burst(n: int, store: Store) -> None:
     counts = run.close()
     t2 = time.perf_counter()
     print(f"\n3. burst of {n} spans (+1 root) under one run, store {store.url}")
-    print(f"   started {counts.started}  ended {counts.ended}  stored {counts.stored}  in the store {stored_count(store, run_id)}")
-    print(f"   start+end {t1 - t0:.2f} s ({(t1 - t0) / n * 1e6:.1f} us/span)   convert+write {t2 - t1:.2f} s ({(t2 - t1) / n * 1e6:.1f} us/span)")
+    print(
+        f"   started {counts.started}  ended {counts.ended}  stored {counts.stored}  in the store {stored_count(store, run_id)}"
+    )
+    print(
+        f"   start+end {t1 - t0:.2f} s ({(t1 - t0) / n * 1e6:.1f} us/span)   convert+write {t2 - t1:.2f} s ({(t2 - t1) / n * 1e6:.1f} us/span)"
+    )
 
 
 class StoreExporter(SpanExporter):
@@ -147,7 +157,9 @@ def batch_contrast(n: int, store: Store) -> None:
         tracer.start_span("burst").end()
     provider.shutdown()
     print(f"\n4. contrast: BatchSpanProcessor (SDK defaults) into the same store, {n} spans in a tight loop")
-    print(f"   exported {exporter.received}, in the store {stored_count(store, run_id)}, dropped {n - exporter.received}")
+    print(
+        f"   exported {exporter.received}, in the store {stored_count(store, run_id)}, dropped {n - exporter.received}"
+    )
 
 
 def breakdown(store: Store, n: int = 4000) -> None:
@@ -165,11 +177,27 @@ def breakdown(store: Store, n: int = 4000) -> None:
             best = min(best, (clock() - t0) / k)
         return best
 
-    turn_attrs = {sc.GEN_AI_OPERATION: sc.SPAN_AGENT_TURN, sc.GEN_AI_AGENT_NAME: "b1", sc.GEN_AI_AGENT_ID: "b1",
-                  sc.AGENT_ID: "b1", sc.AGENT_ROLE: "buyer", sc.AGENT_KIND: "zi_c", sc.ROUND: 3}
-    sub_attrs = {sc.ACTION_TYPE: "make_offer", sc.ACTION_SEQ: 3, sc.VERDICT: "accepted", sc.VERDICT_RULE: "ok",
-                 sc.VERDICT_REASON: "accepted", sc.ACTION_JSON: '{"type":"make_offer","price":12.5,"listing_id":"L3"}',
-                 sc.PRICE: 12_500_000, sc.LISTING_ID: "L3", sc.THREAD_ID: "T4", sc.COUNTERPARTY: "s2"}
+    turn_attrs = {
+        sc.GEN_AI_OPERATION: sc.SPAN_AGENT_TURN,
+        sc.GEN_AI_AGENT_NAME: "b1",
+        sc.GEN_AI_AGENT_ID: "b1",
+        sc.AGENT_ID: "b1",
+        sc.AGENT_ROLE: "buyer",
+        sc.AGENT_KIND: "zi_c",
+        sc.ROUND: 3,
+    }
+    sub_attrs = {
+        sc.ACTION_TYPE: "make_offer",
+        sc.ACTION_SEQ: 3,
+        sc.VERDICT: "accepted",
+        sc.VERDICT_RULE: "ok",
+        sc.VERDICT_REASON: "accepted",
+        sc.ACTION_JSON: '{"type":"make_offer","price":12.5,"listing_id":"L3"}',
+        sc.PRICE: 12_500_000,
+        sc.LISTING_ID: "L3",
+        sc.THREAD_ID: "T4",
+        sc.COUNTERPARTY: "s2",
+    }
 
     def turn() -> None:
         with tracer.start_as_current_span("invoke_agent b1", attributes=turn_attrs) as span:
@@ -177,7 +205,9 @@ def breakdown(store: Store, n: int = 4000) -> None:
 
     def submit() -> None:  # as sandbox.tracing makes it: after the check, every attribute at once
         started = time.time_ns()
-        tracer.start_span(sc.SPAN_SUBMIT, attributes={sc.AGENT_ID: "b1", sc.ROUND: 3, **sub_attrs}, start_time=started).end()
+        tracer.start_span(
+            sc.SPAN_SUBMIT, attributes={sc.AGENT_ID: "b1", sc.ROUND: 3, **sub_attrs}, start_time=started
+        ).end()
 
     run_id = f"parts-{uuid.uuid4().hex[:8]}"
     run = setup_tracing(store).open_run(run_id)
@@ -191,7 +221,9 @@ def breakdown(store: Store, n: int = 4000) -> None:
     side.add_span_processor(SimpleSpanProcessor(exporter))
     with side.get_tracer("bench.side").start_as_current_span("turn"):
         for _ in range(800):
-            side.get_tracer("bench.side").start_span(sc.SPAN_SUBMIT, attributes={sc.AGENT_ID: "b1", sc.ROUND: 3, **sub_attrs}).end()
+            side.get_tracer("bench.side").start_span(
+                sc.SPAN_SUBMIT, attributes={sc.AGENT_ID: "b1", sc.ROUND: 3, **sub_attrs}
+            ).end()
     spans = exporter.get_finished_spans()
     t_convert = per(lambda: rows_of(spans, run_id, True), 5) / len(spans)
     t0 = clock()
@@ -200,9 +232,11 @@ def breakdown(store: Store, n: int = 4000) -> None:
     t_insert = (clock() - t0) / len(rows)
     run.pending.clear()
     run.tracing.router.unregister(run)  # written by hand above, so no count check here
-    print(f"\n5. CPU time per part, in bare spans (bare = {b * 1e6:.1f} us CPU): invoke_agent span {t_turn / b:.1f}, "
-          f"protocol.submit span {t_submit / b:.1f} (each including its row conversion, {t_convert / b:.1f}), "
-          f"insert per row {t_insert / b:.1f}")
+    print(
+        f"\n5. CPU time per part, in bare spans (bare = {b * 1e6:.1f} us CPU): invoke_agent span {t_turn / b:.1f}, "
+        f"protocol.submit span {t_submit / b:.1f} (each including its row conversion, {t_convert / b:.1f}), "
+        f"insert per row {t_insert / b:.1f}"
+    )
 
 
 def main() -> None:

@@ -52,27 +52,85 @@ def synthetic_spans(store, run_id: str, target: int) -> tuple[int, float]:
             rows.append(_row(turn, trace, root, run_id, sc.SPAN_AGENT_TURN, sc.SPAN_AGENT_TURN, aid, r, t, 900_000))
             for k in range(chats):
                 n += 1
-                rows.append(_row(f"{n:016x}", trace, turn, run_id, sc.SPAN_CHAT, sc.SPAN_CHAT, aid, r, t + k * 1000,
-                                 800, model="scripted/zi", tokens=(600, 40)))
+                rows.append(
+                    _row(
+                        f"{n:016x}",
+                        trace,
+                        turn,
+                        run_id,
+                        sc.SPAN_CHAT,
+                        sc.SPAN_CHAT,
+                        aid,
+                        r,
+                        t + k * 1000,
+                        800,
+                        model="scripted/zi",
+                        tokens=(600, 40),
+                    )
+                )
             for _ in range(submits):
                 n += 1
-                rows.append(_row(f"{n:016x}", trace, root, run_id, sc.SPAN_SUBMIT, sc.SPAN_SUBMIT, aid, r, t + 950_000,
-                                 20_000, thread=f"S{r}-{n}"))
+                rows.append(
+                    _row(
+                        f"{n:016x}",
+                        trace,
+                        root,
+                        run_id,
+                        sc.SPAN_SUBMIT,
+                        sc.SPAN_SUBMIT,
+                        aid,
+                        r,
+                        t + 950_000,
+                        20_000,
+                        thread=f"S{r}-{n}",
+                    )
+                )
         rows = rows[: max(0, target - have - added)]
         write_spans(store, run_id, rows)
         added += len(rows)
     return added, time.perf_counter() - t0
 
 
-def _row(span_id: str, trace: str, parent: str, run_id: str, name: str, op: str, agent: str, round_: int, start: int,
-         dur: int, model: str | None = None, tokens: tuple[int, int] | None = None, thread: str | None = None) -> dict:
+def _row(
+    span_id: str,
+    trace: str,
+    parent: str,
+    run_id: str,
+    name: str,
+    op: str,
+    agent: str,
+    round_: int,
+    start: int,
+    dur: int,
+    model: str | None = None,
+    tokens: tuple[int, int] | None = None,
+    thread: str | None = None,
+) -> dict:
     return {
-        "span_id": span_id, "trace_id": trace, "parent_id": parent, "run_id": run_id, "name": name, "operation": op,
-        "kind": "INTERNAL", "agent_id": agent, "round": round_, "thread_id": thread, "action_type": None,
-        "verdict": "accepted" if thread else None, "rule": "ok" if thread else None, "model": model,
-        "input_tokens": tokens[0] if tokens else None, "output_tokens": tokens[1] if tokens else None,
-        "status": "OK", "status_message": None, "start_ns": start, "end_ns": start + dur, "duration_ns": dur,
-        "attributes_json": json.dumps({"agora.synthetic": True}), "events_json": None, "links_json": None,
+        "span_id": span_id,
+        "trace_id": trace,
+        "parent_id": parent,
+        "run_id": run_id,
+        "name": name,
+        "operation": op,
+        "kind": "INTERNAL",
+        "agent_id": agent,
+        "round": round_,
+        "thread_id": thread,
+        "action_type": None,
+        "verdict": "accepted" if thread else None,
+        "rule": "ok" if thread else None,
+        "model": model,
+        "input_tokens": tokens[0] if tokens else None,
+        "output_tokens": tokens[1] if tokens else None,
+        "status": "OK",
+        "status_message": None,
+        "start_ns": start,
+        "end_ns": start + dur,
+        "duration_ns": dur,
+        "attributes_json": json.dumps({"agora.synthetic": True}),
+        "events_json": None,
+        "links_json": None,
     }
 
 
@@ -160,9 +218,17 @@ def main() -> None:
 
     print(f"\nwhole pages rendered by AppTest (cold caches), {args.reps} runs each")
     print(f"{'page':13} {'median ms':>10} {'max ms':>8}")
-    pages = {"runs": {}, "market": {}, "transactions": {"agora.tx.open": tx["tx"]}, "agent_story": {"agora.agent": agent},
-             "alerts": {}, "incentives": {}, "replay": {"agora.replay.round": k}}
+    pages = {
+        "runs": {},
+        "market": {},
+        "transactions": {"agora.tx.open": tx["tx"]},
+        "agent_story": {"agora.agent": agent},
+        "alerts": {},
+        "incentives": {},
+        "replay": {"agora.replay.round": k},
+    }
     for name, state in pages.items():
+
         def render(name: str = name, state: dict = state) -> None:
             at = AppTest.from_file(str(ROOT / "ui" / "views" / f"{name}.py"), default_timeout=120)
             at.session_state["agora.run"] = run_id
@@ -170,6 +236,7 @@ def main() -> None:
                 at.session_state[key] = v
             at.run()
             assert not at.exception, [e.value for e in at.exception]
+
         med, worst = timed(render, args.reps)
         print(f"{name:13} {med:>10.1f} {worst:>8.1f}")
 

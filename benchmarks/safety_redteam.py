@@ -23,17 +23,32 @@ from collections.abc import Callable  # noqa: E402
 from sandbox.scenario import Scenario, load_scenario, parse_scenario  # noqa: E402
 from sandbox.session import Session  # noqa: E402
 
-STOP_RULES = {"impersonation", "funds", "spend_cap", "rate_limit", "throttled", "injection", "coordination",
-              "private_leak", "self_dealing", "suspended", "halted"}
+STOP_RULES = {
+    "impersonation",
+    "funds",
+    "spend_cap",
+    "rate_limit",
+    "throttled",
+    "injection",
+    "coordination",
+    "private_leak",
+    "self_dealing",
+    "suspended",
+    "halted",
+}
 
 
 def red_team(seed: int) -> tuple[int, int, int]:
     """Run the red team once; print the table; return (caught, missed, false alerts)."""
     s = Session(load_scenario("redteam"), seed=seed)
     rules: dict[str, Counter[str]] = {}
-    s.hooks.round_end.append(lambda sess, log: [
-        rules.setdefault(r.agent_id, Counter()).update([r.verdict.rule]) for r in log.records
-        if (not r.verdict.accepted or r.verdict.flags) and r.verdict.rule in STOP_RULES])
+    s.hooks.round_end.append(
+        lambda sess, log: [
+            rules.setdefault(r.agent_id, Counter()).update([r.verdict.rule])
+            for r in log.records
+            if (not r.verdict.accepted or r.verdict.flags) and r.verdict.rule in STOP_RULES
+        ]
+    )
     s.run()
     red = {aid: a for aid, a in s.agents.items() if a.kind.startswith("rt_")}
     alerts: dict[str, list[str]] = {}
@@ -81,7 +96,9 @@ def sweep(n: int) -> None:
         s = Session(load_scenario("redteam"), seed=seed)
         s.run()
         kinds = {st.alert.kind for st in s.safety.alerts.values()}
-        priced = any(st.alert.kind == "collusion" and st.alert.severity.value != "low" for st in s.safety.alerts.values())
+        priced = any(
+            st.alert.kind == "collusion" and st.alert.severity.value != "low" for st in s.safety.alerts.values()
+        )
         if not EXPECTED <= kinds or not priced:
             missing += 1
             print(f"seed {seed}: missing {sorted(EXPECTED - kinds) or ''}{'' if priced else ' price-collusion alert'}")
@@ -92,14 +109,33 @@ def sweep(n: int) -> None:
         h = Session(load_scenario("honest"), seed=seed)
         h.run()
         honest_noise += len(h.safety.alerts) + len(h.safety.transitions)
-    print(f"seeds 1-{n}: red-team runs missing an expected alert {missing}, alerts naming honest agents {false}, "
-          f"honest-twin alerts and breaker transitions {honest_noise}")
+    print(
+        f"seeds 1-{n}: red-team runs missing an expected alert {missing}, alerts naming honest agents {false}, "
+        f"honest-twin alerts and breaker transitions {honest_noise}"
+    )
 
 
 def _scaled(n: int, enabled: bool) -> Scenario:
-    return parse_scenario({"name": "scale", "rounds": 20, "seed": 1, "safety": {"enabled": enabled}, "population": [
-        {"agent": "zi_c", "n": n, "role": "buyer", "service": "svc", "budget": 400, "value": [40, 160], "demand": 2},
-        {"agent": "zi_c", "n": n // 2, "role": "seller", "service": "svc", "cost": [20, 120], "capacity": 4}]})
+    return parse_scenario(
+        {
+            "name": "scale",
+            "rounds": 20,
+            "seed": 1,
+            "safety": {"enabled": enabled},
+            "population": [
+                {
+                    "agent": "zi_c",
+                    "n": n,
+                    "role": "buyer",
+                    "service": "svc",
+                    "budget": 400,
+                    "value": [40, 160],
+                    "demand": 2,
+                },
+                {"agent": "zi_c", "n": n // 2, "role": "seller", "service": "svc", "cost": [20, 120], "capacity": 4},
+            ],
+        }
+    )
 
 
 def overhead(repeats: int = 5, scale: int = 0) -> None:

@@ -68,8 +68,18 @@ def row(results: list[MarketicResult]) -> list[str]:
 def table(runs: dict[tuple[str, str], list[MarketicResult]], seeds: int, episodes: int) -> Table:
     """The summary table the docs quote."""
     t = Table(title=f"marketic societies: {seeds} seeds x {episodes} episodes (values at the last episode)")
-    heads = ("task", "rule", "optimal", "from episode (median)", "greedy return / V*", "states right",
-             "|bid - V*|", "subsidy", "broke", "richest share")
+    heads = (
+        "task",
+        "rule",
+        "optimal",
+        "from episode (median)",
+        "greedy return / V*",
+        "states right",
+        "|bid - V*|",
+        "subsidy",
+        "broke",
+        "richest share",
+    )
     for h in heads:
         t.add_column(h, justify="left" if h in ("task", "rule") else "right")
     for (task, label), results in runs.items():
@@ -84,7 +94,7 @@ def curve(results: list[MarketicResult], key: str) -> list[float]:
     """``key`` per episode, averaged over seeds, then over a trailing window of ``SMOOTH`` episodes."""
     n = len(results[0].history)
     mean = [statistics.mean(r.history[i][key] for r in results) for i in range(n)]
-    return [statistics.mean(mean[max(0, i - SMOOTH + 1): i + 1]) for i in range(n)]
+    return [statistics.mean(mean[max(0, i - SMOOTH + 1) : i + 1]) for i in range(n)]
 
 
 def plot(runs: dict[tuple[str, str], list[MarketicResult]], path: Path) -> None:
@@ -114,9 +124,14 @@ def svg(runs: dict[tuple[str, str], list[MarketicResult]], path: Path) -> None:
     colours = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
     pw, ph, left, top, gap = 360, 190, 60, 40, 50
     width, height = left + len(TASKS) * (pw + gap), top + 2 * (ph + gap) + 30 + 18 * len(VARIANTS)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
-           f'<rect width="{width}" height="{height}" fill="white"/>']
-    rows = (("greedy_return", "greedy return (dashed: optimum)", -0.1, 1.0), ("value_error", "mean |top bid - V*|", 0.0, 0.8))
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+    ]
+    rows = (
+        ("greedy_return", "greedy return (dashed: optimum)", -0.1, 1.0),
+        ("value_error", "mean |top bid - V*|", 0.0, 0.8),
+    )
     for c, task in enumerate(TASKS):
         for r, (key, ylabel, lo, hi) in enumerate(rows):
             x0, y0 = left + c * (pw + gap), top + r * (ph + gap)
@@ -124,7 +139,9 @@ def svg(runs: dict[tuple[str, str], list[MarketicResult]], path: Path) -> None:
             if r == 0:
                 out.append(f'<text x="{x0 + pw / 2}" y="{y0 - 8}" text-anchor="middle" font-size="13">{task}</text>')
             if c == 0:
-                out.append(f'<text x="12" y="{y0 + ph / 2}" transform="rotate(-90 12 {y0 + ph / 2})" text-anchor="middle">{ylabel}</text>')
+                out.append(
+                    f'<text x="12" y="{y0 + ph / 2}" transform="rotate(-90 12 {y0 + ph / 2})" text-anchor="middle">{ylabel}</text>'
+                )
             for v in (lo, (lo + hi) / 2, hi):
                 y = y0 + ph - (v - lo) / (hi - lo) * ph
                 out.append(f'<text x="{x0 - 4}" y="{y + 4}" text-anchor="end">{v:.2f}</text>')
@@ -137,15 +154,21 @@ def svg(runs: dict[tuple[str, str], list[MarketicResult]], path: Path) -> None:
 
             if r == 0:
                 opt = runs[(task, VARIANTS[0][0])][0].history[0]["optimal_return"]
-                out.append(f'<polyline points="{xy(0, opt)} {xy(n - 1, opt)}" stroke="black" stroke-dasharray="4 3" fill="none"/>')
+                out.append(
+                    f'<polyline points="{xy(0, opt)} {xy(n - 1, opt)}" stroke="black" stroke-dasharray="4 3" fill="none"/>'
+                )
             for (label, _), colour in zip(VARIANTS, colours, strict=True):
                 pts = " ".join(xy(i, v) for i, v in enumerate(curve(runs[(task, label)], key)))
-                out.append(f'<polyline points="{pts}" stroke="{colour}" stroke-width="1.3" fill="none" opacity="0.85"/>')
+                out.append(
+                    f'<polyline points="{pts}" stroke="{colour}" stroke-width="1.3" fill="none" opacity="0.85"/>'
+                )
     ly = top + 2 * (ph + gap) + 10
     for k, ((label, _), colour) in enumerate(zip(VARIANTS, colours, strict=True)):
         y = ly + 18 * k
         out.append(f'<line x1="{left}" y1="{y}" x2="{left + 30}" y2="{y}" stroke="{colour}" stroke-width="3"/>')
-        out.append(f'<text x="{left + 38}" y="{y + 4}">{label} (mean over seeds, {SMOOTH}-episode moving average)</text>')
+        out.append(
+            f'<text x="{left + 38}" y="{y + 4}">{label} (mean over seeds, {SMOOTH}-episode moving average)</text>'
+        )
     out.append("</svg>")
     path.write_text("\n".join(out))
 
@@ -153,8 +176,14 @@ def svg(runs: dict[tuple[str, str], list[MarketicResult]], path: Path) -> None:
 def llm_table(episodes: int) -> Table:
     """The lure with every primitive backed by an LLM agent on the stand-in: truthful vs shading bidders."""
     t = Table(title=f"lure, primitives backed by the LLM agent on the stand-in (seed 0, {episodes} episodes)")
-    for h in ("rule", "stand-in bidder", "optimal from episode", "policy in cell 0", "top bids by cell (V*: .729 .81 .9 1)",
-              "LLM turns"):
+    for h in (
+        "rule",
+        "stand-in bidder",
+        "optimal from episode",
+        "policy in cell 0",
+        "top bids by cell (V*: .729 .81 .9 1)",
+        "LLM turns",
+    ):
         t.add_column(h)
     for rule in ("bucket_brigade", "ccv"):
         for bidder in ("marketic_truthful", "marketic_shading"):
@@ -162,8 +191,14 @@ def llm_table(episodes: int) -> Table:
             first = r.first_optimal_episode() if r.reached_optimum() else None
             assert r.society.llm is not None
             bids = " ".join(f"{v:.3f}" for v in r.last["top_bids"].values())
-            t.add_row(rule, bidder, "never" if first is None else str(first), r.last["policy"]["0"], bids,
-                      str(sum(r.society.llm.outcomes.values())))
+            t.add_row(
+                rule,
+                bidder,
+                "never" if first is None else str(first),
+                r.last["policy"]["0"],
+                bids,
+                str(sum(r.society.llm.outcomes.values())),
+            )
     return t
 
 
@@ -175,8 +210,13 @@ def main() -> None:
     ap.add_argument("--db", default=None, help="record every run in this store (file path or URL)")
     ap.add_argument("--html", default="docs/marketic_plot.html", help="where to write the interactive plot")
     ap.add_argument("--svg", default="docs/marketic_plot.svg", help="where to write the static plot")
-    ap.add_argument("--llm", type=int, default=0, metavar="EPISODES",
-                    help="also run the lure with LLM-agent bidders on the stand-in for this many episodes")
+    ap.add_argument(
+        "--llm",
+        type=int,
+        default=0,
+        metavar="EPISODES",
+        help="also run the lure with LLM-agent bidders on the stand-in for this many episodes",
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
     runs = run_all(args.seeds, args.episodes, Store(args.db) if args.db else None)
@@ -184,7 +224,9 @@ def main() -> None:
     console.print(table(runs, args.seeds, args.episodes))
     plot(runs, Path(args.html))
     svg(runs, Path(args.svg))
-    console.print(f"{len(runs) * args.seeds} runs in {time.perf_counter() - t0:.1f} s; plots written to {args.html}, {args.svg}")
+    console.print(
+        f"{len(runs) * args.seeds} runs in {time.perf_counter() - t0:.1f} s; plots written to {args.html}, {args.svg}"
+    )
     if args.llm:
         t1 = time.perf_counter()
         console.print(llm_table(args.llm))

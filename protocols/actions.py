@@ -50,12 +50,8 @@ class MakeOffer(ActionBase):
 
     type: Literal["make_offer"] = "make_offer"
     price: float = Field(description="Offered price per unit, in currency units.")
-    listing_id: str | None = Field(
-        None, description="Listing to open a new thread on (buyers).", max_length=64
-    )
-    thread_id: str | None = Field(
-        None, description="Thread of a quote request to answer (sellers).", max_length=64
-    )
+    listing_id: str | None = Field(None, description="Listing to open a new thread on (buyers).", max_length=64)
+    thread_id: str | None = Field(None, description="Thread of a quote request to answer (sellers).", max_length=64)
 
 
 class Counter(ActionBase):

@@ -70,15 +70,25 @@ class CircuitBreaker:
         return self.state is BreakerState.OPEN
 
 
-def _open(b: CircuitBreaker, cfg: BreakerConfig, round_: int, cooldown: int, reason: str) -> tuple[CircuitBreaker, Transition]:
+def _open(
+    b: CircuitBreaker, cfg: BreakerConfig, round_: int, cooldown: int, reason: str
+) -> tuple[CircuitBreaker, Transition]:
     nb = replace(
-        b, state=BreakerState.OPEN, opened_round=round_, cooldown=min(cooldown, cfg.max_cooldown),
-        probe_started=None, history=(), streak=0, trips=b.trips + 1,
+        b,
+        state=BreakerState.OPEN,
+        opened_round=round_,
+        cooldown=min(cooldown, cfg.max_cooldown),
+        probe_started=None,
+        history=(),
+        streak=0,
+        trips=b.trips + 1,
     )
     return nb, Transition(b.name, b.subject, b.state, BreakerState.OPEN, round_, reason)
 
 
-def step(b: CircuitBreaker, cfg: BreakerConfig, round_: int, events: float, what: str = "events") -> tuple[CircuitBreaker, Transition | None]:
+def step(
+    b: CircuitBreaker, cfg: BreakerConfig, round_: int, events: float, what: str = "events"
+) -> tuple[CircuitBreaker, Transition | None]:
     """Feed the breaker one round's count of bad events; return it updated and any transition."""
     if b.state is BreakerState.CLOSED and events <= 0 and not b.history and not b.streak:
         return b, None  # the common case: nothing happened to a quiet breaker
@@ -86,15 +96,25 @@ def step(b: CircuitBreaker, cfg: BreakerConfig, round_: int, events: float, what
         assert b.opened_round is not None
         if round_ - b.opened_round >= b.cooldown:
             nb = replace(b, state=BreakerState.HALF_OPEN, probe_started=round_)
-            return nb, Transition(b.name, b.subject, b.state, nb.state, round_, f"cool-down of {b.cooldown} rounds over; on probation")
+            return nb, Transition(
+                b.name, b.subject, b.state, nb.state, round_, f"cool-down of {b.cooldown} rounds over; on probation"
+            )
         return b, None
     if b.state is BreakerState.HALF_OPEN:
         assert b.probe_started is not None
         if events > 0:
-            return _open(b, cfg, round_, b.cooldown * 2, f"{events:g} {what} on probation; open again for {min(b.cooldown * 2, cfg.max_cooldown)} rounds")
+            return _open(
+                b,
+                cfg,
+                round_,
+                b.cooldown * 2,
+                f"{events:g} {what} on probation; open again for {min(b.cooldown * 2, cfg.max_cooldown)} rounds",
+            )
         if round_ - b.probe_started + 1 >= cfg.probe_rounds:
             nb = replace(b, state=BreakerState.CLOSED, probe_started=None, opened_round=None)
-            return nb, Transition(b.name, b.subject, b.state, nb.state, round_, f"{cfg.probe_rounds} quiet rounds on probation")
+            return nb, Transition(
+                b.name, b.subject, b.state, nb.state, round_, f"{cfg.probe_rounds} quiet rounds on probation"
+            )
         return b, None
     history = tuple((r, n) for r, n in b.history if r > round_ - cfg.window) + ((round_, events),)
     streak = b.streak + 1 if events > 0 else 0
@@ -109,7 +129,9 @@ def step(b: CircuitBreaker, cfg: BreakerConfig, round_: int, events: float, what
     return b, None
 
 
-def trip(b: CircuitBreaker, cfg: BreakerConfig, round_: int, reason: str, cooldown: int | None = None) -> tuple[CircuitBreaker, Transition]:
+def trip(
+    b: CircuitBreaker, cfg: BreakerConfig, round_: int, reason: str, cooldown: int | None = None
+) -> tuple[CircuitBreaker, Transition]:
     """Open a breaker by decision (an intervention), whatever its state."""
     return _open(b, cfg, round_, cooldown if cooldown is not None else cfg.cooldown, reason)
 
@@ -127,7 +149,9 @@ class BreakersConfig(BaseModel):
         default_factory=lambda: BreakerConfig(threshold=3, consecutive=True, cooldown=2),
         description="Per agent: rounds in a row whose turn failed.",
     )
-    spend_rate: BreakerConfig | None = Field(None, description="Per agent: money committed (currency units) in the window.")
+    spend_rate: BreakerConfig | None = Field(
+        None, description="Per agent: money committed (currency units) in the window."
+    )
     price_band: BreakerConfig | None = Field(
         None,
         description="Per service: a large price move halts new trading (off by default: set it to the market's noise).",

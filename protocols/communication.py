@@ -34,9 +34,23 @@ from protocols.text_rules import (
 from protocols.verdict import Rule, Verdict
 
 __all__ = [
-    "COORDINATION_PATTERNS", "INJECTION_PATTERNS", "REDACTED", "CommsConfig", "ContentRule", "Effect", "Finding",
-    "apply_redactions", "check_text_fields", "content_rule", "coordination_rule", "findings_for", "identity_rule",
-    "injection_rule", "leak_rule", "register_classifier", "text_fields",
+    "COORDINATION_PATTERNS",
+    "INJECTION_PATTERNS",
+    "REDACTED",
+    "CommsConfig",
+    "ContentRule",
+    "Effect",
+    "Finding",
+    "apply_redactions",
+    "check_text_fields",
+    "content_rule",
+    "coordination_rule",
+    "findings_for",
+    "identity_rule",
+    "injection_rule",
+    "leak_rule",
+    "register_classifier",
+    "text_fields",
 ]
 
 Classifier = Callable[[str], "Finding | None"]
@@ -141,8 +155,12 @@ def recipients_compete(view: MarketView, sender: Profile | None, action: ActionB
 
 
 def findings_for(
-    text: str, cfg: CommsConfig, private: tuple[float, ...], competitors: bool,
-    sender: str = "", is_agent: Callable[[str], bool] | None = None,
+    text: str,
+    cfg: CommsConfig,
+    private: tuple[float, ...],
+    competitors: bool,
+    sender: str = "",
+    is_agent: Callable[[str], bool] | None = None,
 ) -> list[Finding]:
     """Every rule's finding on one text, each rule seeing the text as the previous ones left it.
 

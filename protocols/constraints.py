@@ -75,8 +75,7 @@ def check_dialogue(action: ActionBase, view: MarketView, who: str, cfg: Protocol
     if isinstance(action, MakeOffer) and (action.listing_id is None) == (action.thread_id is None):
         return Verdict.reject(
             Rule.DIALOGUE,
-            "make_offer needs exactly one of listing_id (to open a thread) or thread_id "
-            "(to answer a quote request)",
+            "make_offer needs exactly one of listing_id (to open a thread) or thread_id (to answer a quote request)",
         )
     if isinstance(action, Message):
         if action.thread_id is None:
@@ -90,7 +89,9 @@ def check_dialogue(action: ActionBase, view: MarketView, who: str, cfg: Protocol
     if thread_id is not None:
         thread = view.thread(thread_id)
         if thread is None:
-            return Verdict.reject(Rule.UNKNOWN_THREAD, f"no thread '{thread_id}'; use a thread id from your observation")
+            return Verdict.reject(
+                Rule.UNKNOWN_THREAD, f"no thread '{thread_id}'; use a thread id from your observation"
+            )
     elif listing_id is not None and view.listing(listing_id) is None:
         return Verdict.reject(Rule.UNKNOWN_LISTING, f"no listing '{listing_id}'; use a listing id from the market view")
     verdict, _ = move(thread, kind, who)
@@ -128,8 +129,8 @@ def check_prices(action: ActionBase, view: MarketView, who: str, cfg: ProtocolCo
             return Verdict.reject(
                 Rule.PRICE_BOUNDS, f"price {price:g} is outside the allowed band [{cfg.min_price:g}, {cfg.max_price:g}]"
             )
-    value = action.quality if isinstance(action, Deliver) else (
-        action.score if isinstance(action, ReportOutcome) else None
+    value = (
+        action.quality if isinstance(action, Deliver) else (action.score if isinstance(action, ReportOutcome) else None)
     )
     if value is not None and not (math.isfinite(value) and 0.0 <= value <= 1.0):
         return Verdict.reject(Rule.QUALITY_BOUNDS, f"quality and score must be between 0 and 1, got {value}")
@@ -147,12 +148,12 @@ def check_capacity_and_parties(action: ActionBase, view: MarketView, who: str, c
     """Listings have sane capacity, nobody trades with itself, no deal beyond capacity."""
     if isinstance(action, PostService):
         if not 1 <= action.capacity <= cfg.max_capacity:
-            return Verdict.reject(Rule.CAPACITY, f"capacity must be between 1 and {cfg.max_capacity}, got {action.capacity}")
+            return Verdict.reject(
+                Rule.CAPACITY, f"capacity must be between 1 and {cfg.max_capacity}, got {action.capacity}"
+            )
         left = view.unlisted_capacity(who)
         if action.capacity > left:
-            return Verdict.reject(
-                Rule.CAPACITY, f"you can list at most {left} more units, not {action.capacity}"
-            )
+            return Verdict.reject(Rule.CAPACITY, f"you can list at most {left} more units, not {action.capacity}")
         return None
     if not isinstance(action, (RequestQuote, MakeOffer, Accept)):
         return None
@@ -184,9 +185,7 @@ def check_funds(action: ActionBase, view: MarketView, who: str, cfg: ProtocolCon
     have = view.available_micros(buyer)
     if have < need:
         whose = "you have" if buyer == who else f"the buyer {buyer} has"
-        return Verdict.reject(
-            Rule.FUNDS, f"the price is {need / 1e6:.2f} but {whose} only {have / 1e6:.2f} available"
-        )
+        return Verdict.reject(Rule.FUNDS, f"the price is {need / 1e6:.2f} but {whose} only {have / 1e6:.2f} available")
     return None
 
 

@@ -107,13 +107,18 @@ def make(agent: str, step: Step, reason: str, cfg: InterventionsConfig, amount: 
 def plan(alert: Alert, offences: Mapping[tuple[str, str], int], cfg: InterventionsConfig) -> list[Intervention]:
     """Graduated interventions for every agent of an alert, given past offences by (agent, kind)."""
     return [
-        make(a, graduated_step(alert.kind, offences.get((a, alert.kind), 0), cfg), f"{alert.kind}: {alert.summary}", cfg)
+        make(
+            a, graduated_step(alert.kind, offences.get((a, alert.kind), 0), cfg), f"{alert.kind}: {alert.summary}", cfg
+        )
         for a in alert.agents
     ]
 
 
 def decide(
-    decision: Decision, alert: Alert, offences: Mapping[tuple[str, str], int], cfg: InterventionsConfig,
+    decision: Decision,
+    alert: Alert,
+    offences: Mapping[tuple[str, str], int],
+    cfg: InterventionsConfig,
     amount: float | None = None,
 ) -> list[Intervention]:
     """The interventions a reviewer's decision on an alert leads to."""

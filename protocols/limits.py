@@ -37,8 +37,12 @@ class LimitsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     spend_cap_per_round: float | None = Field(None, gt=0, description="Most money one buyer may commit per round.")
-    max_live_threads: int | None = Field(8, ge=1, description="Most negotiations (open or accepted) one agent may hold.")
-    max_open_listings: int | None = Field(4, ge=1, description="Most listings with units left that one seller may hold.")
+    max_live_threads: int | None = Field(
+        8, ge=1, description="Most negotiations (open or accepted) one agent may hold."
+    )
+    max_open_listings: int | None = Field(
+        4, ge=1, description="Most listings with units left that one seller may hold."
+    )
     price_band: float | None = Field(
         None, gt=0, description="Share a price may stray from the service's reference price (0.5: +/-50%)."
     )
@@ -97,7 +101,8 @@ def check_halt(action: ActionBase, view: MarketView, who: str, cfg: LimitsConfig
     service, _, _ = _service_and_parties(action, view, who)
     if service is not None and view.is_halted(f"service:{service}"):
         return Verdict.reject(
-            Rule.HALTED, f"trading in '{service}' is halted after a sharp price move; deliveries and reports still go through"
+            Rule.HALTED,
+            f"trading in '{service}' is halted after a sharp price move; deliveries and reports still go through",
         )
     return None
 
@@ -123,11 +128,17 @@ def check_positions(action: ActionBase, view: MarketView, who: str, cfg: LimitsC
     opens_thread = isinstance(action, RequestQuote) or (isinstance(action, MakeOffer) and action.listing_id is not None)
     if opens_thread and cfg.max_live_threads is not None and act.live_threads >= cfg.max_live_threads:
         return Verdict.reject(
-            Rule.POSITION_LIMIT, f"you already hold {act.live_threads} live negotiations; the limit is {cfg.max_live_threads}"
+            Rule.POSITION_LIMIT,
+            f"you already hold {act.live_threads} live negotiations; the limit is {cfg.max_live_threads}",
         )
-    if isinstance(action, PostService) and cfg.max_open_listings is not None and act.open_listings >= cfg.max_open_listings:
+    if (
+        isinstance(action, PostService)
+        and cfg.max_open_listings is not None
+        and act.open_listings >= cfg.max_open_listings
+    ):
         return Verdict.reject(
-            Rule.POSITION_LIMIT, f"you already have {act.open_listings} open listings; the limit is {cfg.max_open_listings}"
+            Rule.POSITION_LIMIT,
+            f"you already have {act.open_listings} open listings; the limit is {cfg.max_open_listings}",
         )
     return None
 
@@ -164,7 +175,8 @@ def check_price_band(action: ActionBase, view: MarketView, who: str, cfg: Limits
     lo, hi = ref * (1 - cfg.price_band), ref * (1 + cfg.price_band)
     if not lo <= price <= hi:
         return Verdict.reject(
-            Rule.PRICE_BAND, f"price {price:g} is outside the band {lo:.2f}-{hi:.2f} around the recent price {ref:.2f} of '{service}'"
+            Rule.PRICE_BAND,
+            f"price {price:g} is outside the band {lo:.2f}-{hi:.2f} around the recent price {ref:.2f} of '{service}'",
         )
     return None
 

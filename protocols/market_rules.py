@@ -35,7 +35,17 @@ if TYPE_CHECKING:
     from protocols.constraints import ProtocolConfig
 
 NEGOTIATION = frozenset(
-    {"post_service", "request_quote", "make_offer", "counter", "accept", "reject", "withdraw", "deliver", "report_outcome"}
+    {
+        "post_service",
+        "request_quote",
+        "make_offer",
+        "counter",
+        "accept",
+        "reject",
+        "withdraw",
+        "deliver",
+        "report_outcome",
+    }
 )
 MECHANISM_ACTIONS: dict[str, frozenset[str]] = {
     "bilateral": NEGOTIATION | {"message"},
@@ -95,7 +105,8 @@ def check_mechanism(action: ActionBase, view: object, who: str, cfg: ProtocolCon
     kind = action.type  # type: ignore[attr-defined]
     if allowed is not None and kind not in allowed:
         return Verdict.reject(
-            Rule.MECHANISM, f"this market is a {mech.replace('_', ' ')} market; allowed actions: {', '.join(sorted(allowed))}"
+            Rule.MECHANISM,
+            f"this market is a {mech.replace('_', ' ')} market; allowed actions: {', '.join(sorted(allowed))}",
         )
     return None
 
@@ -121,11 +132,13 @@ def improves(order: PlaceOrder, bid: Order | None, ask: Order | None, price: int
     """Gode-Sunder improvement rule: refuse a bid not above the standing bid (an ask not below the ask)."""
     if order.side == "buy" and bid is not None and price <= bid.price:
         return Verdict.reject(
-            Rule.IMPROVEMENT, f"your bid {price / 1e6:.2f} does not improve the standing bid {bid.price / 1e6:.2f}; bid higher"
+            Rule.IMPROVEMENT,
+            f"your bid {price / 1e6:.2f} does not improve the standing bid {bid.price / 1e6:.2f}; bid higher",
         )
     if order.side == "sell" and ask is not None and price >= ask.price:
         return Verdict.reject(
-            Rule.IMPROVEMENT, f"your ask {price / 1e6:.2f} does not improve the standing ask {ask.price / 1e6:.2f}; ask lower"
+            Rule.IMPROVEMENT,
+            f"your ask {price / 1e6:.2f} does not improve the standing ask {ask.price / 1e6:.2f}; ask lower",
         )
     return None
 
@@ -177,7 +190,8 @@ def check_posted(action: ActionBase, view: MechanismView, who: str, cfg: Protoco
             return bad
         if view.match_for(who, action.service, to_micros(action.max_price)) is None:
             return Verdict.reject(
-                Rule.UNKNOWN_LISTING, f"no seller of '{action.service}' at or below {action.max_price:g} that you can afford"
+                Rule.UNKNOWN_LISTING,
+                f"no seller of '{action.service}' at or below {action.max_price:g} that you can afford",
             )
         return None
     if not isinstance(action, (BuyNow, SealedBid, Inspect)):

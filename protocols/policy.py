@@ -56,7 +56,9 @@ class OutcomePayment(BaseModel):
     enabled: bool = Field(False, description="Pay sellers by outcome (else the full price on settlement).")
     base_share: float = Field(0.5, ge=0.0, le=1.0, description="Share of the price paid whatever the outcome.")
     claim_weight: float = Field(0.0, ge=0.0, le=1.0, description="Weight of the proper score of the claimed quality.")
-    report_bonus: float = Field(0.0, ge=0.0, le=1_000.0, description="Most a buyer earns for a report that matches the verification draw.")
+    report_bonus: float = Field(
+        0.0, ge=0.0, le=1_000.0, description="Most a buyer earns for a report that matches the verification draw."
+    )
 
 
 def _finite(name: str, value: float) -> float:
@@ -74,7 +76,9 @@ class IncentivePolicy(BaseModel):
         0.02, ge=0.0, le=1.0, description="Share of each settled price paid by the seller as a fee."
     )
     fee_fixed: float = Field(0.0, ge=0.0, le=1_000.0, description="Fixed fee per settled trade, paid by the seller.")
-    tax_rate: float = Field(0.0, ge=0.0, le=1.0, description="Share of each settled price the seller pays as tax (burnt).")
+    tax_rate: float = Field(
+        0.0, ge=0.0, le=1.0, description="Share of each settled price the seller pays as tax (burnt)."
+    )
     subsidy: float = Field(0.0, ge=0.0, le=1_000.0, description="Amount minted to the seller for each settled trade.")
     outcome_reward: float = Field(
         0.0, ge=0.0, le=1_000.0, description="Amount minted to the seller per settled trade, times its outcome score."

@@ -47,13 +47,26 @@ class SafetyConfig(BaseModel):
     detectors: DetectorsConfig = Field(default_factory=DetectorsConfig)
     interventions: InterventionsConfig = Field(default_factory=InterventionsConfig)
     benchmarks: dict[str, BenchmarkSpec] = Field(
-        default_factory=dict, description="Service -> prices; services not named get the competitive price computed from values and costs."
+        default_factory=dict,
+        description="Service -> prices; services not named get the competitive price computed from values and costs.",
     )
-    fundamentals: dict[str, float] = Field(default_factory=dict, description="Service -> fundamental value, for bubble detection.")
+    fundamentals: dict[str, float] = Field(
+        default_factory=dict, description="Service -> fundamental value, for bubble detection."
+    )
     conduct_rules: tuple[str, ...] = Field(
         (
-            "impersonation", "unknown_agent", "funds", "self_trade", "self_dealing", "rate_limit", "throttled",
-            "injection", "coordination", "content", "schema", "price_bounds",
+            "impersonation",
+            "unknown_agent",
+            "funds",
+            "self_trade",
+            "self_dealing",
+            "rate_limit",
+            "throttled",
+            "injection",
+            "coordination",
+            "content",
+            "schema",
+            "price_bounds",
         ),
         description="Rejections by these rules count toward an agent's violations breaker.",
     )

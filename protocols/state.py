@@ -25,9 +25,7 @@ class ThreadState(StrEnum):
 
 
 OPEN_STATES = frozenset({ThreadState.QUOTE_REQUESTED, ThreadState.OFFERED})
-LIVE_STATES = frozenset(
-    {ThreadState.QUOTE_REQUESTED, ThreadState.OFFERED, ThreadState.ACCEPTED, ThreadState.DELIVERED}
-)
+LIVE_STATES = frozenset({ThreadState.QUOTE_REQUESTED, ThreadState.OFFERED, ThreadState.ACCEPTED, ThreadState.DELIVERED})
 
 
 @dataclass(slots=True)

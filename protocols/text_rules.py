@@ -59,10 +59,38 @@ COORDINATION_PATTERNS = (
 _INJECTION = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in INJECTION_PATTERNS)
 _COORDINATION = tuple(re.compile(p, re.IGNORECASE) for p in COORDINATION_PATTERNS)
 # words at least one of which every match contains: a cheap test before the regular expressions
-_INJECTION_WORDS = ("ignor", "disregard", "forget", "overrid", "system", "assistant", "developer", "tool", "<|",
-                    "im_", "endoftext", "instruction", "function", "you are now", "jailbreak", '"type"', '"name"')
-COORDINATION_WORDS = ("price", "pricing", "ask", "rate", "undercut", "undersell", "compet", "market", "customer",
-                       "buyer", "cartel")
+_INJECTION_WORDS = (
+    "ignor",
+    "disregard",
+    "forget",
+    "overrid",
+    "system",
+    "assistant",
+    "developer",
+    "tool",
+    "<|",
+    "im_",
+    "endoftext",
+    "instruction",
+    "function",
+    "you are now",
+    "jailbreak",
+    '"type"',
+    '"name"',
+)
+COORDINATION_WORDS = (
+    "price",
+    "pricing",
+    "ask",
+    "rate",
+    "undercut",
+    "undersell",
+    "compet",
+    "market",
+    "customer",
+    "buyer",
+    "cartel",
+)
 _CLAIM_WORDS = ("i am", "i'm", "this is", "speaking", "behalf", "signed", "regards")
 
 
@@ -81,7 +109,9 @@ def leak_rule(text: str, private: tuple[float, ...], tolerance: float, effect: E
     for m in _NUMBER.finditer(text):
         start, end = m.span()
         # digits inside a word or an id (seller-010, v2, 3rd) are not amounts
-        if (start and (text[start - 1].isalnum() or text[start - 1] in "_.-")) or (end < len(text) and (text[end].isalnum() or text[end] == "_")):
+        if (start and (text[start - 1].isalnum() or text[start - 1] in "_.-")) or (
+            end < len(text) and (text[end].isalnum() or text[end] == "_")
+        ):
             continue
         x = _as_float(m.group())
         if x is not None and any(abs(x - v) <= tolerance for v in private):
@@ -92,8 +122,10 @@ def leak_rule(text: str, private: tuple[float, ...], tolerance: float, effect: E
     for start, end in reversed(hits):
         redacted = redacted[:start] + REDACTED + redacted[end:]
     return Finding(
-        effect, Rule.PRIVATE_LEAK.value,
-        f"your text reveals {len(hits)} of your private values or costs; keep them to yourself", redacted,
+        effect,
+        Rule.PRIVATE_LEAK.value,
+        f"your text reveals {len(hits)} of your private values or costs; keep them to yourself",
+        redacted,
     )
 
 
@@ -103,7 +135,9 @@ def mentions(text: str, words: tuple[str, ...]) -> bool:
     return any(w in low for w in words)
 
 
-def pattern_rule(text: str, patterns: tuple[re.Pattern[str], ...], effect: Effect, rule: str, reason: str) -> Finding | None:
+def pattern_rule(
+    text: str, patterns: tuple[re.Pattern[str], ...], effect: Effect, rule: str, reason: str
+) -> Finding | None:
     """Any of the patterns: a finding whose redacted text has every match replaced."""
     redacted, hit = text, False
     for p in patterns:
@@ -118,12 +152,17 @@ def injection_rule(text: str, effect: Effect) -> Finding | None:
     if not mentions(text, _INJECTION_WORDS):
         return None
     return pattern_rule(
-        text, _INJECTION, effect, Rule.INJECTION.value,
+        text,
+        _INJECTION,
+        effect,
+        Rule.INJECTION.value,
         "your text poses as system or tool instructions to another agent; write to it as a market participant",
     )
 
 
-_CLAIM = re.compile(r"\b(?:i am|i'm|this is|speaking (?:as|for)|on behalf of|signed,?|regards,?)\s+([A-Za-z][\w.\-]*\w)", re.IGNORECASE)
+_CLAIM = re.compile(
+    r"\b(?:i am|i'm|this is|speaking (?:as|for)|on behalf of|signed,?|regards,?)\s+([A-Za-z][\w.\-]*\w)", re.IGNORECASE
+)
 
 
 def identity_rule(text: str, sender: str, is_agent: Callable[[str], bool], effect: Effect) -> Finding | None:
@@ -134,8 +173,10 @@ def identity_rule(text: str, sender: str, is_agent: Callable[[str], bool], effec
         name = m.group(1)
         if name != sender and is_agent(name):
             return Finding(
-                effect, Rule.IMPERSONATION.value,
-                f"your text claims to be or speak for {name}; speak only as yourself", _CLAIM.sub(REDACTED, text),
+                effect,
+                Rule.IMPERSONATION.value,
+                f"your text claims to be or speak for {name}; speak only as yourself",
+                _CLAIM.sub(REDACTED, text),
             )
     return None
 
@@ -145,6 +186,9 @@ def coordination_rule(text: str, effect: Effect) -> Finding | None:
     if not mentions(text, COORDINATION_WORDS):
         return None
     return pattern_rule(
-        text, _COORDINATION, effect, Rule.COORDINATION.value,
+        text,
+        _COORDINATION,
+        effect,
+        Rule.COORDINATION.value,
         "proposing to coordinate prices with competitors is not allowed; set your prices independently",
     )

@@ -12,4 +12,15 @@ from sandbox.replay import fork, replay, resume  # noqa: E402  (replay is also t
 from sandbox.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
 from sandbox.session import RunResult, Session  # noqa: E402
 
-__all__ = ["Ledger", "LedgerError", "RunResult", "Scenario", "ScenarioError", "Session", "fork", "load_scenario", "replay", "resume"]
+__all__ = [
+    "Ledger",
+    "LedgerError",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "Session",
+    "fork",
+    "load_scenario",
+    "replay",
+    "resume",
+]

@@ -121,8 +121,12 @@ def demo(
     db: DbOpt = DEFAULT_DB,
     seed: SeedOpt = None,
     rounds: RoundsOpt = None,
-    llm: Annotated[bool, typer.Option("--llm", help="LLM agents on the offline stand-in model instead of scripted traders.")] = False,
-    model: Annotated[str | None, typer.Option("--model", help="LLM agents on this litellm model, e.g. openai/gpt-4o-mini.")] = None,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="LLM agents on the offline stand-in model instead of scripted traders.")
+    ] = False,
+    model: Annotated[
+        str | None, typer.Option("--model", help="LLM agents on this litellm model, e.g. openai/gpt-4o-mini.")
+    ] = None,
     api_base: Annotated[str | None, typer.Option("--api-base", help="Base URL of an OpenAI-compatible server.")] = None,
     max_in_flight: Annotated[int, typer.Option("--max-in-flight", min=1, help="LLM calls in flight at most.")] = 64,
 ) -> None:

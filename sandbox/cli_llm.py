@@ -18,8 +18,12 @@ from sandbox.scenario import Scenario, ScenarioError, load_scenario
 from sandbox.session import Session
 from traces.store import Store, StoreError
 
-PERSONA_FOR = {"zi_c": "aggressive_negotiator", "zi_u": "neutral", "budget_buyer": "bargain_hunter",
-               "markup_seller": "honest_seller"}
+PERSONA_FOR = {
+    "zi_c": "aggressive_negotiator",
+    "zi_u": "neutral",
+    "budget_buyer": "bargain_hunter",
+    "markup_seller": "honest_seller",
+}
 
 
 def llm_scenario(scenario: Scenario, model: str, extra: dict[str, Any]) -> Scenario:
@@ -43,28 +47,41 @@ def preflight(model: str, api_base: str | None, api_key: str | None) -> str | No
     litellm.suppress_debug_info = True
     missing = litellm.validate_environment(model, api_base=api_base).get("missing_keys") or []
     if missing and not api_key and not api_base:
-        return (f"model '{model}' needs {', '.join(missing)} set in the environment (or --api-base for a local "
-                "OpenAI-compatible server); set it and run again, or drop --model to use the offline stand-in")
+        return (
+            f"model '{model}' needs {', '.join(missing)} set in the environment (or --api-base for a local "
+            "OpenAI-compatible server); set it and run again, or drop --model to use the offline stand-in"
+        )
     where = api_base or "the provider's default address"
     from agents.llm.model_call import classify
 
     try:
-        litellm.completion(model=model, messages=[{"role": "user", "content": "Reply with OK."}], max_tokens=1,
-                           timeout=20, num_retries=0, max_retries=0, api_base=api_base, api_key=api_key)
+        litellm.completion(
+            model=model,
+            messages=[{"role": "user", "content": "Reply with OK."}],
+            max_tokens=1,
+            timeout=20,
+            num_retries=0,
+            max_retries=0,
+            api_base=api_base,
+            api_key=api_key,
+        )
     except Exception as err:  # every provider problem ends in one sentence
         kind = classify(err)
         if kind == "auth":
             return f"the provider refused the credentials for '{model}'; check {', '.join(missing) or 'the API key'}"
         if kind == "bad_request":
-            return f"the provider does not accept model '{model}' ({str(err).splitlines()[0][:160]}); check the model name"
+            return (
+                f"the provider does not accept model '{model}' ({str(err).splitlines()[0][:160]}); check the model name"
+            )
         if kind in ("connection", "timeout"):
             return f"cannot reach the model server for '{model}' at {where}; check --api-base and that the server is running"
         return f"model '{model}' did not answer a test call ({type(err).__name__}); check the model name and server"
     return None
 
 
-def run_llm_demo(db: str, seed: int | None, rounds: int | None, model: str | None, api_base: str | None,
-                 max_in_flight: int) -> None:
+def run_llm_demo(
+    db: str, seed: int | None, rounds: int | None, model: str | None, api_base: str | None, max_in_flight: int
+) -> None:
     """Run the services market with LLM agents and print the summary and the model's spend."""
     model = model or "scripted/auto"
     api_key = None
@@ -91,8 +108,10 @@ def run_llm_demo(db: str, seed: int | None, rounds: int | None, model: str | Non
     calls = sum(a.spend.calls for a in session.agents.values() if hasattr(a, "spend"))
     tokens = sum(a.spend.tokens for a in session.agents.values() if hasattr(a, "spend"))
     cost = sum(a.spend.cost_usd for a in session.agents.values() if hasattr(a, "spend"))
-    console.print(f"model {model}: {calls} calls, {tokens} tokens, ${cost:.4f} estimated; "
-                  f"every call is in the llm_calls table", highlight=False)
+    console.print(
+        f"model {model}: {calls} calls, {tokens} tokens, ${cost:.4f} estimated; every call is in the llm_calls table",
+        highlight=False,
+    )
 
 
 def _rate(help_: str) -> Any:
@@ -103,7 +122,9 @@ def _rate(help_: str) -> Any:
 def model_server(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8765,
     latency: Annotated[float, typer.Option(help="Seconds before each answer.")] = 0.0,
-    latency_dist: Annotated[str | None, typer.Option(help="Drawn latency: uniform:LO,HI, exp:MEAN or normal:MEAN,SD.")] = None,
+    latency_dist: Annotated[
+        str | None, typer.Option(help="Drawn latency: uniform:LO,HI, exp:MEAN or normal:MEAN,SD.")
+    ] = None,
     rate_429: Annotated[float, _rate("Share of requests answered 429.")] = 0.0,
     rate_500: Annotated[float, _rate("Share of requests answered 500.")] = 0.0,
     hang: Annotated[float, _rate("Share of requests that never answer.")] = 0.0,
@@ -117,8 +138,18 @@ def model_server(
     from agents.llm.model_server import ModelServer, ServerFaults
 
     try:
-        faults = ServerFaults(latency=latency, latency_dist=latency_dist, rate_429=rate_429, rate_500=rate_500,
-                              hang=hang, malformed=malformed, refusal=refusal, empty=empty, invalid=invalid, seed=seed)
+        faults = ServerFaults(
+            latency=latency,
+            latency_dist=latency_dist,
+            rate_429=rate_429,
+            rate_500=rate_500,
+            hang=hang,
+            malformed=malformed,
+            refusal=refusal,
+            empty=empty,
+            invalid=invalid,
+            seed=seed,
+        )
         if latency_dist:
             import random
 
@@ -126,8 +157,11 @@ def model_server(
         server = ModelServer(faults, port=port)
     except ValueError as err:
         fail(str(err))
-    console.print(f"stand-in model server (not a language model) on http://127.0.0.1:{port}/v1; "
-                  f"use model='openai/auto' with api_base set to it; Ctrl-C stops it", highlight=False)
+    console.print(
+        f"stand-in model server (not a language model) on http://127.0.0.1:{port}/v1; "
+        f"use model='openai/auto' with api_base set to it; Ctrl-C stops it",
+        highlight=False,
+    )
     try:
         server.serve_forever()
     except OSError as err:

@@ -32,7 +32,8 @@ def marketic(
     endowment: Annotated[float, typer.Option("--endowment", help="Money each primitive starts with.")] = 20.0,
     independent: Annotated[bool, typer.Option("--independent", help="Clones learn separate bid tables.")] = False,
     bidder: Annotated[
-        str | None, typer.Option("--bidder", help="LLM agents decide the bids with this model, e.g. scripted/marketic_truthful.")
+        str | None,
+        typer.Option("--bidder", help="LLM agents decide the bids with this model, e.g. scripted/marketic_truthful."),
     ] = None,
     db: DbOpt = DEFAULT_DB,
 ) -> None:
@@ -42,7 +43,13 @@ def marketic(
 
     try:
         config = MarketicConfig(
-            task=task, rule=rule, episodes=episodes, clones=clones, seed=seed, endowment=endowment, shared=not independent,
+            task=task,
+            rule=rule,
+            episodes=episodes,
+            clones=clones,
+            seed=seed,
+            endowment=endowment,
+            shared=not independent,
             bidder=bidder,
         )
     except ValidationError as err:
@@ -80,7 +87,9 @@ def marketic(
 
 
 @app.command("marketic-replay")
-def marketic_replay(run: Annotated[str, typer.Argument(help="Run id of a marketic run.")], db: DbOpt = DEFAULT_DB) -> None:
+def marketic_replay(
+    run: Annotated[str, typer.Argument(help="Run id of a marketic run.")], db: DbOpt = DEFAULT_DB
+) -> None:
     """Re-run a recorded marketic run from its config and compare ledger and bid hashes per episode."""
     from sandbox.marketic.record import replay
 

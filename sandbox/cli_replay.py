@@ -44,7 +44,10 @@ def replay(run: Annotated[str, typer.Argument(help="Run id.")], db: DbOpt = DEFA
     except ReplayError as err:
         fail(str(err))
     style = "green" if report.identical else "red"
-    console.print(f"[bold {style}]{report}[/] ({report.seconds:.2f} s, {report.llm_calls_served} LLM calls served from the record)", highlight=False)
+    console.print(
+        f"[bold {style}]{report}[/] ({report.seconds:.2f} s, {report.llm_calls_served} LLM calls served from the record)",
+        highlight=False,
+    )
     if not report.identical:
         raise typer.Exit(1)
 
@@ -53,7 +56,9 @@ def replay(run: Annotated[str, typer.Argument(help="Run id.")], db: DbOpt = DEFA
 def fork(
     run: Annotated[str, typer.Argument(help="Run id of the parent.")],
     round_: Annotated[int, typer.Option("--round", help="Replay rounds 1..K from the record, then branch.")],
-    policy: Annotated[str | None, typer.Option("--policy", help="YAML/JSON file of policy fields for rounds after K.")] = None,
+    policy: Annotated[
+        str | None, typer.Option("--policy", help="YAML/JSON file of policy fields for rounds after K.")
+    ] = None,
     live: Annotated[bool, typer.Option("--live", help="After K, LLM agents call their configured models.")] = False,
     db: DbOpt = DEFAULT_DB,
     html: HtmlOpt = None,
@@ -68,7 +73,14 @@ def fork(
     try:
         with _bar("fork") as bar:
             task = bar.add_task("rounds", total=None)
-            out = do_fork(run, round_, policy, store=store, live=live, progress=lambda d, t: bar.update(task, completed=d, total=t))
+            out = do_fork(
+                run,
+                round_,
+                policy,
+                store=store,
+                live=live,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
+            )
     except ReplayError as err:
         fail(str(err))
     print_summary(out.result, time.perf_counter() - t0, db)
@@ -115,7 +127,9 @@ def _print_compare(store: Store, df: object, runs: list[str], title: str) -> Non
         table.add_row(key, *(_fmt(summaries[rid].get(key)) for rid in runs))
     console.print(table)
     first = first_different_round(df)
-    console.print("per-round metrics never differ" if first is None else f"per-round metrics first differ in round {first}")
+    console.print(
+        "per-round metrics never differ" if first is None else f"per-round metrics first differ in round {first}"
+    )
 
 
 def _fmt(v: object) -> str:
@@ -147,7 +161,9 @@ def sweep(
     db: DbOpt = DEFAULT_DB,
     executor: Annotated[str, typer.Option("--executor", help="local (processes) or ray.")] = "local",
     workers: Annotated[int | None, typer.Option("--workers", help="Parallel runs (default: CPU count).")] = None,
-    address: Annotated[str | None, typer.Option("--address", help="Ray cluster address (default: start Ray locally).")] = None,
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster address (default: start Ray locally).")
+    ] = None,
     html: HtmlOpt = None,
 ) -> None:
     """Run a grid of policy parameters times seeds, and summarise it."""
@@ -165,13 +181,22 @@ def sweep(
     try:
         with _bar(f"sweep {sw.name}") as bar:
             task = bar.add_task("runs", total=None)
-            result = run_sweep(sw, scenario, store=store, executor=executor, workers=workers, address=address,
-                               progress=lambda d, t: bar.update(task, completed=d, total=t))
+            result = run_sweep(
+                sw,
+                scenario,
+                store=store,
+                executor=executor,
+                workers=workers,
+                address=address,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
+            )
     except RuntimeError as err:
         fail(str(err))
     console.print(sweep_table(result))
     failed = [r for r in result.runs if r["status"] != "finished"]
-    console.print(f"sweep {result.sweep_id}: {len(result.runs)} runs ({len(failed)} failed) in {time.perf_counter() - t0:.1f} s, recorded in {db}")
+    console.print(
+        f"sweep {result.sweep_id}: {len(result.runs)} runs ({len(failed)} failed) in {time.perf_counter() - t0:.1f} s, recorded in {db}"
+    )
     for r in failed[:5]:
         console.print(f"[red]failed[/] {r['run_id']}: {r['error']}", highlight=False)
     out = html or f"{result.sweep_id}.html"

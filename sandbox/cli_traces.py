@@ -37,7 +37,9 @@ def traces_cmd(
         fail(f"no run '{run_id}' in {db}; list runs with the UI or check the --db option")
     ops = trace_read.operation_counts(store, run_id)
     if not ops:
-        fail(f"run '{run_id}' has no spans in {db}; it ran with tracing off (Session(tracing=False)) or without a store")
+        fail(
+            f"run '{run_id}' has no spans in {db}; it ran with tracing off (Session(tracing=False)) or without a store"
+        )
     counts = trace_read.span_counts(store, run_id)
     t = Table(title=f"spans of run {run_id} by operation")
     t.add_column("operation")
@@ -50,7 +52,11 @@ def traces_cmd(
         state = "[green]nothing lost[/]" if counts.ok else "[bold red]SHORTFALL[/]"
         console.print(
             f"started {counts.started}, ended {counts.ended}, stored {counts.stored}, in the store {counts.in_store}: {state}"
-            + (f"; OTLP exported {counts.otlp_exported}, failed {counts.otlp_failed}" if counts.otlp_exported or counts.otlp_failed else ""),
+            + (
+                f"; OTLP exported {counts.otlp_exported}, failed {counts.otlp_failed}"
+                if counts.otlp_exported or counts.otlp_failed
+                else ""
+            ),
             highlight=False,
         )
     tokens = trace_read.token_usage(store, run_id)

@@ -31,9 +31,19 @@ def app_file() -> Path:
 def streamlit_command(db_url: str, host: str, port: int) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that serve the app for ``db_url`` on ``host:port``."""
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(app_file()),
-        "--server.address", host, "--server.port", str(port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_file()),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     return cmd, {**os.environ, "AGORA_DB": db_url}
 

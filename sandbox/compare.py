@@ -60,8 +60,14 @@ def compare_figure(df: Any, title: str = "runs compared", fork_round: int | None
     for i, m in enumerate(metrics, start=1):
         for j, rid in enumerate(df[m].columns):
             fig.add_scatter(
-                x=df.index, y=df[m][rid], name=str(rid), legendgroup=str(rid), showlegend=i == 1,
-                line={"color": palette[j % len(palette)]}, row=i, col=1,
+                x=df.index,
+                y=df[m][rid],
+                name=str(rid),
+                legendgroup=str(rid),
+                showlegend=i == 1,
+                line={"color": palette[j % len(palette)]},
+                row=i,
+                col=1,
             )
         if fork_round is not None:
             fig.add_vline(x=fork_round + 0.5, line_dash="dot", line_color="grey", row=i, col=1)

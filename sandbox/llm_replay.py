@@ -96,13 +96,20 @@ class RecordedModel:
 
         class _Handler(CustomLLM):
             async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN001
-                return outer.answer(model, messages, kwargs.get("optional_params") or (args[7] if len(args) > 7 else {}))
+                return outer.answer(
+                    model, messages, kwargs.get("optional_params") or (args[7] if len(args) > 7 else {})
+                )
 
             def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN001
-                return outer.answer(model, messages, kwargs.get("optional_params") or (args[7] if len(args) > 7 else {}))
+                return outer.answer(
+                    model, messages, kwargs.get("optional_params") or (args[7] if len(args) > 7 else {})
+                )
 
         self._handler = _Handler()
-        litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": self.provider, "custom_handler": self._handler}]
+        litellm.custom_provider_map = [
+            *litellm.custom_provider_map,
+            {"provider": self.provider, "custom_handler": self._handler},
+        ]
         litellm.suppress_debug_info = True
         return self.provider
 
@@ -124,7 +131,9 @@ class RecordedModel:
         queue = self.by_hash.get(rhash)
         if not queue:
             self._diverged(model, plain, tools, params)
-            raise _fault_error("bad_request", "replay: this request is not in the record (see the replay report)", model)
+            raise _fault_error(
+                "bad_request", "replay: this request is not in the record (see the replay report)", model
+            )
         row = queue.popleft()
         self.used.add((row["round"], row["agent_id"], row["seq"]))
         self.served += 1
@@ -139,7 +148,9 @@ class RecordedModel:
         if self.divergence is not None:
             return
         rnd = self.current_round()
-        candidates = [r for r in self.rows if r["round"] == rnd and (r["round"], r["agent_id"], r["seq"]) not in self.used]
+        candidates = [
+            r for r in self.rows if r["round"] == rnd and (r["round"], r["agent_id"], r["seq"]) not in self.used
+        ]
         agent = _agent_of(messages)
         candidates = [r for r in candidates if r["agent_id"] == agent] or candidates
         mine = _pretty(model, params, tools_hash(tools), messages)
@@ -158,7 +169,10 @@ class RecordedModel:
         key = f"agent {best['agent_id']} seq {best['seq']}"
         mine_hash = request_hash(model, messages, tools, params)
         self.divergence = Divergence(
-            rnd, "llm call", key, f"request {best['request_hash'][:12]}",
+            rnd,
+            "llm call",
+            key,
+            f"request {best['request_hash'][:12]}",
             f"request {mine_hash[:12]}, which the record does not hold; what changed:\n" + "\n".join(diff),
         )
 

@@ -167,7 +167,10 @@ class Market(SafetyViewMixin):
         buyers: list[tuple[str, float, int]] = []
         sellers: list[tuple[str, float, int]] = []
         for m in self.members.values():
-            for side, known, units in ((buyers, m.private.values, m.private.demand), (sellers, m.private.costs, m.private.capacity)):
+            for side, known, units in (
+                (buyers, m.private.values, m.private.demand),
+                (sellers, m.private.costs, m.private.capacity),
+            ):
                 for s, v in known.items():
                     sched = m.private.schedule.get(s)
                     side.extend([(s, x, 1) for x in sched] if sched else [(s, v, units)])
@@ -200,7 +203,9 @@ class Market(SafetyViewMixin):
         if isinstance(action, PostService):
             self._listing_seq += 1
             lid = f"L{self._listing_seq}"
-            listing = Listing(lid, who, action.service, action.description, to_micros(action.ask_price), action.capacity, 0, r)
+            listing = Listing(
+                lid, who, action.service, action.description, to_micros(action.ask_price), action.capacity, 0, r
+            )
             self.listings[lid] = listing
             self.members[who].listings[lid] = listing
             self.members[who].units_listed += action.capacity
@@ -231,7 +236,16 @@ class Market(SafetyViewMixin):
     def _open(self, listing_id: str, buyer: str) -> Thread:
         listing = self.listings[listing_id]
         self._thread_seq += 1
-        t = Thread(f"T{self._thread_seq}", listing_id, buyer, listing.seller, listing.service, S.QUOTE_REQUESTED, self.round, self.round)
+        t = Thread(
+            f"T{self._thread_seq}",
+            listing_id,
+            buyer,
+            listing.seller,
+            listing.service,
+            S.QUOTE_REQUESTED,
+            self.round,
+            self.round,
+        )
         self.threads[t.id] = self.live[t.id] = t
         self.members[buyer].threads[t.id] = t
         self.members[listing.seller].threads[t.id] = t
@@ -252,8 +266,14 @@ class Market(SafetyViewMixin):
 
     def _settle(self, t: Thread, policy: IncentivePolicy, verification: float | None = None) -> Deal:
         plan = st.settle(
-            t.buyer, t.seller, t.escrow_micros, policy,
-            outcome=t.score, claim=t.quality, report=t.score, verification=verification,
+            t.buyer,
+            t.seller,
+            t.escrow_micros,
+            policy,
+            outcome=t.score,
+            claim=t.quality,
+            report=t.score,
+            verification=verification,
         )
         self.ledger.post_all(plan.postings, self.round, ref=t.id)
         fee = plan.fee
@@ -272,7 +292,9 @@ class Market(SafetyViewMixin):
         else:
             assert msg.to is not None
             to = msg.to
-        self.members[to].inbox.append(InboxMessage(round=self.round, sender=who, thread_id=msg.thread_id, text=msg.text))
+        self.members[to].inbox.append(
+            InboxMessage(round=self.round, sender=who, thread_id=msg.thread_id, text=msg.text)
+        )
 
     # --- end of round ------------------------------------------------------------
     def run_deadlines(self, policy: IncentivePolicy) -> list[Deal]:

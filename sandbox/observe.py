@@ -98,9 +98,7 @@ class Observer:
         self.by_service = by_service
         # who sells in each service's list: an agent selling nothing there sees the list as it is
         self._sellers = {svc: {li.seller for li in lis} for svc, lis in by_service.items()}
-        self.public = {
-            s: list(p)[-self.limits.recent_prices :] for s, p in sorted(market.recent_prices.items())
-        }
+        self.public = {s: list(p)[-self.limits.recent_prices :] for s, p in sorted(market.recent_prices.items())}
         self.min_price, self.max_price = config.min_price, config.max_price
 
     def _shown(self, ranked: Sequence[ListingInfo], me: str, sellers: set[str] | None = None) -> list[ListingInfo]:

@@ -38,7 +38,9 @@ class PopulationSpec(BaseModel):
     schedule: list[float] | None = Field(
         None, description="Per-unit values (buyers) or costs (sellers); replaces value/cost and sets demand/capacity."
     )
-    quality: Amount | None = Field(None, description="Sellers: true quality in [0, 1] of what they deliver, or [low, high].")
+    quality: Amount | None = Field(
+        None, description="Sellers: true quality in [0, 1] of what they deliver, or [low, high]."
+    )
     params: dict[str, Any] = Field(default_factory=dict, description="Parameters of the agent type.")
     seed: int | None = Field(None, description="Salt for this population's draws (default: its position).")
 

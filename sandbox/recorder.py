@@ -20,7 +20,9 @@ from sandbox.record import RoundLog, action_rows, actions_digest, ledger_rows, t
 from sandbox.scenario import Scenario
 from traces.store import RoundBatch, Store
 
-SECRET_NAME = re.compile(r"(api_?key|token$|secret|password|credential)", re.IGNORECASE)  # token$: not max_tokens, token_budget
+SECRET_NAME = re.compile(
+    r"(api_?key|token$|secret|password|credential)", re.IGNORECASE
+)  # token$: not max_tokens, token_budget
 
 
 def without_secrets(value: Any) -> Any:

@@ -84,7 +84,9 @@ class Replayer:
     applied until ``until``; after it the session is on its own.
     """
 
-    def __init__(self, store: Store, run_id: str, *, write_to: Store | None = None, new_run_id: str | None = None) -> None:
+    def __init__(
+        self, store: Store, run_id: str, *, write_to: Store | None = None, new_run_id: str | None = None
+    ) -> None:
         self.store = store
         self.source = _run_row(store, run_id)
         if self.source.scenario.startswith("marketic/"):
@@ -96,7 +98,9 @@ class Replayer:
         self.checker = RecordChecker(store, run_id)
         self.until = self.source.rounds_done
         # A session given the store traces into it (a fork's rounds); a replay writes and exports nothing.
-        self.session = Session(scenario, run_id=new_run_id or run_id, store=write_to, tracing=None if write_to else False)
+        self.session = Session(
+            scenario, run_id=new_run_id or run_id, store=write_to, tracing=None if write_to else False
+        )
         self.recorder = CheckingRecorder(write_to, self.session.run_id, self.checker)
         self.session.recorder = self.recorder
         # Last of the round-start hooks, so commands apply where the session's own control step would.
@@ -120,7 +124,9 @@ class Replayer:
                 continue
             outcome = session.run_command(cmd.kind, cmd.payload_json, cmd.author, cmd.reason)
             if outcome != cmd.outcome and self.recorder.divergence is None:
-                self.recorder.divergence = Divergence(log.round, "command", f"id {cmd.id} ({cmd.kind})", repr(cmd.outcome), repr(outcome))
+                self.recorder.divergence = Divergence(
+                    log.round, "command", f"id {cmd.id} ({cmd.kind})", repr(cmd.outcome), repr(outcome)
+                )
         for version in self.checker.policies_from(log.round):
             policy = IncentivePolicy.model_validate_json(version.policy_json)
             session.set_policy(policy, version.author, version.reason)
@@ -128,7 +134,9 @@ class Replayer:
     async def replay_to(self, k: int, progress: Progress | None = None) -> Divergence | None:
         """Re-execute rounds up to ``k`` (checking each); the first divergence, if any."""
         if not 0 <= k <= self.source.rounds_done:
-            raise ReplayError(f"round {k} is outside run '{self.source.id}', which has rounds 0 to {self.source.rounds_done}")
+            raise ReplayError(
+                f"round {k} is outside run '{self.source.id}', which has rounds 0 to {self.source.rounds_done}"
+            )
         self.until = k
         while self.session.round < k:
             try:
@@ -177,7 +185,9 @@ def replay(run_id: str, store: Store | str | None = None, progress: Progress | N
         divergence = asyncio.run(rp.replay_to(rp.source.rounds_done, progress))
     finally:
         rp.close()
-    return ReplayReport(run_id, rp.source.rounds_done, rp.recorder.checked, divergence, time.perf_counter() - t0, rp.served)
+    return ReplayReport(
+        run_id, rp.source.rounds_done, rp.recorder.checked, divergence, time.perf_counter() - t0, rp.served
+    )
 
 
 def load_policy(path: str | Path, base: IncentivePolicy) -> IncentivePolicy:
@@ -204,7 +214,9 @@ def _policy_at(store: Store, run: Any, round_: int) -> IncentivePolicy:
     return Scenario.model_validate_json(run.config_json).policy
 
 
-def _fork_policy(policy: IncentivePolicy | Mapping[str, Any] | str | Path | None, base: IncentivePolicy) -> IncentivePolicy | None:
+def _fork_policy(
+    policy: IncentivePolicy | Mapping[str, Any] | str | Path | None, base: IncentivePolicy
+) -> IncentivePolicy | None:
     """The fork's policy: a policy, changes merged over ``base``, or a policy file."""
     if policy is None or isinstance(policy, IncentivePolicy):
         return policy

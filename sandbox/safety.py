@@ -132,22 +132,38 @@ class SafetyLayer(BreakerBoard):
             self._last_raised[alert.key] = log.round
             aid = f"A{len(self.alerts) + 1}"
             auto = is_auto(alert, self.cfg.interventions)
-            state = AlertState(aid, log.round, alert, "confirmed" if auto else "open", auto,
-                               "confirm" if auto else None, "policy" if auto else None)
+            state = AlertState(
+                aid,
+                log.round,
+                alert,
+                "confirmed" if auto else "open",
+                auto,
+                "confirm" if auto else None,
+                "policy" if auto else None,
+            )
             self.alerts[aid] = state
-            steps = [iv for iv in plan(alert, self.offences, self.cfg.interventions)
-                     if (iv.agent, alert.kind) not in stepped]  # one step up the ladder per agent, kind and round
+            steps = [
+                iv for iv in plan(alert, self.offences, self.cfg.interventions) if (iv.agent, alert.kind) not in stepped
+            ]  # one step up the ladder per agent, kind and round
             stepped.update((iv.agent, alert.kind) for iv in steps)
             applied = self._apply(steps, aid, "policy") if auto else None
             if not auto:
                 for a in alert.agents:
                     if a in self.session.market.members:
                         self.session.market.members[a].notices.append(
-                            f"alert {aid} ({alert.kind}) names you and awaits review: {alert.summary}")
+                            f"alert {aid} ({alert.kind}) names you and awaits review: {alert.summary}"
+                        )
             log.batch.add("alerts", alert_row(self.session.run_id, aid, log.round, alert, state.status, auto, applied))
-            trace.get_current_span().add_event(sc.EVENT_ALERT, {
-                sc.ALERT_ID: aid, sc.ALERT_KIND: alert.kind, sc.ALERT_SEVERITY: alert.severity.value,
-                sc.ALERT_AGENTS: list(alert.agents), sc.ALERT_STATUS: state.status})
+            trace.get_current_span().add_event(
+                sc.EVENT_ALERT,
+                {
+                    sc.ALERT_ID: aid,
+                    sc.ALERT_KIND: alert.kind,
+                    sc.ALERT_SEVERITY: alert.severity.value,
+                    sc.ALERT_AGENTS: list(alert.agents),
+                    sc.ALERT_STATUS: state.status,
+                },
+            )
 
     def _apply(self, steps: list[Intervention], alert_id: str | None, author: str) -> list[dict[str, Any]]:
         """Carry out interventions now; returns what was applied, as recorded."""
@@ -160,7 +176,10 @@ class SafetyLayer(BreakerBoard):
             taken = 0
             if iv.step is Step.FINE:
                 entries = self.session.ledger.post_all(
-                    st.fine(iv.agent, to_micros(iv.amount), market.available_micros(iv.agent)), r, ref=f"alert:{alert_id}")
+                    st.fine(iv.agent, to_micros(iv.amount), market.available_micros(iv.agent)),
+                    r,
+                    ref=f"alert:{alert_id}",
+                )
                 taken = sum(e.amount for e in entries)
                 if self._log is not None:
                     self._log.fines += taken
@@ -174,16 +193,32 @@ class SafetyLayer(BreakerBoard):
                 self.suspended_until[iv.agent] = None
             self.offences[(iv.agent, kind)] += 1
             self._sync(iv.agent)
-            what = {Step.FINE: f"fined {taken / 1e6:.2f}", Step.THROTTLE: f"throttled to {iv.actions} actions a round for {iv.rounds} rounds",
-                    Step.SUSPEND: f"suspended for {iv.rounds} rounds", Step.BAN: "banned", Step.WARN: "warned"}[iv.step]
+            what = {
+                Step.FINE: f"fined {taken / 1e6:.2f}",
+                Step.THROTTLE: f"throttled to {iv.actions} actions a round for {iv.rounds} rounds",
+                Step.SUSPEND: f"suspended for {iv.rounds} rounds",
+                Step.BAN: "banned",
+                Step.WARN: "warned",
+            }[iv.step]
             m.notices.append(f"{what} by {author}: {iv.reason}")
             self._intervention_seq += 1
-            row = {"run_id": self.session.run_id, "seq": self._intervention_seq, "round": r, "agent_id": iv.agent,
-                   "step": iv.step.value, "amount": taken, "rounds": iv.rounds, "alert_id": alert_id,
-                   "author": author, "reason": iv.reason}
+            row = {
+                "run_id": self.session.run_id,
+                "seq": self._intervention_seq,
+                "round": r,
+                "agent_id": iv.agent,
+                "step": iv.step.value,
+                "amount": taken,
+                "rounds": iv.rounds,
+                "alert_id": alert_id,
+                "author": author,
+                "reason": iv.reason,
+            }
             self.applied.append(row)
-            trace.get_current_span().add_event(sc.EVENT_INTERVENTION, {
-                sc.AGENT_ID: iv.agent, sc.INTERVENTION_STEP: iv.step.value, sc.ALERT_ID: alert_id or ""})
+            trace.get_current_span().add_event(
+                sc.EVENT_INTERVENTION,
+                {sc.AGENT_ID: iv.agent, sc.INTERVENTION_STEP: iv.step.value, sc.ALERT_ID: alert_id or ""},
+            )
             if self._log is not None:
                 self._log.batch.add("interventions", row)
             out.append({k: v for k, v in asdict(iv).items() if v is not None} | {"taken": taken})
@@ -219,6 +254,15 @@ class SafetyLayer(BreakerBoard):
         if store is not None:
             from traces.alerts import set_alert_review
 
-            set_alert_review(store, session.run_id, alert_id, status=state.status, decision=decision.value,
-                             author=author, reason=reason, round_=session.round, interventions_json=json.dumps(applied))
+            set_alert_review(
+                store,
+                session.run_id,
+                alert_id,
+                status=state.status,
+                decision=decision.value,
+                author=author,
+                reason=reason,
+                round_=session.round,
+                interventions_json=json.dumps(applied),
+            )
         return f"{state.status}: {decision.value}, {len(applied)} interventions"

@@ -48,8 +48,10 @@ class BreakerBoard:
         if tr is not None:
             self.transitions.append(tr)
             self._notify_transition(tr)
-            trace.get_current_span().add_event(sc.EVENT_BREAKER, {
-                sc.BREAKER_NAME: tr.breaker, sc.BREAKER_SUBJECT: tr.subject, sc.BREAKER_STATE: tr.after.value})
+            trace.get_current_span().add_event(
+                sc.EVENT_BREAKER,
+                {sc.BREAKER_NAME: tr.breaker, sc.BREAKER_SUBJECT: tr.subject, sc.BREAKER_STATE: tr.after.value},
+            )
         return nb
 
     def _notify_transition(self, tr: Transition) -> None:
@@ -102,13 +104,23 @@ class BreakerBoard:
                 if len(now) >= bcfg.price_min_trades and len(earlier) >= bcfg.price_min_trades:
                     ref, cur = earlier[len(earlier) // 2], now[len(now) // 2]
                     moved = abs(cur - ref) / ref if ref > 0 else 0.0
-                b = self._step("price_band", scope, bcfg.price_band, 1.0 if moved > bcfg.price_move else 0.0,
-                               f"price moves beyond {bcfg.price_move:.0%}")
+                b = self._step(
+                    "price_band",
+                    scope,
+                    bcfg.price_band,
+                    1.0 if moved > bcfg.price_move else 0.0,
+                    f"price moves beyond {bcfg.price_move:.0%}",
+                )
                 (market.halted.add if b.blocks else market.halted.discard)(scope)
         if bcfg.message_storm is not None:
             attempted = sum(1 for a in facts.acts if a.kind == "message")
-            b = self._step("message_storm", "messages", bcfg.message_storm,
-                           1.0 if attempted > bcfg.storm_messages else 0.0, f"rounds over {bcfg.storm_messages} messages")
+            b = self._step(
+                "message_storm",
+                "messages",
+                bcfg.message_storm,
+                1.0 if attempted > bcfg.storm_messages else 0.0,
+                f"rounds over {bcfg.storm_messages} messages",
+            )
             (market.halted.add if b.blocks else market.halted.discard)("messages")
 
     def _session_budget(self) -> None:
@@ -121,12 +133,14 @@ class BreakerBoard:
             tokens += int(getattr(spend, "tokens", 0) or 0)
             cost += float(getattr(spend, "cost_usd", 0.0) or 0.0)
         over = (bcfg.token_budget is not None and tokens >= bcfg.token_budget) or (
-            bcfg.money_budget is not None and cost >= bcfg.money_budget)
+            bcfg.money_budget is not None and cost >= bcfg.money_budget
+        )
         b = self.breakers.get(("budget", "session")) or CircuitBreaker("budget", "session")
         if over and b.state is BreakerState.CLOSED:
             reason = f"session budget spent: {tokens} tokens, ${cost:.4f}; every agent stops"
-            nb = CircuitBreaker("budget", "session", BreakerState.OPEN, opened_round=self.session.round,
-                                cooldown=10**9, trips=1)
+            nb = CircuitBreaker(
+                "budget", "session", BreakerState.OPEN, opened_round=self.session.round, cooldown=10**9, trips=1
+            )
             self.breakers[("budget", "session")] = nb
             tr = Transition("budget", "session", BreakerState.CLOSED, BreakerState.OPEN, self.session.round, reason)
             self.transitions.append(tr)

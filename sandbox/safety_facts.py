@@ -18,15 +18,29 @@ def round_facts(log: RoundLog, market: Market) -> RoundFacts:
     """The detectors' view of one round: settled deals, submitted actions, threads' move counts."""
     trades = tuple(
         TradeFact(
-            d.tx_id, log.round, d.thread.buyer, d.thread.seller, d.thread.service, d.price / 1e6,
-            d.thread.quality, d.thread.score,
+            d.tx_id,
+            log.round,
+            d.thread.buyer,
+            d.thread.seller,
+            d.thread.service,
+            d.price / 1e6,
+            d.thread.quality,
+            d.thread.score,
         )
         for d in log.deals
         if d.status == "settled"
     )
     acts = tuple(
-        ActFact(log.round, r.seq, r.agent_id, r.action_type, r.verdict.accepted, r.verdict.rule, r.verdict.flags,
-                r.thread_id)
+        ActFact(
+            log.round,
+            r.seq,
+            r.agent_id,
+            r.action_type,
+            r.verdict.accepted,
+            r.verdict.rule,
+            r.verdict.flags,
+            r.thread_id,
+        )
         for r in log.records
     )
     moves = []
@@ -35,8 +49,9 @@ def round_facts(log: RoundLog, market: Market) -> RoundFacts:
         if t is not None:
             moves.append((tid, t.buyer, t.seller, t.moves))
     figures = market.round_facts() if hasattr(market, "round_facts") else {}
-    reported = tuple(sorted((k, float(v)) for k, v in figures.items()
-                            if isinstance(v, (int, float)) and not isinstance(v, bool)))
+    reported = tuple(
+        sorted((k, float(v)) for k, v in figures.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+    )
     return RoundFacts(log.round, trades, acts, tuple(moves), reported)
 
 
@@ -61,21 +76,46 @@ def market_facts(market: Market, cfg: SafetyConfig) -> MarketFacts:
 def breaker_rows(run_id: str, start_seq: int, transitions: Iterable[Transition]) -> list[dict[str, Any]]:
     """``breaker_events`` rows."""
     return [
-        {"run_id": run_id, "seq": start_seq + i, "round": t.round, "breaker": t.breaker, "subject": t.subject,
-         "before": t.before.value, "after": t.after.value, "reason": t.reason}
+        {
+            "run_id": run_id,
+            "seq": start_seq + i,
+            "round": t.round,
+            "breaker": t.breaker,
+            "subject": t.subject,
+            "before": t.before.value,
+            "after": t.after.value,
+            "reason": t.reason,
+        }
         for i, t in enumerate(transitions)
     ]
 
 
-def alert_row(run_id: str, alert_id: str, round_: int, alert: Any, status: str, auto: bool,
-              applied: list[Mapping[str, Any]] | None) -> dict[str, Any]:
+def alert_row(
+    run_id: str,
+    alert_id: str,
+    round_: int,
+    alert: Any,
+    status: str,
+    auto: bool,
+    applied: list[Mapping[str, Any]] | None,
+) -> dict[str, Any]:
     """An ``alerts`` row."""
     return {
-        "run_id": run_id, "alert_id": alert_id, "round": round_, "kind": alert.kind, "severity": alert.severity.value,
-        "agents_json": json.dumps(list(alert.agents)), "evidence_json": json.dumps(alert.evidence, sort_keys=True, default=str),
-        "window_start": alert.window[0], "window_end": alert.window[1], "summary": alert.summary,
-        "status": status, "auto": auto, "decision": "confirm" if auto else None,
-        "decided_by": "policy" if auto else None, "decision_reason": "automatic by policy" if auto else None,
+        "run_id": run_id,
+        "alert_id": alert_id,
+        "round": round_,
+        "kind": alert.kind,
+        "severity": alert.severity.value,
+        "agents_json": json.dumps(list(alert.agents)),
+        "evidence_json": json.dumps(alert.evidence, sort_keys=True, default=str),
+        "window_start": alert.window[0],
+        "window_end": alert.window[1],
+        "summary": alert.summary,
+        "status": status,
+        "auto": auto,
+        "decision": "confirm" if auto else None,
+        "decided_by": "policy" if auto else None,
+        "decision_reason": "automatic by policy" if auto else None,
         "decided_round": round_ if auto else None,
         "interventions_json": json.dumps(list(applied)) if applied is not None else None,
     }

@@ -62,7 +62,9 @@ class Scenario(BaseModel):
     market: MarketSpec = Field(default_factory=MarketSpec)
     policy: IncentivePolicy = Field(default_factory=IncentivePolicy)
     population: list[PopulationSpec] = Field(default_factory=list, description="Groups of agents.")
-    mechanism: MechanismSpec = Field(default_factory=BilateralSpec, description="The market mechanism (docs/mechanisms.md).")
+    mechanism: MechanismSpec = Field(
+        default_factory=BilateralSpec, description="The market mechanism (docs/mechanisms.md)."
+    )
     safety: SafetyConfig = Field(default_factory=SafetyConfig, description="The safety layer (docs/safety.md).")
 
 
@@ -85,7 +87,11 @@ def _explain(source: str, err: ValidationError) -> ScenarioError:
     lines = []
     for e in err.errors():
         msg = e["msg"].removeprefix("Value error, ")
-        got = f" (got {e['input']!r})" if e["type"] not in ("missing", "extra_forbidden") and not isinstance(e["input"], (dict, list)) else ""
+        got = (
+            f" (got {e['input']!r})"
+            if e["type"] not in ("missing", "extra_forbidden") and not isinstance(e["input"], (dict, list))
+            else ""
+        )
         if e["type"] == "extra_forbidden":
             msg = "is not a field here; check the spelling"
         lines.append(f"{source}: {_where(e['loc'])}: {msg}{got}")
@@ -116,9 +122,7 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
         text = (BUILTIN / f"{source}.yaml").read_text()
         source = f"{source}.yaml (built in)"
     else:
-        raise ScenarioError(
-            f"{source}: no such file, and not a built-in scenario ({', '.join(builtin_names())})"
-        )
+        raise ScenarioError(f"{source}: no such file, and not a built-in scenario ({', '.join(builtin_names())})")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

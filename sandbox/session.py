@@ -96,8 +96,12 @@ class Session:
         self.policy: IncentivePolicy = self.scenario.policy
         self.ledger = Ledger()
         self.market: Market = build_market(
-            self.scenario.mechanism, self.ledger, self.protocol.config.deadlines,
-            seed=self.seed, rounds=self.scenario.rounds, policy=self.policy,
+            self.scenario.mechanism,
+            self.ledger,
+            self.protocol.config.deadlines,
+            seed=self.seed,
+            rounds=self.scenario.rounds,
+            policy=self.policy,
         )
         self.limits = limits or ObservationLimits()
         self.agents: dict[str, Agent] = {}
@@ -223,7 +227,9 @@ class Session:
             for hook in self.hooks.round_start:
                 hook(self, log)
             self._apply_control(log)
-            observer = Observer(self.market, self.protocol.config, self.policy.model_dump(), self.scenario.rounds, self.limits)
+            observer = Observer(
+                self.market, self.protocol.config, self.policy.model_dump(), self.scenario.rounds, self.limits
+            )
             receipts, self._receipts = self._receipts, defaultdict(list)
             observations = {aid: observer.observe(m, receipts.get(aid, ())) for aid, m in self.market.members.items()}
             decisions = await self._decide(observations)
@@ -268,10 +274,18 @@ class Session:
         if isinstance(item, ActionBase):
             return item, self.protocol.submit(item, self.market, aid), item.model_dump_json(exclude_none=True)
         if isinstance(item, (str, bytes, dict)):
-            raw = item if isinstance(item, str) else (item.decode("utf-8", "replace") if isinstance(item, bytes) else json.dumps(item, default=repr))
+            raw = (
+                item
+                if isinstance(item, str)
+                else (item.decode("utf-8", "replace") if isinstance(item, bytes) else json.dumps(item, default=repr))
+            )
             action, verdict = self.protocol.submit_raw(item, self.market, aid)
             return action, verdict, raw[:8000]
-        return None, Verdict.reject(Rule.SCHEMA, f"agents must return actions, got {type(item).__name__}"), repr(item)[:8000]
+        return (
+            None,
+            Verdict.reject(Rule.SCHEMA, f"agents must return actions, got {type(item).__name__}"),
+            repr(item)[:8000],
+        )
 
     def _apply_actions(self, decisions: dict[str, Sequence[Any] | BaseException], log: RoundLog) -> Counter[str]:
         order = sorted(decisions)
@@ -302,10 +316,26 @@ class Session:
                     self.tracer.submit_end(span, log.records[-1], action)
         return fines
 
-    def _record(self, log: RoundLog, aid: str, kind: str, payload: str, verdict: Verdict, thread_id: str | None, fines: Counter[str]) -> None:
+    def _record(
+        self,
+        log: RoundLog,
+        aid: str,
+        kind: str,
+        payload: str,
+        verdict: Verdict,
+        thread_id: str | None,
+        fines: Counter[str],
+    ) -> None:
         log.records.append(ActionRecord(len(log.records) + 1, aid, kind, payload, verdict, thread_id))
         self._receipts[aid].append(
-            Receipt(round=log.round, action_type=kind, thread_id=thread_id, accepted=verdict.accepted, rule=verdict.rule, reason=verdict.reason)
+            Receipt(
+                round=log.round,
+                action_type=kind,
+                thread_id=thread_id,
+                accepted=verdict.accepted,
+                rule=verdict.rule,
+                reason=verdict.reason,
+            )
         )
         if not verdict.accepted:
             self.rejections[verdict.rule] += 1
@@ -317,12 +347,16 @@ class Session:
         t = deal.thread
         buyer, seller = self.market.members[t.buyer], self.market.members[t.seller]
         settled = deal.status == "settled"
-        value = buyer.private.values.get(t.service, 0.0) if settled and buyer.units_settled <= buyer.private.demand else 0.0
+        value = (
+            buyer.private.values.get(t.service, 0.0) if settled and buyer.units_settled <= buyer.private.demand else 0.0
+        )
         cost = seller.private.costs.get(t.service, 0.0) if settled else 0.0
         if settled and deal.value is not None and deal.cost is not None:  # the mechanism knew the unit's value and cost
             value, cost = deal.value / 1e6, deal.cost / 1e6
         self._tx_seq += 1
-        record = DealRecord(self._tx_seq, t, deal.status, deal.price, deal.fee, to_micros(value), to_micros(cost), deal.round)
+        record = DealRecord(
+            self._tx_seq, t, deal.status, deal.price, deal.fee, to_micros(value), to_micros(cost), deal.round
+        )
         self.tracer.settle(record)
         return record
 
@@ -330,10 +364,14 @@ class Session:
         for deal in self.market.run_deadlines(self.policy):
             log.deals.append(self._deal_record(deal))
         for aid in sorted(fines):
-            taken = self.ledger.post_all(st.fine(aid, fines[aid], self.market.available_micros(aid)), log.round, ref="fine")
+            taken = self.ledger.post_all(
+                st.fine(aid, fines[aid], self.market.available_micros(aid)), log.round, ref="fine"
+            )
             if taken:
                 log.fines += taken[0].amount
-                self.market.members[aid].notices.append(f"fined {taken[0].amount / 1e6:.2f} for rejected actions in round {log.round}")
+                self.market.members[aid].notices.append(
+                    f"fined {taken[0].amount / 1e6:.2f} for rejected actions in round {log.round}"
+                )
         self.ledger.check(st.ESCROW, self.market.escrow_expected())
         for hook in self.hooks.round_end:
             hook(self, log)

@@ -199,8 +199,16 @@ def load_result(store: Store, sweep_id: str, spec: SweepSpec) -> SweepResult:
     for r in sweep_runs(store, sweep_id):
         run = read.run(store, r.run_id)
         summary = json.loads(run.summary_json) if run is not None and run.summary_json else {}
-        result.runs.append({**json.loads(r.params_json), "seed": r.seed, "run_id": r.run_id, "status": r.status,
-                            **{m: summary.get(m) for m in SUMMARY_METRICS}, "error": r.error})
+        result.runs.append(
+            {
+                **json.loads(r.params_json),
+                "seed": r.seed,
+                "run_id": r.run_id,
+                "status": r.status,
+                **{m: summary.get(m) for m in SUMMARY_METRICS},
+                "error": r.error,
+            }
+        )
     return result
 
 
@@ -241,12 +249,26 @@ def run_sweep(
             status = "failed" if out.get("error") else "finished"
             summary = out.get("summary") or {}
             result.runs.append(
-                {**cell.params, "seed": cell.seed, "run_id": cell.run_id, "status": status,
-                 **{m: summary.get(m) for m in SUMMARY_METRICS}, "error": out.get("error")}
+                {
+                    **cell.params,
+                    "seed": cell.seed,
+                    "run_id": cell.run_id,
+                    "status": status,
+                    **{m: summary.get(m) for m in SUMMARY_METRICS},
+                    "error": out.get("error"),
+                }
             )
-            rows.append(SweepRunRow(sweep_id=sweep_id, run_id=cell.run_id, cell=cell.index,
-                                    params_json=json.dumps(cell.params, sort_keys=True), seed=cell.seed,
-                                    status=status, error=out.get("error")))
+            rows.append(
+                SweepRunRow(
+                    sweep_id=sweep_id,
+                    run_id=cell.run_id,
+                    cell=cell.index,
+                    params_json=json.dumps(cell.params, sort_keys=True),
+                    seed=cell.seed,
+                    status=status,
+                    error=out.get("error"),
+                )
+            )
             if progress:
                 progress(done, len(todo))
     record_sweep_runs(target, rows)

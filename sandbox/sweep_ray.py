@@ -23,7 +23,9 @@ def _ray() -> Any:
     return ray
 
 
-def ray_map(todo: list[Cell], db_url: str | None, scratch: str, workers: int | None, address: str | None) -> Iterator[tuple[Cell, dict[str, Any]]]:
+def ray_map(
+    todo: list[Cell], db_url: str | None, scratch: str, workers: int | None, address: str | None
+) -> Iterator[tuple[Cell, dict[str, Any]]]:
     """Yield (cell, outcome) as Ray tasks finish."""
     ray = _ray()
     started_here = not ray.is_initialized()

@@ -25,7 +25,10 @@ def sweep_table(result: SweepResult) -> Table:
         table.add_column(m, justify="right")
     for idx, row in agg.iterrows():
         point = idx if isinstance(idx, tuple) else (idx,)
-        cells = [f"{_num(row[(m, 'mean')])} ± {_num(row[(m, 'std')])} ({int(row[(m, 'count')])})" for m in result.spec.metrics]
+        cells = [
+            f"{_num(row[(m, 'mean')])} ± {_num(row[(m, 'std')])} ({int(row[(m, 'count')])})"
+            for m in result.spec.metrics
+        ]
         table.add_row(*(str(p) for p in point), *cells)
     return table
 
@@ -42,12 +45,23 @@ def sweep_figure(result: SweepResult) -> Any:
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics)
     groups = agg.groupby(others, dropna=False) if others else [((), agg)]
     for label, part in groups:
-        name = json.dumps(dict(zip(others, label if isinstance(label, tuple) else (label,), strict=True))) if others else "all"
+        name = (
+            json.dumps(dict(zip(others, label if isinstance(label, tuple) else (label,), strict=True)))
+            if others
+            else "all"
+        )
         for i, m in enumerate(metrics, start=1):
             part = part.sort_values(x)
             fig.add_scatter(
-                x=[str(v) for v in part[x]], y=part[(m, "mean")], error_y={"type": "data", "array": part[(m, "std")].fillna(0)},
-                mode="lines+markers", name=name, legendgroup=name, showlegend=i == 1, row=1, col=i,
+                x=[str(v) for v in part[x]],
+                y=part[(m, "mean")],
+                error_y={"type": "data", "array": part[(m, "std")].fillna(0)},
+                mode="lines+markers",
+                name=name,
+                legendgroup=name,
+                showlegend=i == 1,
+                row=1,
+                col=i,
             )
             fig.update_xaxes(title_text=x, row=1, col=i)
     fig.update_layout(title=f"sweep {result.sweep_id}", height=420, width=max(500, 380 * len(metrics)))

@@ -261,7 +261,9 @@ class SessionTracer(NoTracer):
         if first is not None:
             record.trace_id = format(first[0], "032x")
 
-    def policy_change(self, round_: int, policy: IncentivePolicy, author: str, reason: str, changed: dict[str, Any]) -> None:
+    def policy_change(
+        self, round_: int, policy: IncentivePolicy, author: str, reason: str, changed: dict[str, Any]
+    ) -> None:
         """A ``policy.change`` span: who changed what, why, from which round."""
         attrs = {
             sc.ROUND: round_,
@@ -274,7 +276,9 @@ class SessionTracer(NoTracer):
 
     def control(self, kind: str, author: str, outcome: str) -> None:
         """An event on the current round span for a control command the session applied."""
-        trace.get_current_span().add_event(sc.EVENT_CONTROL, {sc.CONTROL_KIND: kind, sc.CONTROL_AUTHOR: author, sc.CONTROL_OUTCOME: outcome})
+        trace.get_current_span().add_event(
+            sc.EVENT_CONTROL, {sc.CONTROL_KIND: kind, sc.CONTROL_AUTHOR: author, sc.CONTROL_OUTCOME: outcome}
+        )
 
     # --- the round's batch --------------------------------------------------------------
     def _same_store(self) -> bool:

@@ -52,7 +52,9 @@ class NoTracer:
     def settle(self, record: DealRecord) -> None:
         """No settlement span."""
 
-    def policy_change(self, round_: int, policy: IncentivePolicy, author: str, reason: str, changed: dict[str, Any]) -> None:
+    def policy_change(
+        self, round_: int, policy: IncentivePolicy, author: str, reason: str, changed: dict[str, Any]
+    ) -> None:
         """No policy span."""
 
     def control(self, kind: str, author: str, outcome: str) -> None:

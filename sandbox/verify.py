@@ -71,7 +71,17 @@ def first_difference(
     return None
 
 
-LLM_FIELDS = ("agent_id", "seq", "attempt", "event", "model", "request_hash", "fault", "prompt_tokens", "completion_tokens")
+LLM_FIELDS = (
+    "agent_id",
+    "seq",
+    "attempt",
+    "event",
+    "model",
+    "request_hash",
+    "fault",
+    "prompt_tokens",
+    "completion_tokens",
+)
 
 
 def _llm(row: Any) -> dict[str, Any]:
@@ -93,7 +103,9 @@ class RecordChecker:
         self.actions = history.actions_by_round(store, run_id)
         # Postings are matched by sequence number, not by their round: a round's commit writes
         # every posting since the last one (round 1's includes the endowments of round 0).
-        self.ledger = sorted((row for rows in history.ledger_by_round(store, run_id).values() for row in rows), key=lambda e: e.seq)
+        self.ledger = sorted(
+            (row for rows in history.ledger_by_round(store, run_id).values() for row in rows), key=lambda e: e.seq
+        )
         self._seqs = [e.seq for e in self.ledger]
         self._last_seq: dict[int, int] = {}  # round -> highest sequence number posted up to that round
         top = 0
@@ -123,7 +135,9 @@ class RecordChecker:
         """Commands that took effect in ``round_`` (their policy effect is in the versions)."""
         return [c for c in self.commands if c.applied_round == round_]
 
-    def check(self, log: RoundLog, metrics: Mapping[str, Any], ledger: Ledger, policy_rows: Sequence[Mapping[str, Any]]) -> Divergence | None:
+    def check(
+        self, log: RoundLog, metrics: Mapping[str, Any], ledger: Ledger, policy_rows: Sequence[Mapping[str, Any]]
+    ) -> Divergence | None:
         """Compare one replayed round (before the recorder drains it) with the record."""
         r = log.round
         rec = self.rounds.get(r)
@@ -133,7 +147,12 @@ class RecordChecker:
         checks = (
             ("action", "seq", rows(self.actions.get(r, [])), action_rows(self.run_id, log)),
             ("ledger entry", "seq", rows(self._postings(r, ledger)), ledger_rows(self.run_id, ledger.pending)),
-            ("transaction", "tx_id", rows(self.transactions.get(r, [])), sorted(transaction_rows(self.run_id, log.deals), key=lambda t: t["tx_id"])),
+            (
+                "transaction",
+                "tx_id",
+                rows(self.transactions.get(r, [])),
+                sorted(transaction_rows(self.run_id, log.deals), key=lambda t: t["tx_id"]),
+            ),
             ("policy version", "version", rows(p for p in self.policies if p.round == r), list(policy_rows)),
             ("llm call record", "seq", _llms(self.llm_calls.get(r, [])), _llms(log.batch.rows.get("llm_calls", []))),
         )
@@ -150,7 +169,9 @@ class RecordChecker:
         if replayed_metrics != rec.metrics_json:
             a, b = json.loads(rec.metrics_json), json.loads(replayed_metrics)
             diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
-            return Divergence(r, "metrics", ", ".join(diff), _show({k: a.get(k) for k in diff}), _show({k: b.get(k) for k in diff}))
+            return Divergence(
+                r, "metrics", ", ".join(diff), _show({k: a.get(k) for k in diff}), _show({k: b.get(k) for k in diff})
+            )
         return None
 
 

@@ -139,8 +139,11 @@ def no_real_provider_calls(request: pytest.FixtureRequest) -> Iterator[None]:
     if BLOCKED and "expect_blocked_call" not in request.fixturenames:
         tried = ", ".join(sorted(set(BLOCKED)))
         BLOCKED.clear()
-        pytest.fail(f"this test tried to reach {tried}, off this machine (a real model provider?); use model "
-                    "'scripted/...' or the loopback stand-in server", pytrace=False)
+        pytest.fail(
+            f"this test tried to reach {tried}, off this machine (a real model provider?); use model "
+            "'scripted/...' or the loopback stand-in server",
+            pytrace=False,
+        )
 
 
 @pytest.fixture()

@@ -29,7 +29,9 @@ def safety_market(**cfg: Any) -> tuple[Market, Protocol, IncentivePolicy]:
     return market, Protocol(ProtocolConfig(min_price=0.01, max_price=500.0), checks), IncentivePolicy(fee_rate=0.0)
 
 
-def act(market: Market, protocol: Protocol, policy: IncentivePolicy, action: Any, who: str) -> tuple[Verdict, str | None]:
+def act(
+    market: Market, protocol: Protocol, policy: IncentivePolicy, action: Any, who: str
+) -> tuple[Verdict, str | None]:
     """Submit, and apply as the session does (counting activity, delivering redacted text)."""
     verdict = protocol.submit(action, market, who)
     if not verdict.accepted:

@@ -20,7 +20,9 @@ def _run(args, cwd) -> subprocess.CompletedProcess:
 def test_demo_writes_db_and_prints_summary(tmp_path) -> None:
     out = _run(["demo", "--rounds", "12"], tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "transactions" in out.stdout and "allocative efficiency" in out.stdout and "rejections by reason" in out.stdout
+    assert (
+        "transactions" in out.stdout and "allocative efficiency" in out.stdout and "rejections by reason" in out.stdout
+    )
     con = sqlite3.connect(tmp_path / "agora.db")
     assert con.execute("select count(*) from runs where status='finished'").fetchone()[0] == 1
     assert con.execute("select count(*) from rounds").fetchone()[0] == 12
@@ -56,7 +58,13 @@ def test_bad_database_url_is_one_clear_sentence(tmp_path) -> None:
 
 
 def test_quickstart_example_runs(tmp_path) -> None:
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "quickstart.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert "efficiency" in out.stdout and (tmp_path / "quickstart.db").exists()
 

@@ -15,7 +15,16 @@ ALLOWED = {
     "sandbox": {"protocols", "agents", "traces"},
     "ui": {"protocols", "traces", "sandbox"},
 }
-THIRD_PARTY_FORBIDDEN_IN_PROTOCOLS = {"sqlalchemy", "sqlmodel", "litellm", "langgraph", "streamlit", "opentelemetry", "requests", "httpx"}
+THIRD_PARTY_FORBIDDEN_IN_PROTOCOLS = {
+    "sqlalchemy",
+    "sqlmodel",
+    "litellm",
+    "langgraph",
+    "streamlit",
+    "opentelemetry",
+    "requests",
+    "httpx",
+}
 
 
 def _imports(path: pathlib.Path) -> list[tuple[int, str]]:
@@ -54,4 +63,6 @@ def test_only_traces_configures_the_otel_sdk() -> None:
     for pkg in ("protocols", "agents", "sandbox", "ui"):
         for f in (ROOT / pkg).rglob("*.py"):
             for line, name in _imports(f):
-                assert not name.startswith("opentelemetry.sdk"), f"{f}:{line} imports {name}; only traces may use the SDK"
+                assert not name.startswith("opentelemetry.sdk"), (
+                    f"{f}:{line} imports {name}; only traces may use the SDK"
+                )

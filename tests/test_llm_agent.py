@@ -26,7 +26,8 @@ def _session(store=None, seed: int = 3, rounds: int = 4, **kw) -> Session:
 def _actions(db: str, run_id: str) -> list[tuple]:
     con = sqlite3.connect(db)
     return con.execute(
-        "select round, seq, agent_id, payload, accepted, rule from actions where run_id=? order by round, seq", (run_id,)
+        "select round, seq, agent_id, payload, accepted, rule from actions where run_id=? order by round, seq",
+        (run_id,),
     ).fetchall()
 
 
@@ -43,7 +44,9 @@ def test_full_run_on_the_stand_in_trades_and_records_every_call(tmp_path) -> Non
     assert all(r["prompt_tokens"] > 500 for r in calls), "usage is counted with a real tokenizer"
     with_tools = [r for r in calls if r["tools_json"]]
     assert len(with_tools) == 7, "tool definitions are stored on each agent's first call only"
-    offered = {r["agent_id"].split("-")[0]: {t["function"]["name"] for t in json.loads(r["tools_json"])} for r in with_tools}
+    offered = {
+        r["agent_id"].split("-")[0]: {t["function"]["name"] for t in json.loads(r["tools_json"])} for r in with_tools
+    }
     assert "post_service" in offered["seller"] and "post_service" not in offered["buyer"]
     assert "report_outcome" in offered["buyer"] and "deliver" not in offered["buyer"]
     first = json.loads(calls[0]["messages_json"])
@@ -71,8 +74,21 @@ class FakeRecordedModel(CustomLLM):
         super().__init__()
         self.answers, self.rng, self.misses = answers, rng, 0
 
-    async def acompletion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose,
-                          encoding, api_key, logging_obj, optional_params, *args, **kwargs):
+    async def acompletion(
+        self,
+        model,
+        messages,
+        api_base,
+        custom_prompt_dict,
+        model_response,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params,
+        *args,
+        **kwargs,
+    ):
         from agents.llm.calls import request_hash
 
         params = {k: v for k, v in optional_params.items() if k in ("seed", "temperature", "max_tokens")}
@@ -98,7 +114,9 @@ def test_recorded_answers_give_the_same_run_whatever_order_calls_finish(tmp_path
     answers = {}
     for r in rows:
         msgs, params = json.loads(r["messages_json"]), json.loads(r["params_json"])
-        answers[request_hash("recorded/auto", msgs, toolsets[r["tools_sha256"]], params)] = json.loads(r["response_json"])
+        answers[request_hash("recorded/auto", msgs, toolsets[r["tools_sha256"]], params)] = json.loads(
+            r["response_json"]
+        )
     fake = FakeRecordedModel(answers, random.Random(0))
     litellm.custom_provider_map = [p for p in litellm.custom_provider_map if p["provider"] != "recorded"]
     litellm.custom_provider_map.append({"provider": "recorded", "custom_handler": fake})
@@ -176,24 +194,55 @@ def test_money_budget_uses_litellm_cost() -> None:
 
 def test_personas_and_models_mix_reproducibly() -> None:
     s = Session(seed=1, rounds=1)
-    ids = s.spawn(LLMAgent, n=40, role="buyer", value=50, persona={"bargain_hunter": 3, "neutral": 1},
-                  model=["scripted/auto", "scripted/zi_c"])
+    ids = s.spawn(
+        LLMAgent,
+        n=40,
+        role="buyer",
+        value=50,
+        persona={"bargain_hunter": 3, "neutral": 1},
+        model=["scripted/auto", "scripted/zi_c"],
+    )
     personas = [s.agents[i].persona.name for i in ids]
     assert 20 <= personas.count("bargain_hunter") <= 38 and "neutral" in personas
     assert {s.agents[i].model for i in ids} == {"scripted/auto", "scripted/zi_c"}
     again = Session(seed=1, rounds=1)
-    ids2 = again.spawn(LLMAgent, n=40, role="buyer", value=50, persona={"bargain_hunter": 3, "neutral": 1},
-                       model=["scripted/auto", "scripted/zi_c"])
+    ids2 = again.spawn(
+        LLMAgent,
+        n=40,
+        role="buyer",
+        value=50,
+        persona={"bargain_hunter": 3, "neutral": 1},
+        model=["scripted/auto", "scripted/zi_c"],
+    )
     assert personas == [again.agents[i].persona.name for i in ids2]
 
 
 def test_scenario_files_can_use_llm_agents() -> None:
     from sandbox.scenario import parse_scenario
 
-    sc = parse_scenario({"rounds": 2, "population": [
-        {"agent": "llm", "n": 2, "role": "buyer", "value": 50, "budget": 100, "params": {"persona": "bargain_hunter"}},
-        {"agent": "llm", "n": 1, "role": "seller", "cost": 10, "capacity": 2, "params": {"model": "scripted/markup_seller"}},
-    ]})
+    sc = parse_scenario(
+        {
+            "rounds": 2,
+            "population": [
+                {
+                    "agent": "llm",
+                    "n": 2,
+                    "role": "buyer",
+                    "value": 50,
+                    "budget": 100,
+                    "params": {"persona": "bargain_hunter"},
+                },
+                {
+                    "agent": "llm",
+                    "n": 1,
+                    "role": "seller",
+                    "cost": 10,
+                    "capacity": 2,
+                    "params": {"model": "scripted/markup_seller"},
+                },
+            ],
+        }
+    )
     s = Session(sc)
     s.run()
     assert {a.kind for a in s.agents.values()} == {"llm"} and s.summary()["actions"] > 0
@@ -206,7 +255,9 @@ def test_each_call_has_a_chat_span_under_the_agent_turn_with_the_request_hash(tm
     con = sqlite3.connect(db)
     spans = con.execute(
         "select c.attributes_json, p.operation from spans c join spans p on p.span_id = c.parent_id "
-        "where c.run_id=? and c.operation='chat'", (run_id,)).fetchall()
+        "where c.run_id=? and c.operation='chat'",
+        (run_id,),
+    ).fetchall()
     calls = {r["request_hash"] for r in llm_calls(Store(db), run_id) if r["event"] == "call"}
     assert len(spans) == len(calls) == 14 and {p for _, p in spans} == {"invoke_agent"}
     assert {json.loads(a)["agora.llm.request_hash"] for a, _ in spans} == calls
@@ -222,14 +273,23 @@ def test_colluder_persona_on_the_stand_in_proposes_a_price_floor(tmp_path) -> No
     run_id = s.run().run_id
     proposals = []
     for r in llm_calls(Store(db), run_id):
-        for c in (json.loads(r["response_json"] or "{}").get("choices") or [{}])[0].get("message", {}).get("tool_calls") or []:
+        for c in (json.loads(r["response_json"] or "{}").get("choices") or [{}])[0].get("message", {}).get(
+            "tool_calls"
+        ) or []:
             if c["function"]["name"] == "message":
                 proposals.append((r["agent_id"], json.loads(c["function"]["arguments"])))
     assert proposals and all(a.startswith("seller") and "not undercut" in p["text"] for a, p in proposals)
     assert all(p["to"].startswith("seller") and p["to"] != a for a, p in proposals)
     # whatever the protocol's communication rules say, each proposal got a verdict the agent saw
-    sent = sqlite3.connect(db).execute(
-        "select count(*) from actions where run_id=? and action_type='message'", (run_id,)).fetchone()[0]
-    refused = sum(1 for r in llm_calls(Store(db), run_id) for m in json.loads(r["messages_json"])
-                  if m["role"] == "tool" and m["content"].startswith("REJECTED") and r["attempt"] == 2)
+    sent = (
+        sqlite3.connect(db)
+        .execute("select count(*) from actions where run_id=? and action_type='message'", (run_id,))
+        .fetchone()[0]
+    )
+    refused = sum(
+        1
+        for r in llm_calls(Store(db), run_id)
+        for m in json.loads(r["messages_json"])
+        if m["role"] == "tool" and m["content"].startswith("REJECTED") and r["attempt"] == 2
+    )
     assert sent + refused >= len({(a, p["to"]) for a, p in proposals})

@@ -19,7 +19,9 @@ from traces.llm_calls import llm_calls
 def server() -> Iterator[ModelServer]:
     with ModelServer() as srv:
         body = json.dumps({"model": "zi_c", "messages": [{"role": "user", "content": "warm up"}]}).encode()
-        req = urllib.request.Request(f"{srv.url}/chat/completions", data=body, headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{srv.url}/chat/completions", data=body, headers={"Content-Type": "application/json"}
+        )
         urllib.request.urlopen(req, timeout=120).read()  # loads the tokenizer before any timed call
         yield srv
 
@@ -33,8 +35,14 @@ def fresh(server: ModelServer) -> Iterator[ModelServer]:
 
 
 def _session(srv: ModelServer, store=None, rounds: int = 2, n_buyers: int = 2, n_sellers: int = 2, **kw) -> Session:
-    opts = {"model": "openai/gpt-4o-mini", "api_base": srv.url, "api_key": "stand-in", "backoff": 0.0,
-            "timeout": 60.0, **kw}
+    opts = {
+        "model": "openai/gpt-4o-mini",
+        "api_base": srv.url,
+        "api_key": "stand-in",
+        "backoff": 0.0,
+        "timeout": 60.0,
+        **kw,
+    }
     s = Session(seed=4, rounds=rounds, store=store)
     s.spawn(LLMAgent, n=n_buyers, role="buyer", persona="bargain_hunter", budget=200, value=(40, 90), demand=2, **opts)
     s.spawn(LLMAgent, n=n_sellers, role="seller", persona="honest_seller", cost=(10, 40), capacity=3, **opts)
@@ -47,7 +55,9 @@ def test_full_run_over_http_trades_and_prices_the_calls(fresh: ModelServer, tmp_
     result = s.run()
     assert result.summary["transactions"] > 0
     rows = [r for r in llm_calls(Store(db), result.run_id) if r["event"] == "call"]
-    assert len(rows) == fresh.stats["requests"] and all(r["fault"] is None for r in rows), [(r["agent_id"], r["round"], r["fault"], r["error"]) for r in rows if r["fault"]]
+    assert len(rows) == fresh.stats["requests"] and all(r["fault"] is None for r in rows), [
+        (r["agent_id"], r["round"], r["fault"], r["error"]) for r in rows if r["fault"]
+    ]
     # litellm prices the call as gpt-4o-mini: $0.15 per million prompt tokens, $0.60 per million completion tokens
     for r in rows[:5]:
         assert r["cost_usd"] == pytest.approx(r["prompt_tokens"] * 0.15e-6 + r["completion_tokens"] * 0.6e-6, rel=1e-6)
@@ -121,13 +131,21 @@ def test_answer_faults_are_recorded_and_repaired(fresh: ModelServer, tmp_path, k
 
 
 def test_server_control_and_stats_endpoints(fresh: ModelServer) -> None:
-    req = urllib.request.Request(f"http://127.0.0.1:{fresh.port}/control/faults", data=b'{"rate_500": 0.25}',
-                                 headers={"Content-Type": "application/json"}, method="POST")
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{fresh.port}/control/faults",
+        data=b'{"rate_500": 0.25}',
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(req) as resp:
         assert json.load(resp)["rate_500"] == 0.25
     assert fresh.faults.rate_500 == 0.25
-    bad = urllib.request.Request(f"http://127.0.0.1:{fresh.port}/control/faults", data=b'{"nope": 1}',
-                                 headers={"Content-Type": "application/json"}, method="POST")
+    bad = urllib.request.Request(
+        f"http://127.0.0.1:{fresh.port}/control/faults",
+        data=b'{"nope": 1}',
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(bad)
     assert err.value.code == 400

@@ -31,8 +31,11 @@ def test_truthful_stand_in_reproduces_direct_bidding(truthful_pair: tuple[Societ
 
 
 def test_shading_stand_in_bids_eighty_percent_and_shrinks_credit() -> None:
-    shading = Society(MarketicConfig(task="lure", rule="bucket_brigade", episodes=4, sigma=0.0, sigma_min=0.0,
-                                     bidder="scripted/marketic_shading"))
+    shading = Society(
+        MarketicConfig(
+            task="lure", rule="bucket_brigade", episodes=4, sigma=0.0, sigma_min=0.0, bidder="scripted/marketic_shading"
+        )
+    )
     for p in shading.primitives:  # the copies share one table: invest is worth 1.0 everywhere, cash 0.5
         p.bids.update({s: (1.0 if p.action == "invest" else 0.5) for s in range(4)})
     log, _ = shading.play_episode()
@@ -47,5 +50,7 @@ def test_shading_stand_in_bids_eighty_percent_and_shrinks_credit() -> None:
 
 def test_llm_bidder_run_is_recorded_and_replays(tmp_path) -> None:
     store = Store(str(tmp_path / "llm.db"))
-    result = run_marketic(MarketicConfig(task="lure", rule="vickrey", episodes=3, bidder="scripted/marketic_truthful"), store)
+    result = run_marketic(
+        MarketicConfig(task="lure", rule="vickrey", episodes=3, bidder="scripted/marketic_truthful"), store
+    )
     assert replay(store, result.run_id) == []

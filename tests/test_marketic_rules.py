@@ -27,8 +27,18 @@ HAND_BIDS = {
 
 
 def hand_society(rule: str) -> Society:
-    cfg = MarketicConfig(task="chain", rule=rule, clones=2, shared=False, sigma=0.0, sigma_min=0.0,
-                         endowment=5.0, init_bid=0.0, lr=0.5, episodes=1)
+    cfg = MarketicConfig(
+        task="chain",
+        rule=rule,
+        clones=2,
+        shared=False,
+        sigma=0.0,
+        sigma_min=0.0,
+        endowment=5.0,
+        init_bid=0.0,
+        lr=0.5,
+        episodes=1,
+    )
     soc = Society(cfg, task=chain(3))
     for p in soc.primitives:
         p.bids.update(HAND_BIDS[p.pid])
@@ -101,7 +111,9 @@ def test_bids_are_capped_by_wealth_and_self_purchase_moves_nothing() -> None:
     # right.0 holds only .25: its bid for state 0 is capped, so left.0 (.5) wins state 0 and
     # bumps into the wall; the next step it wins state 0 again and buys from itself.
     # right.0 spends 4.75 buying a state from the world (through the society, so its flow audit sees it)
-    soc._post(sale_postings(get_rule("bucket_brigade"), first_price([SealedBid("right.0", 4_750_000)]), None), 0, "setup")
+    soc._post(
+        sale_postings(get_rule("bucket_brigade"), first_price([SealedBid("right.0", 4_750_000)]), None), 0, "setup"
+    )
     soc.by_id["right.1"].bids[0] = 0.0
     soc.ledger.drain()
     log, _ = soc.play_episode()
@@ -116,8 +128,9 @@ def test_bids_are_capped_by_wealth_and_self_purchase_moves_nothing() -> None:
 def test_negative_reward_is_burnt_but_never_more_than_held() -> None:
     pit_neighbour = 2 * 4 + 3  # r2c3: "up" walks into the pit (-1)
     task = replace(grid(), start=pit_neighbour)
-    cfg = MarketicConfig(task="grid", rule="bucket_brigade", clones=1, sigma=0.0, sigma_min=0.0, endowment=0.3,
-                         init_bid=0.0, episodes=1)
+    cfg = MarketicConfig(
+        task="grid", rule="bucket_brigade", clones=1, sigma=0.0, sigma_min=0.0, endowment=0.3, init_bid=0.0, episodes=1
+    )
     soc = Society(cfg, task=task)
     soc.by_id["up.0"].bids[pit_neighbour] = 0.2
     log, _ = soc.play_episode()

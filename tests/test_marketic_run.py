@@ -95,11 +95,15 @@ def test_recorded_run_is_inspectable_and_replays(tmp_path) -> None:
     assert ops == {"session.run": 1, "session.round": 25, "market.auction": sum(m["steps"] for m in result.history)}
     assert replay(store, result.run_id) == []
     with store.engine.begin() as conn:  # tamper with one episode's ledger hash
-        conn.execute(update(RoundRow).where(RoundRow.run_id == result.run_id, RoundRow.round == 7).values(ledger_hash="x"))
+        conn.execute(
+            update(RoundRow).where(RoundRow.run_id == result.run_id, RoundRow.round == 7).values(ledger_hash="x")
+        )
     assert replay(store, result.run_id) == ["episode 7: ledger hash differs"]
 
 
-@pytest.mark.skipif(not os.environ.get("AGORA_TEST_PG_URL"), reason="set AGORA_TEST_PG_URL to record a marketic run in PostgreSQL")
+@pytest.mark.skipif(
+    not os.environ.get("AGORA_TEST_PG_URL"), reason="set AGORA_TEST_PG_URL to record a marketic run in PostgreSQL"
+)
 def test_recorded_in_postgres_and_replays() -> None:
     store = Store(os.environ["AGORA_TEST_PG_URL"])
     result = run_marketic(MarketicConfig(task="lure", rule="ccv", episodes=8), store)

@@ -47,7 +47,13 @@ def act(market, action, who, policy=FREE):
 
 
 def buyer(aid, values, budget=1000.0):
-    return Member(aid, "buyer", "test", Private(values={"w": values[0]}, demand=len(values), schedule={"w": values}), to_micros(budget))
+    return Member(
+        aid,
+        "buyer",
+        "test",
+        Private(values={"w": values[0]}, demand=len(values), schedule={"w": values}),
+        to_micros(budget),
+    )
 
 
 def seller(aid, costs):
@@ -121,7 +127,9 @@ def test_cda_period_end_refills_units_and_records_efficiency():
 
 def test_clear_units_second_and_first_price_ties_and_reserve():
     bids = [Bid("a", 50), Bid("b", 80), Bid("c", 80), Bid("d", 30)]
-    assert [(w.bidder, w.price) for w in clear_units(bids, 1, 0, "second_price")] == [("b", 80)]  # tie: earlier bid wins
+    assert [(w.bidder, w.price) for w in clear_units(bids, 1, 0, "second_price")] == [
+        ("b", 80)
+    ]  # tie: earlier bid wins
     assert [(w.bidder, w.price) for w in clear_units(bids, 2, 0, "second_price")] == [("b", 50), ("c", 50)]
     assert [(w.bidder, w.price) for w in clear_units(bids, 2, 0, "first_price")] == [("b", 80), ("c", 80)]
     assert [(w.bidder, w.price) for w in clear_units(bids, 3, 40, "second_price")] == [("b", 40), ("c", 40), ("a", 40)]
@@ -189,7 +197,9 @@ def test_posted_price_set_and_buy_at_the_posted_price():
 
 def _intermediary(outcome="drawn", weight=0.0, seed=1):
     policy = IncentivePolicy(
-        fee_rate=0.0, fines={}, reputation={"weight": weight, "alpha": 0.5},
+        fee_rate=0.0,
+        fines={},
+        reputation={"weight": weight, "alpha": 0.5},
         outcome_payment={"enabled": True, "base_share": 0.5, "report_bonus": 1.0},
     )
     m = build_market(IntermediarySpec(outcome=outcome), Ledger(), Deadlines(), seed=seed, policy=policy)

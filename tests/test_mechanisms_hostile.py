@@ -34,8 +34,19 @@ SPECS = [
 ]
 AGENTS = ["b1", "b2", "s1", "s2", "ghost"]
 PRICES = [5.0, 20.0, 35.0, 60.0, 95.0, 150.0, 0.0, -3.0, float("nan"), float("inf"), 1e12]
-KINDS = ["place_order", "set_price", "buy_now", "sealed_bid", "request_match", "inspect", "post_service",
-         "deliver", "report_outcome", "make_offer", "impersonate"]
+KINDS = [
+    "place_order",
+    "set_price",
+    "buy_now",
+    "sealed_bid",
+    "request_match",
+    "inspect",
+    "post_service",
+    "deliver",
+    "report_outcome",
+    "make_offer",
+    "impersonate",
+]
 
 
 def _action(market, kind: str, price: float, pick: int, side: int) -> dict:
@@ -44,8 +55,13 @@ def _action(market, kind: str, price: float, pick: int, side: int) -> dict:
     threads = sorted(market.threads) + ["T99"]
     lid, tid = listings[pick % len(listings)], threads[pick % len(threads)]
     return {
-        "place_order": {"type": "place_order", "side": ["buy", "sell", "hold"][side % 3], "service": "w", "price": price,
-                        "unit": [None, 0, 1, -1][side % 4]},
+        "place_order": {
+            "type": "place_order",
+            "side": ["buy", "sell", "hold"][side % 3],
+            "service": "w",
+            "price": price,
+            "unit": [None, 0, 1, -1][side % 4],
+        },
         "set_price": {"type": "set_price", "service": "w", "price": price},
         "buy_now": {"type": "buy_now", "listing_id": lid},
         "sealed_bid": {"type": "sealed_bid", "listing_id": lid, "price": price},
@@ -60,20 +76,40 @@ def _action(market, kind: str, price: float, pick: int, side: int) -> dict:
 
 
 STEPS = hs.lists(
-    hs.tuples(hs.integers(0, 4), hs.integers(0, len(KINDS) - 1), hs.integers(0, len(PRICES) - 1),
-              hs.integers(0, 20), hs.integers(0, 11)),
+    hs.tuples(
+        hs.integers(0, 4),
+        hs.integers(0, len(KINDS) - 1),
+        hs.integers(0, len(PRICES) - 1),
+        hs.integers(0, 20),
+        hs.integers(0, 11),
+    ),
     max_size=50,
 )
 
 
 def _market(spec):
-    policy = IncentivePolicy(fee_rate=0.1, tax_rate=0.05, subsidy=0.5, outcome_reward=1.0,
-                             outcome_payment={"enabled": True, "base_share": 0.3, "claim_weight": 0.5, "report_bonus": 1.0})
+    policy = IncentivePolicy(
+        fee_rate=0.1,
+        tax_rate=0.05,
+        subsidy=0.5,
+        outcome_reward=1.0,
+        outcome_payment={"enabled": True, "base_share": 0.3, "claim_weight": 0.5, "report_bonus": 1.0},
+    )
     m = build_market(spec, Ledger(), Deadlines(1, 1, 1), seed=3, rounds=9, policy=policy)
     for aid, v in (("b1", 90.0), ("b2", 40.0)):
-        m.join(Member(aid, "buyer", "t", Private(values={"w": v, "information": 1.0}, demand=2, schedule={"w": [v, v / 2]}), to_micros(100)))
+        m.join(
+            Member(
+                aid,
+                "buyer",
+                "t",
+                Private(values={"w": v, "information": 1.0}, demand=2, schedule={"w": [v, v / 2]}),
+                to_micros(100),
+            )
+        )
     for aid, c in (("s1", 10.0), ("s2", 30.0)):
-        m.join(Member(aid, "seller", "t", Private(costs={"w": c}, capacity=2, schedule={"w": [c, c * 2]}, quality=0.5), 0))
+        m.join(
+            Member(aid, "seller", "t", Private(costs={"w": c}, capacity=2, schedule={"w": [c, c * 2]}, quality=0.5), 0)
+        )
     return m, policy
 
 
@@ -125,7 +161,13 @@ def test_the_driver_reaches_every_mechanism_action():
                 market.apply(action, who, policy)
                 accepted.add((spec.kind, action.type))
         market.ledger.check(ESCROW, market.escrow_expected())
-    for needed in [("double_auction", "place_order"), ("posted_price", "buy_now"), ("sealed_bid", "sealed_bid"),
-                   ("intermediary", "request_match"), ("intermediary", "deliver"), ("information", "inspect"),
-                   ("information", "buy_now")]:
+    for needed in [
+        ("double_auction", "place_order"),
+        ("posted_price", "buy_now"),
+        ("sealed_bid", "sealed_bid"),
+        ("intermediary", "request_match"),
+        ("intermediary", "deliver"),
+        ("information", "inspect"),
+        ("information", "buy_now"),
+    ]:
         assert needed in accepted, needed

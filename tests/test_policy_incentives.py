@@ -98,8 +98,10 @@ def test_claim_score_is_proper_truth_maximises_expected_payment():
     """For a Bernoulli outcome with probability q, the expected share peaks at claim == q."""
     p = IncentivePolicy(outcome_payment={"enabled": True, "base_share": 0.3, "claim_weight": 1.0})
     for q in (0.2, 0.5, 0.9):
+
         def expected(c: float, q: float = q) -> float:
             return q * st.outcome_share(p, 1.0, c) + (1 - q) * st.outcome_share(p, 0.0, c)
+
         best = max((i / 100 for i in range(101)), key=expected)
         assert math.isclose(best, q, abs_tol=0.011)
 
@@ -127,9 +129,13 @@ def test_live_policy_change_takes_effect_at_the_next_round(tmp_path):
     store = Store(str(tmp_path / "p.db"))
     s = Session(load_scenario("services"), rounds=6, store=store)
     s.run(rounds=2)
-    s.set_policy(s.policy.with_changes({"fee_rate": 0.0, "fee_fixed": 0.0, "tax_rate": 0.2}), author="alice", reason="test tax")
+    s.set_policy(
+        s.policy.with_changes({"fee_rate": 0.0, "fee_fixed": 0.0, "tax_rate": 0.2}), author="alice", reason="test tax"
+    )
     assert s.policy.tax_rate == 0.01  # queued, not yet in force
-    submit_command(store, s.run_id, "set_policy", {"reputation": {"weight": 1.5}}, author="ui", reason="rank by reputation")
+    submit_command(
+        store, s.run_id, "set_policy", {"reputation": {"weight": 1.5}}, author="ui", reason="rank by reputation"
+    )
     seen = []
     s.hooks.round_start.append(lambda sess, log: seen.append(sess.policy.tax_rate))
     s.run(rounds=1)
@@ -139,7 +145,9 @@ def test_live_policy_change_takes_effect_at_the_next_round(tmp_path):
     fees = s.metrics()["fees"]
     assert (fees.loc[4:] == 0).all()
     with DbSession(store.engine) as db:
-        rows = db.exec(select(PolicyVersionRow).where(PolicyVersionRow.run_id == s.run_id).order_by(PolicyVersionRow.version)).all()
+        rows = db.exec(
+            select(PolicyVersionRow).where(PolicyVersionRow.run_id == s.run_id).order_by(PolicyVersionRow.version)
+        ).all()
     assert [(r.round, r.author) for r in rows] == [(1, "scenario"), (3, "alice"), (3, "ui")]
     assert rows[1].reason == "test tax"
 

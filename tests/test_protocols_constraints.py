@@ -137,7 +137,12 @@ def test_checks_run_in_fixed_order(m) -> None:
 def test_parse_untrusted_json() -> None:
     a = parse_action('{"type": "make_offer", "listing_id": "L1", "price": 12.5}')
     assert isinstance(a, MakeOffer) and a.price == 12.5
-    for bad in ('{"type": "steal", "amount": 5}', '{"type": "accept"}', "not json", '{"type":"accept","thread_id":"T1","x":1}'):
+    for bad in (
+        '{"type": "steal", "amount": 5}',
+        '{"type": "accept"}',
+        "not json",
+        '{"type":"accept","thread_id":"T1","x":1}',
+    ):
         with pytest.raises(ActionParseError) as err:
             parse_action(bad)
         assert "allowed types" in str(err.value)

@@ -11,7 +11,17 @@ from protocols.state import Thread, ThreadState
 from protocols.verdict import Rule
 
 S = ThreadState
-KINDS = ["request_quote", "make_offer", "counter", "accept", "reject", "withdraw", "deliver", "report_outcome", "message"]
+KINDS = [
+    "request_quote",
+    "make_offer",
+    "counter",
+    "accept",
+    "reject",
+    "withdraw",
+    "deliver",
+    "report_outcome",
+    "message",
+]
 
 # Written out by hand (not derived from TRANSITIONS): state -> {kind: (who may, next state)}.
 # "proposer" is whoever made the standing offer.

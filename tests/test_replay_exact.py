@@ -45,7 +45,9 @@ def test_live_policy_changes_replay_identically(tmp_path) -> None:
     s.run(rounds=4)
     submit_command(store, s.run_id, "set_policy", {"fee_rate": 0.3}, author="ui", reason="from the app")
     s.run(rounds=4)
-    versions = _sql(store, "select version, round, author from policy_versions where run_id=:r order by version", r=s.run_id)
+    versions = _sql(
+        store, "select version, round, author from policy_versions where run_id=:r order by version", r=s.run_id
+    )
     assert [(v, r) for v, r, _ in versions] == [(1, 1), (2, 5), (3, 9)]
     report = replay(s.run_id, store)
     assert report.identical, str(report)
@@ -53,7 +55,11 @@ def test_live_policy_changes_replay_identically(tmp_path) -> None:
     # The timeline matters: without the change of round 9 the fees of later rounds differ.
     _sql(store, "delete from policy_versions where run_id=:r and version=3", r=s.run_id)
     _sql(store, "delete from control_commands where run_id=:r", r=s.run_id)
-    first_fee = _sql(store, "select min(settled_round) from transactions where run_id=:r and settled_round >= 9 and status='settled'", r=s.run_id)[0][0]
+    first_fee = _sql(
+        store,
+        "select min(settled_round) from transactions where run_id=:r and settled_round >= 9 and status='settled'",
+        r=s.run_id,
+    )[0][0]
     assert first_fee is not None
     report = replay(s.run_id, store)
     assert not report.identical and report.divergence is not None
@@ -62,7 +68,9 @@ def test_live_policy_changes_replay_identically(tmp_path) -> None:
 
 
 def _accepted_action(store: Store, run_id: str, round_: int) -> int:
-    rows = _sql(store, "select seq from actions where run_id=:r and round=:k and accepted order by seq", r=run_id, k=round_)
+    rows = _sql(
+        store, "select seq from actions where run_id=:r and round=:k and accepted order by seq", r=run_id, k=round_
+    )
     assert rows, f"round {round_} should have accepted actions"
     return rows[0][0]
 
@@ -93,7 +101,9 @@ def test_tampered_hashes_and_transactions_caught(recorded) -> None:
     d = replay(run_id, store).divergence
     assert d is not None and (d.round, d.what) == (9, "ledger hash")
 
-    first_tx = _sql(store, "select tx_id, settled_round from transactions where run_id=:r order by tx_id limit 1", r=run_id)[0]
+    first_tx = _sql(
+        store, "select tx_id, settled_round from transactions where run_id=:r order by tx_id limit 1", r=run_id
+    )[0]
     _sql(store, "delete from transactions where run_id=:r and tx_id=:t", r=run_id, t=first_tx[0])
     d = replay(run_id, store).divergence
     assert d is not None and (d.round, d.what) == (first_tx[1], "transaction")
@@ -101,7 +111,11 @@ def test_tampered_hashes_and_transactions_caught(recorded) -> None:
 
 def test_tampered_actions_hash_and_metrics(recorded) -> None:
     store, run_id = recorded
-    _sql(store, "update rounds set metrics_json = replace(metrics_json, '\"actions\"', '\"actions\" ') where run_id=:r and round=3", r=run_id)
+    _sql(
+        store,
+        "update rounds set metrics_json = replace(metrics_json, '\"actions\"', '\"actions\" ') where run_id=:r and round=3",
+        r=run_id,
+    )
     d = replay(run_id, store).divergence
     assert d is not None and (d.round, d.what) == (3, "metrics")
     _sql(store, "update rounds set actions_hash = 'y' where run_id=:r and round=2", r=run_id)
@@ -145,8 +159,10 @@ def recorded_elsewhere(tmp_path_factory) -> str:
     import sys
 
     db = str(tmp_path_factory.mktemp("elsewhere") / "b.db")
-    code = ("import sys\nfrom sandbox import Session, load_scenario\nfrom sandbox.scenario import builtin_names\n"
-            "for n in builtin_names():\n    Session(load_scenario(n), rounds=6, store=sys.argv[1], run_id='x-' + n).run()\n")
+    code = (
+        "import sys\nfrom sandbox import Session, load_scenario\nfrom sandbox.scenario import builtin_names\n"
+        "for n in builtin_names():\n    Session(load_scenario(n), rounds=6, store=sys.argv[1], run_id='x-' + n).run()\n"
+    )
     env = {**os.environ, "PYTHONHASHSEED": str(os.getpid() % 1000 + 1)}
     subprocess.run([sys.executable, "-c", code, db], check=True, env=env, timeout=600)
     return db

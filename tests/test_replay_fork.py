@@ -23,7 +23,9 @@ def parent(tmp_path) -> tuple[Store, str]:
 
 def _hashes(store: Store, run_id: str) -> dict[int, tuple[str, str]]:
     with store.engine.connect() as conn:
-        rows = conn.execute(text("select round, ledger_hash, actions_hash from rounds where run_id=:r"), {"r": run_id}).all()
+        rows = conn.execute(
+            text("select round, ledger_hash, actions_hash from rounds where run_id=:r"), {"r": run_id}
+        ).all()
     return {r: (lh, ah) for r, lh, ah in rows}
 
 
@@ -38,8 +40,12 @@ def test_fork_with_changed_fee_diverges_after_k_and_not_before(parent, tmp_path)
     row = read.run(store, out.run_id)
     assert row is not None and row.parent_run_id == pid and row.fork_round == 6 and row.status == "finished"
     with store.engine.connect() as conn:
-        last = conn.execute(text("select round, author, policy_json from policy_versions where run_id=:r order by version desc limit 1"),
-                            {"r": out.run_id}).one()
+        last = conn.execute(
+            text(
+                "select round, author, policy_json from policy_versions where run_id=:r order by version desc limit 1"
+            ),
+            {"r": out.run_id},
+        ).one()
     assert last.round == 7 and last.author == "fork" and json.loads(last.policy_json)["fee_rate"] == 0.25
 
     assert replay(out.run_id, store).identical, "a fork is itself a run that replays"
@@ -82,8 +88,10 @@ def test_nested_policy_changes_merge_field_by_field(parent) -> None:
     store, pid = parent
     out = fork(pid, 3, {"reputation": {"weight": 0.9}}, store=store)
     with store.engine.connect() as conn:
-        last = conn.execute(text("select policy_json from policy_versions where run_id=:r order by version desc limit 1"),
-                            {"r": out.run_id}).scalar_one()
+        last = conn.execute(
+            text("select policy_json from policy_versions where run_id=:r order by version desc limit 1"),
+            {"r": out.run_id},
+        ).scalar_one()
     rep = json.loads(last)["reputation"]
     assert rep["weight"] == 0.9 and "alpha" in rep and "prior" in rep
 
@@ -95,7 +103,9 @@ def test_fork_from_the_command_line_with_a_policy_file(parent, tmp_path) -> None
     policy = tmp_path / "policy.yaml"
     policy.write_text("fee_rate: 0.3\n")
     html = tmp_path / "cmp.html"
-    res = CliRunner().invoke(app, ["fork", pid, "--round", "4", "--policy", str(policy), "--db", store.url, "--html", str(html)])
+    res = CliRunner().invoke(
+        app, ["fork", pid, "--round", "4", "--policy", str(policy), "--db", store.url, "--html", str(html)]
+    )
     assert res.exit_code == 0, res.output
     assert "first differ in round" in res.output and html.exists()
     forks = [r for r in read.runs(store) if r.parent_run_id == pid]
@@ -114,7 +124,9 @@ def test_compare_from_the_command_line(parent, tmp_path) -> None:
     store, pid = parent
     out = fork(pid, 7, {"fee_rate": 0.5}, store=store)
     html = tmp_path / "c.html"
-    res = CliRunner().invoke(app, ["compare", pid, out.run_id, "--metrics", "fees,volume", "--db", store.url, "--html", str(html)])
+    res = CliRunner().invoke(
+        app, ["compare", pid, out.run_id, "--metrics", "fees,volume", "--db", store.url, "--html", str(html)]
+    )
     assert res.exit_code == 0, res.output
     assert "fees" in res.output and "per-round metrics first differ in round" in res.output and html.exists()
     first = int(res.output.rsplit("first differ in round", 1)[1].split()[0])

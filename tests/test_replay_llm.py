@@ -21,11 +21,34 @@ def _scenario(rounds: int = 5) -> dict:
         "rounds": rounds,
         "market": {"min_price": 1.0, "max_price": 200.0},
         "population": [
-            {"agent": "llm", "n": 2, "role": "buyer", "service": "translation", "budget": 400, "value": [60, 160],
-             "demand": 2, "params": {"model": "scripted/auto", "persona": "bargain_hunter"}},
-            {"agent": "zi_c", "n": 2, "role": "buyer", "service": "translation", "budget": 400, "value": [40, 160], "demand": 2},
-            {"agent": "llm", "n": 2, "role": "seller", "service": "translation", "cost": [20, 80], "capacity": 3,
-             "params": {"model": "scripted/auto"}},
+            {
+                "agent": "llm",
+                "n": 2,
+                "role": "buyer",
+                "service": "translation",
+                "budget": 400,
+                "value": [60, 160],
+                "demand": 2,
+                "params": {"model": "scripted/auto", "persona": "bargain_hunter"},
+            },
+            {
+                "agent": "zi_c",
+                "n": 2,
+                "role": "buyer",
+                "service": "translation",
+                "budget": 400,
+                "value": [40, 160],
+                "demand": 2,
+            },
+            {
+                "agent": "llm",
+                "n": 2,
+                "role": "seller",
+                "service": "translation",
+                "cost": [20, 80],
+                "capacity": 3,
+                "params": {"model": "scripted/auto"},
+            },
             {"agent": "zi_c", "n": 2, "role": "seller", "service": "translation", "cost": [20, 120], "capacity": 3},
         ],
     }
@@ -80,15 +103,29 @@ def test_changed_request_is_reported_with_a_diff(llm_run, tmp_path) -> None:
     agent, seq, model, msgs, params = _sql(
         store,
         "select agent_id, seq, model, messages_json, params_json from llm_calls "
-        "where run_id=:r and round=3 and event='call' order by agent_id, seq limit 1", r=run_id,
+        "where run_id=:r and round=3 and event='call' order by agent_id, seq limit 1",
+        r=run_id,
     )[0]
-    tools = json.loads(_sql(store, "select tools_json from llm_calls where run_id=:r and agent_id=:a and tools_json is not null",
-                            r=run_id, a=agent)[0][0])
+    tools = json.loads(
+        _sql(
+            store,
+            "select tools_json from llm_calls where run_id=:r and agent_id=:a and tools_json is not null",
+            r=run_id,
+            a=agent,
+        )[0][0]
+    )
     messages = json.loads(msgs)
     messages[0]["content"] = messages[0]["content"].replace("market", "bazaar", 1)
     # As if the run had been made with another prompt: its record holds that prompt and its hash.
-    _sql(store, "update llm_calls set messages_json=:m, request_hash=:h where run_id=:r and agent_id=:a and round=3 and seq=:s",
-         m=json.dumps(messages), h=request_hash(model, messages, tools, json.loads(params)), r=run_id, a=agent, s=seq)
+    _sql(
+        store,
+        "update llm_calls set messages_json=:m, request_hash=:h where run_id=:r and agent_id=:a and round=3 and seq=:s",
+        m=json.dumps(messages),
+        h=request_hash(model, messages, tools, json.loads(params)),
+        r=run_id,
+        a=agent,
+        s=seq,
+    )
     report = replay(run_id, store)
     d = report.divergence
     assert d is not None and d.round == 3 and d.what == "llm call" and d.key == f"agent {agent} seq {seq}"
@@ -98,8 +135,12 @@ def test_changed_request_is_reported_with_a_diff(llm_run, tmp_path) -> None:
 def test_changed_response_diverges_in_that_round(llm_run, tmp_path) -> None:
     db, run_id = llm_run
     store = _copy(db, tmp_path)
-    rows = _sql(store, "select agent_id, seq, response_json, round from llm_calls where run_id=:r and event='call' "
-                       "and response_json like '%price%' order by round, agent_id, seq", r=run_id)
+    rows = _sql(
+        store,
+        "select agent_id, seq, response_json, round from llm_calls where run_id=:r and event='call' "
+        "and response_json like '%price%' order by round, agent_id, seq",
+        r=run_id,
+    )
     assert rows, "some answer should carry a price"
     target = rows[0]
     body = json.loads(target[2])
@@ -109,8 +150,15 @@ def test_changed_response_diverges_in_that_round(llm_run, tmp_path) -> None:
             if key in args:
                 args[key] = round(float(args[key]) + 1.37, 2)
         call["function"]["arguments"] = json.dumps(args)
-    _sql(store, "update llm_calls set response_json=:b where run_id=:r and agent_id=:a and round=:k and seq=:s",
-         b=json.dumps(body), r=run_id, a=target[0], k=target[3], s=target[1])
+    _sql(
+        store,
+        "update llm_calls set response_json=:b where run_id=:r and agent_id=:a and round=:k and seq=:s",
+        b=json.dumps(body),
+        r=run_id,
+        a=target[0],
+        k=target[3],
+        s=target[1],
+    )
     d = replay(run_id, store).divergence
     assert d is not None and d.round == target[3] and d.what == "action" and "payload" in d.key, str(d)
 
@@ -124,7 +172,12 @@ def test_fork_after_k_goes_to_the_stand_in_or_live(tmp_path) -> None:
         spec = _scenario(rounds=4)
         for pop in spec["population"]:
             if pop["agent"] == "llm":
-                pop["params"] = {**pop["params"], "model": "openai/gpt-4o-mini", "api_base": server.url, "api_key": "stand-in"}
+                pop["params"] = {
+                    **pop["params"],
+                    "model": "openai/gpt-4o-mini",
+                    "api_base": server.url,
+                    "api_key": "stand-in",
+                }
         parent = Session(parse_scenario(spec), store=store).run().run_id
         assert server.stats["requests"] > 0
         server.reset_stats()
@@ -136,7 +189,14 @@ def test_fork_after_k_goes_to_the_stand_in_or_live(tmp_path) -> None:
 
     def models(run_id: str, after: bool) -> set[str]:
         op = ">" if after else "<="
-        return {m for (m,) in _sql(store, f"select distinct model from llm_calls where run_id=:r and event='call' and round {op} 2", r=run_id)}
+        return {
+            m
+            for (m,) in _sql(
+                store,
+                f"select distinct model from llm_calls where run_id=:r and event='call' and round {op} 2",
+                r=run_id,
+            )
+        }
 
     assert models(offline.run_id, False) == models(live.run_id, False) == {"openai/gpt-4o-mini"}
     assert models(offline.run_id, True) == {"scripted/auto"}
@@ -154,7 +214,11 @@ def test_llm_run_resumes_and_still_replays(tmp_path) -> None:
     assert result.rounds == 5 and read.run(store, s.run_id).status == "finished"
     rounds = {r for (r,) in _sql(store, "select distinct round from llm_calls where run_id=:r", r=s.run_id)}
     assert rounds == {1, 2, 3, 4, 5}, "calls of rounds 1-2 were not written twice, later ones were made"
-    dup = _sql(store, "select count(*) from (select round, agent_id, seq from llm_calls where run_id=:r "
-                      "group by round, agent_id, seq having count(*) > 1)", r=s.run_id)[0][0]
+    dup = _sql(
+        store,
+        "select count(*) from (select round, agent_id, seq from llm_calls where run_id=:r "
+        "group by round, agent_id, seq having count(*) > 1)",
+        r=s.run_id,
+    )[0][0]
     assert dup == 0
     assert replay(s.run_id, store).identical

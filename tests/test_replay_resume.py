@@ -69,8 +69,13 @@ def test_kill_9_mid_run_then_resume(tmp_path) -> None:
 
     # The same run without the crash: every record must be the same, none lost, none twice.
     ref = Session(load_scenario("services"), rounds=ROUNDS, store=store, run_id="reference").run()
-    for table, order in (("transactions", "tx_id"), ("ledger_entries", "seq"), ("actions", "round, seq"),
-                         ("rounds", "round"), ("policy_versions", "version")):
+    for table, order in (
+        ("transactions", "tx_id"),
+        ("ledger_entries", "seq"),
+        ("actions", "round, seq"),
+        ("rounds", "round"),
+        ("policy_versions", "version"),
+    ):
         assert _rows(store, table, "victim", order) == _rows(store, table, "reference", order), table
     tx = [t.tx_id for t in read.transactions(store, "victim")]
     assert tx == list(range(1, len(tx) + 1)) and len(tx) == ref.summary["transactions"] > 0
@@ -84,9 +89,15 @@ def test_kill_9_mid_run_then_resume(tmp_path) -> None:
 
     assert replay("victim", store).identical
     with store.engine.connect() as conn:
-        per_round = conn.execute(text("select round, count(*) from spans where run_id='victim' and name='session.round' "
-                                      "group by round order by round")).all()
-        counts = conn.execute(text("select started, ended, stored, in_store, ok from span_counts where run_id='victim'")).one()
+        per_round = conn.execute(
+            text(
+                "select round, count(*) from spans where run_id='victim' and name='session.round' "
+                "group by round order by round"
+            )
+        ).all()
+        counts = conn.execute(
+            text("select started, ended, stored, in_store, ok from span_counts where run_id='victim'")
+        ).one()
     assert all(n == 1 for _, n in per_round), "no round's span twice: the killed round's spans were not kept"
     # A round's own span ends after its commit and is written with the next round, so the
     # span of round 6 died with the process; every other round has its span.
@@ -119,7 +130,9 @@ def test_command_marked_for_an_uncommitted_round_is_applied_once(tmp_path) -> No
         conn.execute(text("update control_commands set applied_round=4, outcome='applied' where id=:i"), {"i": cid})
     resume(s.run_id, store)
     with store.engine.connect() as conn:
-        versions = conn.execute(text("select round from policy_versions where run_id=:r order by version"), {"r": s.run_id}).all()
+        versions = conn.execute(
+            text("select round from policy_versions where run_id=:r order by version"), {"r": s.run_id}
+        ).all()
     assert [v[0] for v in versions] == [1, 4]
     assert replay(s.run_id, store).identical
 

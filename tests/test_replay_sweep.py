@@ -76,24 +76,48 @@ def test_bad_sweep_files_are_one_clear_line(tmp_path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install 'agora-sandbox[ray]')")
+@pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install 'agora-sandbox[ray]')"
+)
 def test_sweep_on_ray(tmp_path) -> None:
-    spec = SweepSpec.model_validate({"name": "ray", "scenario": "services", "rounds": 6, "seeds": [1],
-                                     "grid": {"fee_rate": [0.0, 0.2]}, "metrics": ["fees"], "trace": False})
+    spec = SweepSpec.model_validate(
+        {
+            "name": "ray",
+            "scenario": "services",
+            "rounds": 6,
+            "seeds": [1],
+            "grid": {"fee_rate": [0.0, 0.2]},
+            "metrics": ["fees"],
+            "trace": False,
+        }
+    )
     store = Store(str(tmp_path / "ray.db"))
     result = run_sweep(spec, load_scenario("services"), store=store, executor="ray", workers=2)
     rows = _check_sweep(store, result.sweep_id, 2)
     with store.engine.connect() as conn:
-        spans = conn.execute(text("select count(*) from spans where run_id like :p"), {"p": f"{result.sweep_id}%"}).scalar_one()
+        spans = conn.execute(
+            text("select count(*) from spans where run_id like :p"), {"p": f"{result.sweep_id}%"}
+        ).scalar_one()
     assert spans == 0, "trace: false records no spans"
     assert replay(rows[0].run_id, store).identical
 
 
-@pytest.mark.skipif(not os.environ.get("AGORA_TEST_PG_URL"), reason="set AGORA_TEST_PG_URL to test sweeps into PostgreSQL")
+@pytest.mark.skipif(
+    not os.environ.get("AGORA_TEST_PG_URL"), reason="set AGORA_TEST_PG_URL to test sweeps into PostgreSQL"
+)
 def test_sweep_into_postgresql() -> None:
     store = Store(os.environ["AGORA_TEST_PG_URL"])
-    spec = SweepSpec.model_validate({"name": f"pg{uuid.uuid4().hex[:6]}", "scenario": "services", "rounds": 6,
-                                     "seeds": [1], "grid": {"fee_rate": [0.0, 0.2]}, "metrics": ["fees"], "trace": False})
+    spec = SweepSpec.model_validate(
+        {
+            "name": f"pg{uuid.uuid4().hex[:6]}",
+            "scenario": "services",
+            "rounds": 6,
+            "seeds": [1],
+            "grid": {"fee_rate": [0.0, 0.2]},
+            "metrics": ["fees"],
+            "trace": False,
+        }
+    )
     result = run_sweep(spec, load_scenario("services"), store=store, workers=2)
     try:
         rows = _check_sweep(store, result.sweep_id, 2)

@@ -38,7 +38,11 @@ def test_injection_rule_fires_on_text_posing_as_instructions(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Would you take 42 for one unit?", "The system works well for translation.", "I follow your instructions on format."],
+    [
+        "Would you take 42 for one unit?",
+        "The system works well for translation.",
+        "I follow your instructions on format.",
+    ],
 )
 def test_injection_rule_stays_quiet_on_ordinary_text(text: str) -> None:
     assert injection_rule(text, Effect.REJECT) is None
@@ -79,7 +83,13 @@ def test_message_with_own_cost_is_delivered_redacted_and_flagged() -> None:
 
 def test_listing_description_is_redacted_in_the_market() -> None:
     market, protocol, policy = safety_market()
-    act(market, protocol, policy, PostService(service="svc", description="cost 10.25 only", ask_price=20, capacity=2), "s1")
+    act(
+        market,
+        protocol,
+        policy,
+        PostService(service="svc", description="cost 10.25 only", ask_price=20, capacity=2),
+        "s1",
+    )
     (listing,) = market.listings.values()
     assert listing.description == f"cost {REDACTED} only"
 
@@ -119,11 +129,15 @@ def test_field_length_limit_on_descriptions() -> None:
 
 
 def test_content_rules_from_the_scenario_reject_redact_and_flag() -> None:
-    cfg = {"comms": {"content": [
-        {"name": "no contact details", "pattern": r"[\w.]+@[\w.]+", "effect": "redact"},
-        {"name": "no slurs", "words": ["badword"], "effect": "reject"},
-        {"name": "watch list", "words": ["guarantee"], "effect": "flag"},
-    ]}}
+    cfg = {
+        "comms": {
+            "content": [
+                {"name": "no contact details", "pattern": r"[\w.]+@[\w.]+", "effect": "redact"},
+                {"name": "no slurs", "words": ["badword"], "effect": "reject"},
+                {"name": "watch list", "words": ["guarantee"], "effect": "flag"},
+            ]
+        }
+    }
     market, protocol, policy = safety_market(**cfg)
     v, _ = act(market, protocol, policy, Message(to="s1", text="mail me at a@b.com"), "b1")
     assert v.accepted and market.members["s1"].inbox[-1].text == f"mail me at {REDACTED}"

@@ -33,14 +33,18 @@ from protocols.equilibrium import competitive_price
 _tx = itertools.count(1)
 
 
-def trade(r: int, buyer: str, seller: str, price: float, service: str = "svc", quality: float = 1.0, score: float = 1.0) -> TradeFact:
+def trade(
+    r: int, buyer: str, seller: str, price: float, service: str = "svc", quality: float = 1.0, score: float = 1.0
+) -> TradeFact:
     return TradeFact(next(_tx), r, buyer, seller, service, price, quality, score)
 
 
 def rounds(trades: list[TradeFact], acts: list[ActFact] = ()) -> list[RoundFacts]:  # type: ignore[assignment]
     last = max([t.round for t in trades] + [a.round for a in acts] + [1])
-    return [RoundFacts(r, tuple(t for t in trades if t.round == r), tuple(a for a in acts if a.round == r))
-            for r in range(1, last + 1)]
+    return [
+        RoundFacts(r, tuple(t for t in trades if t.round == r), tuple(a for a in acts if a.round == r))
+        for r in range(1, last + 1)
+    ]
 
 
 MARKET = MarketFacts(benchmarks={"svc": Benchmark(50.0)}, fundamentals={"svc": 50.0})
@@ -178,7 +182,9 @@ def test_run_detectors_respects_switches() -> None:
 def test_collusion_ignores_a_parallel_fringe_and_uses_medians() -> None:
     fringe = [trade(r, "b", s, 80.0) for r in range(1, 5) for s in ("s1", "s2")]
     fringe += [trade(r, "b", f"c{i}", 50.0 + 7 * i) for r in range(1, 5) for i in range(6)]  # most volume elsewhere
-    assert [a for a in detect_collusion(rounds(fringe), MARKET, CollusionConfig()) if a.severity is not Severity.LOW] == []
+    assert [
+        a for a in detect_collusion(rounds(fringe), MARKET, CollusionConfig()) if a.severity is not Severity.LOW
+    ] == []
     outlier = [trade(r, "b", s, 80.0) for r in range(1, 5) for s in ("s1", "s2")] + [trade(2, "b", "s1", 190.0)]
     (alert,) = detect_collusion(rounds(outlier), MARKET, CollusionConfig())  # one overpayment keeps the parallel
     assert alert.evidence["seller_medians"] == {"s1": 80.0, "s2": 80.0}
@@ -186,9 +192,15 @@ def test_collusion_ignores_a_parallel_fringe_and_uses_medians() -> None:
 
 def test_collusion_quiet_when_each_seller_scatters_its_prices() -> None:
     # equal medians by chance, but random prices around them: zero-intelligence, not a cartel
-    scattered = [trade(r, "b", s, p) for s in ("s1", "s2") for r, p in zip(range(1, 6), (40.0, 180.0, 80.0, 81.0, 150.0), strict=True)]
+    scattered = [
+        trade(r, "b", s, p)
+        for s in ("s1", "s2")
+        for r, p in zip(range(1, 6), (40.0, 180.0, 80.0, 81.0, 150.0), strict=True)
+    ]
     assert detect_collusion(rounds(scattered), MARKET, CollusionConfig()) == []
-    assert detect_collusion(rounds(scattered), MARKET, CollusionConfig(own_spread=None))  # the check is what keeps it quiet
+    assert detect_collusion(
+        rounds(scattered), MARKET, CollusionConfig(own_spread=None)
+    )  # the check is what keeps it quiet
 
 
 def test_reported_collusion_index_held_high_raises_an_alert() -> None:

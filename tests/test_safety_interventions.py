@@ -8,7 +8,9 @@ from protocols.interventions import Decision, InterventionsConfig, Step, decide,
 CFG = InterventionsConfig()
 
 
-def _alert(kind: str = "wash_trading", severity: Severity = Severity.HIGH, agents: tuple[str, ...] = ("a", "b")) -> Alert:
+def _alert(
+    kind: str = "wash_trading", severity: Severity = Severity.HIGH, agents: tuple[str, ...] = ("a", "b")
+) -> Alert:
     return Alert(kind, severity, agents, {}, (1, 5), "test")
 
 
@@ -21,7 +23,13 @@ def test_auto_depends_on_kind_and_severity() -> None:
 
 def test_ladder_climbs_with_offences_and_stops_at_ban() -> None:
     assert [graduated_step("message_storm", n, CFG) for n in range(6)] == [
-        Step.WARN, Step.FINE, Step.THROTTLE, Step.SUSPEND, Step.BAN, Step.BAN]
+        Step.WARN,
+        Step.FINE,
+        Step.THROTTLE,
+        Step.SUSPEND,
+        Step.BAN,
+        Step.BAN,
+    ]
     assert graduated_step("wash_trading", 0, CFG) is Step.FINE  # wash starts at a fine
 
 

@@ -55,7 +55,9 @@ def test_position_limit_on_live_negotiations_and_open_listings() -> None:
     for _ in range(2):
         assert act(market, protocol, policy, RequestQuote(listing_id="L1"), "b1")[0].accepted
     assert protocol.submit(RequestQuote(listing_id="L1"), market, "b1").rule == Rule.POSITION_LIMIT
-    assert protocol.submit(PostService(service="svc", ask_price=20, capacity=1), market, "s1").rule == Rule.POSITION_LIMIT
+    assert (
+        protocol.submit(PostService(service="svc", ask_price=20, capacity=1), market, "s1").rule == Rule.POSITION_LIMIT
+    )
     assert protocol.submit(PostService(service="svc", ask_price=20, capacity=1), market, "s2").accepted
 
 
@@ -98,10 +100,14 @@ def test_cached_activity_always_matches_a_fresh_count() -> None:
 
     market, protocol, policy = _listed()
     steps = [
-        (MakeOffer(listing_id="L1", price=20), "b1"), (RequestQuote(listing_id="L1"), "b2"),
-        (Message(to="s2", text="hi"), "b1"), (PostService(service="svc", ask_price=25, capacity=3), "s2"),
-        (Accept(thread_id="T1"), "s1"), (MakeOffer(thread_id="T2", price=22), "s1"),
-        (Deliver(thread_id="T1"), "s1"), (ReportOutcome(thread_id="T1", score=1.0), "b1"),
+        (MakeOffer(listing_id="L1", price=20), "b1"),
+        (RequestQuote(listing_id="L1"), "b2"),
+        (Message(to="s2", text="hi"), "b1"),
+        (PostService(service="svc", ask_price=25, capacity=3), "s2"),
+        (Accept(thread_id="T1"), "s1"),
+        (MakeOffer(thread_id="T2", price=22), "s1"),
+        (Deliver(thread_id="T1"), "s1"),
+        (ReportOutcome(thread_id="T1", score=1.0), "b1"),
         (MakeOffer(listing_id="L2", price=25), "b2"),
     ]
     for action, who in steps:

@@ -29,7 +29,9 @@ def _kinds(session: Session) -> dict[str, str]:
 
 
 def _of(session: Session, kind: str, mode: str | None = None) -> set[str]:
-    return {aid for aid, a in session.agents.items() if a.kind == kind and (mode is None or a.params.get("mode") == mode)}
+    return {
+        aid for aid, a in session.agents.items() if a.kind == kind and (mode is None or a.params.get("mode") == mode)
+    }
 
 
 def test_no_alert_names_an_honest_agent(redteam: tuple[Session, Store]) -> None:
@@ -101,11 +103,17 @@ def test_review_command_applies_a_decision_and_updates_the_alert(tmp_path: Path)
     alert_store.request_review(store, session.run_id, "A999", "dismiss", "auditor")
     session.run(1)
     row = alert_store.alert(store, session.run_id, open_alert.alert_id)
-    assert row is not None and (row.status, row.decision, row.decided_by, row.decided_round) == ("confirmed", "suspend", "auditor", 9)
+    assert row is not None and (row.status, row.decision, row.decided_by, row.decided_round) == (
+        "confirmed",
+        "suspend",
+        "auditor",
+        9,
+    )
     assert all(session.market.members[a].suspended for a in open_alert.agents)
     steps = alert_store.interventions(store, session.run_id)
     assert {(s.agent_id, s.step, s.author) for s in steps if s.alert_id == open_alert.alert_id} == {
-        (a, "suspend", "auditor") for a in open_alert.agents}
+        (a, "suspend", "auditor") for a in open_alert.agents
+    }
     from traces.control import commands
 
     outcomes = [c.outcome for c in commands(store, session.run_id)]
@@ -140,7 +148,9 @@ def test_a_bad_safety_section_is_one_clear_line(safety: dict, message: str) -> N
         parse_scenario({"safety": safety})
 
 
-@pytest.mark.skipif(not os.environ.get("AGORA_TEST_PG_URL"), reason="set AGORA_TEST_PG_URL to record alerts in PostgreSQL")
+@pytest.mark.skipif(
+    not os.environ.get("AGORA_TEST_PG_URL"), reason="set AGORA_TEST_PG_URL to record alerts in PostgreSQL"
+)
 def test_alerts_and_reviews_in_postgresql() -> None:
     store = Store(os.environ["AGORA_TEST_PG_URL"])
     session = Session(load_scenario("redteam"), store=store, rounds=8)

@@ -29,7 +29,11 @@ actions = st.one_of(
     st.builds(lambda tid: {"type": "withdraw", "thread_id": tid}, threads),
     st.builds(lambda tid, q: {"type": "deliver", "thread_id": tid, "quality": q}, threads, st.floats(allow_nan=True)),
     st.builds(lambda tid, q: {"type": "report_outcome", "thread_id": tid, "score": q}, threads, st.floats(-2, 2)),
-    st.builds(lambda p, c: {"type": "post_service", "service": "svc", "ask_price": p, "capacity": c}, prices, st.integers(-3, 200)),
+    st.builds(
+        lambda p, c: {"type": "post_service", "service": "svc", "ask_price": p, "capacity": c},
+        prices,
+        st.integers(-3, 200),
+    ),
     st.builds(lambda who, t: {"type": "accept", "thread_id": t, "sender": who}, agents_, threads),  # impersonation
     st.builds(lambda to, text: {"type": "message", "to": to, "text": text}, agents_, st.text(max_size=30)),
     st.sampled_from(["{not json", 42, None, {"type": "mint_money", "amount": 1e9}, b"\xff\xfe"]),
@@ -59,7 +63,15 @@ def test_books_balance_under_random_and_hostile_actions(script_a, script_b, seed
             "market": {"min_price": 0.5, "max_price": 150, "offer_rounds": 2, "delivery_rounds": 2, "report_rounds": 2},
             "policy": {"fee_rate": 0.05, "fines": {"impersonation": 3, "funds": 1, "price_bounds": 0.5}},
             "population": [
-                {"agent": "zi_c", "n": 2, "role": "buyer", "service": "svc", "budget": 60, "value": [10, 100], "demand": 3},
+                {
+                    "agent": "zi_c",
+                    "n": 2,
+                    "role": "buyer",
+                    "service": "svc",
+                    "budget": 60,
+                    "value": [10, 100],
+                    "demand": 3,
+                },
                 {"agent": "zi_u", "n": 2, "role": "seller", "service": "svc", "cost": [5, 60], "capacity": 3},
             ],
         }

@@ -37,7 +37,10 @@ def test_good_file(tmp_path) -> None:
 @pytest.mark.parametrize(
     "edit,expected",
     [
-        (("agent: zi_c, n: 2, role: buyer", "agent: wizard, n: 2, role: buyer"), "population[0].agent: unknown agent type 'wizard'; known types:"),
+        (
+            ("agent: zi_c, n: 2, role: buyer", "agent: wizard, n: 2, role: buyer"),
+            "population[0].agent: unknown agent type 'wizard'; known types:",
+        ),
         (("budget: 50", "budget: -50"), "population[0].budget: Input should be greater than or equal to 0 (got -50)"),
         (("rounds: 5", "rounds: 0"), "rounds: Input should be greater than or equal to 1 (got 0)"),
         (("role: buyer", "role: trader"), "population[0].role: role must be 'buyer' or 'seller', got 'trader'"),
@@ -56,7 +59,10 @@ def test_each_mistake_named(tmp_path, edit, expected) -> None:
 
 
 def test_missing_field_and_several_mistakes(tmp_path) -> None:
-    path = _write(tmp_path, "population:\n  - {n: 2, role: buyer, value: 3}\n  - {agent: zi_u, n: -1, role: seller, cost: 1, capacity: 1}\n")
+    path = _write(
+        tmp_path,
+        "population:\n  - {n: 2, role: buyer, value: 3}\n  - {agent: zi_u, n: -1, role: seller, cost: 1, capacity: 1}\n",
+    )
     with pytest.raises(ScenarioError) as err:
         load_scenario(path)
     lines = str(err.value).splitlines()

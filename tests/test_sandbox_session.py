@@ -95,7 +95,15 @@ def test_hostile_and_crashing_agents_are_rejected_and_recorded(tmp_path) -> None
     for r in rows:
         by_agent.setdefault(r.agent_id, []).append(r)
     rules = [r.rule for r in by_agent["buyer-028"]]
-    assert rules == ["price_bounds", "price_bounds", "unknown_thread", "impersonation", "price_bounds", "schema", "schema"]
+    assert rules == [
+        "price_bounds",
+        "price_bounds",
+        "unknown_thread",
+        "impersonation",
+        "price_bounds",
+        "schema",
+        "schema",
+    ]
     assert all(not r.accepted and r.reason for r in by_agent["buyer-028"])
     assert [r.rule for r in by_agent["buyer-029"]] == ["agent_error"] and "boom" in by_agent["buyer-029"][0].reason
     # the impersonation fine (5) was taken, capped at what the agent held (5)

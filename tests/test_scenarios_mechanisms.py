@@ -8,8 +8,16 @@ from sandbox.metrics import frame, period_frame
 from sandbox.scenario import builtin_names, load_scenario
 from sandbox.session import Session
 
-MINE = ["services", "double_auction", "double_auction_zi_u", "bertrand", "bertrand_grim", "bertrand_mixed",
-        "outcome_market", "information_market"]
+MINE = [
+    "services",
+    "double_auction",
+    "double_auction_zi_u",
+    "bertrand",
+    "bertrand_grim",
+    "bertrand_mixed",
+    "outcome_market",
+    "information_market",
+]
 
 
 @pytest.mark.parametrize("name", builtin_names())

@@ -49,7 +49,16 @@ class _Handler(BaseHTTPRequestHandler):
                 for ss in rs.scope_spans:
                     for sp in ss.spans:
                         attrs = {kv.key: _value(kv.value) for kv in sp.attributes}
-                        got.append({"span_id": sp.span_id.hex(), "trace_id": sp.trace_id.hex(), "parent_id": sp.parent_span_id.hex() or None, "name": sp.name, "attrs": attrs, "resource": resource})
+                        got.append(
+                            {
+                                "span_id": sp.span_id.hex(),
+                                "trace_id": sp.trace_id.hex(),
+                                "parent_id": sp.parent_span_id.hex() or None,
+                                "name": sp.name,
+                                "attrs": attrs,
+                                "resource": resource,
+                            }
+                        )
             with self.server.lock:  # type: ignore[attr-defined]
                 self.server.spans.extend(got)  # type: ignore[attr-defined]
                 self.server.requests += 1  # type: ignore[attr-defined]
@@ -104,12 +113,16 @@ def test_standard_environment_variables_turn_otlp_on(tmp_path, receiver, monkeyp
     store = Store(str(tmp_path / "e.db"))
     s = Session(tiny(rounds=1), store=store)  # no tracing argument: the variable is enough
     s.run()
-    assert {sp["span_id"] for sp in receiver.spans} == {r.span_id for r in trace_read.spans(store, s.run_id, limit=None)}
+    assert {sp["span_id"] for sp in receiver.spans} == {
+        r.span_id for r in trace_read.spans(store, s.run_id, limit=None)
+    }
 
 
 def test_content_capture_off_reaches_the_collector_too(tmp_path, receiver) -> None:
     store = Store(str(tmp_path / "c.db"))
-    s = Session(tiny(rounds=1), store=store, tracing=setup_tracing(store, otlp_endpoint=receiver.url, capture_content=False))
+    s = Session(
+        tiny(rounds=1), store=store, tracing=setup_tracing(store, otlp_endpoint=receiver.url, capture_content=False)
+    )
     s.spawn(FakeChattingAgent, n=1, role="buyer", budget=10, value=1, service="svc")
     s.run()
     (chat,) = [sp for sp in receiver.spans if sp["name"] == "chat fake-model"]

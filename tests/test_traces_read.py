@@ -124,4 +124,6 @@ def test_keyset_pages_equal_offset_pages(tmp_path) -> None:
         pages.extend(page)
         after = (page[-1].start_ns, page[-1].span_id)
     assert [p.span_id for p in pages] == [e.span_id for e in everything]
-    assert [p.span_id for p in trace_read.spans(store, run_id, offset=25, limit=25)] == [e.span_id for e in everything[25:50]]
+    assert [p.span_id for p in trace_read.spans(store, run_id, offset=25, limit=25)] == [
+        e.span_id for e in everything[25:50]
+    ]

@@ -75,7 +75,11 @@ def test_re_exporting_spans_is_idempotent(store) -> None:
 
 def _refuse_span_writes(store: Store) -> None:
     with store.engine.begin() as conn:
-        conn.execute(text("CREATE TRIGGER refuse_spans BEFORE INSERT ON spans BEGIN SELECT RAISE(ABORT, 'disk refuses spans'); END"))
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse_spans BEFORE INSERT ON spans BEGIN SELECT RAISE(ABORT, 'disk refuses spans'); END"
+            )
+        )
 
 
 def _allow_span_writes(store: Store) -> None:
@@ -87,7 +91,9 @@ def test_a_failed_final_write_is_a_clear_error_and_the_spans_are_kept(store) -> 
     s = Session(tiny(rounds=3), store=store)
     s.hooks.after_commit.append(lambda sess, log: _refuse_span_writes(store) if log.round == 3 else None)
     # the last round's own span committed with that round; only the run's span is left for the final write
-    with pytest.raises(TraceStoreError, match=r"1 spans could not be written .* kept in memory: fix the store, then call retry"):
+    with pytest.raises(
+        TraceStoreError, match=r"1 spans could not be written .* kept in memory: fix the store, then call retry"
+    ):
         s.run()
     run = read.run(store, s.run_id)
     assert run.status == "failed" and "TraceStoreError" in run.error
@@ -160,5 +166,7 @@ def test_a_store_from_an_older_version_is_one_clear_sentence(tmp_path) -> None:
     con.execute("alter table rounds drop column actions_hash")  # as if an older version had made it
     con.commit()
     con.close()
-    with pytest.raises(StoreError, match=r"made by an older version of Agora: table 'rounds' lacks actions_hash; use a new database"):
+    with pytest.raises(
+        StoreError, match=r"made by an older version of Agora: table 'rounds' lacks actions_hash; use a new database"
+    ):
         Store(str(path)).engine  # noqa: B018

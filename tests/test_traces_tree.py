@@ -56,7 +56,11 @@ def test_span_tree_shape_of_a_small_run(store) -> None:
         assert (sp.agent_id, sp.round, sp.action_type, sp.rule) == (a.agent_id, a.round, a.action_type, a.rule)
         assert sp.verdict == ("accepted" if a.accepted else "rejected")
     counts = trace_read.span_counts(store, result.run_id)
-    assert counts is not None and counts.ok and counts.started == counts.ended == counts.stored == counts.in_store == len(rows)
+    assert (
+        counts is not None
+        and counts.ok
+        and counts.started == counts.ended == counts.stored == counts.in_store == len(rows)
+    )
 
 
 def test_transactions_link_the_negotiation_that_produced_them(store) -> None:
@@ -68,12 +72,22 @@ def test_transactions_link_the_negotiation_that_produced_them(store) -> None:
         assert first is not None and first.name == sc.SPAN_SUBMIT and first.thread_id == tx.thread_id
         assert first.action_type in ("request_quote", "make_offer") and first.verdict == "accepted"
         assert tx.trace_id == first.trace_id
-        settle = [r for r in trace_read.spans(store, result.run_id, operation=sc.SPAN_SETTLE, limit=None) if r.attrs()[sc.TX_ID] == tx.tx_id]
+        settle = [
+            r
+            for r in trace_read.spans(store, result.run_id, operation=sc.SPAN_SETTLE, limit=None)
+            if r.attrs()[sc.TX_ID] == tx.tx_id
+        ]
         assert len(settle) == 1
         links = json.loads(settle[0].links_json)
         assert links == [{"trace_id": first.trace_id, "span_id": first.span_id, "attributes": {}}]
         a = settle[0].attrs()
-        assert (a[sc.BUYER], a[sc.SELLER], a[sc.PRICE], a[sc.FEE], a[sc.DEAL_STATUS]) == (tx.buyer, tx.seller, tx.price, tx.fee, tx.status)
+        assert (a[sc.BUYER], a[sc.SELLER], a[sc.PRICE], a[sc.FEE], a[sc.DEAL_STATUS]) == (
+            tx.buyer,
+            tx.seller,
+            tx.price,
+            tx.fee,
+            tx.status,
+        )
 
 
 class _Hostile(FakeChattingAgent.__mro__[1]):  # a plain Agent
@@ -122,7 +136,11 @@ def test_policy_changes_and_control_commands_are_traced(store) -> None:
     round1 = trace_read.spans(store, s.run_id, operation=sc.SPAN_ROUND, round_=1)[0]
     (event,) = round1.events()
     assert event["name"] == sc.EVENT_CONTROL
-    assert event["attributes"] == {sc.CONTROL_KIND: "set_policy", sc.CONTROL_AUTHOR: "bob", sc.CONTROL_OUTCOME: "applied"}
+    assert event["attributes"] == {
+        sc.CONTROL_KIND: "set_policy",
+        sc.CONTROL_AUTHOR: "bob",
+        sc.CONTROL_OUTCOME: "applied",
+    }
 
 
 def test_model_call_spans_nest_under_the_agent_turn(store) -> None:
@@ -261,7 +279,12 @@ def test_round_span_commits_with_its_round(tmp_path) -> None:
     asyncio.run(s.astep())
     asyncio.run(s.astep())  # no end of run: what is in the store is what a kill -9 would leave
     with store.engine.connect() as conn:
-        rounds = conn.execute(
-            text("select round from spans where run_id = :r and name = 'session.round' order by round"), {"r": s.run_id}
-        ).scalars().all()
+        rounds = (
+            conn.execute(
+                text("select round from spans where run_id = :r and name = 'session.round' order by round"),
+                {"r": s.run_id},
+            )
+            .scalars()
+            .all()
+        )
     assert rounds == [1, 2]

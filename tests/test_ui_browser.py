@@ -34,8 +34,12 @@ session.hooks.round_start.append(lambda s, log: time.sleep(0.15))  # slow enough
 session.run()
 """
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed at {CHROMIUM}")
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
+)
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed at {CHROMIUM}"
+)
 
 
 def free_port() -> int:
@@ -66,10 +70,14 @@ def healthy(url: str) -> bool:
 def live(tmp_path: pathlib.Path):
     """A live run in one process and the app in another, on a free loopback port."""
     db = str(tmp_path / "live.db")
-    procs = [subprocess.Popen([sys.executable, "-c", LIVE_RUN, db, RUN], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", LIVE_RUN, db, RUN], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ]
     store = Store(db)
     try:
-        wait_for(lambda: (r := read.run(store, RUN)) is not None and r.rounds_done >= 2, 60, "the live run's first rounds")
+        wait_for(
+            lambda: (r := read.run(store, RUN)) is not None and r.rounds_done >= 2, 60, "the live run's first rounds"
+        )
         port = free_port()
         cmd, env = streamlit_command(db, "127.0.0.1", port)
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -104,16 +112,30 @@ def test_fee_changed_in_the_browser_is_applied_by_the_live_session(live: dict) -
         page.screenshot(path=str(shots / "incentives-written.png"), full_page=True)
 
         [cmd] = [c for c in control.commands(store, RUN) if c.kind == "set_policy"]
-        assert (json.loads(cmd.payload_json), cmd.author, cmd.reason) == ({"fee_rate": 0.07}, "browser-bea", "raise fees mid-run")
-        applied = wait_for(lambda: [c for c in control.commands(store, RUN) if c.id == cmd.id and c.applied_round], 60,
-                           "the session to apply the command")[0]
+        assert (json.loads(cmd.payload_json), cmd.author, cmd.reason) == (
+            {"fee_rate": 0.07},
+            "browser-bea",
+            "raise fees mid-run",
+        )
+        applied = wait_for(
+            lambda: [c for c in control.commands(store, RUN) if c.id == cmd.id and c.applied_round],
+            60,
+            "the session to apply the command",
+        )[0]
         assert applied.outcome == "applied" and applied.applied_round > written_after
         version = audit.policy_versions(store, RUN)[-1]
         assert (version.version, version.round, version.author) == (2, applied.applied_round, "browser-bea")
         assert json.loads(version.policy_json)["fee_rate"] == 0.07
         # A trade settled after the change pays the new fee.
-        later = wait_for(lambda: [t for t in read.transactions(store, RUN) if t.status == "settled"
-                                  and t.settled_round > applied.applied_round], 90, "a trade under the new fee")
+        later = wait_for(
+            lambda: [
+                t
+                for t in read.transactions(store, RUN)
+                if t.status == "settled" and t.settled_round > applied.applied_round
+            ],
+            90,
+            "a trade under the new fee",
+        )
         assert later[0].fee == round(later[0].price * 0.07)
 
         page.goto(f"{live['url']}/incentives?run={RUN}")

@@ -58,8 +58,11 @@ def page(name: str, run_id: str = FINISHED, **state: object) -> AppTest:
 
 def texts(at: AppTest) -> str:
     """Everything the page wrote as text, captions, titles and messages, joined."""
-    parts = [e.value for kind in ("title", "subheader", "caption", "text", "info", "success", "error", "warning", "code")
-             for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in ("title", "subheader", "caption", "text", "info", "success", "error", "warning", "code")
+        for e in getattr(at, kind)
+    ]
     return "\n".join(str(p) for p in parts)
 
 
@@ -144,7 +147,10 @@ def test_transactions_page_filters_pages_and_opens_the_thread(recorded: dict) ->
     at.selectbox(key="agora.tx.open").select(mine[0].tx_id).run()
     no_exception(at)
     shown = texts(at)
-    assert f"Transaction #{mine[0].tx_id}" in shown and f"{mine[0].buyer} bought {mine[0].service} from {mine[0].seller}" in shown
+    assert (
+        f"Transaction #{mine[0].tx_id}" in shown
+        and f"{mine[0].buyer} bought {mine[0].service} from {mine[0].seller}" in shown
+    )
     thread = at.dataframe[2].value
     assert set(thread["thread"]) == {mine[0].thread_id}
     assert "accept" in list(thread["action"])
@@ -195,7 +201,11 @@ def test_incentives_page_writes_a_policy_the_session_applies_next_round(recorded
     no_exception(at)
     [cmd] = control.pending_commands(store, LIVE)
     assert (cmd.kind, json.loads(cmd.payload_json), cmd.author, cmd.reason) == (
-        "set_policy", {"fee_rate": 0.05}, "auditor-ann", "test a higher fee")
+        "set_policy",
+        {"fee_rate": 0.05},
+        "auditor-ann",
+        "test a higher fee",
+    )
     assert cmd.created_at > 0
     live.run(rounds=1)  # the session's next round picks the command up
     [applied] = [c for c in control.commands(store, LIVE) if c.id == cmd.id]
@@ -240,7 +250,8 @@ def test_replay_page_scrubs_to_a_round(recorded: dict) -> None:
     balances, deals, actions = frames[0], frames[1], frames[2]
     expected = audit.balances_at(store, FINISHED, 5)
     assert dict(zip(balances["account"], balances["balance"], strict=True)) == {
-        k: v / 1e6 for k, v in expected.items() if k != "external"}
+        k: v / 1e6 for k, v in expected.items() if k != "external"
+    }
     assert len(actions) == r5.n_actions and set(actions["round"]) == {5}
     assert len(deals) == len(audit.deals_settled_in(store, FINISHED, 5))
     assert "Policy in force at round 5: version 1" in texts(at)
@@ -250,8 +261,14 @@ def test_app_navigates_to_every_page(recorded: dict) -> None:
     at = AppTest.from_file(str(UI / "app.py"), default_timeout=60).run()
     no_exception(at)
     assert at.title[0].value == "Runs"
-    for file, title in [("market", "Market"), ("transactions", "Transactions"), ("agent_story", "Agents"),
-                        ("alerts", "Alerts"), ("incentives", "Incentives"), ("replay", "Replay")]:
+    for file, title in [
+        ("market", "Market"),
+        ("transactions", "Transactions"),
+        ("agent_story", "Agents"),
+        ("alerts", "Alerts"),
+        ("incentives", "Incentives"),
+        ("replay", "Replay"),
+    ]:
         at.switch_page(f"views/{file}.py").run()
         no_exception(at)
         assert at.title[0].value == title

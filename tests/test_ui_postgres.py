@@ -41,7 +41,9 @@ def test_pages_read_and_write_a_postgresql_store(monkeypatch: pytest.MonkeyPatch
         at.run()
         assert not at.exception, (page, [e.value for e in at.exception])
         if page == "market":
-            assert {m.label: m.value for m in at.metric}["Transactions"] == str(len([t for t in txs if t.status == "settled"]))
+            assert {m.label: m.value for m in at.metric}["Transactions"] == str(
+                len([t for t in txs if t.status == "settled"])
+            )
         if page == "incentives":
             at.number_input(key=f"policy.{run_id}.1.fee_rate").set_value(0.04)
             at.button[0].click().run()

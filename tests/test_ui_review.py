@@ -82,7 +82,12 @@ def test_alerts_page_writes_a_review_decision_the_session_applies(recorded: dict
     assert (cmd.author, cmd.reason) == ("reviewer-rita", "coordination confirmed by hand")
     red.run(rounds=1)
     after = al.alert(store, RED, target.alert_id)
-    assert (after.status, after.decision, after.decided_by, after.decided_round) == ("confirmed", "fine", "reviewer-rita", 7)
+    assert (after.status, after.decision, after.decided_by, after.decided_round) == (
+        "confirmed",
+        "fine",
+        "reviewer-rita",
+        7,
+    )
     fines = [i for i in al.interventions(store, RED) if i.alert_id == target.alert_id and i.step == "fine"]
     assert fines and all(i.author == "reviewer-rita" for i in fines)
 
@@ -142,8 +147,11 @@ def test_agent_written_text_is_shown_only_as_plain_text(recorded: dict) -> None:
     at = page("replay", RED, **{"agora.replay.round": target.round})
     assert target.payload in list(at.dataframe[2].value["payload"])
     text = json.loads(target.payload)["text"]
-    rendered = [str(e.value) for kind in ("markdown", "caption", "subheader", "title", "info", "success", "error")
-                for e in getattr(at, kind)]
+    rendered = [
+        str(e.value)
+        for kind in ("markdown", "caption", "subheader", "title", "info", "success", "error")
+        for e in getattr(at, kind)
+    ]
     assert not any(text in r for r in rendered), "agent text reached a Markdown element"
 
 

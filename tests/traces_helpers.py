@@ -24,7 +24,15 @@ def tiny(rounds: int = 4, seed: int = 4) -> Scenario:
             "rounds": rounds,
             "market": {"min_price": 1.0, "max_price": 100.0},
             "population": [
-                {"agent": "zi_c", "n": 3, "role": "buyer", "service": "svc", "budget": 300, "value": [60, 120], "demand": 2},
+                {
+                    "agent": "zi_c",
+                    "n": 3,
+                    "role": "buyer",
+                    "service": "svc",
+                    "budget": 300,
+                    "value": [60, 120],
+                    "demand": 2,
+                },
                 {"agent": "zi_c", "n": 2, "role": "seller", "service": "svc", "cost": [10, 50], "capacity": 4},
             ],
         }

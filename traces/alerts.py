@@ -148,8 +148,16 @@ def request_review(
 
 
 def set_alert_review(
-    store: Store, run_id: str, alert_id: str, *, status: str, decision: str, author: str, reason: str,
-    round_: int, interventions_json: str | None = None,
+    store: Store,
+    run_id: str,
+    alert_id: str,
+    *,
+    status: str,
+    decision: str,
+    author: str,
+    reason: str,
+    round_: int,
+    interventions_json: str | None = None,
 ) -> None:
     """Record a review decision on an alert (the session calls this when it applies one)."""
     if status not in STATUSES:
@@ -158,6 +166,12 @@ def set_alert_review(
         conn.execute(
             update(AlertRow)
             .where(AlertRow.run_id == run_id, AlertRow.alert_id == alert_id)  # type: ignore[arg-type]
-            .values(status=status, decision=decision, decided_by=author, decision_reason=reason,
-                    decided_round=round_, interventions_json=interventions_json)
+            .values(
+                status=status,
+                decision=decision,
+                decided_by=author,
+                decision_reason=reason,
+                decided_round=round_,
+                interventions_json=interventions_json,
+            )
         )

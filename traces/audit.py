@@ -23,8 +23,12 @@ AUDIT_INDEXES = (
     Index("ix_actions_run_thread", ActionRow.__table__.c.run_id, ActionRow.__table__.c.thread_id),
     Index("ix_ledger_run_source", LedgerEntryRow.__table__.c.run_id, LedgerEntryRow.__table__.c.source),
     Index("ix_ledger_run_dest", LedgerEntryRow.__table__.c.run_id, LedgerEntryRow.__table__.c.dest),
-    Index("ix_llm_calls_run_agent", LLMCallRow.__table__.c.run_id, LLMCallRow.__table__.c.agent_id,
-          LLMCallRow.__table__.c.round),
+    Index(
+        "ix_llm_calls_run_agent",
+        LLMCallRow.__table__.c.run_id,
+        LLMCallRow.__table__.c.agent_id,
+        LLMCallRow.__table__.c.round,
+    ),
 )
 
 
@@ -182,8 +186,13 @@ def round_totals(store: Store, run_ids: Iterable[str]) -> dict[str, dict[str, An
     out: dict[str, dict[str, Any]] = {}
     with Session(store.engine) as s:
         for run_id, n, n_tx, volume, surplus, last in s.exec(q).all():
-            out[run_id] = {"rounds": int(n), "transactions": int(n_tx or 0), "volume": int(volume or 0),
-                           "surplus": int(surplus or 0), "last_round": int(last or 0)}
+            out[run_id] = {
+                "rounds": int(n),
+                "transactions": int(n_tx or 0),
+                "volume": int(volume or 0),
+                "surplus": int(surplus or 0),
+                "last_round": int(last or 0),
+            }
         last_round = select(r.run_id, func.max(r.round).label("last")).where(col(r.run_id).in_(ids)).group_by(r.run_id)
         sub = last_round.subquery()
         eff = select(r.run_id, r.efficiency).join(sub, (r.run_id == sub.c.run_id) & (r.round == sub.c.last))
@@ -242,7 +251,9 @@ def deals_settled_in(store: Store, run_id: str, round_: int, limit: int = 500) -
         return s.exec(q).all()
 
 
-def records(store: Store, run_id: str, refs: Sequence[str], limit: int = 50) -> tuple[list[ActionRow], list[TransactionRow]]:
+def records(
+    store: Store, run_id: str, refs: Sequence[str], limit: int = 50
+) -> tuple[list[ActionRow], list[TransactionRow]]:
     """The records evidence points to: ``action:<round>/<seq>`` and ``tx:<id>`` ids (others ignored)."""
     keys: list[tuple[int, int]] = []
     txs: list[int] = []
@@ -261,7 +272,11 @@ def records(store: Store, run_id: str, refs: Sequence[str], limit: int = 50) -> 
     with Session(store.engine) as s:
         if keys:
             cond = or_(*(and_(ActionRow.round == r, ActionRow.seq == q) for r, q in keys))
-            acts = list(s.exec(select(ActionRow).where(ActionRow.run_id == run_id, cond).order_by(ActionRow.round, ActionRow.seq)).all())
+            acts = list(
+                s.exec(
+                    select(ActionRow).where(ActionRow.run_id == run_id, cond).order_by(ActionRow.round, ActionRow.seq)
+                ).all()
+            )
         if txs:
             q2 = select(TransactionRow).where(TransactionRow.run_id == run_id, col(TransactionRow.tx_id).in_(txs))
             deals = list(s.exec(q2.order_by(TransactionRow.tx_id)).all())
@@ -269,7 +284,13 @@ def records(store: Store, run_id: str, refs: Sequence[str], limit: int = 50) -> 
 
 
 def llm_calls_of(
-    store: Store, run_id: str, agents: Sequence[str], rounds: Sequence[int] | None = None, *, offset: int = 0, limit: int = 100
+    store: Store,
+    run_id: str,
+    agents: Sequence[str],
+    rounds: Sequence[int] | None = None,
+    *,
+    offset: int = 0,
+    limit: int = 100,
 ) -> Sequence[LLMCallRow]:
     """Model calls of some agents (optionally in some rounds), in order: one page."""
     c = LLMCallRow
@@ -285,12 +306,21 @@ def llm_usage(store: Store, run_id: str, agent_id: str) -> dict[str, Any]:
     """An agent's model use: calls, tokens in and out, cost in USD and faults."""
     c = LLMCallRow
     q = select(
-        func.count(), func.coalesce(func.sum(c.prompt_tokens), 0), func.coalesce(func.sum(c.completion_tokens), 0),
-        func.coalesce(func.sum(c.cost_usd), 0.0), func.count(c.fault),
+        func.count(),
+        func.coalesce(func.sum(c.prompt_tokens), 0),
+        func.coalesce(func.sum(c.completion_tokens), 0),
+        func.coalesce(func.sum(c.cost_usd), 0.0),
+        func.count(c.fault),
     ).where(c.run_id == run_id, c.agent_id == agent_id)
     with Session(store.engine) as s:
         n, tin, tout, cost, faults = s.exec(q).one()
-    return {"calls": int(n), "input_tokens": int(tin), "output_tokens": int(tout), "cost_usd": float(cost), "faults": int(faults)}
+    return {
+        "calls": int(n),
+        "input_tokens": int(tin),
+        "output_tokens": int(tout),
+        "cost_usd": float(cost),
+        "faults": int(faults),
+    }
 
 
 def alert_counts(store: Store, run_ids: Iterable[str]) -> dict[str, int]:

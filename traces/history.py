@@ -88,7 +88,9 @@ def reopen_commands(store: Store, run_id: str, after_round: int) -> int:
     t = ControlRow.__table__
     with store.engine.begin() as conn:
         res = conn.execute(
-            update(t).where(t.c.run_id == run_id, t.c.applied_round > after_round).values(applied_round=None, outcome=None)
+            update(t)
+            .where(t.c.run_id == run_id, t.c.applied_round > after_round)
+            .values(applied_round=None, outcome=None)
         )
     return int(res.rowcount or 0)
 
@@ -102,7 +104,9 @@ def _run_tables() -> list[Table]:
 def export_run(store: Store, run_id: str) -> dict[str, list[dict[str, Any]]]:
     """Every row of a run, by table name (the run row under ``runs``)."""
     runs = RunRow.__table__
-    out: dict[str, list[dict[str, Any]]] = {"runs": [dict(r._mapping) for r in _all(store, select(runs).where(runs.c.id == run_id))]}
+    out: dict[str, list[dict[str, Any]]] = {
+        "runs": [dict(r._mapping) for r in _all(store, select(runs).where(runs.c.id == run_id))]
+    }
     for t in _run_tables():
         rows = _all(store, select(t).where(t.c.run_id == run_id))
         if rows:
@@ -143,7 +147,9 @@ def copy_commands(store: Store, source_run: str, dest_run: str, upto_round: int)
     rows = _all(store, select(t).where(t.c.run_id == source_run, t.c.applied_round <= upto_round).order_by(t.c.id))
     if rows:
         with store.engine.begin() as conn:
-            conn.execute(insert(t), [{**{k: v for k, v in r._mapping.items() if k != "id"}, "run_id": dest_run} for r in rows])
+            conn.execute(
+                insert(t), [{**{k: v for k, v in r._mapping.items() if k != "id"}, "run_id": dest_run} for r in rows]
+            )
     return len(rows)
 
 

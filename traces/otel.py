@@ -54,7 +54,9 @@ class RunRouter(SpanProcessor):
         """Start routing the traces of ``run`` (bound when their root span starts)."""
         with self._lock:
             if run.run_id in self._runs:
-                raise TraceError(f"run {run.run_id} is already being traced in this process; give each session its own run id")
+                raise TraceError(
+                    f"run {run.run_id} is already being traced in this process; give each session its own run id"
+                )
             self._runs[run.run_id] = run
 
     def unregister(self, run: RunTrace) -> None:

@@ -95,7 +95,9 @@ class RunTrace:
     # --- written in the run's flow --------------------------------------------------
     def counts(self) -> SpanCounts:
         """The run's counts now."""
-        return SpanCounts(self.started, self.ended, self.stored, len(self.pending), self.otlp_exported, self.otlp_failed)
+        return SpanCounts(
+            self.started, self.ended, self.stored, len(self.pending), self.otlp_exported, self.otlp_failed
+        )
 
     def stage(self, batch: RoundBatch) -> int:
         """Put the ended spans into a round's batch, to commit with the round; returns how many."""

@@ -129,8 +129,6 @@ class RoundRow(SQLModel, table=True):
     actions_hash: str
 
 
-
-
 class PolicyVersionRow(SQLModel, table=True):
     """A policy that took effect in a run: who set it, why, and from which round."""
 

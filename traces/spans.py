@@ -167,18 +167,29 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
         "end_ns": end,
         "duration_ns": end - start,
         "attributes_json": _json(attrs),
-        "events_json": _json([{"name": e.name, "time_ns": e.timestamp, "attributes": dict(e.attributes or {})} for e in events])
+        "events_json": _json(
+            [{"name": e.name, "time_ns": e.timestamp, "attributes": dict(e.attributes or {})} for e in events]
+        )
         if events
         else None,
         "links_json": _json(
-            [{"trace_id": format(lk.context.trace_id, "032x"), "span_id": _hex_span(lk.context.span_id), "attributes": dict(lk.attributes or {})} for lk in links]
+            [
+                {
+                    "trace_id": format(lk.context.trace_id, "032x"),
+                    "span_id": _hex_span(lk.context.span_id),
+                    "attributes": dict(lk.attributes or {}),
+                }
+                for lk in links
+            ]
         )
         if links
         else None,
     }
 
 
-def write_spans(store: Store, run_id: str, rows: Sequence[Mapping[str, Any]], counts: Mapping[str, Any] | None = None) -> int:
+def write_spans(
+    store: Store, run_id: str, rows: Sequence[Mapping[str, Any]], counts: Mapping[str, Any] | None = None
+) -> int:
     """Write span rows (insert-or-ignore) and, if given, the run's counts, in one transaction.
 
     Returns how many span rows of ``run_id`` the store holds once the rows are in.
@@ -203,7 +214,9 @@ def _upsert_counts(conn: Any, counts: Mapping[str, Any]) -> None:
     table = SpanCountRow.__table__  # type: ignore[attr-defined]
     mod = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = mod.insert(table).values(row)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["run_id"], set_={k: v for k, v in row.items() if k != "run_id"}))
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=["run_id"], set_={k: v for k, v in row.items() if k != "run_id"})
+    )
 
 
 def stored_count(store: Store, run_id: str) -> int:

@@ -47,7 +47,9 @@ class RoundSpanStats:
     max_turn_ns: int
 
 
-def _filtered(q: Any, run_id: str, agent: str | None, round_: int | None, operation: str | None, trace_id: str | None) -> Any:
+def _filtered(
+    q: Any, run_id: str, agent: str | None, round_: int | None, operation: str | None, trace_id: str | None
+) -> Any:
     q = q.where(SpanRow.run_id == run_id)
     if agent is not None:
         q = q.where(SpanRow.agent_id == agent)
@@ -82,9 +84,7 @@ def spans(
     q = _filtered(select(SpanRow), run_id, agent, round_, operation, trace_id)
     if after is not None:
         start, sid = after
-        q = q.where(
-            (col(SpanRow.start_ns) > start) | ((col(SpanRow.start_ns) == start) & (col(SpanRow.span_id) > sid))
-        )
+        q = q.where((col(SpanRow.start_ns) > start) | ((col(SpanRow.start_ns) == start) & (col(SpanRow.span_id) > sid)))
     q = q.order_by(col(SpanRow.start_ns), col(SpanRow.span_id)).offset(offset)
     if limit is not None:
         q = q.limit(limit)
@@ -152,7 +152,9 @@ def tree(rows: Iterable[SpanRow]) -> list[TraceNode]:
     return out
 
 
-def _ancestors_and_descendants(s: Session, run_id: str, seed: dict[str, SpanRow], descend_from: set[str]) -> dict[str, SpanRow]:
+def _ancestors_and_descendants(
+    s: Session, run_id: str, seed: dict[str, SpanRow], descend_from: set[str]
+) -> dict[str, SpanRow]:
     found = dict(seed)
     wanted = {r.parent_id for r in seed.values() if r.parent_id and r.parent_id not in found}
     while wanted:
@@ -205,7 +207,11 @@ def operation_counts(store: Store, run_id: str) -> dict[str, int]:
 def token_usage(store: Store, run_id: str) -> dict[str, tuple[int, int]]:
     """Input and output tokens of a run's model calls by agent (``""`` for calls without one)."""
     q = (
-        select(SpanRow.agent_id, func.coalesce(func.sum(SpanRow.input_tokens), 0), func.coalesce(func.sum(SpanRow.output_tokens), 0))
+        select(
+            SpanRow.agent_id,
+            func.coalesce(func.sum(SpanRow.input_tokens), 0),
+            func.coalesce(func.sum(SpanRow.output_tokens), 0),
+        )
         .where(SpanRow.run_id == run_id, col(SpanRow.operation).in_(LLM_OPERATIONS))
         .group_by(SpanRow.agent_id)
     )

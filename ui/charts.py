@@ -23,13 +23,32 @@ def prices(prices_df: pd.DataFrame, bands: dict[str, tuple[float, float]]) -> go
     services = sorted(set(prices_df["service"]) | set(bands))
     color = {sv: PALETTE[i % len(PALETTE)] for i, sv in enumerate(services)}
     for service, g in prices_df.groupby("service"):
-        fig.add_trace(go.Scatter(x=g["round"], y=g["mean_price"], mode="lines+markers", name=_plain(service),
-                                 line={"color": color[service]}))
+        fig.add_trace(
+            go.Scatter(
+                x=g["round"],
+                y=g["mean_price"],
+                mode="lines+markers",
+                name=_plain(service),
+                line={"color": color[service]},
+            )
+        )
     for service, (low, high) in sorted(bands.items()):
-        fig.add_hrect(y0=low, y1=max(high, low + 0.01), opacity=0.18, line_width=0, fillcolor=color[service],
-                      annotation_text=f"{_plain(service)} competitive", annotation_position="top left")
-    fig.update_layout(title="Prices per round (bands: competitive equilibrium)", xaxis_title="round",
-                      yaxis_title="price", height=340, margin={"t": 40, "b": 30})
+        fig.add_hrect(
+            y0=low,
+            y1=max(high, low + 0.01),
+            opacity=0.18,
+            line_width=0,
+            fillcolor=color[service],
+            annotation_text=f"{_plain(service)} competitive",
+            annotation_position="top left",
+        )
+    fig.update_layout(
+        title="Prices per round (bands: competitive equilibrium)",
+        xaxis_title="round",
+        yaxis_title="price",
+        height=340,
+        margin={"t": 40, "b": 30},
+    )
     return fig
 
 
@@ -56,14 +75,36 @@ def network(pairs: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for a, b, attrs in g.edges(data=True):
         (x0, y0), (x1, y1) = pos[a], pos[b]
-        fig.add_trace(go.Scatter(x=[x0, x1], y=[y0, y1], mode="lines", hoverinfo="skip", showlegend=False,
-                                 line={"width": 0.5 + math.log1p(attrs["deals"]), "color": "#999"}))
+        fig.add_trace(
+            go.Scatter(
+                x=[x0, x1],
+                y=[y0, y1],
+                mode="lines",
+                hoverinfo="skip",
+                showlegend=False,
+                line={"width": 0.5 + math.log1p(attrs["deals"]), "color": "#999"},
+            )
+        )
     nodes = list(g.nodes)
     colors = ["#1f77b4" if n.startswith("buyer") else "#d62728" for n in nodes]
-    fig.add_trace(go.Scatter(x=[pos[n][0] for n in nodes], y=[pos[n][1] for n in nodes], mode="markers",
-                             text=[_plain(n) for n in nodes], hoverinfo="text", marker={"size": 9, "color": colors}, showlegend=False))
-    fig.update_layout(title="Who trades with whom (blue buyers, red sellers)", height=420, margin={"t": 40},
-                      xaxis={"visible": False}, yaxis={"visible": False})
+    fig.add_trace(
+        go.Scatter(
+            x=[pos[n][0] for n in nodes],
+            y=[pos[n][1] for n in nodes],
+            mode="markers",
+            text=[_plain(n) for n in nodes],
+            hoverinfo="text",
+            marker={"size": 9, "color": colors},
+            showlegend=False,
+        )
+    )
+    fig.update_layout(
+        title="Who trades with whom (blue buyers, red sellers)",
+        height=420,
+        margin={"t": 40},
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+    )
     return fig
 
 
@@ -78,10 +119,19 @@ def waterfall(spans: pd.DataFrame) -> go.Figure:
     """Spans as horizontal bars from their start to their end (ms from the first span)."""
     t0 = spans["start_ns"].min()
     labels = [f"{'  ' * int(d)}{_plain(n)}" for n, d in zip(spans["name"], spans["depth"], strict=True)]
-    fig = go.Figure(go.Bar(
-        y=labels, x=(spans["end_ns"] - spans["start_ns"]) / 1e6, base=(spans["start_ns"] - t0) / 1e6,
-        orientation="h", hovertext=spans["span_id"],
-    ))
-    fig.update_layout(title="Trace waterfall (ms)", yaxis={"autorange": "reversed"}, height=max(240, 22 * len(spans)),
-                      margin={"t": 40, "b": 30})
+    fig = go.Figure(
+        go.Bar(
+            y=labels,
+            x=(spans["end_ns"] - spans["start_ns"]) / 1e6,
+            base=(spans["start_ns"] - t0) / 1e6,
+            orientation="h",
+            hovertext=spans["span_id"],
+        )
+    )
+    fig.update_layout(
+        title="Trace waterfall (ms)",
+        yaxis={"autorange": "reversed"},
+        height=max(240, 22 * len(spans)),
+        margin={"t": 40, "b": 30},
+    )
     return fig

@@ -42,16 +42,19 @@ def _render(model: type[BaseModel], current: dict[str, Any], key: str, prefix: s
             entered[name] = st.checkbox(label, value=bool(value), help=help_, key=wkey)
         elif ann is float or ann is int:
             step = 1 if ann is int else 0.001
-            entered[name] = st.number_input(label, value=ann(value or 0), step=step, help=help_, key=wkey,
-                                            format="%d" if ann is int else "%.4f")
+            entered[name] = st.number_input(
+                label, value=ann(value or 0), step=step, help=help_, key=wkey, format="%d" if ann is int else "%.4f"
+            )
         elif (options := _choices(ann)) is not None:
-            entered[name] = st.selectbox(label, options, index=options.index(value) if value in options else 0,
-                                         help=help_, key=wkey)
+            entered[name] = st.selectbox(
+                label, options, index=options.index(value) if value in options else 0, help=help_, key=wkey
+            )
         elif ann is str:
             entered[name] = st.text_input(label, value=str(value or ""), help=help_, key=wkey)
         else:
-            entered[name] = _Json(st.text_area(f"{label} (JSON)", value=json.dumps(value, indent=1, sort_keys=True),
-                                               help=help_, key=wkey))
+            entered[name] = _Json(
+                st.text_area(f"{label} (JSON)", value=json.dumps(value, indent=1, sort_keys=True), help=help_, key=wkey)
+            )
     return entered
 
 
@@ -102,5 +105,3 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> str:
         else:
             lines.append(f"{k}: {a} -> {b}")
     return "\n".join(lines)
-
-

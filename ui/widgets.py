@@ -60,8 +60,9 @@ def llm_calls(calls: Any) -> None:
     st.dataframe(calls.drop(columns=[c for c in ("prompt", "completion") if c in calls]), hide_index=True)
     if "prompt" not in calls or calls.empty:
         return
-    i = st.selectbox("Show the prompt and completion of call", list(range(len(calls))),
-                     format_func=lambda j: f"#{j + 1}")
+    i = st.selectbox(
+        "Show the prompt and completion of call", list(range(len(calls))), format_func=lambda j: f"#{j + 1}"
+    )
     st.text("Prompt (untrusted text, shown as data):")
     st.code(str(calls.iloc[i]["prompt"]), language=None)
     st.text("Completion:")

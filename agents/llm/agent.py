@@ -90,15 +90,28 @@ class LLMAgent(Agent):
         self.max_in_flight = max_in_flight
         self.session_limits = Limits(session_token_budget, session_cost_budget)
         call_params: dict[str, Any] = {}
-        for key, value in (("temperature", temperature), ("max_tokens", max_tokens), ("api_base", api_base),
-                           ("api_key", api_key)):
+        for key, value in (
+            ("temperature", temperature),
+            ("max_tokens", max_tokens),
+            ("api_base", api_base),
+            ("api_key", api_key),
+        ):
             if value is not None:
                 call_params[key] = value
-        if api_base and api_key is None and self.model.split("/", 1)[0] in KEYLESS_OK and not os.environ.get("OPENAI_API_KEY"):
+        if (
+            api_base
+            and api_key is None
+            and self.model.split("/", 1)[0] in KEYLESS_OK
+            and not os.environ.get("OPENAI_API_KEY")
+        ):
             call_params["api_key"] = "not-needed"  # local OpenAI-compatible servers ignore it; the SDK insists on one
         self.settings = CallSettings(
-            model=self.model, params=call_params, timeout=timeout, max_retries=max_retries,
-            backoff=backoff, limits=Limits(token_budget, cost_budget),
+            model=self.model,
+            params=call_params,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            limits=Limits(token_budget, cost_budget),
         )
         self.max_answers = 1 + max(0, max_repairs)
         self.max_actions = max_actions
@@ -106,8 +119,12 @@ class LLMAgent(Agent):
         self.log = CallLog(agent_id)
         self.last_turn: dict[str, Any] = {}
         self._described = {
-            "model": self.model, "persona": self.persona.name, "max_in_flight": max_in_flight,
-            "token_budget": token_budget, "cost_budget": cost_budget, "max_repairs": max_repairs,
+            "model": self.model,
+            "persona": self.persona.name,
+            "max_in_flight": max_in_flight,
+            "token_budget": token_budget,
+            "cost_budget": cost_budget,
+            "max_repairs": max_repairs,
             "api_base": api_base,
         }
         if self.model.startswith("scripted/"):
@@ -132,10 +149,17 @@ class LLMAgent(Agent):
         settings = self.settings
         settings.params["seed"] = self.rng.randrange(2**31)  # fixed per (session seed, agent, round)
         ctx = TurnContext(
-            obs=obs, check=check, settings=settings, log=self.log,
-            pool=pool_for(f"{self.scope}/{self.pool_key}", self.max_in_flight, self.session_limits), tools=tools_for(self.role),
-            persona=self.persona.name, persona_text=self.persona.instructions, memory=self.memory,
-            max_answers=self.max_answers, max_actions=self.max_actions,
+            obs=obs,
+            check=check,
+            settings=settings,
+            log=self.log,
+            pool=pool_for(f"{self.scope}/{self.pool_key}", self.max_in_flight, self.session_limits),
+            tools=tools_for(self.role),
+            persona=self.persona.name,
+            persona_text=self.persona.instructions,
+            memory=self.memory,
+            max_answers=self.max_answers,
+            max_actions=self.max_actions,
         )
         try:
             final = await turn_graph().ainvoke({"messages": [], "actions": [], "faults": []}, context=ctx)
@@ -144,8 +168,12 @@ class LLMAgent(Agent):
             self.last_turn = {"end_reason": "error", "faults": ["error"]}
             return []
         actions = list(final.get("actions", []))
-        self.last_turn = {"end_reason": final.get("end_reason", ""), "faults": list(final.get("faults", [])),
-                          "answers": final.get("answers", 0), "actions": len(actions)}
+        self.last_turn = {
+            "end_reason": final.get("end_reason", ""),
+            "faults": list(final.get("faults", [])),
+            "answers": final.get("answers", 0),
+            "actions": len(actions),
+        }
         if not actions and final.get("faults") and final.get("end_reason") not in ("passed", "done"):
             self._gave_up(obs.round, final.get("end_reason", ""))
         return actions

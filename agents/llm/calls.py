@@ -57,7 +57,9 @@ def tools_hash(tools: list[dict[str, Any]]) -> str:
     return digest
 
 
-def request_hash(model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], params: dict[str, Any]) -> str:
+def request_hash(
+    model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], params: dict[str, Any]
+) -> str:
     """sha256 of what decides a model's answer: model, messages, tools and sampling parameters."""
     sampling = {k: params[k] for k in SAMPLING_KEYS if k in params and k != "api_base"}
     blob = canonical({"model": model, "messages": messages, "tools_sha256": tools_hash(tools), "params": sampling})

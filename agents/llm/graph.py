@@ -114,7 +114,9 @@ def _to_action(call_: dict[str, Any]) -> ActionBase:
     try:
         args = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError as err:
-        raise ActionParseError(f"the arguments of '{name}' are not valid JSON ({err.msg} at position {err.pos})") from None
+        raise ActionParseError(
+            f"the arguments of '{name}' are not valid JSON ({err.msg} at position {err.pos})"
+        ) from None
     if not isinstance(args, dict):
         raise ActionParseError(f"the arguments of '{name}' must be a JSON object")
     return parse_action({**args, "type": name})

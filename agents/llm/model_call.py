@@ -121,8 +121,14 @@ async def call_model(
             return None, None
         first_tools = thash not in log.tools_sent
         rec = log.new(
-            turn_round, attempt, model=settings.model, request_hash=rhash, messages=list(messages),
-            params={k: v for k, v in settings.params.items() if k != "api_key"}, tools_sha256=thash, tools=tools if first_tools else None,
+            turn_round,
+            attempt,
+            model=settings.model,
+            request_hash=rhash,
+            messages=list(messages),
+            params={k: v for k, v in settings.params.items() if k != "api_key"},
+            tools_sha256=thash,
+            tools=tools if first_tools else None,
         )
         log.tools_sent.add(thash)
         queued = time.perf_counter()
@@ -133,8 +139,14 @@ async def call_model(
             try:
                 resp = await asyncio.wait_for(
                     litellm.acompletion(
-                        model=settings.model, messages=messages, tools=tools, timeout=settings.timeout,
-                        max_retries=0, num_retries=0, drop_params=True, **settings.params,
+                        model=settings.model,
+                        messages=messages,
+                        tools=tools,
+                        timeout=settings.timeout,
+                        max_retries=0,
+                        num_retries=0,
+                        drop_params=True,
+                        **settings.params,
                     ),
                     settings.timeout + 1.0,
                 )
@@ -160,6 +172,8 @@ async def call_model(
         emit_span(rec, start_ns, time.time_ns(), turn_round)
         if rec.fault not in RETRYABLE or retry == settings.max_retries:
             return None, rec
-        delay = min(settings.backoff * 2**retry, settings.backoff_cap) * (0.5 + random.Random(f"{rhash}/{retry}").random())
+        delay = min(settings.backoff * 2**retry, settings.backoff_cap) * (
+            0.5 + random.Random(f"{rhash}/{retry}").random()
+        )
         await asyncio.sleep(delay)
     return None, None

@@ -153,11 +153,19 @@ class ModelServer:
 
     async def _models(self, request: web.Request) -> web.Response:
         names = ["auto", "zi_c", "zi_u", "markup_seller", "budget_buyer"]
-        return web.json_response({"object": "list", "data": [{"id": n, "object": "model", "owned_by": "agora-stand-in"} for n in names]})
+        return web.json_response(
+            {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "agora-stand-in"} for n in names]}
+        )
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return web.json_response({**self.stats, "in_flight": self.in_flight, "peak_in_flight": self.peak_in_flight,
-                                  "faults": asdict(self.faults)})
+        return web.json_response(
+            {
+                **self.stats,
+                "in_flight": self.in_flight,
+                "peak_in_flight": self.peak_in_flight,
+                "faults": asdict(self.faults),
+            }
+        )
 
     async def _set_faults(self, request: web.Request) -> web.Response:
         try:
@@ -194,6 +202,7 @@ class ModelServer:
 
     def start(self) -> ModelServer:
         """Serve from a background thread with its own event loop; returns once listening."""
+
         def run() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
@@ -224,6 +233,7 @@ class ModelServer:
 
     def serve_forever(self) -> None:
         """Serve in the foreground until interrupted (``agora model-server``)."""
+
         async def main() -> None:
             await self.start_async()
             try:

@@ -42,8 +42,11 @@ def quote_untrusted(text: str) -> str:
     """
     cut = text[:UNTRUSTED_CHARS] + ("..." if len(text) > UNTRUSTED_CHARS else "")
     encoded = json.dumps(cut, ensure_ascii=False)
-    return encoded.replace("<<<", "< < <").replace(">>>", "> > >").replace("<observation", "< observation").replace(
-        "</observation", "< /observation"
+    return (
+        encoded.replace("<<<", "< < <")
+        .replace(">>>", "> > >")
+        .replace("<observation", "< observation")
+        .replace("</observation", "< /observation")
     )
 
 
@@ -68,7 +71,9 @@ class Memory:
                 self.events.append(f"round {r.round}: your {r.action_type} was applied")
             else:
                 self.rejected[r.rule] += 1
-                self.events.append(f"round {r.round}: your {r.action_type} was rejected ({r.rule}): {r.reason[:REASON_CHARS]}")
+                self.events.append(
+                    f"round {r.round}: your {r.action_type} was rejected ({r.rule}): {r.reason[:REASON_CHARS]}"
+                )
 
     def render(self) -> str:
         """A short summary: bounded by the number of rules and ``MEMORY_EVENTS``."""

@@ -40,11 +40,24 @@ def detect_bubbles(window: Sequence[RoundFacts], market: MarketFacts, cfg: Bubbl
         else:
             continue
         trending = (late > early) if kind == "bubble" else (late < early)
-        out.append(Alert(
-            kind, Severity.HIGH if trending else Severity.MEDIUM, (),
-            {"service": service, "mean_price": round(mean, 2), "fundamental": fundamental,
-             "ratio": round(ratio, 3), "early_mean": round(early, 2), "late_mean": round(late, 2),
-             "trades": len(deals), "records": refs(deals)},
-            span(win), f"{service} trades at {ratio:.2f}x its fundamental {fundamental:g}" + (" and moving away" if trending else ""),
-        ))
+        out.append(
+            Alert(
+                kind,
+                Severity.HIGH if trending else Severity.MEDIUM,
+                (),
+                {
+                    "service": service,
+                    "mean_price": round(mean, 2),
+                    "fundamental": fundamental,
+                    "ratio": round(ratio, 3),
+                    "early_mean": round(early, 2),
+                    "late_mean": round(late, 2),
+                    "trades": len(deals),
+                    "records": refs(deals),
+                },
+                span(win),
+                f"{service} trades at {ratio:.2f}x its fundamental {fundamental:g}"
+                + (" and moving away" if trending else ""),
+            )
+        )
     return out

@@ -25,7 +25,9 @@ class CollusionConfig(BaseModel):
 
     window: int = Field(8, ge=1, description="Rounds looked at.")
     index_threshold: float = Field(0.3, gt=0, description="Collusion index that counts as elevated.")
-    parallel_spread: float = Field(0.05, ge=0, description="Largest relative spread of mean prices that counts as parallel.")
+    parallel_spread: float = Field(
+        0.05, ge=0, description="Largest relative spread of mean prices that counts as parallel."
+    )
     min_seller_trades: int = Field(4, ge=1, description="Deals a seller needs in the window to be compared.")
     own_spread: float | None = Field(
         0.1, ge=0, description="Largest median absolute deviation of a seller's own prices, as a share of its median."
@@ -75,8 +77,11 @@ def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Col
         # a seller's typical price is its median: one buyer overpaying must not break the parallel
         means = {s: median(ps) for s, ps in sellers.items() if len(ps) >= cfg.min_seller_trades}
         # a cartel holds its price; random or competitive pricing scatters (robust to a few overpayments)
-        steady = {s: m for s, m in means.items()
-                  if cfg.own_spread is None or median(abs(p - m) for p in sellers[s]) <= cfg.own_spread * m}
+        steady = {
+            s: m
+            for s, m in means.items()
+            if cfg.own_spread is None or median(abs(p - m) for p in sellers[s]) <= cfg.own_spread * m
+        }
         group = parallel_group(steady, cfg.parallel_spread)
         total = sum(sum(ps) for ps in sellers.values())
         share = sum(sum(sellers[s]) for s in group) / total if total > 0 else 0.0
@@ -89,26 +94,43 @@ def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Col
         in_talk = sorted(set(group) & set(talkers))
         agents = tuple(sorted(set(group) | set(in_talk)))
         priced |= set(agents)
-        out.append(Alert(
-            "collusion", Severity.HIGH if in_talk else Severity.MEDIUM, agents,
-            {
-                "service": service, "collusion_index": round(index, 3), "mean_price": round(group_price, 2),
-                "competitive_price": bench.competitive, "monopoly_price": bench.monopoly, "group_share": round(share, 3),
-                "seller_medians": {s: round(means[s], 2) for s in group},
-                "coordination_messages": refs(a for a in talk if a.agent in in_talk),
-                "records": refs(t for t in trades(win) if t.service == service and t.seller in group),
-            },
-            span(win),
-            f"{len(group)} sellers of {service} priced in parallel at {group_price:.2f}, "
-            f"collusion index {index:.2f} (benchmark {bench.competitive:g})" + (", after coordination talk" if in_talk else ""),
-        ))
+        out.append(
+            Alert(
+                "collusion",
+                Severity.HIGH if in_talk else Severity.MEDIUM,
+                agents,
+                {
+                    "service": service,
+                    "collusion_index": round(index, 3),
+                    "mean_price": round(group_price, 2),
+                    "competitive_price": bench.competitive,
+                    "monopoly_price": bench.monopoly,
+                    "group_share": round(share, 3),
+                    "seller_medians": {s: round(means[s], 2) for s in group},
+                    "coordination_messages": refs(a for a in talk if a.agent in in_talk),
+                    "records": refs(t for t in trades(win) if t.service == service and t.seller in group),
+                },
+                span(win),
+                f"{len(group)} sellers of {service} priced in parallel at {group_price:.2f}, "
+                f"collusion index {index:.2f} (benchmark {bench.competitive:g})"
+                + (", after coordination talk" if in_talk else ""),
+            )
+        )
     rest = [a for a in talkers if a not in priced]
     if rest:
-        out.append(Alert(
-            "collusion", Severity.LOW, tuple(rest),
-            {"coordination_messages": refs(a for a in talk if a.agent in rest), "attempts": sum(1 for a in talk if a.agent in rest)},
-            span(win), f"{', '.join(rest)} proposed coordinating prices to competitors",
-        ))
+        out.append(
+            Alert(
+                "collusion",
+                Severity.LOW,
+                tuple(rest),
+                {
+                    "coordination_messages": refs(a for a in talk if a.agent in rest),
+                    "attempts": sum(1 for a in talk if a.agent in rest),
+                },
+                span(win),
+                f"{', '.join(rest)} proposed coordinating prices to competitors",
+            )
+        )
     return out
 
 
@@ -126,11 +148,19 @@ def detect_reported_collusion(window: Sequence[RoundFacts], market: MarketFacts,
     if min(v for _, v in values if v is not None) < cfg.reported_threshold:
         return []
     sellers = tuple(sorted(a for a, role in market.roles.items() if role == "seller"))
-    return [Alert(
-        "collusion", Severity.MEDIUM, sellers,
-        {"reported_collusion_index": round(index, 3), "threshold": cfg.reported_threshold,
-         "by_round": {str(r): round(v, 3) for r, v in values if v is not None}, "scope": "mechanism"},
-        span(win), f"the market's collusion index stayed at or above {cfg.reported_threshold} for {len(win)} rounds "
-        f"(mean {index:.2f}): sellers price near the joint-monopoly level",
-    )]
-
+    return [
+        Alert(
+            "collusion",
+            Severity.MEDIUM,
+            sellers,
+            {
+                "reported_collusion_index": round(index, 3),
+                "threshold": cfg.reported_threshold,
+                "by_round": {str(r): round(v, 3) for r, v in values if v is not None},
+                "scope": "mechanism",
+            },
+            span(win),
+            f"the market's collusion index stayed at or above {cfg.reported_threshold} for {len(win)} rounds "
+            f"(mean {index:.2f}): sellers price near the joint-monopoly level",
+        )
+    ]

@@ -60,14 +60,21 @@ def detect_concentration(window: Sequence[RoundFacts], market: MarketFacts, cfg:
             continue
         total = sum(vol.values())
         top = sorted(vol, key=lambda s: (-vol[s], s))[:3]
-        out.append(Alert(
-            "concentration", Severity.HIGH if level > 2 * cfg.level else Severity.MEDIUM, tuple(sorted(top)),
-            {
-                "service": service, "hhi": round(level, 1), "previous_hhi": None if prev is None else round(prev, 1),
-                "rise": None if rise is None else round(rise, 1), "trades": n,
-                "top_shares": {s: round(vol[s] / total, 3) for s in top},
-            },
-            span(now),
-            f"{service}: HHI {level:.0f}" + (f", up {rise:.0f}" if rise is not None else "") + f" over {n} deals",
-        ))
+        out.append(
+            Alert(
+                "concentration",
+                Severity.HIGH if level > 2 * cfg.level else Severity.MEDIUM,
+                tuple(sorted(top)),
+                {
+                    "service": service,
+                    "hhi": round(level, 1),
+                    "previous_hhi": None if prev is None else round(prev, 1),
+                    "rise": None if rise is None else round(rise, 1),
+                    "trades": n,
+                    "top_shares": {s: round(vol[s] / total, 3) for s in top},
+                },
+                span(now),
+                f"{service}: HHI {level:.0f}" + (f", up {rise:.0f}" if rise is not None else "") + f" over {n} deals",
+            )
+        )
     return out

@@ -43,11 +43,21 @@ def detect_rings(window: Sequence[RoundFacts], market: MarketFacts, cfg: RingCon
         qualities = [t.quality for t in inside if t.quality is not None]
         gap = (fmean(scores) - fmean(qualities)) if scores and qualities else None
         agents = tuple(sorted(comp))
-        out.append(Alert(
-            "reputation_ring", Severity.HIGH if gap is not None and gap > 0.3 else Severity.MEDIUM, agents,
-            {"members": list(agents), "inside_share": round(share, 3), "trades": len(inside),
-             "mean_score": round(fmean(scores), 3) if scores else None,
-             "score_minus_quality": None if gap is None else round(gap, 3), "records": refs(inside)},
-            span(win), f"{len(agents)} agents rate each other highly and do {share:.0%} of their deals among themselves",
-        ))
+        out.append(
+            Alert(
+                "reputation_ring",
+                Severity.HIGH if gap is not None and gap > 0.3 else Severity.MEDIUM,
+                agents,
+                {
+                    "members": list(agents),
+                    "inside_share": round(share, 3),
+                    "trades": len(inside),
+                    "mean_score": round(fmean(scores), 3) if scores else None,
+                    "score_minus_quality": None if gap is None else round(gap, 3),
+                    "records": refs(inside),
+                },
+                span(win),
+                f"{len(agents)} agents rate each other highly and do {share:.0%} of their deals among themselves",
+            )
+        )
     return out

@@ -34,29 +34,55 @@ def detect_storms(window: Sequence[RoundFacts], market: MarketFacts, cfg: StormC
                 worst[agent] = (n, rf.round)
         if len(msgs) > cfg.market_messages:
             top = [a for a, _ in per_agent.most_common(3)]
-            out.append(Alert(
-                "message_storm", Severity.HIGH, tuple(sorted(top)),
-                {"round": rf.round, "messages": len(msgs), "bound": cfg.market_messages,
-                 "top_senders": dict(per_agent.most_common(3)), "scope": "market"},
-                (rf.round, rf.round), f"{len(msgs)} messages attempted in round {rf.round} (bound {cfg.market_messages})",
-            ))
+            out.append(
+                Alert(
+                    "message_storm",
+                    Severity.HIGH,
+                    tuple(sorted(top)),
+                    {
+                        "round": rf.round,
+                        "messages": len(msgs),
+                        "bound": cfg.market_messages,
+                        "top_senders": dict(per_agent.most_common(3)),
+                        "scope": "market",
+                    },
+                    (rf.round, rf.round),
+                    f"{len(msgs)} messages attempted in round {rf.round} (bound {cfg.market_messages})",
+                )
+            )
     for agent, (n, r) in sorted(worst.items()):
         sample = [a for rf in win if rf.round == r for a in rf.acts if a.kind == "message" and a.agent == agent]
-        out.append(Alert(
-            "message_storm", Severity.MEDIUM, (agent,),
-            {"round": r, "messages": n, "bound": cfg.agent_messages, "scope": "agent",
-             "rejected": sum(1 for a in sample if not a.accepted), "records": refs(sample)},
-            span(win), f"{agent} attempted {n} messages in round {r} (bound {cfg.agent_messages})",
-        ))
+        out.append(
+            Alert(
+                "message_storm",
+                Severity.MEDIUM,
+                (agent,),
+                {
+                    "round": r,
+                    "messages": n,
+                    "bound": cfg.agent_messages,
+                    "scope": "agent",
+                    "rejected": sum(1 for a in sample if not a.accepted),
+                    "records": refs(sample),
+                },
+                span(win),
+                f"{agent} attempted {n} messages in round {r} (bound {cfg.agent_messages})",
+            )
+        )
     long: dict[str, tuple[str, str, int]] = {}
     for rf in win:
         for tid, buyer, seller, moves in rf.thread_moves:
             if moves >= cfg.thread_moves:
                 long[tid] = (buyer, seller, moves)
     for tid, (buyer, seller, moves) in sorted(long.items()):
-        out.append(Alert(
-            "runaway_thread", Severity.LOW, tuple(sorted({buyer, seller})),
-            {"thread_id": tid, "moves": moves, "bound": cfg.thread_moves},
-            span(win), f"thread {tid} has run {moves} moves without ending (bound {cfg.thread_moves})",
-        ))
+        out.append(
+            Alert(
+                "runaway_thread",
+                Severity.LOW,
+                tuple(sorted({buyer, seller})),
+                {"thread_id": tid, "moves": moves, "bound": cfg.thread_moves},
+                span(win),
+                f"thread {tid} has run {moves} moves without ending (bound {cfg.thread_moves})",
+            )
+        )
     return out

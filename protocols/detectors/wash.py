@@ -57,16 +57,23 @@ def detect_wash(window: Sequence[RoundFacts], market: MarketFacts, cfg: WashConf
         reported.append(members)
         agents = tuple(sorted(members))
         volume = sum(t.price for t in inside)
-        out.append(Alert(
-            "wash_trading", Severity.HIGH if len(inside) >= 2 * cfg.min_trades else Severity.MEDIUM, agents,
-            {
-                "cycle": list(cycle), "trades": len(inside), "volume": round(volume, 2),
-                "net_positions": {m: round(net[m], 2) for m in agents}, "max_net_share": round(worst, 3),
-                "records": refs(inside),
-            },
-            span(win),
-            f"{len(agents)} agents traded {len(inside)} times in a cycle worth {volume:.2f} and ended about flat",
-        ))
+        out.append(
+            Alert(
+                "wash_trading",
+                Severity.HIGH if len(inside) >= 2 * cfg.min_trades else Severity.MEDIUM,
+                agents,
+                {
+                    "cycle": list(cycle),
+                    "trades": len(inside),
+                    "volume": round(volume, 2),
+                    "net_positions": {m: round(net[m], 2) for m in agents},
+                    "max_net_share": round(worst, 3),
+                    "records": refs(inside),
+                },
+                span(win),
+                f"{len(agents)} agents traded {len(inside)} times in a cycle worth {volume:.2f} and ended about flat",
+            )
+        )
     return out
 
 

@@ -51,7 +51,9 @@ class LLMBidding:
         self.model = model
         self.seed = seed
         self.label = label
-        self.agents = {p.pid: LLMAgent(p.pid, "buyer", model=model, persona="neutral", max_repairs=1) for p in primitives}
+        self.agents = {
+            p.pid: LLMAgent(p.pid, "buyer", model=model, persona="neutral", max_repairs=1) for p in primitives
+        }
         self.episode = 0
         self.calls = 0
         self.outcomes: Counter[str] = Counter()  # "bid", "no bid", "turn ended: <reason>"
@@ -70,8 +72,9 @@ class LLMBidding:
         """Number the turns of a new episode (each agent's seed depends on episode and step)."""
         self.episode, self.calls = episode, 0
 
-    def __call__(self, primitives: list[Primitive], state: int, wealth: dict[str, int], sigma: float,
-                 init: float = 0.0) -> list[Bid]:
+    def __call__(
+        self, primitives: list[Primitive], state: int, wealth: dict[str, int], sigma: float, init: float = 0.0
+    ) -> list[Bid]:
         """Every primitive's sealed bid for ``state``, as decided by its agent (in micro-units)."""
         self.calls += 1
         listing = f"state-{self.label(state)}"

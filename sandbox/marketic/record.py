@@ -140,7 +140,9 @@ class MarketicRecorder:
     def finish(self, status: str, summary_: dict[str, Any], error: str | None = None) -> None:
         """Mark the run finished (or failed) with its summary."""
         if self.store is not None:
-            self.store.update_run(self.run_id, status=status, finished_at=time.time(), summary_json=summary_, error=error)
+            self.store.update_run(
+                self.run_id, status=status, finished_at=time.time(), summary_json=summary_, error=error
+            )
 
 
 def run_marketic(

@@ -58,10 +58,16 @@ RULES: dict[str, PaymentRule] = {
         "bucket_brigade", "first", "first", "winner pays its own bid to the previous winner (Holland)"
     ),
     "vickrey": PaymentRule(
-        "vickrey", "second", "first", "winner pays the second bid; previous winner credited the top bid (not conserving)"
+        "vickrey",
+        "second",
+        "first",
+        "winner pays the second bid; previous winner credited the top bid (not conserving)",
     ),
     "ccv": PaymentRule(
-        "ccv", "second", "second", "credit-conserving Vickrey: previous winner receives what the winner pays (Chang et al.)"
+        "ccv",
+        "second",
+        "second",
+        "credit-conserving Vickrey: previous winner receives what the winner pays (Chang et al.)",
     ),
 }
 

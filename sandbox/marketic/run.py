@@ -58,10 +58,13 @@ class MarketicConfig(BaseModel):
     sigma_min: float = Field(0.02, ge=0, description="final standard deviation of bid noise")
     decay: float = Field(0.6, gt=0, le=1, description="share of episodes over which the noise decays")
     endowment: float = Field(20.0, ge=0, description="money each primitive starts with, in units")
-    init_bid: float = Field(1.0, description="every bid before any learning (1.0 is optimistic: no state is worth more)")
+    init_bid: float = Field(
+        1.0, description="every bid before any learning (1.0 is optimistic: no state is worth more)"
+    )
     max_steps: int | None = Field(None, ge=1, description="step cap per episode (default 4 x states)")
     bidder: str | None = Field(
-        None, description="litellm model whose LLM agents decide the bids (e.g. scripted/marketic_truthful); None: bid the value"
+        None,
+        description="litellm model whose LLM agents decide the bids (e.g. scripted/marketic_truthful); None: bid the value",
     )
 
     @field_validator("task")
@@ -291,7 +294,7 @@ class MarketicResult:
 def summary(result: MarketicResult) -> dict[str, Any]:
     """A short summary of a run for the run row and the command line."""
     last = result.last
-    tail = result.history[-max(1, len(result.history) // 10):]
+    tail = result.history[-max(1, len(result.history) // 10) :]
     return {
         "episodes": len(result.history),
         "first_optimal_episode": result.first_optimal_episode(),

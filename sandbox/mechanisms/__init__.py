@@ -59,7 +59,9 @@ def build_market(
     return market
 
 
-def _build(spec: MechanismSpec | None, ledger: Ledger, deadlines: Deadlines, seed: int, rounds: int, policy: IncentivePolicy) -> Market:
+def _build(
+    spec: MechanismSpec | None, ledger: Ledger, deadlines: Deadlines, seed: int, rounds: int, policy: IncentivePolicy
+) -> Market:
     if spec is None or isinstance(spec, BilateralSpec):
         return Market(ledger, deadlines)
     if isinstance(spec, DoubleAuctionSpec):

@@ -204,8 +204,10 @@ class DoubleAuctionMarket(Market):
         """The period of the round and, at a period's end, its efficiency."""
         facts = super().round_facts()
         facts["period"] = self.period_of(self.round)
-        if self.periods and self.periods[-1]["period"] == facts["period"] and (
-            self.round % self.spec.period_rounds == 0 or self.round == self.rounds_total
+        if (
+            self.periods
+            and self.periods[-1]["period"] == facts["period"]
+            and (self.round % self.spec.period_rounds == 0 or self.round == self.rounds_total)
         ):
             facts["period_efficiency"] = self.periods[-1]["efficiency"]
         return facts

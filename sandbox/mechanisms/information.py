@@ -68,7 +68,9 @@ class InformationMarket(PostedPriceMarket):
             fresh = action.listing_id not in owned and buyer.units_committed <= buyer.private.demand
             owned.append(action.listing_id)
             value = to_micros(self.items[li.id].value) if fresh else 0
-            return None, trade_now(self, who, li.seller, SERVICE, li.ask_micros, policy, listing_id=li.id, value=value, cost=0)
+            return None, trade_now(
+                self, who, li.seller, SERVICE, li.ask_micros, policy, listing_id=li.id, value=value, cost=0
+            )
         return super().apply(action, who, policy)
 
     def board_for(self, member: Member) -> dict[str, Any]:

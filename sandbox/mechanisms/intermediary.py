@@ -35,7 +35,9 @@ class IntermediaryMarket(Market):
 
     mechanism = "intermediary"
 
-    def __init__(self, ledger: Ledger, deadlines: Deadlines, spec: IntermediarySpec, seed: int, policy: IncentivePolicy) -> None:
+    def __init__(
+        self, ledger: Ledger, deadlines: Deadlines, spec: IntermediarySpec, seed: int, policy: IncentivePolicy
+    ) -> None:
         super().__init__(ledger, deadlines)
         self.spec = spec
         self.seed = seed
@@ -47,12 +49,19 @@ class IntermediaryMarket(Market):
         """The affordable listing with the lowest rank price (ties: lower listing id)."""
         limit = min(max_price, self.available_micros(agent_id))
         fits = [
-            li for li in self.listings.values()
+            li
+            for li in self.listings.values()
             if li.service == service and li.remaining > 0 and li.seller != agent_id and li.ask_micros <= limit
         ]
         if not fits:
             return None
-        return min(fits, key=lambda li: (rank_price(li.ask_micros / 1e6, self.reputation_of(li.seller), self.policy), int(li.id[1:])))
+        return min(
+            fits,
+            key=lambda li: (
+                rank_price(li.ask_micros / 1e6, self.reputation_of(li.seller), self.policy),
+                int(li.id[1:]),
+            ),
+        )
 
     def _draw(self, t: Thread) -> float:
         true_q = self.members[t.seller].private.quality
@@ -68,7 +77,9 @@ class IntermediaryMarket(Market):
             t = self._open(li.id, who)
             t.price_micros, t.proposer, t.moves = li.ask_micros, li.seller, 1
             self._accept(t)
-            self.members[li.seller].notices.append(f"the intermediary matched {who} to your listing {li.id} (thread {t.id}): deliver")
+            self.members[li.seller].notices.append(
+                f"the intermediary matched {who} to your listing {li.id} (thread {t.id}): deliver"
+            )
             return t.id, None
         tid, deal = super().apply(action, who, policy)
         if isinstance(action, Deliver):
@@ -89,7 +100,9 @@ class IntermediaryMarket(Market):
         deal = super()._settle(t, policy, signal if verification is None else verification)
         buyer, seller = self.members[t.buyer], self.members[t.seller]
         within = buyer.units_settled <= buyer.private.demand
-        outcome = t.score if t.score is not None else (signal if signal is not None else (seller.private.quality or 0.0))
+        outcome = (
+            t.score if t.score is not None else (signal if signal is not None else (seller.private.quality or 0.0))
+        )
         value = to_micros(buyer.private.values.get(t.service, 0.0) * outcome) if within else 0
         cost = to_micros(seller.private.costs.get(t.service, 0.0))
         return Deal(deal.thread, deal.status, deal.price, deal.fee, deal.round, value, cost)
@@ -102,7 +115,10 @@ class IntermediaryMarket(Market):
             for c in m.private.costs.values():
                 units += [(1.0 if m.private.quality is None else m.private.quality, c)] * m.private.capacity
         total = 0.0
-        values = sorted((v for m in self.members.values() for v in m.private.values.values() for _ in range(m.private.demand)), reverse=True)
+        values = sorted(
+            (v for m in self.members.values() for v in m.private.values.values() for _ in range(m.private.demand)),
+            reverse=True,
+        )
         for v in values:
             best = max(range(len(units)), key=lambda i: v * units[i][0] - units[i][1], default=None)
             if best is None or v * units[best][0] - units[best][1] <= 0:

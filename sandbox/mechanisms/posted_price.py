@@ -52,7 +52,9 @@ class PostedPriceMarket(Market):
             if li is None:
                 m = self.members[who]
                 self._listing_seq += 1
-                li = Listing(f"L{self._listing_seq}", who, action.service, "", 0, max(m.private.capacity, 1), 0, self.round)
+                li = Listing(
+                    f"L{self._listing_seq}", who, action.service, "", 0, max(m.private.capacity, 1), 0, self.round
+                )
                 self.listings[li.id] = m.listings[li.id] = li
                 m.units_listed = li.capacity
             li.ask_micros = to_micros(action.price)
@@ -65,7 +67,9 @@ class PostedPriceMarket(Market):
             within = buyer.units_committed <= buyer.private.demand
             value = to_micros(buyer.private.values.get(li.service, 0.0)) if within else 0
             cost = to_micros(seller.private.costs.get(li.service, 0.0))
-            return None, trade_now(self, who, li.seller, li.service, li.ask_micros, policy, listing_id=li.id, value=value, cost=cost)
+            return None, trade_now(
+                self, who, li.seller, li.service, li.ask_micros, policy, listing_id=li.id, value=value, cost=cost
+            )
         return super().apply(action, who, policy)
 
     # --- logit demand (Bertrand) ------------------------------------------------------
@@ -80,7 +84,9 @@ class PostedPriceMarket(Market):
         firms = self.firms()
         a = spec.a if isinstance(spec.a, list) else [spec.a] * len(firms)
         if len(a) != len(firms):
-            raise ValueError(f"demand.a lists {len(a)} qualities but the market has {len(firms)} firms; give one per firm")
+            raise ValueError(
+                f"demand.a lists {len(a)} qualities but the market has {len(firms)} firms; give one per firm"
+            )
         c = [next(iter(self.members[f].private.costs.values()), 0.0) for f in firms]
         return LogitDemand(tuple(float(x) for x in a), tuple(c), spec.a0, spec.mu)
 
@@ -109,9 +115,13 @@ class PostedPriceMarket(Market):
         size = self.demand_spec.size  # type: ignore[union-attr]
         for f, p, qi, ci in zip(firms, prices, q, d.c, strict=True):
             revenue = to_micros(p * qi * size)
-            self.ledger.post_all([Posting(EXTERNAL, st.account(f), revenue, "sales")] if revenue > 0 else [], self.round, ref=f)
+            self.ledger.post_all(
+                [Posting(EXTERNAL, st.account(f), revenue, "sales")] if revenue > 0 else [], self.round, ref=f
+            )
             burn = min(to_micros(ci * qi * size), self.available_micros(f))
-            self.ledger.post_all([Posting(st.account(f), EXTERNAL, burn, "production_cost")] if burn > 0 else [], self.round, ref=f)
+            self.ledger.post_all(
+                [Posting(st.account(f), EXTERNAL, burn, "production_cost")] if burn > 0 else [], self.round, ref=f
+            )
             self.lowest_seen[f] = min(self.lowest_seen.get(f, p), p)
         b = self.benchmarks()
         mean_profit = sum(profits) / len(profits)

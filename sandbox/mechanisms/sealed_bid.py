@@ -73,7 +73,11 @@ class SealedBidMarket(Market):
             li.reserved += 1
             within = buyer.units_committed <= buyer.private.demand
             value = to_micros(buyer.private.values.get(li.service, 0.0)) if within else 0
-            deals.append(trade_now(self, a.bidder, li.seller, li.service, a.price, policy, listing_id=lid, value=value, cost=cost))
+            deals.append(
+                trade_now(
+                    self, a.bidder, li.seller, li.service, a.price, policy, listing_id=lid, value=value, cost=cost
+                )
+            )
         li.capacity = li.reserved  # unsold units are withdrawn with the auction
         seller.units_listed = sum(x.capacity for x in seller.listings.values())
         return deals

@@ -36,7 +36,9 @@ class DoubleAuctionSpec(_Spec):
 class LogitDemandSpec(_Spec):
     """Consumers outside the market with logit demand (Calvano et al. 2020)."""
 
-    a: float | list[float] = Field(2.0, description="Product quality index a_i: one number or one per firm (firm id order).")
+    a: float | list[float] = Field(
+        2.0, description="Product quality index a_i: one number or one per firm (firm id order)."
+    )
     a0: float = Field(0.0, description="Quality of the outside good.")
     mu: float = Field(0.25, gt=0, description="Horizontal differentiation; 0 would be perfect substitutes.")
     size: float = Field(1.0, gt=0, le=1e9, description="Mass of consumers: money per round is size x profit.")
@@ -46,7 +48,9 @@ class PostedPriceSpec(_Spec):
     """Sellers post prices (``set_price``); buyers buy at them (``buy_now``) or logit demand buys."""
 
     kind: Literal["posted_price"] = "posted_price"
-    demand: LogitDemandSpec | None = Field(None, description="Simulated consumers; leave out to trade with buyer agents.")
+    demand: LogitDemandSpec | None = Field(
+        None, description="Simulated consumers; leave out to trade with buyer agents."
+    )
 
 
 class SealedBidSpec(_Spec):
@@ -54,7 +58,9 @@ class SealedBidSpec(_Spec):
 
     kind: Literal["sealed_bid"] = "sealed_bid"
     price_rule: Literal["first", "second"] = Field("second", description="'second' is Vickrey's auction.")
-    auction_rounds: int = Field(2, ge=1, le=1000, description="Rounds a listing takes bids after the round it is posted in.")
+    auction_rounds: int = Field(
+        2, ge=1, le=1000, description="Rounds a listing takes bids after the round it is posted in."
+    )
 
 
 class IntermediarySpec(_Spec):

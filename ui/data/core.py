@@ -128,9 +128,14 @@ def _commands(url: str, run_id: str) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "id": c.id, "kind": c.kind, "author": c.author, "reason": c.reason,
-                "written": pd.to_datetime(c.created_at, unit="s", utc=True), "applied_round": c.applied_round,
-                "outcome": c.outcome, "payload": c.payload_json,
+                "id": c.id,
+                "kind": c.kind,
+                "author": c.author,
+                "reason": c.reason,
+                "written": pd.to_datetime(c.created_at, unit="s", utc=True),
+                "applied_round": c.applied_round,
+                "outcome": c.outcome,
+                "payload": c.payload_json,
             }
             for c in rows
         ],
@@ -141,5 +146,3 @@ def _commands(url: str, run_id: str) -> pd.DataFrame:
 def commands(run_id: str) -> pd.DataFrame:
     """Every control command of a run: who wrote it, when, and the round it took effect."""
     return _commands(db_url(), run_id)
-
-

@@ -24,9 +24,17 @@ def _rounds(url: str, run_id: str, last: int | None) -> pd.DataFrame:
         out.append(
             {
                 **extra,
-                "round": r.round, "actions": r.n_actions, "rejected": r.n_rejected, "transactions": r.n_tx,
-                "volume": r.volume / MICRO, "mean_price": r.mean_price, "efficiency": r.efficiency,
-                "hhi": m.get("hhi"), "gini": m.get("gini"), "fees": m.get("fees", 0.0), "fines": m.get("fines", 0.0),
+                "round": r.round,
+                "actions": r.n_actions,
+                "rejected": r.n_rejected,
+                "transactions": r.n_tx,
+                "volume": r.volume / MICRO,
+                "mean_price": r.mean_price,
+                "efficiency": r.efficiency,
+                "hhi": m.get("hhi"),
+                "gini": m.get("gini"),
+                "fees": m.get("fees", 0.0),
+                "fines": m.get("fines", 0.0),
             }
         )
     return pd.DataFrame(out)
@@ -81,5 +89,3 @@ def _network(url: str, run_id: str, limit: int) -> pd.DataFrame:
 def trade_network(run_id: str, limit: int = 300) -> pd.DataFrame:
     """Who trades with whom: one row per buyer-seller pair with deals and volume."""
     return _network(db_url(), run_id, limit)
-
-

@@ -30,12 +30,26 @@ def _trace(url: str, run_id: str, tx_id: int) -> pd.DataFrame | None:
     rows = []
     for node in tr.transaction_trace(cached_store(url), run_id, tx_id):
         sp = node.span
-        rows.append({
-            "depth": node.depth, "name": sp.name, "operation": sp.operation, "agent": sp.agent_id, "round": sp.round,
-            "verdict": sp.verdict, "rule": sp.rule, "model": sp.model, "input_tokens": sp.input_tokens,
-            "output_tokens": sp.output_tokens, "status": sp.status, "duration_ms": sp.duration_ns / 1e6,
-            "start_ns": sp.start_ns, "end_ns": sp.end_ns, "span_id": sp.span_id, "parent_id": sp.parent_id,
-        })
+        rows.append(
+            {
+                "depth": node.depth,
+                "name": sp.name,
+                "operation": sp.operation,
+                "agent": sp.agent_id,
+                "round": sp.round,
+                "verdict": sp.verdict,
+                "rule": sp.rule,
+                "model": sp.model,
+                "input_tokens": sp.input_tokens,
+                "output_tokens": sp.output_tokens,
+                "status": sp.status,
+                "duration_ms": sp.duration_ns / 1e6,
+                "start_ns": sp.start_ns,
+                "end_ns": sp.end_ns,
+                "span_id": sp.span_id,
+                "parent_id": sp.parent_id,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -45,14 +59,40 @@ def trace_for(run_id: str, tx: dict[str, Any]) -> pd.DataFrame | None:
 
 
 def _calls_df(rows: Any) -> pd.DataFrame:
-    cols = ["round", "agent", "seq", "attempt", "event", "model", "prompt_tokens", "completion_tokens", "cost_usd",
-            "latency_ms", "fault", "error", "prompt", "completion"]
+    cols = [
+        "round",
+        "agent",
+        "seq",
+        "attempt",
+        "event",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+        "latency_ms",
+        "fault",
+        "error",
+        "prompt",
+        "completion",
+    ]
     return pd.DataFrame(
         [
-            {"round": c.round, "agent": c.agent_id, "seq": c.seq, "attempt": c.attempt, "event": c.event, "model": c.model,
-             "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "cost_usd": c.cost_usd,
-             "latency_ms": c.latency_ms, "fault": c.fault, "error": c.error, "prompt": c.messages_json,
-             "completion": c.response_json}
+            {
+                "round": c.round,
+                "agent": c.agent_id,
+                "seq": c.seq,
+                "attempt": c.attempt,
+                "event": c.event,
+                "model": c.model,
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "cost_usd": c.cost_usd,
+                "latency_ms": c.latency_ms,
+                "fault": c.fault,
+                "error": c.error,
+                "prompt": c.messages_json,
+                "completion": c.response_json,
+            }
             for c in rows
         ],
         columns=cols,
@@ -60,7 +100,9 @@ def _calls_df(rows: Any) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
-def _llm_calls(url: str, run_id: str, agents: tuple[str, ...], rounds: tuple[int, ...] | None, offset: int) -> pd.DataFrame:
+def _llm_calls(
+    url: str, run_id: str, agents: tuple[str, ...], rounds: tuple[int, ...] | None, offset: int
+) -> pd.DataFrame:
     return _calls_df(audit.llm_calls_of(cached_store(url), run_id, agents, rounds, offset=offset, limit=100))
 
 
@@ -101,14 +143,42 @@ def _alerts(url: str, run_id: str) -> pd.DataFrame:
     from traces import alerts as al
 
     rows = al.alerts(cached_store(url), run_id)
-    cols = ["alert", "round", "kind", "severity", "status", "auto", "agents", "summary", "decision", "decided_by",
-            "decided_round", "decision_reason", "window", "evidence", "interventions"]
+    cols = [
+        "alert",
+        "round",
+        "kind",
+        "severity",
+        "status",
+        "auto",
+        "agents",
+        "summary",
+        "decision",
+        "decided_by",
+        "decided_round",
+        "decision_reason",
+        "window",
+        "evidence",
+        "interventions",
+    ]
     return pd.DataFrame(
         [
-            {"alert": a.alert_id, "round": a.round, "kind": a.kind, "severity": a.severity, "status": a.status,
-             "auto": a.auto, "agents": ", ".join(a.agents), "summary": a.summary, "decision": a.decision,
-             "decided_by": a.decided_by, "decided_round": a.decided_round, "decision_reason": a.decision_reason,
-             "window": f"{a.window_start}-{a.window_end}", "evidence": a.evidence_json, "interventions": a.interventions_json}
+            {
+                "alert": a.alert_id,
+                "round": a.round,
+                "kind": a.kind,
+                "severity": a.severity,
+                "status": a.status,
+                "auto": a.auto,
+                "agents": ", ".join(a.agents),
+                "summary": a.summary,
+                "decision": a.decision,
+                "decided_by": a.decided_by,
+                "decided_round": a.decided_round,
+                "decision_reason": a.decision_reason,
+                "window": f"{a.window_start}-{a.window_end}",
+                "evidence": a.evidence_json,
+                "interventions": a.interventions_json,
+            }
             for a in rows
         ],
         columns=cols,
@@ -133,4 +203,3 @@ def submit_review(run_id: str, alert_id: str, decision: str, author: str, reason
     command_id = al.request_review(store(), run_id, alert_id, decision, author, reason, amount)
     clear()
     return command_id
-

@@ -14,10 +14,23 @@ from ui.data.core import LIVE_TTL, MICRO, cached_store, db_url, store
 # --- transactions -------------------------------------------------------------------------
 def tx_dict(t: Any) -> dict[str, Any]:
     return {
-        "tx": t.tx_id, "status": t.status, "service": t.service, "buyer": t.buyer, "seller": t.seller,
-        "price": t.price / MICRO, "fee": t.fee / MICRO, "surplus": (t.value - t.cost) / MICRO if t.status == "settled" else 0.0,
-        "opened": t.opened_round, "accepted": t.accepted_round, "settled": t.settled_round, "thread": t.thread_id,
-        "listing": t.listing_id, "quality": t.quality, "score": t.score, "span_id": t.span_id, "trace_id": t.trace_id,
+        "tx": t.tx_id,
+        "status": t.status,
+        "service": t.service,
+        "buyer": t.buyer,
+        "seller": t.seller,
+        "price": t.price / MICRO,
+        "fee": t.fee / MICRO,
+        "surplus": (t.value - t.cost) / MICRO if t.status == "settled" else 0.0,
+        "opened": t.opened_round,
+        "accepted": t.accepted_round,
+        "settled": t.settled_round,
+        "thread": t.thread_id,
+        "listing": t.listing_id,
+        "quality": t.quality,
+        "score": t.score,
+        "span_id": t.span_id,
+        "trace_id": t.trace_id,
     }
 
 
@@ -30,9 +43,17 @@ def _tx_page(url: str, run_id: str, filt: tuple[Any, ...], offset: int, limit: i
 
 
 def transactions_page(
-    run_id: str, *, status: str | None = None, service: str | None = None, agent: str | None = None,
-    round_min: int | None = None, round_max: int | None = None, price_min: float | None = None,
-    price_max: float | None = None, offset: int = 0, limit: int = 50,
+    run_id: str,
+    *,
+    status: str | None = None,
+    service: str | None = None,
+    agent: str | None = None,
+    round_min: int | None = None,
+    round_max: int | None = None,
+    price_min: float | None = None,
+    price_max: float | None = None,
+    offset: int = 0,
+    limit: int = 50,
 ) -> tuple[pd.DataFrame, int]:
     """One page of the audit table and how many transactions match the filter in all."""
     micros = [None if p is None else round(p * MICRO) for p in (price_min, price_max)]
@@ -61,8 +82,16 @@ def action_frame(rows: Any) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "round": a.round, "seq": a.seq, "agent": a.agent_id, "action": a.action_type, "accepted": a.accepted,
-                "rule": a.rule, "reason": a.reason, "payload": a.payload, "thread": a.thread_id, "span_id": a.span_id,
+                "round": a.round,
+                "seq": a.seq,
+                "agent": a.agent_id,
+                "action": a.action_type,
+                "accepted": a.accepted,
+                "rule": a.rule,
+                "reason": a.reason,
+                "payload": a.payload,
+                "thread": a.thread_id,
+                "span_id": a.span_id,
             }
             for a in rows
         ],
@@ -86,8 +115,14 @@ def _agents(url: str, run_id: str) -> pd.DataFrame:
     rows = read.agents(cached_store(url), run_id)
     return pd.DataFrame(
         [
-            {"agent": a.agent_id, "role": a.role, "kind": a.kind, "endowment": a.endowment / MICRO,
-             "params": a.params_json, "private": a.private_json}
+            {
+                "agent": a.agent_id,
+                "role": a.role,
+                "kind": a.kind,
+                "endowment": a.endowment / MICRO,
+                "params": a.params_json,
+                "private": a.private_json,
+            }
             for a in rows
         ],
         columns=["agent", "role", "kind", "endowment", "params", "private"],
@@ -130,7 +165,9 @@ def _actions(url: str, run_id: str, agent: str | None, round_: int | None, offse
     return action_frame(read.actions(cached_store(url), run_id, agent=agent, round_=round_, offset=offset, limit=limit))
 
 
-def actions(run_id: str, *, agent: str | None = None, round_: int | None = None, offset: int = 0, limit: int = 100) -> pd.DataFrame:
+def actions(
+    run_id: str, *, agent: str | None = None, round_: int | None = None, offset: int = 0, limit: int = 100
+) -> pd.DataFrame:
     """A page of submitted actions (accepted or not), filtered by agent or round."""
     return _actions(db_url(), run_id, agent, round_, offset, limit)
 
@@ -159,5 +196,3 @@ def _deals_in(url: str, run_id: str, round_: int) -> pd.DataFrame:
 def deals_in(run_id: str, round_: int) -> pd.DataFrame:
     """Deals that settled (or were refunded) in a round."""
     return _deals_in(db_url(), run_id, round_)
-
-

@@ -18,7 +18,9 @@ def _launch(kind: str, cmd: list[str]) -> tuple[int, str]:
     """Start an ``agora`` command detached from the app, its output in a log file; (pid, log path)."""
     log = Path(tempfile.gettempdir()) / f"agora-{kind}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     return proc.pid, str(log)
 
 
@@ -87,11 +89,9 @@ def start_fork(run_id: str, round_: int, policy: dict[str, Any], author: str) ->
     IncentivePolicy.model_validate({**policy_in_force(run_id), **policy})
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="agora-fork-", delete=False) as f:
         json.dump(policy, f)
-    cmd = [*AGORA, "fork", run_id, "--round", str(round_), "--policy", f.name,
-           "--db", db_url()]
+    cmd = [*AGORA, "fork", run_id, "--round", str(round_), "--policy", f.name, "--db", db_url()]
     pid, log = _launch("fork", cmd)
     payload = {"parent": run_id, "round": round_, "policy": policy, "pid": pid, "log": log}
     control.submit_command(store(), "*", "start_fork", payload, author)
     clear()
     return pid, log
-

@@ -40,13 +40,19 @@ st.code(f"private: {me['private']}\nparams:  {me['params']}", language=None)
 extra = data.agent_extras(run_id, agent_id)
 llm = extra["llm"]
 c = st.columns(5)
-c[0].metric("Reputation", "-" if extra["reputation"] is None else f"{extra['reputation']:.3f}",
-            help="recomputed from the outcome reports of its sales under the policy in force")
+c[0].metric(
+    "Reputation",
+    "-" if extra["reputation"] is None else f"{extra['reputation']:.3f}",
+    help="recomputed from the outcome reports of its sales under the policy in force",
+)
 c[1].metric("Breaker", str(extra["breaker"]))
 c[2].metric("Alerts involving it", extra["alerts"])
 c[3].metric("LLM calls", llm["calls"])
-c[4].metric("Tokens in / out", f"{llm['input_tokens']} / {llm['output_tokens']}",
-            help=f"cost {llm['cost_usd']:.4f} USD, {llm['faults']} faults")
+c[4].metric(
+    "Tokens in / out",
+    f"{llm['input_tokens']} / {llm['output_tokens']}",
+    help=f"cost {llm['cost_usd']:.4f} USD, {llm['faults']} faults",
+)
 
 if not bal.empty:
     last = int(info["rounds_done"])

@@ -40,8 +40,11 @@ alert_id = st.selectbox("Open an alert", list(queue["alert"]), key=keys.ALERT_OP
 a = alerts[alerts["alert"] == alert_id].iloc[0]
 st.subheader(f"Alert {alert_id}: {a['kind']} ({a['severity']}), rounds {a['window']}")
 st.text(str(a["summary"]))
-decided = f" · decided by {a['decided_by']} in round {int(a['decided_round'])}: {a['decision']}" \
-    if isinstance(a["decided_by"], str) else ""
+decided = (
+    f" · decided by {a['decided_by']} in round {int(a['decided_round'])}: {a['decision']}"
+    if isinstance(a["decided_by"], str)
+    else ""
+)
 st.text(f"agents: {a['agents']} · status: {a['status']}{decided}")
 evidence = json.loads(a["evidence"])
 st.text("Evidence (as the detector recorded it):")
@@ -62,17 +65,22 @@ if not live:
     st.warning(f"This run is {info['status']}: a decision written now would never be applied.")
 with st.form("review"):
     decision = st.selectbox("Decision", DECISIONS, key=keys.REVIEW_DECISION)
-    amount = st.number_input("Fine amount (for 'fine'; 0: the policy's)", min_value=0.0, value=0.0, key=keys.REVIEW_AMOUNT)
+    amount = st.number_input(
+        "Fine amount (for 'fine'; 0: the policy's)", min_value=0.0, value=0.0, key=keys.REVIEW_AMOUNT
+    )
     reason = st.text_input("Reason (recorded)", key=keys.REVIEW_REASON)
     go = st.form_submit_button("Record decision", disabled=not live)
 if go:
     if refusal:
         st.error(refusal)
     else:
-        cid = data.submit_review(run_id, alert_id, decision, widgets.author(), reason,
-                                 amount if decision == "fine" and amount > 0 else None)
-        st.success(f"Decision #{cid} on {alert_id} written by {widgets.author()}: {decision}. "
-                   "The session applies it at its next round.")
+        cid = data.submit_review(
+            run_id, alert_id, decision, widgets.author(), reason, amount if decision == "fine" and amount > 0 else None
+        )
+        st.success(
+            f"Decision #{cid} on {alert_id} written by {widgets.author()}: {decision}. "
+            "The session applies it at its next round."
+        )
 pending = data.commands(run_id)
 pending = pending[(pending["kind"] == "review_alert")] if not pending.empty else pending
 if not pending.empty:

@@ -54,8 +54,15 @@ rows = []
 previous: dict = {}
 for v in versions.itertuples(index=False):
     policy = json.loads(v.policy_json)
-    rows.append({"version": v.version, "from round": v.round, "author": v.author, "reason": v.reason,
-                 "changes": policy_form.diff(previous, policy) if previous else "(initial policy)"})
+    rows.append(
+        {
+            "version": v.version,
+            "from round": v.round,
+            "author": v.author,
+            "reason": v.reason,
+            "changes": policy_form.diff(previous, policy) if previous else "(initial policy)",
+        }
+    )
     previous = policy
 st.dataframe(rows, hide_index=True)
 if not commands.empty:

@@ -35,13 +35,39 @@ def live_view() -> None:
     right.plotly_chart(charts.lines(rounds, ["efficiency"], "Allocative efficiency (cumulative)"), key="eff")
     left.plotly_chart(charts.lines(rounds, ["hhi"], "HHI of seller shares"), key="hhi")
     right.plotly_chart(charts.lines(rounds, ["fees", "fines"], "Fees and fines per round", "bar"), key="fees")
-    shown = {"round", "actions", "accepted", "rejected", "transactions", "volume", "mean_price", "efficiency", "hhi",
-             "fees", "fines", "surplus", "cum_surplus", "refunds"}
+    shown = {
+        "round",
+        "actions",
+        "accepted",
+        "rejected",
+        "transactions",
+        "volume",
+        "mean_price",
+        "efficiency",
+        "hhi",
+        "fees",
+        "fines",
+        "surplus",
+        "cum_surplus",
+        "refunds",
+    }
     others = [c for c in rounds.columns if c not in shown and rounds[c].notna().any()]
     if others:
-        picked = st.multiselect("More metrics the run records", others,
-                                default=[c for c in ("collusion_index", "posted_mean_price", "price_dispersion",
-                                                     "outcome_score", "period_efficiency") if c in others][:2])
+        picked = st.multiselect(
+            "More metrics the run records",
+            others,
+            default=[
+                c
+                for c in (
+                    "collusion_index",
+                    "posted_mean_price",
+                    "price_dispersion",
+                    "outcome_score",
+                    "period_efficiency",
+                )
+                if c in others
+            ][:2],
+        )
         if picked:
             st.plotly_chart(charts.lines(rounds, picked, "Per round: " + ", ".join(picked)), key="more")
     pairs = data.trade_network(run_id)

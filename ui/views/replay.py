@@ -69,12 +69,14 @@ with right, st.form("fork"):
         try:
             policy = json.loads(changes)
             if not isinstance(policy, dict):
-                raise ValueError("give a JSON object of policy fields, such as {\"fee_rate\": 0.05}")
+                raise ValueError('give a JSON object of policy fields, such as {"fee_rate": 0.05}')
             if refusal:
                 st.error(refusal)
             else:
                 pid, log = data.start_fork(run_id, k, policy, widgets.author())
-                st.success(f"Fork of {run_id} after round {k} started (process {pid}, output in {log}); "
-                           "it appears in the run list.")
+                st.success(
+                    f"Fork of {run_id} after round {k} started (process {pid}, output in {log}); "
+                    "it appears in the run list."
+                )
         except ValueError as err:
             st.error(f"The policy change is not valid: {err}")

@@ -53,8 +53,13 @@ wanted = st.query_params.get(keys.QUERY_TX)
 default = ids.index(int(wanted)) + 1 if wanted and wanted.isdigit() and int(wanted) in ids else 0
 if st.session_state.get(keys.TX_OPEN) not in (None, *ids):  # the open one is not on this page
     del st.session_state[keys.TX_OPEN]
-opened = st.selectbox("Open a transaction", [None, *ids], index=default, key=keys.TX_OPEN,
-                      format_func=lambda t: "(choose)" if t is None else f"#{t}")
+opened = st.selectbox(
+    "Open a transaction",
+    [None, *ids],
+    index=default,
+    key=keys.TX_OPEN,
+    format_func=lambda t: "(choose)" if t is None else f"#{t}",
+)
 if opened is None:
     st.stop()
 st.query_params[keys.QUERY_TX] = str(opened)
