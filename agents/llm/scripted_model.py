@@ -134,7 +134,9 @@ def _collusion_messages(obs: Observation, rng: random.Random) -> list[tuple[str,
 def _repair(messages: list[dict[str, Any]], obs: Observation) -> list[tuple[str, dict[str, Any]]]:
     """Fix what the dry run refused in the last answer: clamp bad prices, drop the rest."""
     last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
-    verdicts = {m.get("tool_call_id"): str(m.get("content", "")) for m in messages[last + 1 :] if m.get("role") == "tool"}
+    verdicts = {
+        m.get("tool_call_id"): str(m.get("content", "")) for m in messages[last + 1 :] if m.get("role") == "tool"
+    }
     fixed = []
     for call in messages[last].get("tool_calls") or []:
         verdict = verdicts.get(call.get("id"), "")
@@ -153,8 +155,14 @@ def _repair(messages: list[dict[str, Any]], obs: Observation) -> list[tuple[str,
     return fixed
 
 
-def answer(model: str, messages: list[dict[str, Any]], seed: int | None = None, faults: Faults | None = None,
-           nth: int = 0, tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def answer(
+    model: str,
+    messages: list[dict[str, Any]],
+    seed: int | None = None,
+    faults: Faults | None = None,
+    nth: int = 0,
+    tools: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The stand-in's answer to a chat request, as an OpenAI ``chat.completion`` body."""
     key = request_key(messages, seed, model)
     idx, obs = _find_observation(messages)
@@ -221,15 +229,39 @@ class ScriptedStandIn(CustomLLM):
         body["created"] = int(time.time())
         return ModelResponse(**body)
 
-    def completion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,  # noqa: ANN001
-                   model_response: ModelResponse, print_verbose, encoding, api_key, logging_obj,  # noqa: ANN001
-                   optional_params: dict, *args: Any, **kwargs: Any) -> ModelResponse:
+    def completion(
+        self,
+        model: str,
+        messages: list,
+        api_base: str,
+        custom_prompt_dict: dict,
+        model_response: ModelResponse,
+        print_verbose: Any,
+        encoding: Any,
+        api_key: str | None,
+        logging_obj: Any,
+        optional_params: dict,
+        *args: Any,
+        **kwargs: Any,
+    ) -> ModelResponse:
         """Synchronous answer."""
         return self._answer(model, messages, optional_params)
 
-    async def acompletion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,  # noqa: ANN001
-                          model_response: ModelResponse, print_verbose, encoding, api_key, logging_obj,  # noqa: ANN001
-                          optional_params: dict, *args: Any, **kwargs: Any) -> ModelResponse:
+    async def acompletion(
+        self,
+        model: str,
+        messages: list,
+        api_base: str,
+        custom_prompt_dict: dict,
+        model_response: ModelResponse,
+        print_verbose: Any,
+        encoding: Any,
+        api_key: str | None,
+        logging_obj: Any,
+        optional_params: dict,
+        *args: Any,
+        **kwargs: Any,
+    ) -> ModelResponse:
         """Asynchronous answer (the path the LLM agent uses)."""
         return self._answer(model, messages, optional_params)
 
