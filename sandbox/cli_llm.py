@@ -52,7 +52,7 @@ def preflight(model: str, api_base: str | None, api_key: str | None) -> str | No
             "OpenAI-compatible server); set it and run again, or drop --model to use the offline stand-in"
         )
     where = api_base or "the provider's default address"
-    from agents.llm.model_call import classify
+    from agents.llm.faults import classify
 
     try:
         litellm.completion(

@@ -16,6 +16,7 @@ from typing import Any
 
 from agents.llm.budget import CallPool, Limits, Spend
 from agents.llm.calls import CallRecord, emit_span, request_hash, tools_hash
+from agents.llm.faults import RETRYABLE, classify
 
 
 def _litellm() -> Any:
@@ -25,9 +26,6 @@ def _litellm() -> Any:
 
     litellm.suppress_debug_info = True  # its help banners would interleave with the run's output
     return litellm
-
-
-RETRYABLE = frozenset({"rate_limited", "server_error", "timeout", "connection"})
 
 
 @dataclass
@@ -60,29 +58,6 @@ class CallLog:
         rec = CallRecord(agent_id=self.agent_id, seq=self.seq, turn_round=turn_round, attempt=attempt, **kw)
         self.records.append(rec)
         return rec
-
-
-def classify(err: BaseException) -> str:
-    """The fault kind of an exception raised by a model call."""
-    litellm = _litellm()
-    if isinstance(err, (asyncio.TimeoutError, litellm.Timeout)):
-        return "timeout"
-    if isinstance(err, litellm.RateLimitError):
-        return "rate_limited"
-    if isinstance(err, litellm.AuthenticationError):
-        return "auth"
-    if isinstance(err, (litellm.BadRequestError, litellm.NotFoundError)):
-        return "bad_request"
-    if "connection error" in str(err).lower() or isinstance(err, ConnectionError):
-        return "connection"  # litellm reports a refused connection as a 500 "Connection error."
-    status = getattr(err, "status_code", None)
-    if isinstance(err, (litellm.InternalServerError, litellm.ServiceUnavailableError)) or (
-        isinstance(status, int) and status >= 500
-    ):
-        return "server_error"
-    if isinstance(err, litellm.APIConnectionError):
-        return "connection"
-    return "error"
 
 
 def _cost(resp: Any, model: str) -> float:
