@@ -23,7 +23,7 @@ from protocols.actions import (
     RequestQuote,
 )
 from protocols.dialogue import THREAD_ACTIONS, Deadlines, move
-from protocols.market_rules import check_mechanism, check_order, check_posted
+from protocols.market_rules import MechanismView, check_mechanism, check_order, check_posted
 from protocols.money import to_micros
 from protocols.state import Listing, MarketView, Thread
 from protocols.verdict import Rule, Verdict
@@ -40,7 +40,7 @@ class ProtocolConfig:
     deadlines: Deadlines = field(default_factory=Deadlines)
 
 
-Check = Callable[[ActionBase, MarketView, str, ProtocolConfig], Verdict | None]
+Check = Callable[[ActionBase, MechanismView, str, ProtocolConfig], Verdict | None]
 
 
 def check_identity(action: ActionBase, view: MarketView, who: str, cfg: ProtocolConfig) -> Verdict | None:
@@ -68,7 +68,7 @@ def _thread_of(action: ActionBase) -> str | None:
 
 def check_dialogue(action: ActionBase, view: MarketView, who: str, cfg: ProtocolConfig) -> Verdict | None:
     """References must exist and the move must be legal in the thread's state."""
-    kind = action.type  # type: ignore[attr-defined]
+    kind = action.type
     if kind not in THREAD_ACTIONS:
         return None
     thread: Thread | None = None

@@ -28,7 +28,7 @@ from protocols.actions import (
     tool_schemas,
 )
 from protocols.money import to_micros
-from protocols.state import Listing
+from protocols.state import Listing, MarketView
 from protocols.verdict import Rule, Verdict
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class Order:
     seq: int = 0
 
 
-class MechanismView(Protocol):
+class MechanismView(MarketView, Protocol):
     """What the mechanism checks read, beyond ``MarketView``."""
 
     mechanism: str
@@ -102,7 +102,7 @@ def check_mechanism(action: ActionBase, view: object, who: str, cfg: ProtocolCon
     """The action must be one this market's mechanism offers."""
     mech = _mechanism(view)
     allowed = MECHANISM_ACTIONS.get(mech)
-    kind = action.type  # type: ignore[attr-defined]
+    kind = action.type
     if allowed is not None and kind not in allowed:
         return Verdict.reject(
             Rule.MECHANISM,
@@ -121,8 +121,8 @@ def _price_ok(price: float, cfg: ProtocolConfig) -> Verdict | None:
     return None
 
 
-def _funds(view: object, who: str, need: int) -> Verdict | None:
-    have = view.available_micros(who)  # type: ignore[attr-defined]
+def _funds(view: MarketView, who: str, need: int) -> Verdict | None:
+    have = view.available_micros(who)
     if have < need:
         return Verdict.reject(Rule.FUNDS, f"the price is {need / 1e6:.2f} but you only have {have / 1e6:.2f} available")
     return None
@@ -171,11 +171,11 @@ def check_order(action: ActionBase, view: MechanismView, who: str, cfg: Protocol
     return improves(action, bid, ask, price)
 
 
-def _listing(view: object, listing_id: str) -> Listing | Verdict:
-    li = view.listing(listing_id)  # type: ignore[attr-defined]
+def _listing(view: MarketView, listing_id: str) -> Listing | Verdict:
+    li = view.listing(listing_id)
     if li is None:
         return Verdict.reject(Rule.UNKNOWN_LISTING, f"no listing '{listing_id}'; use a listing id from the market view")
-    return li  # type: ignore[no-any-return]
+    return li
 
 
 def check_posted(action: ActionBase, view: MechanismView, who: str, cfg: ProtocolConfig) -> Verdict | None:

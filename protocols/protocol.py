@@ -7,7 +7,7 @@ from typing import Any
 
 from protocols.actions import ActionBase, ActionParseError, parse_action
 from protocols.constraints import DEFAULT_CHECKS, Check, ProtocolConfig
-from protocols.state import MarketView
+from protocols.market_rules import MechanismView
 from protocols.verdict import ACCEPTED, Rule, Verdict
 
 
@@ -25,7 +25,7 @@ class Protocol:
         self.config = config or ProtocolConfig()
         self.checks: tuple[Check, ...] = tuple(checks)
 
-    def submit(self, action: ActionBase, view: MarketView, submitter: str) -> Verdict:
+    def submit(self, action: ActionBase, view: MechanismView, submitter: str) -> Verdict:
         """Check ``action`` sent by ``submitter`` against ``view``."""
         cfg = self.config
         noted: Verdict | None = None  # an accepting verdict with redactions or flags
@@ -38,7 +38,7 @@ class Protocol:
         return noted or ACCEPTED
 
     def submit_raw(
-        self, data: str | bytes | dict[str, Any], view: MarketView, submitter: str
+        self, data: str | bytes | dict[str, Any], view: MechanismView, submitter: str
     ) -> tuple[ActionBase | None, Verdict]:
         """Parse untrusted input, then check it; a parse failure is a ``schema`` rejection."""
         try:

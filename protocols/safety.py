@@ -8,6 +8,7 @@ checks with the ``Protocol.checks`` signature: the action constraints of
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +21,9 @@ from protocols.interventions import InterventionsConfig
 from protocols.limits import LIMIT_CHECKS, LimitsConfig
 from protocols.state import MarketView
 from protocols.verdict import Verdict
+
+C = TypeVar("C")
+"""The configuration a bound check reads."""
 
 
 class BenchmarkSpec(BaseModel):
@@ -72,7 +76,7 @@ class SafetyConfig(BaseModel):
     )
 
 
-def _bind(fn: Callable[[ActionBase, MarketView, str, object], Verdict | None], cfg: object, name: str) -> Check:
+def _bind(fn: Callable[[ActionBase, MarketView, str, C], Verdict | None], cfg: C, name: str) -> Check:
     def check(action: ActionBase, view: MarketView, who: str, _: ProtocolConfig) -> Verdict | None:
         return fn(action, view, who, cfg)
 
@@ -84,5 +88,5 @@ def safety_checks(cfg: SafetyConfig) -> tuple[Check, ...]:
     """Checks for ``Protocol.checks``: action constraints first, then the communication rules."""
     if not cfg.enabled:
         return ()
-    limits = tuple(_bind(fn, cfg.limits, fn.__name__) for fn in LIMIT_CHECKS)  # type: ignore[arg-type]
-    return (*limits, _bind(check_text_fields, cfg.comms, "check_text_fields"))  # type: ignore[arg-type]
+    limits = tuple(_bind(fn, cfg.limits, fn.__name__) for fn in LIMIT_CHECKS)
+    return (*limits, _bind(check_text_fields, cfg.comms, "check_text_fields"))

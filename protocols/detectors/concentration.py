@@ -7,8 +7,8 @@ hold, as in the guidelines' presumption; without it the level alone raises an al
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +27,7 @@ class ConcentrationConfig(BaseModel):
     min_trades: int = Field(20, ge=1, description="Deals of the service needed in the window.")
 
 
-def hhi(volumes: dict[str, float]) -> float | None:
+def hhi(volumes: Mapping[str, float]) -> float | None:
     """HHI on the 0-10,000 scale of the given volumes (None without volume)."""
     total = sum(volumes.values())
     if total <= 0:
@@ -35,8 +35,8 @@ def hhi(volumes: dict[str, float]) -> float | None:
     return sum((100.0 * v / total) ** 2 for v in volumes.values())
 
 
-def _volumes(deals: Iterable[TradeFact], service: str) -> Counter[str]:
-    out: Counter[str] = Counter()
+def _volumes(deals: Iterable[TradeFact], service: str) -> dict[str, float]:
+    out: dict[str, float] = defaultdict(float)
     for t in deals:
         if t.service == service:
             out[t.seller] += t.price

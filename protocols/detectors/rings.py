@@ -26,7 +26,7 @@ def detect_rings(window: Sequence[RoundFacts], market: MarketFacts, cfg: RingCon
     """Strongly connected groups of the high-rating graph that trade mostly inside."""
     win = window[-cfg.window :]
     deals = [t for t in trades(win) if t.score is not None]
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     for t in deals:
         if t.score is not None and t.score >= cfg.high_score and t.buyer != t.seller:
             graph.add_edge(t.buyer, t.seller)

@@ -30,7 +30,7 @@ def detect_wash(window: Sequence[RoundFacts], market: MarketFacts, cfg: WashConf
     edges = [(t.buyer, t.seller) for t in deals if t.buyer != t.seller]
     if not _may_cycle(edges):
         return []
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_edges_from(edges)
     seen: set[frozenset[str]] = set()
     reported: list[frozenset[str]] = []
