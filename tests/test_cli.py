@@ -8,8 +8,12 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 AGORA = [sys.executable, "-m", "sandbox.cli"]
+
+pytestmark = pytest.mark.slow  # every test here starts a Python process
 
 
 def _run(args, cwd) -> subprocess.CompletedProcess:

@@ -168,6 +168,7 @@ def recorded_elsewhere(tmp_path_factory) -> str:
     return db
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", builtin_names())
 def test_every_built_in_scenario_replays_identically(name, recorded_elsewhere) -> None:
     # The replay runs here, in a process whose set and dict-of-str orders differ from the recorder's.

@@ -41,6 +41,7 @@ def _rows(store: Store, table: str, run_id: str, order: str) -> list[tuple]:
     return [tuple(v for k, v in r._mapping.items() if k not in ("run_id", "span_id", "trace_id")) for r in rows]
 
 
+@pytest.mark.slow
 def test_kill_9_mid_run_then_resume(tmp_path) -> None:
     db = str(tmp_path / "crash.db")
     script = tmp_path / "child.py"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -52,6 +53,7 @@ class FakeScriptedFuzzer(Agent):
         return script[start : start + 3]
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(actions, min_size=1, max_size=40), st.lists(actions, max_size=40), st.integers(0, 10_000))
 def test_books_balance_under_random_and_hostile_actions(script_a, script_b, seed) -> None:
