@@ -1,6 +1,6 @@
 """``Session``: a market run, and its round loop.
 
-One round, as DESIGN.md tells it: apply control (policy changes), observe, decide
+One round, as docs/architecture.md tells it: apply control (policy changes), observe, decide
 concurrently, apply the actions in a seeded order through the protocol, then settle,
 fine, check the books, report metrics and commit the round's records in one transaction.
 """

@@ -1,4 +1,4 @@
-"""The import rules of DESIGN.md: who may import whom among the five packages."""
+"""The import rules of docs/architecture.md: who may import whom among the five packages."""
 
 from __future__ import annotations
 
