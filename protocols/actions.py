@@ -202,7 +202,7 @@ ACTION_TYPES: tuple[type[ActionBase], ...] = (
     RequestMatch,
     Inspect,
 )
-ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)  # type: ignore[arg-type]  # mypy takes no Annotated union here
+ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 ACTION_NAMES: frozenset[str] = frozenset(t.model_fields["type"].default for t in ACTION_TYPES)
 
 
