@@ -8,7 +8,7 @@ then rejected by the ``price_bounds`` rule with a reason the agent can act on.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -202,7 +202,8 @@ ACTION_TYPES: tuple[type[ActionBase], ...] = (
     RequestMatch,
     Inspect,
 )
-ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
+# mypy reads an Annotated union as a special form, not a type; pydantic takes it as one
+ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(cast(Any, Action))
 ACTION_NAMES: frozenset[str] = frozenset(t.model_fields["type"].default for t in ACTION_TYPES)
 
 
