@@ -23,20 +23,34 @@ DECISIONS = ("confirm", "dismiss", "warn", "fine", "throttle", "suspend", "ban")
 
 
 class AlertRow(SQLModel, table=True):
-    """An alert a detector raised, and what became of it."""
+    """An alert case: a finding (kind, agents, service) a detector raised, its hits, and what became of it.
+
+    The session writes the row again whenever the case changes (an upsert with the round's batch).
+    """
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_run_status", "run_id", "status"),)
+    __table_args__ = (
+        Index("ix_alerts_run_status", "run_id", "status"),
+        Index("ix_alerts_run_kind", "run_id", "kind", "agents_json"),
+        {"info": {"upsert": True}},
+    )
 
     run_id: str = Field(primary_key=True)
-    alert_id: str = Field(primary_key=True, description="A1, A2, ... in the order raised")
-    round: int = Field(description="round at whose end it was raised")
+    alert_id: str = Field(primary_key=True, description="A1, A2, ... in the order the cases were opened")
+    round: int = Field(description="round at whose end the case was opened (its first hit)")
+    last_round: int = Field(description="round of its latest hit")
+    count: int = Field(description="hits: times the detector found it (at most one per repeat_after rounds)")
     kind: str = Field(index=True, description="collusion, wash_trading, concentration, message_storm, ...")
-    severity: str = Field(description="low, medium or high")
+    severity: str = Field(description="low, medium or high: the highest of its hits")
     agents_json: str = Field(sa_column=Column(Text, nullable=False), description="JSON list of agent ids")
-    evidence_json: str = Field(sa_column=Column(Text, nullable=False), description="numbers and record ids")
-    window_start: int
-    window_end: int
+    evidence_json: str = Field(
+        sa_column=Column(Text, nullable=False),
+        description="the latest hit's numbers, the case's record ids (records) and its hits (history)",
+    )
+    strength: float = Field(description="the highest headline figure of its hits (evidence 'strength')")
+    reopened: int = Field(0, description="times it was opened again after a decision")
+    window_start: int = Field(description="first round of its first hit's window")
+    window_end: int = Field(description="last round of its latest hit's window")
     summary: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(description="open, confirmed or dismissed")
     auto: bool = Field(description="handled by the policy without review")
