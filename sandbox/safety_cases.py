@@ -45,6 +45,7 @@ class Case:
     history: list[dict[str, Any]] = field(default_factory=list)
     applied: list[dict[str, Any]] | None = None
     reopened: int = 0
+    agents: tuple[str, ...] = ()  # every agent its hits named (one set, except for per-service cases)
 
     @classmethod
     def open(cls, case_id: str, round_: int, alert: Alert, auto: bool) -> Case:
@@ -69,6 +70,7 @@ class Case:
     def hit(self, round_: int, alert: Alert) -> None:
         """Add a detection to the case: count, last round, severity, peak, records, history."""
         self.alert = alert
+        self.agents = tuple(sorted({*self.agents, *alert.agents}))
         self.count += 1
         self.last_round = round_
         if _ORDER[alert.severity] > _ORDER[self.severity]:
@@ -79,7 +81,13 @@ class Case:
         self.records = (self.records + [r for r in new if r not in have])[-RECORDS_KEPT:]
         self.history = [
             *self.history,
-            {"round": round_, "severity": alert.severity.value, "strength": alert.strength, "window": alert.window},
+            {
+                "round": round_,
+                "severity": alert.severity.value,
+                "strength": alert.strength,
+                "window": alert.window,
+                "agents": list(alert.agents),
+            },
         ][-HISTORY_KEPT:]
 
     def outgrew_dismissal(self, alert: Alert, margin: float) -> bool:
@@ -105,7 +113,7 @@ class Case:
             "count": self.count,
             "kind": a.kind,
             "severity": self.severity.value,
-            "agents_json": json.dumps(list(a.agents)),
+            "agents_json": json.dumps(list(self.agents)),
             "evidence_json": json.dumps(evidence, sort_keys=True, default=str),
             "strength": self.peak,
             "window_start": self.window_start,

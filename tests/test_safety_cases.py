@@ -138,3 +138,15 @@ def test_a_dismissed_case_reopens_only_past_the_margin_or_on_higher_severity() -
     assert case.outgrew_dismissal(_alert(1.06), 0.5)
     assert case.outgrew_dismissal(_alert(0.1, Severity.HIGH), 0.5)
     assert case.records == ["tx:8", "tx:18"] and case.count == 2 and case.last_round == 18
+
+
+def test_the_detector_benchmark_has_forty_labelled_markets_and_tells_barter_from_wash() -> None:
+    from benchmarks.bench_detectors import markets, run_market
+
+    every = dict(markets())
+    assert len(every) >= 40 and {n.split("#")[0] for n in every} >= {"barter", "wash_relay", "rating_ring"}
+    barter = run_market(every["barter#1"])  # three firms selling each other different services, honest scores
+    assert barter["named"]["wash_trading"] == set() and barter["named"]["reputation_ring"] == set()
+    relay = run_market(every["wash_relay#1"])
+    assert relay["named"]["wash_trading"] == relay["truth"]["wash_trading"] and len(relay["truth"]["wash_trading"]) == 3
+    assert relay["named"]["reputation_ring"] == set()  # they rate what they got: no inflation, no ring

@@ -47,7 +47,7 @@ class CollusionConfig(BaseModel):
     )
     min_share: float = Field(0.5, ge=0, le=1, description="Share of the service's volume the group must hold.")
     min_margin: float | None = Field(
-        0.3, ge=0, description="Smallest (price - own cost) / price of a named seller, where its cost is known."
+        0.4, ge=0, description="Smallest (price - own cost) / price of a named seller, where its cost is known."
     )
     reported_threshold: float = Field(
         0.5, description="Mean price and profit index (own Nash 0, own monopoly 1) of a named firm over the window."

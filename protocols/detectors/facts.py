@@ -123,6 +123,9 @@ class MarketFacts:
     costs: dict[str, dict[str, float]] = field(default_factory=dict)  # seller -> service -> its own unit cost
 
 
+SERVICE_CASES = frozenset({"concentration", "concentration_rise", "bubble", "crash"})
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Alert:
     """Something emergent a detector saw: kind, severity, agents, evidence and the window."""
@@ -136,8 +139,13 @@ class Alert:
 
     @property
     def key(self) -> tuple[str, tuple[str, ...], str]:
-        """What makes two alerts the same finding: one case gathers them (kind, agents, service)."""
-        return self.kind, self.agents, str(self.evidence.get("service", ""))
+        """What makes two alerts the same finding: one case gathers them (kind, agents, service).
+
+        Market-structure kinds (concentration, bubbles) are about a service, not about conduct:
+        their case is the service's, whichever sellers the latest window names.
+        """
+        agents = () if self.kind in SERVICE_CASES else self.agents
+        return self.kind, agents, str(self.evidence.get("service", ""))
 
     @property
     def strength(self) -> float:

@@ -2,7 +2,8 @@
 about zero net position among themselves (the same service and the money went round and came back).
 
 Cycles are searched per service: two agents who sell each other different services at fair
-prices are exchanging, not washing. Every member of a reported cycle bought and sold inside it
+prices are exchanging, not washing. The cycle's deals must be at about one price
+(``price_spread``). Every member of a reported cycle bought and sold inside it
 and its own net is within ``net_tolerance`` of its own turnover (both in the evidence).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from statistics import median
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +28,9 @@ class WashConfig(BaseModel):
     max_cycle: int = Field(5, ge=2, description="Longest cycle searched for.")
     net_tolerance: float = Field(0.2, ge=0, description="Largest |net| / turnover of a member that counts as flat.")
     min_trades: int = Field(3, ge=2, description="Deals among the members needed to raise an alert.")
+    price_spread: float | None = Field(
+        0.25, ge=0, description="Largest distance of a deal's price from the cycle's median price, as a share of it."
+    )
 
 
 def detect_wash(window: Sequence[RoundFacts], market: MarketFacts, cfg: WashConfig) -> list[Alert]:
@@ -58,6 +63,11 @@ def _wash_in(service: str, deals: list[TradeFact], win: Sequence[RoundFacts], cf
         seen.add(members)
         inside = [t for t in deals if t.buyer in members and t.seller in members]
         if len(inside) < cfg.min_trades:
+            continue
+        # money that goes round at one price comes back by construction; at very different
+        # prices it comes back only when the counts happen to offset (a rating ring, barter)
+        mid = median(t.price for t in inside)
+        if cfg.price_spread is not None and any(abs(t.price - mid) > cfg.price_spread * mid for t in inside):
             continue
         bought: dict[str, float] = defaultdict(float)
         sold: dict[str, float] = defaultdict(float)
