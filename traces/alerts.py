@@ -161,6 +161,44 @@ def request_review(
     return submit_command(store, run_id, "review_alert", payload, author, reason)
 
 
+def request_reviews(
+    store: Store,
+    run_id: str,
+    alert_ids: Sequence[str],
+    decision: str,
+    author: str,
+    reason: str = "",
+    amount: float | None = None,
+) -> list[int]:
+    """One ``review_alert`` command per case, all with one decision and reason, in one transaction."""
+    import time
+
+    from traces.control import ControlRow
+
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, got '{decision}'")
+    if not author.strip():
+        raise ValueError("a command needs an author (who is asking)")
+    now = time.time()
+    rows = [
+        ControlRow(
+            run_id=run_id,
+            kind="review_alert",
+            payload_json=json.dumps(
+                {"alert_id": a, "decision": decision} | ({} if amount is None else {"amount": amount}), sort_keys=True
+            ),
+            author=author,
+            reason=reason,
+            created_at=now,
+        )
+        for a in alert_ids
+    ]
+    with Session(store.engine) as s:
+        s.add_all(rows)
+        s.commit()
+        return [r.id for r in rows if r.id is not None]
+
+
 def set_alert_review(
     store: Store,
     run_id: str,
