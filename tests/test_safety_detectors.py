@@ -109,9 +109,26 @@ def test_concentration_level_and_rise_are_two_kinds() -> None:
     assert level.kind == "concentration" and level.evidence["window_hhi"] == 6250.0
     assert level.agents == ("s1", "s2")  # each holds at least 18% of the window's volume
     assert level.evidence["per_agent"]["s1"]["share"] == 0.75
-    assert rise.kind == "concentration_rise" and rise.evidence["rise"] == round(6250 - 10000 / 6, 1)
+    from protocols.detectors.concentration import sample_corrected
+
+    # 40 deals in each window; both HHIs corrected for the sample before they are compared
+    assert level.evidence["window_hhi_corrected"] == round(sample_corrected(6250, 40), 1)
+    expected = sample_corrected(6250, 40) - sample_corrected(10000 / 6, 60)
+    assert rise.kind == "concentration_rise" and rise.evidence["rise"] == round(expected, 1)
     assert rise.agents == ("s1", "s2")  # contributions rose 278 -> 5625 and 278 -> 625 (> 50 each)
     assert rise.evidence["per_agent"]["s1"]["previous_share"] == round(1 / 6, 3)
+
+
+def test_a_thin_window_of_an_unconcentrated_market_does_not_pass_by_chance() -> None:
+    from protocols.detectors.concentration import sample_corrected
+
+    # nine sellers, 20 deals: the measured HHI is 1,900, above 1,800, by the luck of the draw
+    sellers = ["s1"] * 7 + ["s2"] * 3 + ["s3"] * 3 + ["s4"] * 2 + ["s5", "s6", "s7", "s8", "s9"]
+    thin = [trade(11 + i // 2, "b", s, 10.0) for i, s in enumerate(sellers)]
+    assert round(hhi({s: sellers.count(s) for s in set(sellers)})) == 1900
+    assert round(sample_corrected(1900, 20)) == 1474
+    assert detect_concentration(rounds(thin), MARKET, ConcentrationConfig()) == []
+    assert sample_corrected(10000, 20) == 10000
 
 
 def test_concentration_level_alone_and_thin_markets() -> None:

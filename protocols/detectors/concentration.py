@@ -40,6 +40,18 @@ def hhi(volumes: dict[str, float]) -> float | None:
     return sum((100.0 * v / total) ** 2 for v in volumes.values())
 
 
+def sample_corrected(h: float, n: int) -> float:
+    """An HHI measured on ``n`` deals, less the part a sample that small shows by chance.
+
+    Shares estimated from n draws overstate the sum of squared shares by about (1 - HHI)/n
+    (the unbiased estimator of a sum of squared proportions): nine equal sellers give an
+    expected 1,111, but 20 deals among them measure about 1,556. A monopoly stays at 10,000.
+    """
+    if n <= 1:
+        return h
+    return max(0.0, (h - 10000.0 / n) / (1 - 1 / n))
+
+
 def _volumes(deals: Iterable[TradeFact], service: str) -> Counter[str]:
     out: Counter[str] = Counter()
     for t in deals:
@@ -56,8 +68,9 @@ def _shares(vol: Counter[str]) -> dict[str, float]:
 def detect_concentration(window: Sequence[RoundFacts], market: MarketFacts, cfg: ConcentrationConfig) -> list[Alert]:
     """Level alerts (window HHI above ``level``) and change alerts (rise above ``rise``) per service.
 
-    A level alert names the sellers whose own share is at least ``level`` / 10,000 (a share that
-    alone puts a market near the level; there is always one when the HHI passes it). A change
+    Both are judged on the sample-corrected HHI (``sample_corrected``), so a thin window of an
+    unconcentrated market does not pass by chance. A level alert names the sellers whose own
+    share is at least ``level`` / 10,000 (there is always one when the HHI passes it). A change
     alert names the sellers whose own contribution to the HHI (share squared) rose by more than
     half the ``rise``.
     """
@@ -74,13 +87,17 @@ def detect_concentration(window: Sequence[RoundFacts], market: MarketFacts, cfg:
         shares = _shares(vol)
         n_prev = sum(1 for t in deals_before if t.service == service)
         prev_vol = _volumes(deals_before, service)
-        prev = hhi(prev_vol) if n_prev >= cfg.min_trades else None
+        prev_raw = hhi(prev_vol) if n_prev >= cfg.min_trades else None
+        prev = None if prev_raw is None else sample_corrected(prev_raw, n_prev)
+        raw, level = level, sample_corrected(level, n)
         prev_shares = _shares(prev_vol) if prev is not None else {}
         cum = cumulative.get(service)
         common = {
             "service": service,
-            "window_hhi": round(level, 1),
-            "previous_window_hhi": None if prev is None else round(prev, 1),
+            "window_hhi": round(raw, 1),
+            "window_hhi_corrected": round(level, 1),
+            "previous_window_hhi": None if prev_raw is None else round(prev_raw, 1),
+            "previous_window_hhi_corrected": None if prev is None else round(prev, 1),
             "cumulative_hhi": None if cum is None else round(cum, 1),
             "trades": n,
         }
@@ -99,7 +116,7 @@ def detect_concentration(window: Sequence[RoundFacts], market: MarketFacts, cfg:
                         "top_shares": {s: round(shares[s], 3) for s in sorted(shares, key=lambda x: -shares[x])[:5]},
                     },
                     span(now),
-                    f"{service}: window HHI {level:.0f} > {cfg.level:g} over {n} deals"
+                    f"{service}: window HHI {raw:.0f} ({level:.0f} corrected for {n} deals) > {cfg.level:g}"
                     + (f" (cumulative {cum:.0f})" if cum is not None else ""),
                 )
             )
@@ -126,7 +143,8 @@ def detect_concentration(window: Sequence[RoundFacts], market: MarketFacts, cfg:
                         },
                     },
                     span(now),
-                    f"{service}: window HHI up {level - prev:.0f} (from {prev:.0f} to {level:.0f}) over {n} deals",
+                    f"{service}: window HHI up {level - prev:.0f} (corrected, from {prev:.0f} to {level:.0f}) "
+                    f"over {n} deals",
                 )
             )
     return out
