@@ -128,6 +128,10 @@ class SafetyLayer(BreakerBoard):
             else:
                 case.hit(log.round, alert)
                 raised = self._recur(case, alert)
+                if not case.auto and case.status == "open" and is_auto(alert, self.cfg.interventions):
+                    # a hit severe enough for the policy: it acts now rather than wait for a person
+                    case.auto, case.status, case.decision, case.decided_by = True, "confirmed", "confirm", "policy"
+                    case.decision_reason, case.decided_round = "automatic by policy", log.round
             touched[case.id] = case
             if case.auto:
                 steps = [
