@@ -53,10 +53,11 @@ def test_two_firms_holding_monopoly_are_named_with_their_own_figures() -> None:
     assert case.count == 4  # rounds 8, 18, 28, 38: one case, not four alerts
 
 
-def _monopoly(rounds: int = 12) -> Any:
+def _monopoly(rounds: int = 12, safety: dict | None = None) -> Any:
     return parse_scenario(
         {
             "name": "monopoly",
+            "safety": safety or {},
             "seed": 4,
             "rounds": rounds,
             "market": {"min_price": 1.0, "max_price": 200.0, "max_capacity": 100},
@@ -94,6 +95,16 @@ def test_a_market_concentrated_from_round_one_raises_a_level_alert() -> None:
     assert not [c for c in s.safety.alerts.values() if c.alert.kind == "concentration_rise"]
 
 
+def test_concentration_thresholds_come_from_the_scenarios_safety_config() -> None:
+    off = Session(_monopoly(safety={"detectors": {"concentration": {"level": None}}}))
+    off.run()
+    assert not [c for c in off.safety.alerts.values() if c.alert.kind.startswith("concentration")]
+    high = Session(_monopoly(safety={"detectors": {"concentration": {"level": 9990, "min_trades": 10}}}))
+    high.run()
+    (case,) = [c for c in high.safety.alerts.values() if c.alert.kind == "concentration"]
+    assert case.round < 10 and case.alert.evidence["level"] == 9990  # 10 deals suffice: judged earlier
+
+
 def test_a_case_gathers_hits_in_the_store_and_replays(tmp_path) -> None:
     store = Store(str(tmp_path / "cases.db"))
     s = Session(_bertrand("grim_trigger", "grim_trigger", rounds=30), store=store)
@@ -111,13 +122,19 @@ def test_a_dismissed_case_stays_quiet_then_a_confirmed_one_reopens(tmp_path) -> 
     s.run(rounds=10)
     (case,) = s.safety.alerts.values()
     submit_command(store, s.run_id, "review_alert", {"alert_id": case.id, "decision": "dismiss"}, "rev", "tacit, ok")
+    told: list[str] = []  # notices naming the case, seen at each round's end (after the safety layer's hook)
+    s.hooks.round_end.append(
+        lambda sess, log: told.extend(n for m in sess.market.members.values() for n in m.notices if "A1" in n)
+    )
     s.run(rounds=30)
+    assert told == []  # dismissed: no notice while the evidence grows within the margin
     assert len(s.safety.alerts) == 1 and case.status == "dismissed" and case.count == 4  # 8..38, quiet
     row = alert_store.alert(store, s.run_id, case.id)
     assert row is not None and row.status == "dismissed" and row.decision_reason == "tacit, ok" and row.count == 4
     submit_command(store, s.run_id, "review_alert", {"alert_id": case.id, "decision": "warn"}, "rev", "enough")
     s.run()
     assert case.status == "open" and case.reopened == 1 and len(s.safety.alerts) == 1
+    assert any("alert A1 (collusion) names you and awaits review" in n for n in told)  # reopened: told again
     with store.engine.connect() as conn:
         n = conn.execute(text("select count(*) from alerts where run_id=:r"), {"r": s.run_id}).scalar_one()
     assert n == 1
