@@ -89,7 +89,10 @@ REPORTERS: dict[str, Reporter] = {
     "efficiency": lambda log, t: (t.surplus / t.max_surplus) if t.max_surplus > 0 else None,
     "fees": lambda log, t: sum(d.fee for d in _settled(log)) / 1e6,
     "fines": lambda log, t: log.fines / 1e6,
+    # cumulative: sellers' shares of all volume since round 1 (slow to show a change)
     "hhi": lambda log, t: hhi(t.seller_volume),
+    # this round only: sellers' shares of the round's settled volume (the detector's windows are in between)
+    "hhi_round": lambda log, t: _round_hhi(log),
     "gini": lambda log, t: gini(b / 1e6 for b in t.balances.values()),
     "rejections_by_rule": lambda log, t: dict(
         sorted(Counter(r.verdict.rule for r in log.records if not r.verdict.accepted).items())
@@ -109,6 +112,13 @@ REPORTERS: dict[str, Reporter] = {
     "mean_profit": lambda log, t: log.facts.get("mean_profit"),
     "collusion_index": lambda log, t: log.facts.get("collusion_index"),
 }
+
+
+def _round_hhi(log: RoundLog) -> float | None:
+    volume: Counter[str] = Counter()
+    for d in _settled(log):
+        volume[d.thread.seller] += d.price
+    return hhi(volume)
 
 
 def _flow(log: RoundLog, kind: str) -> float:

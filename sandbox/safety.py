@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -24,23 +24,11 @@ from protocols.money import to_micros
 from protocols.safety import SafetyConfig, safety_checks
 from sandbox.record import RoundLog
 from sandbox.safety_breakers import BreakerBoard
-from sandbox.safety_facts import alert_row, breaker_rows, market_facts, round_facts
+from sandbox.safety_cases import Case
+from sandbox.safety_facts import breaker_rows, market_facts, round_facts
 
 if TYPE_CHECKING:
     from sandbox.session import Session
-
-
-@dataclass
-class AlertState:
-    """An alert raised in this run and where its review stands."""
-
-    id: str
-    round: int
-    alert: Alert
-    status: str  # open, confirmed, dismissed
-    auto: bool
-    decision: str | None = None
-    decided_by: str | None = None
 
 
 class SafetyLayer(BreakerBoard):
@@ -51,12 +39,13 @@ class SafetyLayer(BreakerBoard):
         self.session = session
         self.cfg = cfg
         self.facts: deque[RoundFacts] = deque(maxlen=cfg.detectors.lookback)
-        self.alerts: dict[str, AlertState] = {}
+        self.alerts: dict[str, Case] = {}  # alert cases by id (A1, A2, ...)
+        self._cases: dict[tuple[str, tuple[str, ...], str], Case] = {}  # by finding (kind, agents, service)
+        self._cumulative: dict[str, dict[str, float]] = {}  # service -> seller -> volume since round 1
         self.offences: Counter[tuple[str, str]] = Counter()
         self.applied: list[dict[str, Any]] = []  # every intervention, as recorded
         self.suspended_until: dict[str, int | None] = {}  # agent -> last suspended round (None: banned)
         self.throttled_until: dict[str, tuple[int, int]] = {}  # agent -> (last round, actions per round)
-        self._last_raised: dict[tuple[str, tuple[str, ...], str], int] = {}
         self._log: RoundLog | None = None
         self._breaker_seq = 0
         self._intervention_seq = 0
@@ -104,7 +93,7 @@ class SafetyLayer(BreakerBoard):
     def round_end(self, session: Session, log: RoundLog) -> None:
         """Step the breakers, run the detectors, act on alerts; queue the round's safety rows."""
         self._log = log
-        facts = round_facts(log, session.market)
+        facts = round_facts(log, session.market, self._cumulative)
         self.facts.append(facts)
         before = len(self.transitions)
         self._agent_breakers(log)
@@ -123,47 +112,66 @@ class SafetyLayer(BreakerBoard):
 
     # --- detectors and interventions --------------------------------------------------------
     def _detect(self, log: RoundLog) -> None:
-        repeat = self.cfg.detectors.repeat_after
+        """Run the detectors; each finding opens a case or adds a hit to its case (at most one per
+        ``repeat_after`` rounds); the cases that changed are written as upserts with the round."""
+        cfg = self.cfg.detectors
         stepped: set[tuple[str, str]] = set()
-        for alert in run_detectors(list(self.facts), self._market_facts, self.cfg.detectors):
-            last = self._last_raised.get(alert.key)
-            if last is not None and log.round - last < repeat:
+        touched: dict[str, Case] = {}
+        for alert in run_detectors(list(self.facts), self._market_facts, cfg):
+            case = self._cases.get(alert.key)
+            if case is not None and log.round - case.last_round < cfg.repeat_after:
                 continue
-            self._last_raised[alert.key] = log.round
-            aid = f"A{len(self.alerts) + 1}"
-            auto = is_auto(alert, self.cfg.interventions)
-            state = AlertState(
-                aid,
-                log.round,
-                alert,
-                "confirmed" if auto else "open",
-                auto,
-                "confirm" if auto else None,
-                "policy" if auto else None,
-            )
-            self.alerts[aid] = state
-            steps = [
-                iv for iv in plan(alert, self.offences, self.cfg.interventions) if (iv.agent, alert.kind) not in stepped
-            ]  # one step up the ladder per agent, kind and round
-            stepped.update((iv.agent, alert.kind) for iv in steps)
-            applied = self._apply(steps, aid, "policy") if auto else None
-            if not auto:
+            if case is None:
+                case = Case.open(f"A{len(self.alerts) + 1}", log.round, alert, is_auto(alert, self.cfg.interventions))
+                self._cases[alert.key] = self.alerts[case.id] = case
+                raised = True
+            else:
+                case.hit(log.round, alert)
+                raised = self._recur(case, alert)
+                if not case.auto and case.status == "open" and is_auto(alert, self.cfg.interventions):
+                    # a hit severe enough for the policy: it acts now rather than wait for a person
+                    case.auto, case.status, case.decision, case.decided_by = True, "confirmed", "confirm", "policy"
+                    case.decision_reason, case.decided_round = "automatic by policy", log.round
+            touched[case.id] = case
+            if case.auto:
+                steps = [
+                    iv
+                    for iv in plan(alert, self.offences, self.cfg.interventions)
+                    if (iv.agent, alert.kind) not in stepped
+                ]  # one step up the ladder per agent, kind and round
+                stepped.update((iv.agent, alert.kind) for iv in steps)
+                case.applied = [*(case.applied or []), *self._apply(steps, case.id, "policy")]
+            elif raised:
                 for a in alert.agents:
                     if a in self.session.market.members:
                         self.session.market.members[a].notices.append(
-                            f"alert {aid} ({alert.kind}) names you and awaits review: {alert.summary}"
+                            f"alert {case.id} ({alert.kind}) names you and awaits review: {alert.summary}"
                         )
-            log.batch.add("alerts", alert_row(self.session.run_id, aid, log.round, alert, state.status, auto, applied))
-            trace.get_current_span().add_event(
-                sc.EVENT_ALERT,
-                {
-                    sc.ALERT_ID: aid,
-                    sc.ALERT_KIND: alert.kind,
-                    sc.ALERT_SEVERITY: alert.severity.value,
-                    sc.ALERT_AGENTS: list(alert.agents),
-                    sc.ALERT_STATUS: state.status,
-                },
-            )
+            if raised:
+                trace.get_current_span().add_event(
+                    sc.EVENT_ALERT,
+                    {
+                        sc.ALERT_ID: case.id,
+                        sc.ALERT_KIND: alert.kind,
+                        sc.ALERT_SEVERITY: alert.severity.value,
+                        sc.ALERT_AGENTS: list(alert.agents),
+                        sc.ALERT_STATUS: case.status,
+                    },
+                )
+        log.batch.extend("alerts", (c.row(self.session.run_id) for c in touched.values()))
+
+    def _recur(self, case: Case, alert: Alert) -> bool:
+        """A finding came back to its case: whether that (re)raises it for review."""
+        if case.auto:
+            return False
+        if case.status == "dismissed":
+            if not case.outgrew_dismissal(alert, self.cfg.detectors.reopen_margin):
+                return False  # stays quiet: only the count and the evidence grow
+        elif case.status == "open":
+            return False  # already waiting for a person: the hit only adds evidence
+        case.status, case.reopened = "open", case.reopened + 1
+        case.decision = case.decided_by = case.decision_reason = case.decided_round = None
+        return True
 
     def _apply(self, steps: list[Intervention], alert_id: str | None, author: str) -> list[dict[str, Any]]:
         """Carry out interventions now; returns what was applied, as recorded."""
@@ -250,6 +258,10 @@ class SafetyLayer(BreakerBoard):
         applied = self._apply(steps, alert_id, author)
         state.status = "dismissed" if decision is Decision.DISMISS else "confirmed"
         state.decision, state.decided_by = decision.value, author
+        state.decision_reason, state.decided_round = reason, session.round
+        state.applied = [*(state.applied or []), *applied]
+        if decision is Decision.DISMISS:
+            state.dismiss()
         store = session.recorder.store
         if store is not None:
             from traces.alerts import set_alert_review
@@ -263,6 +275,6 @@ class SafetyLayer(BreakerBoard):
                 author=author,
                 reason=reason,
                 round_=session.round,
-                interventions_json=json.dumps(applied),
+                interventions_json=json.dumps(state.applied),
             )
         return f"{state.status}: {decision.value}, {len(applied)} interventions"

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from protocols.breakers import Transition
-from protocols.detectors import ActFact, Benchmark, MarketFacts, RoundFacts, TradeFact
+from protocols.detectors import ActFact, Benchmark, FirmFact, MarketFacts, RoundFacts, TradeFact, hhi
 from protocols.equilibrium import competitive_price
 from protocols.safety import SafetyConfig
 from sandbox.market import Market
 from sandbox.record import RoundLog
 
 
-def round_facts(log: RoundLog, market: Market) -> RoundFacts:
-    """The detectors' view of one round: settled deals, submitted actions, threads' move counts."""
+def round_facts(log: RoundLog, market: Market, cumulative: dict[str, dict[str, float]] | None = None) -> RoundFacts:
+    """The detectors' view of one round: settled deals, submitted actions, threads' move counts,
+    per-firm figures where the mechanism reports them, and each service's HHI since round 1.
+
+    ``cumulative`` (service -> seller -> volume since round 1) is brought up to date with the round's deals.
+    """
     trades = tuple(
         TradeFact(
             d.tx_id,
@@ -52,7 +55,25 @@ def round_facts(log: RoundLog, market: Market) -> RoundFacts:
     reported = tuple(
         sorted((k, float(v)) for k, v in figures.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
     )
-    return RoundFacts(log.round, trades, acts, tuple(moves), reported)
+    firms = tuple(
+        FirmFact(
+            f,
+            float(v["price"]),
+            float(v["profit"]),
+            float(v["nash_price"]),
+            float(v["monopoly_price"]),
+            float(v["nash_profit"]),
+            float(v["monopoly_profit"]),
+        )
+        for f, v in sorted(figures.get("firms", {}).items())
+    )
+    cum: tuple[tuple[str, float], ...] = ()
+    if cumulative is not None:
+        for t in trades:
+            by = cumulative.setdefault(t.service, {})
+            by[t.seller] = by.get(t.seller, 0.0) + t.price
+        cum = tuple((s, h) for s in sorted(cumulative) if (h := hhi(cumulative[s])) is not None)
+    return RoundFacts(log.round, trades, acts, tuple(moves), reported, firms, cum)
 
 
 def market_facts(market: Market, cfg: SafetyConfig) -> MarketFacts:
@@ -70,7 +91,9 @@ def market_facts(market: Market, cfg: SafetyConfig) -> MarketFacts:
         if p is not None and p > 0:
             benchmarks[service] = Benchmark(p)
     benchmarks.update({s: b.benchmark() for s, b in cfg.benchmarks.items()})
-    return MarketFacts({aid: m.role for aid, m in market.members.items()}, benchmarks, dict(cfg.fundamentals))
+    own_costs = {aid: dict(m.private.costs) for aid, m in market.members.items() if m.private.costs}
+    roles = {aid: m.role for aid, m in market.members.items()}
+    return MarketFacts(roles, benchmarks, dict(cfg.fundamentals), own_costs)
 
 
 def breaker_rows(run_id: str, start_seq: int, transitions: Iterable[Transition]) -> list[dict[str, Any]]:
@@ -88,34 +111,3 @@ def breaker_rows(run_id: str, start_seq: int, transitions: Iterable[Transition])
         }
         for i, t in enumerate(transitions)
     ]
-
-
-def alert_row(
-    run_id: str,
-    alert_id: str,
-    round_: int,
-    alert: Any,
-    status: str,
-    auto: bool,
-    applied: list[Mapping[str, Any]] | None,
-) -> dict[str, Any]:
-    """An ``alerts`` row."""
-    return {
-        "run_id": run_id,
-        "alert_id": alert_id,
-        "round": round_,
-        "kind": alert.kind,
-        "severity": alert.severity.value,
-        "agents_json": json.dumps(list(alert.agents)),
-        "evidence_json": json.dumps(alert.evidence, sort_keys=True, default=str),
-        "window_start": alert.window[0],
-        "window_end": alert.window[1],
-        "summary": alert.summary,
-        "status": status,
-        "auto": auto,
-        "decision": "confirm" if auto else None,
-        "decided_by": "policy" if auto else None,
-        "decision_reason": "automatic by policy" if auto else None,
-        "decided_round": round_ if auto else None,
-        "interventions_json": json.dumps(list(applied)) if applied is not None else None,
-    }

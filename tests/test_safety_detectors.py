@@ -102,20 +102,42 @@ def test_hhi_scale() -> None:
     assert hhi({}) is None
 
 
-def test_concentration_fires_when_high_and_rising() -> None:
+def test_concentration_level_and_rise_are_two_kinds() -> None:
     before = [trade(r, "b", s, 10.0) for r in range(1, 11) for s in ("s1", "s2", "s3", "s4", "s5", "s6")]
     after = [trade(r, "b", s, 10.0) for r in range(11, 21) for s in ("s1", "s1", "s1", "s2")]
-    (alert,) = detect_concentration(rounds(before + after), MARKET, ConcentrationConfig())
-    assert alert.evidence["hhi"] > 1800 and alert.evidence["rise"] > 100 and "s1" in alert.agents
+    level, rise = detect_concentration(rounds(before + after), MARKET, ConcentrationConfig())
+    assert level.kind == "concentration" and level.evidence["window_hhi"] == 6250.0
+    assert level.agents == ("s1", "s2")  # each holds at least 18% of the window's volume
+    assert level.evidence["per_agent"]["s1"]["share"] == 0.75
+    from protocols.detectors.concentration import sample_corrected
+
+    # 40 deals in each window; both HHIs corrected for the sample before they are compared
+    assert level.evidence["window_hhi_corrected"] == round(sample_corrected(6250, 40), 1)
+    expected = sample_corrected(6250, 40) - sample_corrected(10000 / 6, 60)
+    assert rise.kind == "concentration_rise" and rise.evidence["rise"] == round(expected, 1)
+    assert rise.agents == ("s1", "s2")  # contributions rose 278 -> 5625 and 278 -> 625 (> 50 each)
+    assert rise.evidence["per_agent"]["s1"]["previous_share"] == round(1 / 6, 3)
 
 
-def test_concentration_quiet_when_stable_or_thin() -> None:
+def test_a_thin_window_of_an_unconcentrated_market_does_not_pass_by_chance() -> None:
+    from protocols.detectors.concentration import sample_corrected
+
+    # nine sellers, 20 deals: the measured HHI is 1,900, above 1,800, by the luck of the draw
+    sellers = ["s1"] * 7 + ["s2"] * 3 + ["s3"] * 3 + ["s4"] * 2 + ["s5", "s6", "s7", "s8", "s9"]
+    thin = [trade(11 + i // 2, "b", s, 10.0) for i, s in enumerate(sellers)]
+    assert round(hhi({s: sellers.count(s) for s in set(sellers)})) == 1900
+    assert round(sample_corrected(1900, 20)) == 1474
+    assert detect_concentration(rounds(thin), MARKET, ConcentrationConfig()) == []
+    assert sample_corrected(10000, 20) == 10000
+
+
+def test_concentration_level_alone_and_thin_markets() -> None:
     stable = [trade(r, "b", s, 10.0) for r in range(1, 21) for s in ("s1", "s2", "s3")]
-    assert detect_concentration(rounds(stable), MARKET, ConcentrationConfig()) == []  # 3333 but no rise
-    level_only = ConcentrationConfig(require_rise=False)
-    assert len(detect_concentration(rounds(stable), MARKET, level_only)) == 1
+    (level,) = detect_concentration(rounds(stable), MARKET, ConcentrationConfig())  # 3333, no rise
+    assert level.kind == "concentration" and level.agents == ("s1", "s2", "s3")
+    assert detect_concentration(rounds(stable), MARKET, ConcentrationConfig(level=None)) == []
     thin = [trade(r, "b", "s1", 10.0) for r in range(11, 14)]
-    assert detect_concentration(rounds(thin), MARKET, level_only) == []
+    assert detect_concentration(rounds(thin), MARKET, ConcentrationConfig()) == []
 
 
 # --- storms and runaway threads -----------------------------------------------------------
@@ -187,7 +209,7 @@ def test_collusion_ignores_a_parallel_fringe_and_uses_medians() -> None:
     ] == []
     outlier = [trade(r, "b", s, 80.0) for r in range(1, 5) for s in ("s1", "s2")] + [trade(2, "b", "s1", 190.0)]
     (alert,) = detect_collusion(rounds(outlier), MARKET, CollusionConfig())  # one overpayment keeps the parallel
-    assert alert.evidence["seller_medians"] == {"s1": 80.0, "s2": 80.0}
+    assert {s: f["median_price"] for s, f in alert.evidence["per_agent"].items()} == {"s1": 80.0, "s2": 80.0}
 
 
 def test_collusion_quiet_when_each_seller_scatters_its_prices() -> None:
@@ -203,14 +225,19 @@ def test_collusion_quiet_when_each_seller_scatters_its_prices() -> None:
     )  # the check is what keeps it quiet
 
 
-def test_reported_collusion_index_held_high_raises_an_alert() -> None:
-    from protocols.detectors import detect_reported_collusion
+def test_reported_collusion_names_firms_by_their_own_price_and_profit() -> None:
+    from protocols.detectors import FirmFact, detect_reported_collusion
 
-    market = MarketFacts(roles={"f1": "seller", "f2": "seller", "c": "buyer"})
-    high = [RoundFacts(r, reported=(("collusion_index", 0.9),)) for r in range(1, 9)]
+    def firm(a: str, price: float, profit: float) -> FirmFact:
+        return FirmFact(a, price, profit, 1.47, 1.93, 0.22, 0.34)
+
+    market = MarketFacts(roles={"f1": "seller", "f2": "seller", "f3": "seller"})
+    high = [
+        RoundFacts(r, reported=(("collusion_index", 0.9),), firms=(firm("f1", 1.9, 0.33), firm("f2", 1.9, 0.33)))
+        for r in range(1, 9)
+    ]
     (alert,) = detect_reported_collusion(high, market, CollusionConfig())
-    assert alert.agents == ("f1", "f2") and alert.evidence["reported_collusion_index"] == 0.9
-    dip = high[:4] + [RoundFacts(5, reported=(("collusion_index", 0.2),))] + high[5:]
-    assert detect_reported_collusion(dip, market, CollusionConfig()) == []  # must hold the whole window
+    assert alert.agents == ("f1", "f2") and alert.evidence["per_agent"]["f1"]["profit_index"] > 0.9
     assert detect_reported_collusion(high[:5], market, CollusionConfig()) == []  # too short
-    assert detect_reported_collusion([RoundFacts(r) for r in range(1, 9)], market, CollusionConfig()) == []
+    reported_only = [RoundFacts(r, reported=(("collusion_index", 0.9),)) for r in range(1, 9)]
+    assert detect_reported_collusion(reported_only, market, CollusionConfig()) == []  # no per-firm figures

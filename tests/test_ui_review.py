@@ -1,5 +1,5 @@
-"""AppTests of the app's deeper paths: the alert review queue (a decision written from the
-Alerts page and applied by the running session), a transaction's trace, exact replay and fork.
+"""AppTests of the app's deeper paths: a transaction's trace, exact replay and fork (the Alerts
+page's case queue is tested in test_ui_alerts.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from streamlit.testing.v1 import AppTest
 
 from sandbox.scenario import builtin_names, load_scenario
 from sandbox.session import Session
-from traces import alerts as al
 from traces import control, read
 from traces.store import Store
 
@@ -54,42 +53,6 @@ def page(name: str, run_id: str, **state: object) -> AppTest:
 def shown(at: AppTest) -> str:
     kinds = ("title", "subheader", "caption", "text", "info", "success", "error", "warning", "code")
     return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
-
-
-def test_alerts_page_writes_a_review_decision_the_session_applies(recorded: dict) -> None:
-    red, store = recorded["red"], recorded["store"]
-    if red is None:
-        pytest.skip("the red-team scenario (safety issue) is not installed, so no run raises alerts")
-    queue = al.review_queue(store, RED)
-    assert queue, "the red-team run should leave alerts for review"
-    target = queue[0]
-    at = page("alerts", RED, **{"agora.author": "reviewer-rita"})
-    assert not at.exception, [e.value for e in at.exception]
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Open (waiting for review)"] == str(len(queue))
-    assert list(at.dataframe[0].value["alert"]) == [a.alert_id for a in queue]
-    text = shown(at)
-    assert f"Alert {target.alert_id}: {target.kind} ({target.severity})" in text
-    assert target.summary in text
-    assert json.dumps(target.evidence, indent=1, sort_keys=True) in text
-    at.selectbox(key="agora.review.decision").select("fine")
-    at.number_input(key="agora.review.amount").set_value(3.0)
-    at.text_input(key="agora.review.reason").input("coordination confirmed by hand")
-    at.button[-1].click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    [cmd] = [c for c in control.pending_commands(store, RED) if c.kind == "review_alert"]
-    assert json.loads(cmd.payload_json) == {"alert_id": target.alert_id, "decision": "fine", "amount": 3.0}
-    assert (cmd.author, cmd.reason) == ("reviewer-rita", "coordination confirmed by hand")
-    red.run(rounds=1)
-    after = al.alert(store, RED, target.alert_id)
-    assert (after.status, after.decision, after.decided_by, after.decided_round) == (
-        "confirmed",
-        "fine",
-        "reviewer-rita",
-        7,
-    )
-    fines = [i for i in al.interventions(store, RED) if i.alert_id == target.alert_id and i.step == "fine"]
-    assert fines and all(i.author == "reviewer-rita" for i in fines)
 
 
 def test_alerts_page_on_a_run_without_alerts(recorded: dict) -> None:

@@ -23,20 +23,34 @@ DECISIONS = ("confirm", "dismiss", "warn", "fine", "throttle", "suspend", "ban")
 
 
 class AlertRow(SQLModel, table=True):
-    """An alert a detector raised, and what became of it."""
+    """An alert case: a finding (kind, agents, service) a detector raised, its hits, and what became of it.
+
+    The session writes the row again whenever the case changes (an upsert with the round's batch).
+    """
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_run_status", "run_id", "status"),)
+    __table_args__ = (
+        Index("ix_alerts_run_status", "run_id", "status"),
+        Index("ix_alerts_run_kind", "run_id", "kind", "agents_json"),
+        {"info": {"upsert": True}},
+    )
 
     run_id: str = Field(primary_key=True)
-    alert_id: str = Field(primary_key=True, description="A1, A2, ... in the order raised")
-    round: int = Field(description="round at whose end it was raised")
+    alert_id: str = Field(primary_key=True, description="A1, A2, ... in the order the cases were opened")
+    round: int = Field(description="round at whose end the case was opened (its first hit)")
+    last_round: int = Field(description="round of its latest hit")
+    count: int = Field(description="hits: times the detector found it (at most one per repeat_after rounds)")
     kind: str = Field(index=True, description="collusion, wash_trading, concentration, message_storm, ...")
-    severity: str = Field(description="low, medium or high")
+    severity: str = Field(description="low, medium or high: the highest of its hits")
     agents_json: str = Field(sa_column=Column(Text, nullable=False), description="JSON list of agent ids")
-    evidence_json: str = Field(sa_column=Column(Text, nullable=False), description="numbers and record ids")
-    window_start: int
-    window_end: int
+    evidence_json: str = Field(
+        sa_column=Column(Text, nullable=False),
+        description="the latest hit's numbers, the case's record ids (records) and its hits (history)",
+    )
+    strength: float = Field(description="the highest headline figure of its hits (evidence 'strength')")
+    reopened: int = Field(0, description="times it was opened again after a decision")
+    window_start: int = Field(description="first round of its first hit's window")
+    window_end: int = Field(description="last round of its latest hit's window")
     summary: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(description="open, confirmed or dismissed")
     auto: bool = Field(description="handled by the policy without review")
@@ -145,6 +159,44 @@ def request_review(
     if amount is not None:
         payload["amount"] = amount
     return submit_command(store, run_id, "review_alert", payload, author, reason)
+
+
+def request_reviews(
+    store: Store,
+    run_id: str,
+    alert_ids: Sequence[str],
+    decision: str,
+    author: str,
+    reason: str = "",
+    amount: float | None = None,
+) -> list[int]:
+    """One ``review_alert`` command per case, all with one decision and reason, in one transaction."""
+    import time
+
+    from traces.control import ControlRow
+
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, got '{decision}'")
+    if not author.strip():
+        raise ValueError("a command needs an author (who is asking)")
+    now = time.time()
+    rows = [
+        ControlRow(
+            run_id=run_id,
+            kind="review_alert",
+            payload_json=json.dumps(
+                {"alert_id": a, "decision": decision} | ({} if amount is None else {"amount": amount}), sort_keys=True
+            ),
+            author=author,
+            reason=reason,
+            created_at=now,
+        )
+        for a in alert_ids
+    ]
+    with Session(store.engine) as s:
+        s.add_all(rows)
+        s.commit()
+        return [r.id for r in rows if r.id is not None]
 
 
 def set_alert_review(

@@ -76,6 +76,20 @@ def insert_ignoring(table: Any, dialect: str) -> Any:
     raise StoreError(f"the store supports SQLite and PostgreSQL URLs, not {dialect}; use one of those")
 
 
+def upsert(table: Any, dialect: str) -> Any:
+    """An INSERT that replaces every other column of a row whose primary key is already present.
+
+    Tables marked ``info={"upsert": True}`` are written this way by ``commit_round``.
+    """
+    mod = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
+    if mod is None:
+        raise StoreError(f"the store supports SQLite and PostgreSQL URLs, not {dialect}; use one of those")
+    stmt = mod.insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    rest = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    return stmt.on_conflict_do_update(index_elements=keys, set_=rest)
+
+
 _PLAIN: dict[tuple[Any, ...], tuple[str, tuple[str, ...]] | None] = {}
 
 
@@ -202,6 +216,9 @@ class Store:
             for name, rows in batch.rows.items():
                 if rows:
                     table = tables[name]
+                    if table.info.get("upsert"):  # rows that change over a run (alert cases)
+                        conn.execute(upsert(table, conn.dialect.name), rows)
+                        continue
                     stmt = insert_ignoring(table, conn.dialect.name) if table.info.get("idempotent") else insert(table)
                     if not _insert_plain(conn, table, stmt, rows):
                         conn.execute(stmt, rows)

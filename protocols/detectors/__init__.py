@@ -16,6 +16,7 @@ from protocols.detectors.facts import (
     ActFact,
     Alert,
     Benchmark,
+    FirmFact,
     MarketFacts,
     RoundFacts,
     Severity,
@@ -37,7 +38,13 @@ class DetectorsConfig(BaseModel):
     storms: StormConfig | None = Field(default_factory=StormConfig)
     bubbles: BubbleConfig | None = Field(default_factory=BubbleConfig)
     rings: RingConfig | None = Field(default_factory=RingConfig)
-    repeat_after: int = Field(10, ge=1, description="Rounds before the same finding may raise a new alert.")
+    repeat_after: int = Field(10, ge=1, description="Rounds before the same finding counts again in its case.")
+    reopen_margin: float = Field(
+        0.5,
+        ge=0,
+        description="A dismissed case reopens only when a finding's strength exceeds the strength at "
+        "dismissal by this share (0.5: 50% more), or its severity is higher.",
+    )
 
     @property
     def lookback(self) -> int:
@@ -77,6 +84,7 @@ __all__ = [
     "CollusionConfig",
     "ConcentrationConfig",
     "DetectorsConfig",
+    "FirmFact",
     "MarketFacts",
     "RingConfig",
     "RoundFacts",

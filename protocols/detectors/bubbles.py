@@ -47,6 +47,7 @@ def detect_bubbles(window: Sequence[RoundFacts], market: MarketFacts, cfg: Bubbl
                 (),
                 {
                     "service": service,
+                    "strength": round(abs(ratio - 1), 3),
                     "mean_price": round(mean, 2),
                     "fundamental": fundamental,
                     "ratio": round(ratio, 3),

@@ -1,9 +1,11 @@
-"""Collusion: prices persistently above the competitive benchmark, sellers pricing in
-parallel, and coordination language in what they say.
+"""Collusion: sellers each pricing persistently above the competitive benchmark, in parallel,
+and coordination language in what they say.
 
-The collusion index of a group of sellers is (p - p_c) / (p_m - p_c) when the scenario gives
-a monopoly price p_m, else the relative markup (p - p_c) / p_c, where p is the mean of their
-median prices and p_c the competitive benchmark.
+Every named seller meets the rule on its own figures: its own median price has a collusion
+index (p - p_c) / (p_m - p_c) (with a monopoly price p_m, else (p - p_c) / p_c) at or above the
+threshold, and, where its cost is known, a margin over that cost of at least ``min_margin``.
+In markets that report per-firm figures (posted prices with simulated consumers) a firm is
+named only when its own price and its own profit both sit near the joint-monopoly level.
 """
 
 from __future__ import annotations
@@ -11,10 +13,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from statistics import fmean, median
+from typing import TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from protocols.detectors.facts import Alert, Benchmark, MarketFacts, RoundFacts, Severity, acts, refs, span, trades
+from protocols.detectors.facts import (
+    Alert,
+    Benchmark,
+    FirmFact,
+    MarketFacts,
+    RoundFacts,
+    Severity,
+    acts,
+    refs,
+    span,
+    trades,
+)
 from protocols.verdict import Rule
 
 
@@ -33,8 +47,11 @@ class CollusionConfig(BaseModel):
         0.1, ge=0, description="Largest median absolute deviation of a seller's own prices, as a share of its median."
     )
     min_share: float = Field(0.5, ge=0, le=1, description="Share of the service's volume the group must hold.")
+    min_margin: float | None = Field(
+        0.4, ge=0, description="Smallest (price - own cost) / price of a named seller, where its cost is known."
+    )
     reported_threshold: float = Field(
-        0.5, description="A mechanism's own collusion index (profit-based) held at or above this over the window."
+        0.5, description="Mean price and profit index (own Nash 0, own monopoly 1) of a named firm over the window."
     )
 
 
@@ -59,8 +76,8 @@ def parallel_group(means: dict[str, float], spread: float) -> list[str]:
 
 
 def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig) -> list[Alert]:
-    """Alerts for services where a steady, parallel group holding much of the volume prices far above
-    the benchmark, or where sellers propose coordinating prices."""
+    """Alerts for services where a steady, parallel group of sellers, each pricing far above the
+    benchmark and its own cost, holds much of the volume; and for sellers proposing to coordinate."""
     win = window[-cfg.window :]
     out: list[Alert] = []
     coord = Rule.COORDINATION.value  # looked up once: an enum member's .value costs ~1 us a time
@@ -75,24 +92,26 @@ def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Col
         if bench is None:
             continue
         # a seller's typical price is its median: one buyer overpaying must not break the parallel
-        means = {s: median(ps) for s, ps in sellers.items() if len(ps) >= cfg.min_seller_trades}
-        # a cartel holds its price; random or competitive pricing scatters (robust to a few overpayments)
-        steady = {
-            s: m
-            for s, m in means.items()
-            if cfg.own_spread is None or median(abs(p - m) for p in sellers[s]) <= cfg.own_spread * m
+        medians = {s: median(ps) for s, ps in sellers.items() if len(ps) >= cfg.min_seller_trades}
+        figures = {s: _seller_figures(s, sellers[s], medians[s], bench, market, service) for s in medians}
+        # each candidate must, on its own: hold its price (a cartel does; random or competitive
+        # pricing scatters), price far above the benchmark, and far above its own cost
+        qualified = {
+            s: medians[s]
+            for s, f in figures.items()
+            if (cfg.own_spread is None or f["spread"] <= cfg.own_spread)
+            and f["index"] >= cfg.index_threshold
+            and (cfg.min_margin is None or f["margin"] is None or f["margin"] >= cfg.min_margin)
         }
-        group = parallel_group(steady, cfg.parallel_spread)
+        group = parallel_group(qualified, cfg.parallel_spread)
         total = sum(sum(ps) for ps in sellers.values())
         share = sum(sum(sellers[s]) for s in group) / total if total > 0 else 0.0
         if len(group) < 2 or share < cfg.min_share:
             continue
-        group_price = fmean(means[s] for s in group)
+        group_price = fmean(medians[s] for s in group)
         index = collusion_index(group_price, bench)
-        if index < cfg.index_threshold:
-            continue
         in_talk = sorted(set(group) & set(talkers))
-        agents = tuple(sorted(set(group) | set(in_talk)))
+        agents = tuple(sorted(group))
         priced |= set(agents)
         out.append(
             Alert(
@@ -101,18 +120,19 @@ def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Col
                 agents,
                 {
                     "service": service,
+                    "strength": round(index, 3),
                     "collusion_index": round(index, 3),
                     "mean_price": round(group_price, 2),
                     "competitive_price": bench.competitive,
                     "monopoly_price": bench.monopoly,
                     "group_share": round(share, 3),
-                    "seller_medians": {s: round(means[s], 2) for s in group},
+                    "per_agent": {s: figures[s] for s in agents},
                     "coordination_messages": refs(a for a in talk if a.agent in in_talk),
                     "records": refs(t for t in trades(win) if t.service == service and t.seller in group),
                 },
                 span(win),
-                f"{len(group)} sellers of {service} priced in parallel at {group_price:.2f}, "
-                f"collusion index {index:.2f} (benchmark {bench.competitive:g})"
+                f"{len(group)} sellers of {service} each priced steadily at collusion index >= "
+                f"{cfg.index_threshold:g} and in parallel at {group_price:.2f} (benchmark {bench.competitive:g})"
                 + (", after coordination talk" if in_talk else ""),
             )
         )
@@ -124,8 +144,10 @@ def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Col
                 Severity.LOW,
                 tuple(rest),
                 {
+                    "strength": sum(1 for a in talk if a.agent in rest),
                     "coordination_messages": refs(a for a in talk if a.agent in rest),
                     "attempts": sum(1 for a in talk if a.agent in rest),
+                    "per_agent": {a: {"attempts": sum(1 for x in talk if x.agent == a)} for a in rest},
                 },
                 span(win),
                 f"{', '.join(rest)} proposed coordinating prices to competitors",
@@ -134,33 +156,97 @@ def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Col
     return out
 
 
-def detect_reported_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig) -> list[Alert]:
-    """An alert when the mechanism's own collusion index stays high for the whole window.
+class SellerFigures(TypedDict):
+    """One seller's own figures over a window (the evidence of a collusion alert)."""
 
-    Mechanisms without deals between agents (posted prices with simulated consumers) report a
-    profit-based index, (profit - Nash profit) / (monopoly profit - Nash profit), each round.
+    deals: int
+    median_price: float
+    spread: float
+    index: float
+    cost: float | None
+    margin: float | None
+
+
+def _seller_figures(
+    seller: str, prices: list[float], med: float, bench: Benchmark, market: MarketFacts, service: str
+) -> SellerFigures:
+    """One seller's own figures over the window: deals, median, scatter, index and margin over its cost."""
+    cost = market.costs.get(seller, {}).get(service)
+    return {
+        "deals": len(prices),
+        "median_price": round(med, 2),
+        "spread": round(median(abs(p - med) for p in prices) / med, 3) if med > 0 else 0.0,
+        "index": round(collusion_index(med, bench), 3),
+        "cost": cost,
+        "margin": None if cost is None or med <= 0 else round((med - cost) / med, 3),
+    }
+
+
+def detect_reported_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig) -> list[Alert]:
+    """An alert naming the firms whose own price and own profit stayed near the joint-monopoly level.
+
+    Mechanisms without deals between agents (posted prices with simulated logit consumers)
+    report each firm's price and profit with its own Nash and monopoly benchmarks. A firm is
+    named when, over the whole window, the mean of its price index and the mean of its profit
+    index (Nash 0, monopoly 1) both reach ``reported_threshold``; an alert needs two such firms.
+    A lone high pricer earns less than at Nash (its profit index is negative) and the rival
+    that undercuts it prices near Nash: neither is named. Punishments (a firm cutting its
+    price the round after a rival undercut it) are counted in the evidence.
     """
     win = window[-cfg.window :]
+    if len(win) < cfg.window or any(not rf.firms for rf in win):
+        return []
+    series: dict[str, list[FirmFact]] = defaultdict(list)
+    for rf in win:
+        for f in rf.firms:
+            series[f.agent].append(f)
+    per_agent = {
+        a: {
+            "mean_price": round(fmean(f.price for f in fs), 4),
+            "price_index": round(fmean(f.price_index for f in fs), 3),
+            "profit_index": round(fmean(f.profit_index for f in fs), 3),
+            "punishments": _punishments(a, win),
+        }
+        for a, fs in sorted(series.items())
+        if len(fs) == len(win)
+    }
+    named = tuple(
+        a
+        for a, f in per_agent.items()
+        if f["price_index"] >= cfg.reported_threshold and f["profit_index"] >= cfg.reported_threshold
+    )
+    if len(named) < 2:
+        return []
+    index = fmean(float(per_agent[a]["price_index"]) for a in named)
     values = [(rf.round, rf.figure("collusion_index")) for rf in win]
-    if len(win) < cfg.window or any(v is None for _, v in values):
-        return []
-    index = fmean(v for _, v in values if v is not None)
-    if min(v for _, v in values if v is not None) < cfg.reported_threshold:
-        return []
-    sellers = tuple(sorted(a for a, role in market.roles.items() if role == "seller"))
     return [
         Alert(
             "collusion",
-            Severity.MEDIUM,
-            sellers,
+            Severity.HIGH if any(per_agent[a]["punishments"] for a in named) else Severity.MEDIUM,
+            named,
             {
-                "reported_collusion_index": round(index, 3),
+                "strength": round(index, 3),
                 "threshold": cfg.reported_threshold,
-                "by_round": {str(r): round(v, 3) for r, v in values if v is not None},
+                "per_agent": {a: per_agent[a] for a in named},
+                "market_index_by_round": {str(r): round(v, 3) for r, v in values if v is not None},
                 "scope": "mechanism",
             },
             span(win),
-            f"the market's collusion index stayed at or above {cfg.reported_threshold} for {len(win)} rounds "
-            f"(mean {index:.2f}): sellers price near the joint-monopoly level",
+            f"{', '.join(named)} each held price and profit near their joint-monopoly level for {len(win)} rounds "
+            f"(mean price index {index:.2f})",
         )
     ]
+
+
+def _punishments(agent: str, win: Sequence[RoundFacts]) -> int:
+    """Rounds in which ``agent`` cut its price right after a rival had priced below it."""
+    n = 0
+    for before, now in zip(win, win[1:], strict=False):
+        mine = {f.agent: f.price for f in before.firms}
+        cur = {f.agent: f.price for f in now.firms}
+        if agent not in mine or agent not in cur:
+            continue
+        undercut = any(p < mine[agent] * 0.98 for a, p in mine.items() if a != agent)
+        if undercut and cur[agent] < mine[agent] * 0.98:
+            n += 1
+    return n

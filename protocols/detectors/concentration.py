@@ -1,8 +1,10 @@
 """Concentration: the Herfindahl-Hirschman index of sellers' shares of a service's volume.
 
-Defaults follow the 2023 US merger guidelines: a market above 1,800 is highly concentrated
-and a rise of more than 100 is significant. With ``require_rise`` (the default) both must
-hold, as in the guidelines' presumption; without it the level alone raises an alert.
+Two kinds, both on by default, following the 2023 US merger guidelines: ``concentration``
+when a window's HHI is above ``level`` (1,800: highly concentrated in itself, whether or not it
+was so before) and ``concentration_rise`` when the HHI rose by more than ``rise`` (100) from
+the previous window. Every HHI here is per window (the window's deals only) except
+``cumulative_hhi``, which is over every deal since round 1 (as the ``hhi`` round metric).
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ class ConcentrationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     window: int = Field(10, ge=1, description="Rounds in each of the two windows compared.")
-    level: float = Field(1800.0, ge=0, le=10000, description="HHI above which a market is highly concentrated.")
-    rise: float = Field(100.0, ge=0, description="HHI rise between the previous window and this one that matters.")
-    require_rise: bool = Field(True, description="Alert only when the level is passed and the rise too.")
-    min_trades: int = Field(20, ge=1, description="Deals of the service needed in the window.")
+    level: float | None = Field(
+        1800.0, ge=0, le=10000, description="Window HHI above which a level alert is raised (None: no level alerts)."
+    )
+    rise: float | None = Field(
+        100.0, ge=0, description="Window-to-window HHI rise above which a change alert is raised (None: none)."
+    )
+    min_trades: int = Field(20, ge=1, description="Deals of the service needed in each window judged.")
 
 
 def hhi(volumes: Mapping[str, float]) -> float | None:
@@ -35,6 +40,18 @@ def hhi(volumes: Mapping[str, float]) -> float | None:
     return sum((100.0 * v / total) ** 2 for v in volumes.values())
 
 
+def sample_corrected(h: float, n: int) -> float:
+    """An HHI measured on ``n`` deals, less the part a sample that small shows by chance.
+
+    Shares estimated from n draws overstate the sum of squared shares by about (1 - HHI)/n
+    (the unbiased estimator of a sum of squared proportions): nine equal sellers give an
+    expected 1,111, but 20 deals among them measure about 1,556. A monopoly stays at 10,000.
+    """
+    if n <= 1:
+        return h
+    return max(0.0, (h - 10000.0 / n) / (1 - 1 / n))
+
+
 def _volumes(deals: Iterable[TradeFact], service: str) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
     for t in deals:
@@ -43,38 +60,91 @@ def _volumes(deals: Iterable[TradeFact], service: str) -> dict[str, float]:
     return out
 
 
+def _shares(vol: Mapping[str, float]) -> dict[str, float]:
+    total = sum(vol.values())
+    return {s: v / total for s, v in vol.items()} if total > 0 else {}
+
+
 def detect_concentration(window: Sequence[RoundFacts], market: MarketFacts, cfg: ConcentrationConfig) -> list[Alert]:
-    """Alerts for services whose seller HHI passes the thresholds."""
+    """Level alerts (window HHI above ``level``) and change alerts (rise above ``rise``) per service.
+
+    Both are judged on the sample-corrected HHI (``sample_corrected``), so a thin window of an
+    unconcentrated market does not pass by chance. A level alert names the sellers whose own
+    share is at least ``level`` / 10,000 (there is always one when the HHI passes it). A change
+    alert names the sellers whose own contribution to the HHI (share squared) rose by more than
+    half the ``rise``.
+    """
     now, before = window[-cfg.window :], window[-2 * cfg.window : -cfg.window]
     deals_now, deals_before = trades(now), trades(before)
+    cumulative = dict(window[-1].cumulative_hhi) if window else {}
     out = []
     for service in sorted({t.service for t in deals_now}):
-        vol = _volumes(deals_now, service)
         n = sum(1 for t in deals_now if t.service == service)
+        vol = _volumes(deals_now, service)
         level = hhi(vol)
-        if level is None or n < cfg.min_trades or level <= cfg.level:
+        if level is None or n < cfg.min_trades:
             continue
-        prev = hhi(_volumes(deals_before, service))
-        rise = None if prev is None else level - prev
-        if cfg.require_rise and (rise is None or rise <= cfg.rise):
-            continue
-        total = sum(vol.values())
-        top = sorted(vol, key=lambda s: (-vol[s], s))[:3]
-        out.append(
-            Alert(
-                "concentration",
-                Severity.HIGH if level > 2 * cfg.level else Severity.MEDIUM,
-                tuple(sorted(top)),
-                {
-                    "service": service,
-                    "hhi": round(level, 1),
-                    "previous_hhi": None if prev is None else round(prev, 1),
-                    "rise": None if rise is None else round(rise, 1),
-                    "trades": n,
-                    "top_shares": {s: round(vol[s] / total, 3) for s in top},
-                },
-                span(now),
-                f"{service}: HHI {level:.0f}" + (f", up {rise:.0f}" if rise is not None else "") + f" over {n} deals",
+        shares = _shares(vol)
+        n_prev = sum(1 for t in deals_before if t.service == service)
+        prev_vol = _volumes(deals_before, service)
+        prev_raw = hhi(prev_vol) if n_prev >= cfg.min_trades else None
+        prev = None if prev_raw is None else sample_corrected(prev_raw, n_prev)
+        raw, level = level, sample_corrected(level, n)
+        prev_shares = _shares(prev_vol) if prev is not None else {}
+        cum = cumulative.get(service)
+        common = {
+            "service": service,
+            "window_hhi": round(raw, 1),
+            "window_hhi_corrected": round(level, 1),
+            "previous_window_hhi": None if prev_raw is None else round(prev_raw, 1),
+            "previous_window_hhi_corrected": None if prev is None else round(prev, 1),
+            "cumulative_hhi": None if cum is None else round(cum, 1),
+            "trades": n,
+        }
+        if cfg.level is not None and level > cfg.level:
+            named = sorted(s for s, sh in shares.items() if sh * 10000 >= cfg.level)
+            out.append(
+                Alert(
+                    "concentration",
+                    Severity.HIGH if level > 2 * cfg.level else Severity.MEDIUM,
+                    tuple(named),
+                    {
+                        **common,
+                        "strength": round(level, 1),
+                        "level": cfg.level,
+                        "per_agent": {s: {"share": round(shares[s], 3)} for s in named},
+                        "top_shares": {s: round(shares[s], 3) for s in sorted(shares, key=lambda x: -shares[x])[:5]},
+                    },
+                    span(now),
+                    f"{service}: window HHI {raw:.0f} ({level:.0f} corrected for {n} deals) > {cfg.level:g}"
+                    + (f" (cumulative {cum:.0f})" if cum is not None else ""),
+                )
             )
-        )
+        if cfg.rise is not None and prev is not None and level - prev > cfg.rise:
+            gain = {s: 10000 * (shares.get(s, 0.0) ** 2 - prev_shares.get(s, 0.0) ** 2) for s in shares}
+            named = sorted(s for s, g in gain.items() if g > cfg.rise / 2)
+            out.append(
+                Alert(
+                    "concentration_rise",
+                    Severity.MEDIUM if level > (cfg.level or 0) else Severity.LOW,
+                    tuple(named),
+                    {
+                        **common,
+                        "strength": round(level - prev, 1),
+                        "rise": round(level - prev, 1),
+                        "rise_threshold": cfg.rise,
+                        "per_agent": {
+                            s: {
+                                "share": round(shares.get(s, 0.0), 3),
+                                "previous_share": round(prev_shares.get(s, 0.0), 3),
+                                "hhi_contribution_gain": round(gain[s], 1),
+                            }
+                            for s in named
+                        },
+                    },
+                    span(now),
+                    f"{service}: window HHI up {level - prev:.0f} (corrected, from {prev:.0f} to {level:.0f}) "
+                    f"over {n} deals",
+                )
+            )
     return out

@@ -61,6 +61,34 @@ class ActFact:
 
 
 @dataclass(frozen=True, slots=True)
+class FirmFact:
+    """One firm's round in a market that reports per-firm figures (posted prices with simulated consumers).
+
+    The Nash and monopoly figures are the firm's own, from the market's one-shot benchmarks.
+    """
+
+    agent: str
+    price: float
+    profit: float
+    nash_price: float
+    monopoly_price: float
+    nash_profit: float
+    monopoly_profit: float
+
+    @property
+    def price_index(self) -> float:
+        """How far the firm's own price sits from its Nash price toward its monopoly price."""
+        gap = self.monopoly_price - self.nash_price
+        return (self.price - self.nash_price) / gap if gap > 0 else 0.0
+
+    @property
+    def profit_index(self) -> float:
+        """The firm's own profit on the same scale: 0 at its Nash profit, 1 at its monopoly profit."""
+        gap = self.monopoly_profit - self.nash_profit
+        return (self.profit - self.nash_profit) / gap if gap > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class RoundFacts:
     """One round: settled deals, submitted actions and the move counts of threads touched."""
 
@@ -69,6 +97,8 @@ class RoundFacts:
     acts: tuple[ActFact, ...] = ()
     thread_moves: tuple[tuple[str, str, str, int], ...] = ()  # (thread id, buyer, seller, moves)
     reported: tuple[tuple[str, float], ...] = ()  # figures the mechanism reports (e.g. its collusion index)
+    firms: tuple[FirmFact, ...] = ()  # per-firm figures, where the mechanism reports them
+    cumulative_hhi: tuple[tuple[str, float], ...] = ()  # (service, seller HHI over every deal since round 1)
 
     def figure(self, name: str) -> float | None:
         """A figure the mechanism reported this round, if any."""
@@ -90,6 +120,10 @@ class MarketFacts:
     roles: dict[str, str] = field(default_factory=dict)
     benchmarks: dict[str, Benchmark] = field(default_factory=dict)
     fundamentals: dict[str, float] = field(default_factory=dict)
+    costs: dict[str, dict[str, float]] = field(default_factory=dict)  # seller -> service -> its own unit cost
+
+
+SERVICE_CASES = frozenset({"concentration", "concentration_rise", "bubble", "crash"})
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -105,8 +139,19 @@ class Alert:
 
     @property
     def key(self) -> tuple[str, tuple[str, ...], str]:
-        """What makes two alerts the same finding (to avoid raising it every round)."""
-        return self.kind, self.agents, str(self.evidence.get("service", ""))
+        """What makes two alerts the same finding: one case gathers them (kind, agents, service).
+
+        Market-structure kinds (concentration, bubbles) are about a service, not about conduct:
+        their case is the service's, whichever sellers the latest window names.
+        """
+        agents = () if self.kind in SERVICE_CASES else self.agents
+        return self.kind, agents, str(self.evidence.get("service", ""))
+
+    @property
+    def strength(self) -> float:
+        """The alert's headline figure (its ``evidence['strength']``), which a dismissed case must outgrow."""
+        v = self.evidence.get("strength", 0.0)
+        return float(v) if isinstance(v, (int, float)) else 0.0
 
 
 def span(window: Sequence[RoundFacts]) -> tuple[int, int]:

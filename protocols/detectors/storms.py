@@ -33,13 +33,16 @@ def detect_storms(window: Sequence[RoundFacts], market: MarketFacts, cfg: StormC
             if n > cfg.agent_messages and n > worst.get(agent, (0, 0))[0]:
                 worst[agent] = (n, rf.round)
         if len(msgs) > cfg.market_messages:
-            top = [a for a, _ in per_agent.most_common(3)]
+            # a sender is named only for its own volume: at least a tenth of the market's bound
+            top = [a for a, n in per_agent.most_common(3) if n * 10 >= cfg.market_messages]
             out.append(
                 Alert(
                     "message_storm",
                     Severity.HIGH,
                     tuple(sorted(top)),
                     {
+                        "strength": len(msgs),
+                        "per_agent": {a: {"messages": per_agent[a]} for a in sorted(top)},
                         "round": rf.round,
                         "messages": len(msgs),
                         "bound": cfg.market_messages,
@@ -58,6 +61,7 @@ def detect_storms(window: Sequence[RoundFacts], market: MarketFacts, cfg: StormC
                 Severity.MEDIUM,
                 (agent,),
                 {
+                    "strength": n,
                     "round": r,
                     "messages": n,
                     "bound": cfg.agent_messages,
@@ -80,7 +84,7 @@ def detect_storms(window: Sequence[RoundFacts], market: MarketFacts, cfg: StormC
                 "runaway_thread",
                 Severity.LOW,
                 tuple(sorted({buyer, seller})),
-                {"thread_id": tid, "moves": moves, "bound": cfg.thread_moves},
+                {"strength": moves, "thread_id": tid, "moves": moves, "bound": cfg.thread_moves},
                 span(win),
                 f"thread {tid} has run {moves} moves without ending (bound {cfg.thread_moves})",
             )

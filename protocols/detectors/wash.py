@@ -1,15 +1,22 @@
-"""Wash and circular trading: cycles in the trade graph whose members end with about zero
-net position among themselves (money went round and came back)."""
+"""Wash and circular trading: cycles in one service's trade graph whose members each end with
+about zero net position among themselves (the same service and the money went round and came back).
+
+Cycles are searched per service: two agents who sell each other different services at fair
+prices are exchanging, not washing. The cycle's deals must be at about one price
+(``price_spread``). Every member of a reported cycle bought and sold inside it
+and its own net is within ``net_tolerance`` of its own turnover (both in the evidence).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from statistics import median
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
-from protocols.detectors.facts import Alert, MarketFacts, RoundFacts, Severity, refs, span, trades
+from protocols.detectors.facts import Alert, MarketFacts, RoundFacts, Severity, TradeFact, refs, span, trades
 
 
 class WashConfig(BaseModel):
@@ -21,13 +28,26 @@ class WashConfig(BaseModel):
     max_cycle: int = Field(5, ge=2, description="Longest cycle searched for.")
     net_tolerance: float = Field(0.2, ge=0, description="Largest |net| / turnover of a member that counts as flat.")
     min_trades: int = Field(3, ge=2, description="Deals among the members needed to raise an alert.")
+    price_spread: float | None = Field(
+        0.25, ge=0, description="Largest distance of a deal's price from the cycle's median price, as a share of it."
+    )
 
 
 def detect_wash(window: Sequence[RoundFacts], market: MarketFacts, cfg: WashConfig) -> list[Alert]:
-    """One alert per set of agents that trade in a cycle and end about flat."""
+    """One alert per set of agents that trade one service in a cycle and each end about flat."""
     win = window[-cfg.window :]
-    deals = trades(win)
-    edges = [(t.buyer, t.seller) for t in deals if t.buyer != t.seller]
+    by_service: dict[str, list[TradeFact]] = defaultdict(list)
+    for t in trades(win):
+        if t.buyer != t.seller:
+            by_service[t.service].append(t)
+    out: list[Alert] = []
+    for service, deals in sorted(by_service.items()):
+        out += _wash_in(service, deals, win, cfg)
+    return out
+
+
+def _wash_in(service: str, deals: list[TradeFact], win: Sequence[RoundFacts], cfg: WashConfig) -> list[Alert]:
+    edges = [(t.buyer, t.seller) for t in deals]
     if not _may_cycle(edges):
         return []
     graph: nx.DiGraph[str] = nx.DiGraph()
@@ -44,15 +64,19 @@ def detect_wash(window: Sequence[RoundFacts], market: MarketFacts, cfg: WashConf
         inside = [t for t in deals if t.buyer in members and t.seller in members]
         if len(inside) < cfg.min_trades:
             continue
-        net: dict[str, float] = defaultdict(float)
-        turnover: dict[str, float] = defaultdict(float)
+        # money that goes round at one price comes back by construction; at very different
+        # prices it comes back only when the counts happen to offset (a rating ring, barter)
+        mid = median(t.price for t in inside)
+        if cfg.price_spread is not None and any(abs(t.price - mid) > cfg.price_spread * mid for t in inside):
+            continue
+        bought: dict[str, float] = defaultdict(float)
+        sold: dict[str, float] = defaultdict(float)
         for t in inside:
-            net[t.seller] += t.price
-            net[t.buyer] -= t.price
-            turnover[t.seller] += t.price
-            turnover[t.buyer] += t.price
-        worst = max(abs(net[m]) / turnover[m] for m in members if turnover[m] > 0)
-        if worst > cfg.net_tolerance:
+            sold[t.seller] += t.price
+            bought[t.buyer] += t.price
+        share = {m: abs(sold[m] - bought[m]) / (sold[m] + bought[m]) for m in members if sold[m] + bought[m] > 0}
+        # every member's own books must be flat and two-sided, not just the worst one's on average
+        if any(sold[m] <= 0 or bought[m] <= 0 or share[m] > cfg.net_tolerance for m in members):
             continue
         reported.append(members)
         agents = tuple(sorted(members))
@@ -63,15 +87,22 @@ def detect_wash(window: Sequence[RoundFacts], market: MarketFacts, cfg: WashConf
                 Severity.HIGH if len(inside) >= 2 * cfg.min_trades else Severity.MEDIUM,
                 agents,
                 {
+                    "service": service,
+                    "strength": len(inside),
                     "cycle": list(cycle),
                     "trades": len(inside),
                     "volume": round(volume, 2),
-                    "net_positions": {m: round(net[m], 2) for m in agents},
-                    "max_net_share": round(worst, 3),
+                    "net_positions": {m: round(sold[m] - bought[m], 2) for m in agents},
+                    "max_net_share": round(max(share.values()), 3),
+                    "per_agent": {
+                        m: {"bought": round(bought[m], 2), "sold": round(sold[m], 2), "net_share": round(share[m], 3)}
+                        for m in agents
+                    },
                     "records": refs(inside),
                 },
                 span(win),
-                f"{len(agents)} agents traded {len(inside)} times in a cycle worth {volume:.2f} and ended about flat",
+                f"{len(agents)} agents traded {service} {len(inside)} times in a cycle worth {volume:.2f} "
+                "and each ended about flat",
             )
         )
     return out

@@ -101,6 +101,8 @@ class PostedPriceMarket(Market):
                 "monopoly_prices": pm,
                 "nash_profit": sum(prn) / len(prn),
                 "monopoly_profit": sum(prm) / len(prm),
+                "nash_profits": prn,
+                "monopoly_profits": prm,
             }
         return self._bench
 
@@ -128,7 +130,24 @@ class PostedPriceMarket(Market):
         idx = collusion_index(mean_profit, b["nash_profit"], b["monopoly_profit"])
         self.index_log.append(idx)
         self.price_log.append(dict(zip(firms, prices, strict=True)))
-        return {"posted_mean_price": sum(prices) / len(prices), "mean_profit": mean_profit, "collusion_index": idx}
+        # each firm's own figures, so a detector can judge a firm by what it did, not by the average
+        per_firm = {
+            f: {
+                "price": p,
+                "profit": pr,
+                "nash_price": b["nash_prices"][i],
+                "monopoly_price": b["monopoly_prices"][i],
+                "nash_profit": b["nash_profits"][i],
+                "monopoly_profit": b["monopoly_profits"][i],
+            }
+            for i, (f, p, pr) in enumerate(zip(firms, prices, profits, strict=True))
+        }
+        return {
+            "posted_mean_price": sum(prices) / len(prices),
+            "mean_profit": mean_profit,
+            "collusion_index": idx,
+            "firms": per_firm,
+        }
 
     def run_deadlines(self, policy: IncentivePolicy) -> list[Deal]:
         """End of round: the simulated consumers buy, when the scenario has them."""

@@ -1,14 +1,26 @@
-"""Alerts: the review queue (evidence, the records it points to) and the reviewer's decisions."""
+"""Alerts: the review queue of alert cases, grouped, filtered and paged, with bulk decisions.
+
+A case gathers every hit of one finding (kind, agents, service). Filters, groups and pages are
+computed in the store; only the open case's evidence is loaded. Decisions are control rows
+(one ``review_alert`` per case, one reason for all) the running session applies next round.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 
 import streamlit as st
 
+from traces.alert_queue import CaseFilter
 from ui import data, keys, widgets
+from ui.data import queue as dq
 
 DECISIONS = ("confirm", "dismiss", "warn", "fine", "throttle", "suspend", "ban")
+STATUSES = ("open", "confirmed", "dismissed")
+PAGE_SIZE = 50
+ANY = "(any)"
 
 st.title("Alerts")
 refusal = widgets.operator()
@@ -17,70 +29,132 @@ if info is None:
     st.stop()
 run_id = info["id"]
 widgets.run_header(info)
-alerts = data.alerts(run_id)
-if alerts.empty:
+facets = dq.facets(run_id)
+if facets["total"] == 0:
     st.info("No alert has been raised in this run.")
     st.stop()
 c = st.columns(4)
-c[0].metric("Open (waiting for review)", int((alerts["status"] == "open").sum()))
-c[1].metric("Confirmed", int((alerts["status"] == "confirmed").sum()))
-c[2].metric("Dismissed", int((alerts["status"] == "dismissed").sum()))
-c[3].metric("Handled by policy", int(alerts["auto"].sum()))
-show = st.radio("Show", ["review queue", "all alerts"], horizontal=True)
-queue = alerts[alerts["status"] == "open"] if show == "review queue" else alerts
-order = {"high": 0, "medium": 1, "low": 2}
-queue = queue.sort_values(by=["severity", "round"], key=lambda s: s.map(order) if s.name == "severity" else s)
-st.dataframe(queue.drop(columns=["evidence", "interventions"]), hide_index=True)
-if queue.empty:
+c[0].metric("Open (waiting for review)", facets["statuses"].get("open", 0))
+c[1].metric("Confirmed", facets["statuses"].get("confirmed", 0))
+c[2].metric("Dismissed", facets["statuses"].get("dismissed", 0))
+c[3].metric("Handled by policy", facets["auto"])
+
+# --- filters ------------------------------------------------------------------------------
+f = st.columns(5)
+kinds = f[0].multiselect("Kind", facets["kinds"], key=keys.ALERT_KINDS)
+severities = f[1].multiselect("Severity", facets["severities"], key=keys.ALERT_SEVERITIES)
+if keys.ALERT_STATUSES not in st.session_state:
+    st.session_state[keys.ALERT_STATUSES] = ["open"]
+statuses = f[2].multiselect("Status", STATUSES, key=keys.ALERT_STATUSES)
+if st.session_state.get(keys.ALERT_AGENT) not in [ANY, *facets["agents"]]:
+    st.session_state.pop(keys.ALERT_AGENT, None)
+agent = f[3].selectbox("Agent", [ANY, *facets["agents"]], key=keys.ALERT_AGENT)
+lo, hi = facets["rounds"]
+rounds = (lo, hi)
+if hi > lo:
+    rounds = f[4].slider("Rounds (cases with a hit in)", lo, hi, (lo, hi), key=keys.ALERT_ROUNDS)
+flt = CaseFilter(
+    kinds=tuple(kinds),
+    severities=tuple(severities),
+    statuses=tuple(statuses),
+    agent=None if agent == ANY else agent,
+    rounds=None if rounds == (lo, hi) else (int(rounds[0]), int(rounds[1])),
+)
+
+# --- groups -------------------------------------------------------------------------------
+st.subheader("Cases by kind and agents")
+groups = dq.groups(run_id, flt)
+st.dataframe(groups.drop(columns=["agents_json"]), hide_index=True)
+labels = {f"{g.kind} · {g.agents}": (g.kind, g.agents_json) for g in groups.itertuples()}
+if st.session_state.get(keys.ALERT_GROUP) not in [ANY, *labels]:
+    st.session_state.pop(keys.ALERT_GROUP, None)
+group = st.selectbox("Group", [ANY, *labels], key=keys.ALERT_GROUP)
+if group != ANY:
+    flt = dataclasses.replace(flt, groups=(labels[group],))
+
+# --- one page of cases ----------------------------------------------------------------------
+total = (
+    int(groups["cases"].sum())
+    if group == ANY
+    else int(groups[groups["agents_json"] == labels[group][1]]["cases"].sum())
+)
+pages = max(1, math.ceil(total / PAGE_SIZE))
+if int(st.session_state.get(keys.ALERT_PAGE, 1)) > pages:
+    st.session_state[keys.ALERT_PAGE] = 1
+page_no = int(st.number_input(f"Page (of {pages})", 1, pages, key=keys.ALERT_PAGE))
+cases, total = dq.page(run_id, flt, (page_no - 1) * PAGE_SIZE, PAGE_SIZE)
+st.caption(f"{total} cases match the filters; page {page_no} of {pages}, {PAGE_SIZE} a page")
+st.dataframe(cases, hide_index=True)
+if cases.empty:
     st.stop()
 
-if st.session_state.get(keys.ALERT_OPEN) not in set(queue["alert"]):  # another run or filter
-    st.session_state.pop(keys.ALERT_OPEN, None)
-alert_id = st.selectbox("Open an alert", list(queue["alert"]), key=keys.ALERT_OPEN)
-a = alerts[alerts["alert"] == alert_id].iloc[0]
-st.subheader(f"Alert {alert_id}: {a['kind']} ({a['severity']}), rounds {a['window']}")
-st.text(str(a["summary"]))
-decided = (
-    f" · decided by {a['decided_by']} in round {int(a['decided_round'])}: {a['decision']}"
-    if isinstance(a["decided_by"], str)
-    else ""
-)
-st.text(f"agents: {a['agents']} · status: {a['status']}{decided}")
-evidence = json.loads(a["evidence"])
-st.text("Evidence (as the detector recorded it):")
-st.code(json.dumps(evidence, indent=1, sort_keys=True), language="json")
-refs = [r for v in evidence.values() if isinstance(v, list) for r in v if isinstance(r, str) and ":" in r]
-if refs:
-    acts, deals = data.alert_records(run_id, refs)
-    if not acts.empty:
-        st.text("Actions it points to (agent text shown as plain text):")
-        st.dataframe(acts, hide_index=True)
-    if not deals.empty:
-        st.text("Transactions it points to:")
-        st.dataframe(deals, hide_index=True)
-
+# --- bulk decision --------------------------------------------------------------------------
 st.subheader("Decision")
 live = data.is_live(info)
 if not live:
     st.warning(f"This run is {info['status']}: a decision written now would never be applied.")
+on_page = list(cases["case"])
+if any(x not in on_page for x in st.session_state.get(keys.ALERT_CHOSEN, [])):
+    st.session_state[keys.ALERT_CHOSEN] = [x for x in st.session_state[keys.ALERT_CHOSEN] if x in on_page]
 with st.form("review"):
+    chosen = st.multiselect("Cases (on this page)", on_page, key=keys.ALERT_CHOSEN)
+    every = st.checkbox(f"Every case the filters select ({total})", key=keys.ALERT_EVERY)
     decision = st.selectbox("Decision", DECISIONS, key=keys.REVIEW_DECISION)
     amount = st.number_input(
         "Fine amount (for 'fine'; 0: the policy's)", min_value=0.0, value=0.0, key=keys.REVIEW_AMOUNT
     )
-    reason = st.text_input("Reason (recorded)", key=keys.REVIEW_REASON)
+    reason = st.text_input("Reason (recorded with each decision)", key=keys.REVIEW_REASON)
     go = st.form_submit_button("Record decision", disabled=not live)
 if go:
+    targets = dq.case_ids(run_id, flt) if every else list(chosen)
     if refusal:
         st.error(refusal)
+    elif not targets:
+        st.error("Choose at least one case (or every case the filters select).")
     else:
-        cid = data.submit_review(
-            run_id, alert_id, decision, widgets.author(), reason, amount if decision == "fine" and amount > 0 else None
+        ids = dq.submit_reviews(
+            run_id, targets, decision, widgets.author(), reason, amount if decision == "fine" and amount > 0 else None
         )
         st.success(
-            f"Decision #{cid} on {alert_id} written by {widgets.author()}: {decision}. "
-            "The session applies it at its next round."
+            f"Decision '{decision}' on {len(targets)} cases written by {widgets.author()} "
+            f"(control rows #{ids[0]}-#{ids[-1]}). The session applies them at its next round."
         )
+
+# --- one case ------------------------------------------------------------------------------
+if st.session_state.get(keys.ALERT_OPEN) not in on_page:  # another run, filter or page
+    st.session_state.pop(keys.ALERT_OPEN, None)
+alert_id = st.selectbox("Open a case", on_page, key=keys.ALERT_OPEN)
+detail = dq.case(run_id, alert_id)
+if detail is not None:
+    a = detail["row"]
+    st.subheader(f"Case {a.alert_id}: {a.kind} ({a.severity}), {a.count} hits, rounds {a.round}-{a.last_round}")
+    st.text(a.summary)
+    decided = f" · decided by {a.decided_by} in round {a.decided_round}: {a.decision}" if a.decided_by else ""
+    st.text(f"agents: {', '.join(a.agents) or '(market)'} · status: {a.status}{decided}")
+    if not detail["per_agent"].empty:
+        st.text("Each named agent's own figures:")
+        st.dataframe(detail["per_agent"])
+    if not detail["history"].empty:
+        st.text("Hits:")
+        st.dataframe(detail["history"], hide_index=True)
+    if detail["links"]:
+        st.dataframe(
+            {"record": [x for x, _ in detail["links"]], "open": [u for _, u in detail["links"]]},
+            column_config={"open": st.column_config.LinkColumn("open", display_text="open")},
+            hide_index=True,
+        )
+    st.text("Evidence (as the detector recorded it, latest hit):")
+    st.code(json.dumps(detail["evidence"], indent=1, sort_keys=True), language="json")
+    refs = [x for x, _ in detail["links"] if x.startswith(("tx:", "action:"))]
+    if refs:
+        acts, deals = data.alert_records(run_id, refs)
+        if not acts.empty:
+            st.text("Actions it points to (agent text shown as plain text):")
+            st.dataframe(acts, hide_index=True)
+        if not deals.empty:
+            st.text("Transactions it points to:")
+            st.dataframe(deals, hide_index=True)
+
 pending = data.commands(run_id)
 pending = pending[(pending["kind"] == "review_alert")] if not pending.empty else pending
 if not pending.empty:
