@@ -58,7 +58,7 @@ class LLMAgent(Agent):
         "against the protocol and repairs rejected ones a bounded number of times."
     )
     is_async = True
-    wake_default = WakeRule(heartbeat=5, price_move=0.1)  # a model turn only when something happened (agents.wake)
+    wake_default = WakeRule(heartbeat=10, price_move=0.1)  # a model turn only when something happened (agents.wake)
 
     def __init__(
         self,
