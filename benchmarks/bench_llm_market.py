@@ -69,33 +69,41 @@ def market_session(a: argparse.Namespace, url: str) -> Session:
     }
     if a.every_round:
         kw["wake"] = "every_round"
-    s.spawn(
-        LLMAgent,
-        n=a.buyers,
-        role="buyer",
-        service="translation",
-        budget=400,
-        value=(60, 160),
-        demand=1,
-        persona="bargain_hunter",
-        **kw,
-    )
-    s.spawn(
-        LLMAgent,
-        n=a.sellers,
-        role="seller",
-        service="translation",
-        cost=(20, 100),
-        capacity=4,
-        persona="honest_seller",
-        **kw,
-    )
+    # Each buyer wants one unit of one of a few kinds of service (as the peer's customers each want
+    # their own order); sellers offer one kind each and can serve several customers.
+    for k in range(a.services):
+        share = slice(k * a.buyers // a.services, (k + 1) * a.buyers // a.services)
+        sellers = (k + 1) * a.sellers // a.services - k * a.sellers // a.services
+        service = f"service-{k}"
+        s.spawn(
+            LLMAgent,
+            n=share.stop - share.start,
+            role="buyer",
+            service=service,
+            budget=400,
+            value=(60, 160),
+            demand=1,
+            persona="bargain_hunter",
+            **kw,
+        )
+        s.spawn(
+            LLMAgent,
+            n=sellers,
+            role="seller",
+            service=service,
+            cost=(20, 100),
+            capacity=a.capacity,
+            persona="honest_seller",
+            **kw,
+        )
     return s
 
 
 def bench_market(a: argparse.Namespace) -> None:
     srv = Server("--latency", str(a.latency))
     try:
+        warm = argparse.Namespace(**{**vars(a), "buyers": 2, "sellers": 2, "services": 1, "rounds": 1})
+        market_session(warm, srv.url).run()  # imports litellm and LangGraph, opens connections: not timed
         s = market_session(a, srv.url)
         calls = {"requests": 0, "tokens": 0, "chars": 0, "answered_nothing": 0, "peak": 0, "waits": 0}
 
@@ -116,7 +124,8 @@ def bench_market(a: argparse.Namespace) -> None:
 
         print(
             f"market: {a.buyers} LLM buyers, {a.sellers} LLM sellers, stand-in server at {a.latency:.2f} s latency, "
-            f"cap {a.cap}, at most {a.rounds} rounds, sub-steps {a.substeps}, "
+            f"cap {a.cap}, {a.services} services, seller capacity {a.capacity}, at most {a.rounds} rounds, "
+            f"sub-steps {a.substeps}, "
             f"{'every agent every round' if a.every_round else 'turns only when something happened'}",
             flush=True,
         )
@@ -203,6 +212,8 @@ def main() -> None:
     ap.add_argument("--cap", type=int, default=64, help="calls in flight at most")
     ap.add_argument("--substeps", type=int, default=3, help="sub-steps per round (0: one step per round)")
     ap.add_argument("--every-round", action="store_true", help="every agent a model turn every round (the old loop)")
+    ap.add_argument("--services", type=int, default=10, help="kinds of service; buyers and sellers spread evenly")
+    ap.add_argument("--capacity", type=int, default=20, help="customers one seller can serve")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--agents", type=int, default=1000, help="concurrency: how many LLM agents")
     a = ap.parse_args()
