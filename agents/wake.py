@@ -14,7 +14,8 @@ Events (they wake an agent in a round and in the sub-steps of a round):
 - a thread of its own that ended while it was the other side's move (rejected, withdrawn, expired).
 
 Changes it watches (they wake it at the start of a round only):
-- its first turn; the incentives in force;
+- its first turn (for a buyer of the bilateral market: once there is a listing to act on, since
+  every buyer move needs one); the incentives in force;
 - a price it watches moving by more than ``price_move`` (relative) since its last turn: buyers
   with demand watch the best ask of each service they value (a first listing counts), sellers
   the best competing ask of each service they sell; numbers on the mechanism's board likewise;
@@ -116,6 +117,17 @@ def _price_moved(old: Mapping[str, float], new: Mapping[str, float], rel: float)
     return None  # a price that is gone (no listing left) offers nothing to act on
 
 
+def _nothing_to_act_on(obs: Observation) -> bool:
+    """A buyer of the bilateral market before any listing: every move it has needs a listing or a thread."""
+    return (
+        obs.market.mechanism == "bilateral"
+        and not obs.private.costs
+        and not obs.market.listings
+        and not obs.threads
+        and not obs.market.board
+    )
+
+
 def _events(state: WakeState, obs: Observation) -> str | None:
     if obs.inbox:
         return f"message from {obs.inbox[-1].sender}"
@@ -144,7 +156,7 @@ def wake_reason(rule: WakeRule, state: WakeState, obs: Observation, *, substep: 
     prices: dict[str, float] | None = None
     if reason is None and not substep:
         if state.last_turn is None:
-            reason = "first turn"
+            reason = "first turn" if rule.every_round or not _nothing_to_act_on(obs) else None
         elif rule.every_round:
             reason = "every round"
         elif state.incentives != obs.incentives:

@@ -36,7 +36,8 @@ def _thread(state: str = "offered", price: float = 50.0, moves: tuple[str, ...] 
 
 def test_wake_rule_wakes_on_events_and_waits_otherwise() -> None:
     rule, state = WakeRule(heartbeat=3, price_move=0.1), WakeState()
-    assert wake_reason(rule, state, _obs(1)) == (True, "first turn")
+    seller = _obs(1, role="seller", private=Private(costs={"translation": 20.0}, capacity=2))
+    assert wake_reason(rule, state, seller) == (True, "first turn")
     go, why = wake_reason(rule, state, _obs(2))
     assert not go and why == "nothing new since round 1"
     msg = InboxMessage(round=2, sender="seller-003", text="hello")
@@ -66,7 +67,12 @@ def test_wake_rule_watches_prices_beyond_its_threshold() -> None:
         return MarketInfo(listings=[li], min_price=1.0, max_price=200.0)
 
     rule, state = WakeRule(price_move=0.1), WakeState()
-    assert wake_reason(rule, state, _obs(1))[0]
+    # a buyer of the bilateral market has nothing to act on before the first listing
+    assert wake_reason(rule, state, _obs(1)) == (False, "nothing new since never")
+    assert wake_reason(rule, state, _obs(2, market=market(50.0))) == (True, "first turn")
+    go, why = wake_reason(rule, state, _obs(2, market=market(40.0)))
+    assert go and why == "ask/translation moved 50 -> 40"
+    state = WakeState(last_turn=1, incentives={})
     go, why = wake_reason(rule, state, _obs(2, market=market(50.0)))
     assert go and why == "ask/translation appeared at 50"
     assert not wake_reason(rule, state, _obs(3, market=market(53.0)))[0]  # 6%: below the threshold
