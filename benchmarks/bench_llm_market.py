@@ -57,6 +57,8 @@ def market_session(a: argparse.Namespace, url: str) -> Session:
     scenario.market.offer_rounds = 3
     scenario.market.delivery_rounds = 3
     scenario.market.report_rounds = 3
+    # a seller answering its customers needs two actions each (accept, deliver)
+    scenario.market.max_actions_per_round = 2 * a.max_actions
     if hasattr(scenario.market, "max_substeps"):
         scenario.market.max_substeps = a.substeps
     s = Session(scenario)
@@ -66,6 +68,7 @@ def market_session(a: argparse.Namespace, url: str) -> Session:
         "api_key": "stand-in",
         "max_in_flight": a.cap,
         "timeout": 120,
+        "max_actions": a.max_actions,
     }
     if a.every_round:
         kw["wake"] = "every_round"
@@ -124,7 +127,8 @@ def bench_market(a: argparse.Namespace) -> None:
 
         print(
             f"market: {a.buyers} LLM buyers, {a.sellers} LLM sellers, stand-in server at {a.latency:.2f} s latency, "
-            f"cap {a.cap}, {a.services} services, seller capacity {a.capacity}, at most {a.rounds} rounds, "
+            f"cap {a.cap}, {a.services} services, seller capacity {a.capacity}, {a.max_actions} actions per turn, "
+            f"at most {a.rounds} rounds, "
             f"sub-steps {a.substeps}, "
             f"{'every agent every round' if a.every_round else 'turns only when something happened'}",
             flush=True,
@@ -214,6 +218,7 @@ def main() -> None:
     ap.add_argument("--every-round", action="store_true", help="every agent a model turn every round (the old loop)")
     ap.add_argument("--services", type=int, default=10, help="kinds of service; buyers and sellers spread evenly")
     ap.add_argument("--capacity", type=int, default=20, help="customers one seller can serve")
+    ap.add_argument("--max-actions", type=int, default=20, help="actions per LLM turn (twice that per round)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--agents", type=int, default=1000, help="concurrency: how many LLM agents")
     a = ap.parse_args()
