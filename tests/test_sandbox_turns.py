@@ -238,3 +238,15 @@ def test_scripted_agents_choose_every_round_or_on_event() -> None:
     assert s.agents[every].wake.every_round and not s.agents[opted].wake.every_round
     assert sum(h["waits"] for h in res.history) == 2 * 5  # the poster and the opted-in zi_c, rounds 2-6
     assert isinstance(LLMAgent.wake_default, WakeRule) and LLMAgent.wake_default.heartbeat > 0
+
+
+def test_resumed_run_with_waits_and_substeps_replays_identically(tmp_path) -> None:
+    from sandbox import resume
+
+    store = Store(str(tmp_path / "resume.db"))
+    s = Session(parse_scenario(_llm_scenario(3, rounds=5)), store=store)
+    s.run(rounds=2)
+    result = resume(s.run_id, store)  # re-executes rounds 1-2 (the wake state is rebuilt), then goes on
+    assert result.rounds == 5 and sum(h["waits"] for h in result.history) > 0
+    report = replay(s.run_id, store)
+    assert report.identical, str(report)
