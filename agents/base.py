@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from agents.observation import Observation
+from agents.wake import EVERY_ROUND, WakeRule, WakeState, wake_reason, wake_rule
 from protocols.actions import ActionBase
 from protocols.verdict import Verdict
 
@@ -26,6 +27,8 @@ class Agent:
     kind: ClassVar[str] = "agent"
     description: ClassVar[str] = ""
     is_async: ClassVar[bool] = False
+    wake_default: ClassVar[WakeRule] = EVERY_ROUND
+    """When the agent wants a turn (``agents.wake``): every round unless a subclass or the ``wake`` parameter opts in."""
 
     def __init__(self, agent_id: str, role: str, rng: random.Random | None = None, **params: Any) -> None:
         self.id = agent_id
@@ -33,11 +36,17 @@ class Agent:
         self.rng = rng or random.Random(agent_id)
         self.params = params
         self.scope = ""  # the run the agent trades in; the session sets it, shared budgets key on it
+        self.wake = wake_rule(params.get("wake"), self.wake_default)
+        self.wake_state = WakeState()
 
     @property
     def name(self) -> str:
         """The agent's name in the market (its id)."""
         return self.id
+
+    def wants_turn(self, obs: Observation, substep: bool = False) -> tuple[bool, str]:
+        """Whether to call the agent on ``obs`` and why, or why it waits; no model call (``agents.wake``)."""
+        return wake_reason(self.wake, self.wake_state, obs, substep=substep)
 
     def decide(self, obs: Observation) -> Sequence[ActionBase]:
         """Return this round's actions for ``obs``."""

@@ -76,6 +76,9 @@ Reporter = Callable[[RoundLog, RunTotals], Any]
 
 REPORTERS: dict[str, Reporter] = {
     "actions": lambda log, t: len(log.records),
+    "turns": lambda log, t: log.turns,
+    "waits": lambda log, t: log.waits,
+    "substeps": lambda log, t: log.substeps,
     "accepted": lambda log, t: sum(1 for r in log.records if r.verdict.accepted),
     "rejected": lambda log, t: sum(1 for r in log.records if not r.verdict.accepted),
     "transactions": lambda log, t: len(_settled(log)),

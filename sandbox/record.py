@@ -55,6 +55,9 @@ class RoundLog:
     fines: int = 0
     batch: RoundBatch = field(default_factory=RoundBatch)
     facts: dict[str, Any] = field(default_factory=dict)  # what the mechanism reports (sandbox.mechanisms)
+    turns: int = 0  # agent turns taken (every step of the round)
+    waits: int = 0  # agents that waited at the round's start: nothing new for them (agents.wake)
+    substeps: int = 0  # sub-steps played after the round's first step
 
 
 def action_rows(run_id: str, log: RoundLog) -> list[dict[str, Any]]:

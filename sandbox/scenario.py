@@ -38,6 +38,14 @@ class MarketSpec(BaseModel):
     offer_rounds: int = Field(3, ge=1, description="Rounds of silence before an open thread expires.")
     delivery_rounds: int = Field(3, ge=1, description="Rounds a seller has to deliver after acceptance.")
     report_rounds: int = Field(3, ge=1, description="Rounds a buyer has to report before auto-settlement.")
+    max_substeps: int = Field(
+        0,
+        ge=0,
+        le=20,
+        description="Sub-steps per round after the first step, in which only agents addressed by new events act "
+        "(an offer to answer, a deal step awaiting them, a message), so a negotiation can advance several "
+        "moves in one round; 0 keeps one step per round.",
+    )
 
     def protocol_config(self) -> ProtocolConfig:
         """The protocol settings these bounds imply."""

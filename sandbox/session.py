@@ -227,23 +227,50 @@ class Session:
             for hook in self.hooks.round_start:
                 hook(self, log)
             self._apply_control(log)
-            observer = Observer(
-                self.market, self.protocol.config, self.policy.model_dump(), self.scenario.rounds, self.limits
-            )
-            receipts, self._receipts = self._receipts, defaultdict(list)
-            observations = {aid: observer.observe(m, receipts.get(aid, ())) for aid, m in self.market.members.items()}
-            decisions = await self._decide(observations)
-            self._drain_agent_records(log)
-            fines = self._apply_actions(decisions, log)
+            fines: Counter[str] = Counter()
+            used: Counter[str] = Counter()  # actions per agent this round, over all its steps
+            members = self.market.members
+            addressed: list[str] = list(members)
+            for step in range(self.scenario.market.max_substeps + 1):
+                observer = Observer(
+                    self.market, self.protocol.config, self.policy.model_dump(), self.scenario.rounds, self.limits
+                )
+                observations = {aid: observer.observe(members[aid], self._receipts.pop(aid, ())) for aid in addressed}
+                decisions = await self._decide(observations, log, step)
+                if step and not decisions:
+                    break
+                log.substeps = step
+                self._drain_agent_records(log)
+                first = len(log.records)
+                self._apply_actions(decisions, log, fines, used, step)
+                addressed = self._addressed(log, first)
+                if not addressed:
+                    break
             self._end_round(log, fines)
         return log
 
-    async def _decide(self, observations: dict[str, Any]) -> dict[str, Sequence[Any] | BaseException]:
+    async def _decide(self, observations: dict[str, Any], log: RoundLog, step: int) -> dict[str, Any]:
+        """Turns of the agents whose view changed in a way that matters to them; the others wait.
+
+        Step 0 is the round's start: every agent gets a turn or a recorded wait. A sub-step
+        (``step`` > 0) calls only the addressed agents that see a new event.
+        """
         out: dict[str, Sequence[Any] | BaseException] = {}
         waiting = []
         for aid, obs in observations.items():
             agent = self.agents[aid]
-            agent.rng.seed(f"{self.seed}/{aid}/{self.round}")
+            try:
+                go, why = agent.wants_turn(obs, step > 0)
+            except Exception as err:  # a broken wake rule costs the agent nothing: it gets its turn
+                go, why = True, f"wake check failed: {type(err).__name__}"
+            if not go:
+                self._receipts[aid][:0] = obs.receipts  # kept for the turn that sees them
+                if step == 0:
+                    log.waits += 1
+                    self.tracer.wait(agent, why)
+                continue
+            log.turns += 1
+            agent.rng.seed(f"{self.seed}/{aid}/{self.round}" if step == 0 else f"{self.seed}/{aid}/{self.round}/{step}")
             if agent.is_async:
                 waiting.append((aid, self.tracer.adecide(agent, obs, self._dry_run(aid))))
                 continue
@@ -258,6 +285,20 @@ class Session:
                     raise res
                 out[aid] = res
         return out
+
+    def _addressed(self, log: RoundLog, first: int) -> list[str]:
+        """Agents a step's applied actions address: both parties of every thread that moved, whoever got
+        a message, and whoever had an action rejected at application (not for a failed turn)."""
+        found: set[str] = set()
+        threads = self.market.threads
+        for rec in log.records[first:]:
+            if not rec.verdict.accepted and rec.verdict.rule not in (Rule.AGENT_ERROR, Rule.RATE_LIMIT):
+                found.add(rec.agent_id)
+            t = threads.get(rec.thread_id) if rec.thread_id else None
+            if t is not None:
+                found.update((t.buyer, t.seller))
+        found.update(aid for aid, m in self.market.members.items() if m.inbox)
+        return sorted(found & self.market.members.keys())
 
     def _drain_agent_records(self, log: RoundLog) -> None:
         """Rows agents kept about their own turns (LLM call records) go into the round's batch."""
@@ -287,21 +328,28 @@ class Session:
             repr(item)[:8000],
         )
 
-    def _apply_actions(self, decisions: dict[str, Sequence[Any] | BaseException], log: RoundLog) -> Counter[str]:
+    def _apply_actions(
+        self,
+        decisions: dict[str, Sequence[Any] | BaseException],
+        log: RoundLog,
+        fines: Counter[str],
+        used: Counter[str],
+        step: int = 0,
+    ) -> None:
         order = sorted(decisions)
-        random.Random(f"{self.seed}/order/{self.round}").shuffle(order)
+        random.Random(f"{self.seed}/order/{self.round}" + (f"/{step}" if step else "")).shuffle(order)
         cap = self.scenario.market.max_actions_per_round
-        fines: Counter[str] = Counter()
         for aid in order:
             out = decisions[aid]
             if isinstance(out, BaseException):
                 verdict = Verdict.reject(Rule.AGENT_ERROR, f"the turn failed: {type(out).__name__}: {out}")
                 self._record(log, aid, "turn_error", "", verdict, None, fines)
                 continue
-            for i, item in enumerate(out if isinstance(out, (list, tuple)) else [out]):
+            for item in out if isinstance(out, (list, tuple)) else [out]:
                 span = self.tracer.submit_start(aid)  # None when tracing is off
                 action, verdict, payload = self._check(item, aid)
-                if i >= cap:
+                used[aid] += 1
+                if used[aid] > cap:
                     verdict = Verdict.reject(Rule.RATE_LIMIT, f"at most {cap} actions per round; the rest were dropped")
                 kind = action.type if action is not None else "invalid"  # type: ignore[attr-defined]
                 thread_id = getattr(action, "thread_id", None)
@@ -314,7 +362,6 @@ class Session:
                 self._record(log, aid, kind, payload, verdict, thread_id, fines)
                 if span is not None:
                     self.tracer.submit_end(span, log.records[-1], action)
-        return fines
 
     def _record(
         self,

@@ -198,6 +198,18 @@ class SessionTracer(NoTracer):
             otel_context.detach(token)
             span.end()
 
+    def wait(self, agent: Agent, reason: str) -> None:
+        """An ``invoke_agent`` span for a round the agent was not called: why, and zero tokens."""
+        attrs = {
+            **self._turn_attrs(agent),
+            sc.AGENT_TURN: "wait",
+            sc.AGENT_TURN_REASON: reason,
+            sc.AGENT_ACTIONS: 0,
+            sc.GEN_AI_INPUT_TOKENS: 0,
+            sc.GEN_AI_OUTPUT_TOKENS: 0,
+        }
+        self._tracer.start_span(f"{sc.SPAN_AGENT_TURN} {agent.id}", attributes=attrs).end()
+
     # --- submissions --------------------------------------------------------------------
     def submit_start(self, agent_id: str) -> Any:
         """When the submission began: its span is made at the end, with every attribute at once."""

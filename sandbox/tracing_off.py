@@ -42,6 +42,9 @@ class NoTracer:
         """Call the agent."""
         return agent.adecide(obs, check)
 
+    def wait(self, agent: Agent, reason: str) -> None:
+        """No wait span."""
+
     def submit_start(self, agent_id: str) -> Any:
         """No submission span."""
         return None

@@ -18,6 +18,7 @@ from traces.llm_calls import llm_calls
 
 def _session(store=None, seed: int = 3, rounds: int = 4, **kw) -> Session:
     s = Session(seed=seed, rounds=rounds, store=store)
+    kw.setdefault("wake", "every_round")  # these tests count calls per round: a model turn every round
     s.spawn(LLMAgent, n=4, role="buyer", persona="bargain_hunter", budget=200, value=(40, 90), demand=2, **kw)
     s.spawn(LLMAgent, n=3, role="seller", persona="honest_seller", cost=(10, 40), capacity=3, **kw)
     return s

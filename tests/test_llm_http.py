@@ -41,6 +41,7 @@ def _session(srv: ModelServer, store=None, rounds: int = 2, n_buyers: int = 2, n
         "api_key": "stand-in",
         "backoff": 0.0,
         "timeout": 60.0,
+        "wake": "every_round",  # these tests count calls per round: a model turn every round
         **kw,
     }
     s = Session(seed=4, rounds=rounds, store=store)

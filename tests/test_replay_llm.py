@@ -29,7 +29,7 @@ def _scenario(rounds: int = 5) -> dict:
                 "budget": 400,
                 "value": [60, 160],
                 "demand": 2,
-                "params": {"model": "scripted/auto", "persona": "bargain_hunter"},
+                "params": {"model": "scripted/auto", "persona": "bargain_hunter", "wake": "every_round"},
             },
             {
                 "agent": "zi_c",
@@ -47,7 +47,7 @@ def _scenario(rounds: int = 5) -> dict:
                 "service": "translation",
                 "cost": [20, 80],
                 "capacity": 3,
-                "params": {"model": "scripted/auto"},
+                "params": {"model": "scripted/auto", "wake": "every_round"},
             },
             {"agent": "zi_c", "n": 2, "role": "seller", "service": "translation", "cost": [20, 120], "capacity": 3},
         ],

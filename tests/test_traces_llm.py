@@ -13,8 +13,9 @@ def test_chat_spans_of_the_llm_agent_nest_under_invoke_agent(tmp_path) -> None:
     register_stand_in(ScriptedStandIn())
     store = Store(str(tmp_path / "llm.db"))
     s = Session(seed=3, rounds=3, store=store)
-    s.spawn(LLMAgent, n=2, role="buyer", persona="bargain_hunter", budget=200, value=(40, 90), demand=2)
-    s.spawn(LLMAgent, n=2, role="seller", persona="honest_seller", cost=(10, 40), capacity=3)
+    kw = {"wake": "every_round"}  # a model turn every round: the count below is per round
+    s.spawn(LLMAgent, n=2, role="buyer", persona="bargain_hunter", budget=200, value=(40, 90), demand=2, **kw)
+    s.spawn(LLMAgent, n=2, role="seller", persona="honest_seller", cost=(10, 40), capacity=3, **kw)
     s.run()
     rows = {r.span_id: r for r in trace_read.spans(store, s.run_id, limit=None)}
     calls = trace_read.llm_calls(store, s.run_id)

@@ -25,6 +25,7 @@ from agents.llm.personas import persona as get_persona
 from agents.llm.personas import pick
 from agents.llm.prompt import Memory
 from agents.observation import Observation
+from agents.wake import WakeRule
 from protocols.actions import ActionBase, tool_schemas
 
 DEFAULT_MODEL = "scripted/auto"
@@ -57,6 +58,7 @@ class LLMAgent(Agent):
         "against the protocol and repairs rejected ones a bounded number of times."
     )
     is_async = True
+    wake_default = WakeRule(heartbeat=10, price_move=0.1)  # a model turn only when something happened (agents.wake)
 
     def __init__(
         self,
@@ -118,6 +120,7 @@ class LLMAgent(Agent):
         self.memory = Memory()
         self.log = CallLog(agent_id)
         self.last_turn: dict[str, Any] = {}
+        self._seq_round = -1
         self._described = {
             "model": self.model,
             "persona": self.persona.name,
@@ -140,7 +143,8 @@ class LLMAgent(Agent):
     async def adecide(self, obs: Observation, check: DryRun) -> Sequence[ActionBase]:
         """One turn through the graph; never raises a model or parsing problem into the session."""
         self.memory.update(obs)
-        self.log.seq = 0
+        if obs.round != self._seq_round:  # sub-steps of a round go on numbering the round's records
+            self.log.seq, self._seq_round = 0, obs.round
         if self.log.stopped:
             self.last_turn = {"end_reason": self.log.stopped, "faults": ["budget"]}
             return []
