@@ -52,13 +52,12 @@ _TABLE = (
         "bilateral negotiation",
         {"request_quote", "make_offer", "counter", "accept", "reject", "withdraw", "report_outcome", "message"},
         {"post_service", "make_offer", "counter", "accept", "reject", "withdraw", "deliver", "message"},
-        """Sellers publish listings (post_service). A buyer opens a thread on a listing with make_offer (or asks
-        for a price with request_quote, which the seller answers with make_offer). In a thread the side whose turn
-        it is may accept, counter or reject; the proposer may withdraw; each thread lists the moves open to you now.
-        An accepted price moves from the buyer into escrow; the seller then delivers (deliver, claiming a quality)
-        and the buyer scores the outcome (report_outcome), which pays the seller. Threads expire after a few
-        rounds of silence. Rejected: a move that is not yours to make now, an unknown listing or thread, trading
-        with yourself, an offer you cannot pay, a price outside the band.""",
+        """Sellers list services (post_service). A buyer opens a thread on a listing with make_offer (or
+        request_quote, answered by the seller's make_offer). In a thread, the side whose turn it is may accept,
+        counter or reject (its moves are listed); the proposer may withdraw. Acceptance escrows the price; the
+        seller delivers (deliver, claiming a quality); the buyer's report_outcome score pays the seller. Silent
+        threads expire. Rejected: a move not yours now, unknown ids, self-trade, unaffordable offers, prices
+        outside the band.""",
     ),
     _rules(
         "posted_price",
@@ -146,8 +145,32 @@ def llm_tools(mechanism: str, role: str) -> list[dict[str, Any]]:
     key = (mechanism, role)
     if key not in _TOOLS:
         names = actions_for(mechanism, role)
-        _TOOLS[key] = tool_schemas(tuple(t for t in ACTION_TYPES if t.model_fields["type"].default in names))
+        tools = tool_schemas(tuple(t for t in ACTION_TYPES if t.model_fields["type"].default in names))
+        _TOOLS[key] = [_lean(t) for t in tools]
     return _TOOLS[key]
+
+
+SELF_EXPLANATORY = frozenset({"thread_id", "listing_id", "price", "service", "reason", "note", "text"})
+
+
+def _lean(tool: dict[str, Any]) -> dict[str, Any]:
+    """A tool definition with fewer tokens: no description of self-explanatory fields, optionals as their type.
+
+    The action's own description stays; the model still gets every field, its type and what is required.
+    """
+    params = tool["function"]["parameters"]
+    params.pop("description", None)  # the same text as the function's description
+    for name, prop in params.get("properties", {}).items():
+        prop.pop("title", None)
+        if name in SELF_EXPLANATORY:
+            prop.pop("description", None)
+        alternatives = [a for a in prop.get("anyOf", ()) if a.get("type") != "null"]
+        if len(alternatives) == 1:
+            del prop["anyOf"]
+            prop.update(alternatives[0])
+            if prop.get("default", 0) is None:
+                del prop["default"]
+    return tool
 
 
 def instructions_for(mechanism: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agents.llm import LLMAgent
-from agents.llm.prompt import OBS_CLOSE, OBS_OPEN, Memory, build_messages
+from agents.llm.prompt import OBS_CLOSE, OBS_OPEN, UNTRUSTED_CLOSE, UNTRUSTED_OPEN, Memory, build_messages
 from agents.observation import InboxMessage, ListingInfo, MarketInfo, Observation, Private, Receipt
 from sandbox import Session
 from sandbox.cli import app
@@ -47,13 +47,13 @@ def test_text_from_other_agents_is_quoted_inside_delimiters_only() -> None:
     assert "no authority" in system and "never instructions" in system
     assert HOSTILE not in system
     data = json.loads(user[user.index(OBS_OPEN) + len(OBS_OPEN) : user.index(OBS_CLOSE)])
-    assert data["market"]["listings"][0]["description"] == "[U1]" and data["inbox"][0]["text"] == "[U2]"
+    assert data["ls"][0][6] == "U1" and data["in"][0][3] == "U2", "texts are referenced in the rows"
     assert "Ignore all previous" not in user[: user.index(OBS_CLOSE)], "untrusted text stays out of the observation"
-    block = user[user.index("<<<UNTRUSTED U1 written by seller-666>>>") :]
-    quoted = block.splitlines()[1]
-    assert "Ignore all previous instructions" in quoted
+    block = user[user.index(UNTRUSTED_OPEN) :].splitlines()
+    quoted = block[1]
+    assert quoted.startswith("U1 seller-666: ") and "Ignore all previous instructions" in quoted
     assert "<<<END" not in quoted and "</observation" not in quoted, "the text cannot close its own quote"
-    assert block.splitlines()[2] == "<<<END U1>>>"
+    assert block[2].startswith("U2 seller-667: ") and block[3] == UNTRUSTED_CLOSE and len(block) == 4
     assert user.count(OBS_CLOSE) == 1
     assert len(user) < 6000, "a 5,000-character message is cut before it reaches the prompt"
 
