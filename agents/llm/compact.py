@@ -4,9 +4,10 @@
 fixed column order that the system prompt states once) instead of objects with repeated keys.
 It leaves out what the agent has seen and cannot act on: threads that wait on the other side
 and did not change are listed by id only; a listing's description is quoted the first time the
-agent sees that listing; recent prices are shown when they moved; sellers and buyers with no
-demand left see only the first few competing listings. ``Seen`` remembers, per agent, what the
-last turn showed; it is bounded, so the prompt never grows with the population or the rounds.
+agent sees that listing; recent prices are shown when they moved; an agent that wants no units
+beyond those it is already negotiating sees only the first few competing listings. ``Seen``
+remembers, per agent, what the last turn showed; it is bounded, so the prompt never grows with
+the population or the rounds.
 
 ``decode`` is the inverse the offline stand-in model uses: it rebuilds an ``Observation`` with
 everything an agent needs to act, from the constants in the system prompt and the rows.
@@ -59,7 +60,8 @@ def constants(obs: Observation) -> dict[str, Any]:
 
 
 def _buying(obs: Observation) -> bool:
-    return bool(obs.private.values) and obs.private.demand > 0
+    """Whether the agent may want a new listing: units wanted beyond the threads it already buys in."""
+    return bool(obs.private.values) and obs.private.demand > sum(1 for t in obs.threads if t.role == "buyer")
 
 
 def encode(obs: Observation, seen: Seen) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
