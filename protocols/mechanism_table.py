@@ -52,12 +52,11 @@ _TABLE = (
         "bilateral negotiation",
         {"request_quote", "make_offer", "counter", "accept", "reject", "withdraw", "report_outcome", "message"},
         {"post_service", "make_offer", "counter", "accept", "reject", "withdraw", "deliver", "message"},
-        """Sellers list services (post_service). A buyer opens a thread on a listing with make_offer (or
-        request_quote, answered by the seller's make_offer). In a thread, the side whose turn it is may accept,
-        counter or reject (its moves are listed); the proposer may withdraw. Acceptance escrows the price; the
-        seller delivers (deliver, claiming a quality); the buyer's report_outcome score pays the seller. Silent
-        threads expire. Rejected: a move not yours now, unknown ids, self-trade, unaffordable offers, prices
-        outside the band.""",
+        """Sellers list services (post_service). Buyers open a thread on a listing (make_offer, or
+        request_quote that the seller answers with make_offer). In a thread, whoever's turn it is accepts,
+        counters or rejects (its moves are listed); the proposer may withdraw. Acceptance escrows the price;
+        the seller delivers claiming a quality; the buyer's report_outcome pays the seller. Silent threads
+        expire. Rejected: moves not yours now, unknown ids, self-trade, unaffordable or out-of-band prices.""",
     ),
     _rules(
         "posted_price",

@@ -28,11 +28,10 @@ RECENT_PRICES = 4
 DESCRIBED_MEMORY = 256  # listing ids whose description an agent was shown, most recent kept
 
 LEGEND = (
-    "Keys: r round, left rounds left, bal balance, me private data, rep reputation, px recent prices, news "
-    "notices, board mechanism state. Rows: ls listings [id,seller,service,ask,units,rep,text]; mine yours "
-    "[id,service,ask,units]; th threads for you [id,listing,service,side,counterparty,state,price,by_you,moves,"
-    "quality]; wait other threads [id,listing,side]; in messages [round,sender,thread,text]; res last actions "
-    "[action,thread,ok|rule,reason]."
+    "Keys: r round, left rounds left, bal balance, me private data, rep reputation, px recent prices, news, board. "
+    "Rows: ls listings [id,seller,service,ask,units,rep,text]; mine [id,service,ask,units]; th threads for you "
+    "[id,listing,service,side,counterparty,state,price,by_you,moves,quality]; wait other threads "
+    "[id,listing,side]; in messages [round,sender,thread,text]; res last actions [action,thread,ok|rule,reason]."
 )
 """The column order of every row, stated once in the system prompt."""
 
