@@ -30,6 +30,8 @@ class MechanismRules:
     """Action types each role may send; ``message`` is listed explicitly where it is allowed."""
     instructions: str
     """What a turn means in this market and which rules reject actions: a short text for the prompt."""
+    texts_every_turn: bool = False
+    """Listing texts describe the goods themselves: quote them on every turn, not only the first time seen."""
 
     @property
     def accepted(self) -> frozenset[str]:
@@ -41,9 +43,11 @@ class MechanismRules:
         return self.actions.get(role, self.accepted)
 
 
-def _rules(name: str, title: str, buyer: set[str], seller: set[str], instructions: str) -> MechanismRules:
+def _rules(
+    name: str, title: str, buyer: set[str], seller: set[str], instructions: str, texts_every_turn: bool = False
+) -> MechanismRules:
     actions = MappingProxyType({"buyer": frozenset(buyer), "seller": frozenset(seller)})
-    return MechanismRules(name, title, actions, " ".join(instructions.split()))
+    return MechanismRules(name, title, actions, " ".join(instructions.split()), texts_every_turn)
 
 
 _TABLE = (
@@ -114,6 +118,7 @@ _TABLE = (
         which may be false. inspect(listing_id) shows you the item's content and its value to you in your next
         turn only; then you forget it unless you buy it. buy_now(listing_id) buys the item at its price.
         Rejected: an unknown item, your own item, buying beyond your balance.""",
+        texts_every_turn=True,
     ),
 )
 

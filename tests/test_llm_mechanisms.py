@@ -107,6 +107,9 @@ def test_information_market(tmp_path) -> None:
     llm = _check_tools_and_prompt(s, db, run_id, "information")
     assert {"inspect", "buy_now"} <= _accepted_kinds(db, run_id, llm)
     assert _deals(s) > 0 and s.market.summary()["inspections"] > 0
+    later = [r for r in llm_calls(Store(db), run_id) if r["event"] == "call" and r["round"] > 1]
+    # an item's title and claim are the goods: quoted on every turn, not only the first time seen
+    assert later and all("Acme" in json.loads(r["messages_json"])[1]["content"] for r in later)
 
 
 @pytest.mark.parametrize("name", ["bertrand", "bertrand_grim"])

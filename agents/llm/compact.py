@@ -4,10 +4,11 @@
 fixed column order that the system prompt states once) instead of objects with repeated keys.
 It leaves out what the agent has seen and cannot act on: threads that wait on the other side
 and did not change are listed by id only; a listing's description is quoted the first time the
-agent sees that listing; recent prices are shown when they moved; an agent that wants no units
-beyond those it is already negotiating sees only the first few competing listings. ``Seen``
-remembers, per agent, what the last turn showed; it is bounded, so the prompt never grows with
-the population or the rounds.
+agent sees that listing (every turn where the mechanism's record says the texts are the goods);
+recent prices are shown when they moved; an agent that wants no units beyond those it is
+already negotiating sees only the first few competing listings. ``Seen`` remembers, per agent,
+what the last turn showed; it is bounded, so the prompt never grows with the population or
+the rounds.
 
 ``decode`` is the inverse the offline stand-in model uses: it rebuilds an ``Observation`` with
 everything an agent needs to act, from the constants in the system prompt and the rows.
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.observation import InboxMessage, ListingInfo, MarketInfo, Observation, Private, Receipt, ThreadInfo
+from protocols.mechanism_table import rules_of
 
 REASON_CHARS = 200
 NOTICE_CHARS = 400
@@ -78,10 +80,12 @@ def encode(obs: Observation, seen: Seen) -> tuple[dict[str, Any], list[tuple[str
     if obs.reputation is not None:
         out["rep"] = round(obs.reputation, 3)
     listings = obs.market.listings if _buying(obs) else obs.market.listings[:CONTEXT_LISTINGS]
+    rules = rules_of(obs.market.mechanism)
+    every_turn = rules is not None and rules.texts_every_turn
     rows = []
     for li in listings:
         text = ""
-        if li.id not in seen.described:
+        if every_turn or li.id not in seen.described:
             text = ref(li.seller, li.description)
             seen.described[li.id] = None
             if len(seen.described) > DESCRIBED_MEMORY:
