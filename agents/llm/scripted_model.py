@@ -1,8 +1,9 @@
 """The offline stand-in model: a litellm custom provider ``scripted/<strategy>``.
 
-It is a STAND-IN, not a language model. It reads the observation JSON in the prompt, plays
-one of the scripted strategies of ``agents.scripted`` and answers with tool calls, the way a
-model would. The answer depends only on the request (and its ``seed``), so it is deterministic.
+It is a STAND-IN, not a language model. It rebuilds the observation from the prompt
+(``agents.llm.compact.decode``), plays one of the scripted strategies of ``agents.scripted``
+(in other mechanisms, that mechanism's trader: ``agents.llm.stand_in_mechanisms``) and
+answers with tool calls, the way a model would. The answer depends only on the request (and its ``seed``), so it is deterministic.
 On a repair turn it reads the dry run's verdicts in the tool results: it clamps prices the
 ``price_bounds`` rule refused and drops the other rejected actions.
 
