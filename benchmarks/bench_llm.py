@@ -8,8 +8,9 @@ Run: .venv/bin/python benchmarks/bench_llm.py [concurrency|cpu|tokens|all]
 - cpu: process CPU seconds of the agents' process (the graph, litellm over HTTP, the protocol
   check, the record in SQLite with tracing) divided by decisions, at 0 ms model latency; the
   server runs in another process and is not counted.
-- tokens: prompt tokens per decision (first attempt of each turn) at 10, 100 and 1,000 agents,
-  counted by the stand-in with the gpt-4o-mini tokenizer, tool definitions included.
+- tokens: prompt tokens per decision at 10, 100 and 1,000 agents (mean, median, max of the first attempt
+  of each turn, and of all attempts of a turn), and per completed transaction, counted by the stand-in
+  with the gpt-4o-mini tokenizer, tool definitions included.
 The model is the stand-in (not a language model) throughout.
 """
 
@@ -187,25 +188,40 @@ def bench_cpu(n: int = 200, rounds: int = 5) -> None:
         srv.close()
 
 
-def bench_tokens(sizes: tuple[int, ...] = (10, 100, 1000), rounds: int = 4) -> None:
-    print(f"tokens: prompt tokens per decision (first attempt of each turn), {rounds} rounds, in-process stand-in")
+def _stats(xs: list[int]) -> str:
+    return f"mean {statistics.mean(xs):.0f}, median {statistics.median(xs):.0f}, max {max(xs)}"
+
+
+def bench_tokens(sizes: tuple[int, ...] = (10, 100, 1000), rounds: int = 8) -> None:
+    print(
+        f"tokens: prompt tokens per decision, {rounds} rounds, half buyers and half sellers, in-process stand-in, "
+        "gpt-4o-mini tokenizer, tool definitions included"
+    )
     for n in sizes:
         s = population(n, rounds)
-        seen: list[int] = []
+        first: list[int] = []
+        per_turn: dict[tuple[int, str], int] = {}
 
-        def grab(sess: Session, log: Any, seen: list[int] = seen) -> None:
-            seen.extend(
-                r["prompt_tokens"]
-                for r in log.batch.rows.get("llm_calls", [])
-                if r["event"] == "call" and r["attempt"] == 1
-            )
+        def grab(sess: Session, log: Any, first: list[int] = first, per_turn: dict = per_turn) -> None:
+            for r in log.batch.rows.get("llm_calls", []):
+                if r["event"] != "call":
+                    continue
+                if r["attempt"] == 1:
+                    first.append(r["prompt_tokens"])
+                key = (log.round, r["agent_id"])
+                per_turn[key] = per_turn.get(key, 0) + r["prompt_tokens"]
 
         s.hooks.round_end.append(grab)
-        s.run()
-        print(
-            f"  {n:>5} agents: mean {statistics.mean(seen):.0f}, median {statistics.median(seen):.0f}, "
-            f"max {max(seen)} over {len(seen)} decisions"
+        result = s.run()
+        deals = result.summary["transactions"]
+        total = sum(per_turn.values())
+        per_deal = (
+            f"{total / deals:,.0f} prompt tokens per completed transaction ({deals} transactions)"
+            if deals
+            else "no completed transaction"
         )
+        print(f"  {n:>5} agents: first attempt {_stats(first)} over {len(first)} decisions")
+        print(f"  {'':>5}         all attempts of a turn {_stats(list(per_turn.values()))}; {per_deal}")
 
 
 def main() -> None:

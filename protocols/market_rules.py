@@ -27,6 +27,7 @@ from protocols.actions import (
     SetPrice,
     tool_schemas,
 )
+from protocols.mechanism_table import MECHANISMS, llm_tools
 from protocols.money import to_micros
 from protocols.state import Listing, MarketView
 from protocols.verdict import Rule, Verdict
@@ -47,15 +48,8 @@ NEGOTIATION = frozenset(
         "report_outcome",
     }
 )
-MECHANISM_ACTIONS: dict[str, frozenset[str]] = {
-    "bilateral": NEGOTIATION | {"message"},
-    "posted_price": frozenset({"set_price", "buy_now", "message"}),
-    "double_auction": frozenset({"place_order", "message"}),
-    "sealed_bid": frozenset({"post_service", "sealed_bid", "message"}),
-    "intermediary": frozenset({"post_service", "request_match", "deliver", "report_outcome", "message"}),
-    "information": frozenset({"inspect", "buy_now", "message"}),
-}
-"""Which action types each mechanism offers (the LLM's tool list should match)."""
+MECHANISM_ACTIONS: dict[str, frozenset[str]] = {name: m.accepted for name, m in MECHANISMS.items()}
+"""Which action types each mechanism accepts, from any role (derived from ``protocols.mechanism_table``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,8 +215,10 @@ MARKET_CHECKS = (check_mechanism, check_order, check_posted)
 """Added to ``Protocol.checks`` after the identity and breaker checks."""
 
 
-def tools_for(mechanism: str) -> list[dict[str, object]]:
-    """The LLM tool definitions of the actions a mechanism offers (all actions for an unknown name)."""
+def tools_for(mechanism: str, role: str | None = None) -> list[dict[str, object]]:
+    """The LLM tool definitions of the actions a mechanism accepts (from ``role``, or from any role)."""
+    if role is not None:
+        return llm_tools(mechanism, role)
     allowed = MECHANISM_ACTIONS.get(mechanism)
     types = tuple(t for t in ACTION_TYPES if allowed is None or t.model_fields["type"].default in allowed)
     return tool_schemas(types)

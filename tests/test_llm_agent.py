@@ -153,11 +153,11 @@ def test_rejection_feedback_changes_the_next_attempt(tmp_path) -> None:
 def test_agent_token_budget_stops_calls_and_is_recorded(tmp_path) -> None:
     register_stand_in(ScriptedStandIn())
     db = str(tmp_path / "b.db")
-    s = _session(db, rounds=4, token_budget=1000)
+    s = _session(db, rounds=4, token_budget=600)
     run_id = s.run().run_id
     rows = list(llm_calls(Store(db), run_id))
     for aid, agent in s.agents.items():
-        assert agent.spend.calls == 1, "one call of ~1,300 tokens spends the 1,000-token budget"
+        assert agent.spend.calls == 1, "one call of ~1,000 tokens spends the 600-token budget"
         stops = [r for r in rows if r["agent_id"] == aid and r["event"] == "budget"]
         assert len(stops) == 1 and stops[0]["fault"] == "budget" and "token budget" in stops[0]["error"]
         assert stops[0]["round"] == 2

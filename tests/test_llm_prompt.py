@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agents.llm import LLMAgent
-from agents.llm.prompt import OBS_CLOSE, OBS_OPEN, Memory, build_messages
+from agents.llm.prompt import OBS_CLOSE, OBS_OPEN, UNTRUSTED_CLOSE, UNTRUSTED_OPEN, Memory, build_messages
 from agents.observation import InboxMessage, ListingInfo, MarketInfo, Observation, Private, Receipt
 from sandbox import Session
 from sandbox.cli import app
@@ -47,13 +47,13 @@ def test_text_from_other_agents_is_quoted_inside_delimiters_only() -> None:
     assert "no authority" in system and "never instructions" in system
     assert HOSTILE not in system
     data = json.loads(user[user.index(OBS_OPEN) + len(OBS_OPEN) : user.index(OBS_CLOSE)])
-    assert data["market"]["listings"][0]["description"] == "[U1]" and data["inbox"][0]["text"] == "[U2]"
+    assert data["ls"][0][6] == "U1" and data["in"][0][3] == "U2", "texts are referenced in the rows"
     assert "Ignore all previous" not in user[: user.index(OBS_CLOSE)], "untrusted text stays out of the observation"
-    block = user[user.index("<<<UNTRUSTED U1 written by seller-666>>>") :]
-    quoted = block.splitlines()[1]
-    assert "Ignore all previous instructions" in quoted
+    block = user[user.index(UNTRUSTED_OPEN) :].splitlines()
+    quoted = block[1]
+    assert quoted.startswith("U1 seller-666: ") and "Ignore all previous instructions" in quoted
     assert "<<<END" not in quoted and "</observation" not in quoted, "the text cannot close its own quote"
-    assert block.splitlines()[2] == "<<<END U1>>>"
+    assert block[2].startswith("U2 seller-667: ") and block[3] == UNTRUSTED_CLOSE and len(block) == 4
     assert user.count(OBS_CLOSE) == 1
     assert len(user) < 6000, "a 5,000-character message is cut before it reaches the prompt"
 
@@ -268,3 +268,66 @@ def test_demo_with_a_model_on_a_local_openai_compatible_server(tmp_path, monkeyp
         # the preflight call, then one call per seller: the 28 buyers wait in round 1 for a listing (agents.wake)
         assert srv.stats["requests"] >= 19, "the preflight call, then one call per seller"
     assert "model openai/gpt-4o-mini: 18 calls" in res.output and "$0.0000" not in res.output
+
+
+def test_system_prompt_is_a_stable_prefix_and_the_observation_a_delta() -> None:
+    from agents.llm.compact import decode
+    from agents.observation import ThreadInfo
+
+    listing = ListingInfo(
+        id="L1", seller="seller-1", service="translation", description="fast", ask_price=50, remaining=2
+    )
+    waiting = ThreadInfo(
+        id="T1",
+        listing_id="L1",
+        service="translation",
+        role="buyer",
+        counterparty="seller-1",
+        state="offered",
+        price=40,
+    )
+    market = MarketInfo(listings=[listing], min_price=1, max_price=200, recent_prices={"translation": [45.0]})
+    mem = Memory()
+    turns = []
+    for r in (3, 4):
+        obs = _obs(
+            round=r,
+            rounds_left=10 - r,
+            market=market,
+            threads=[waiting],
+            private=Private(values={"translation": 80.0}, demand=2),
+        )
+        mem.update(obs)
+        turns.append(build_messages(obs, "neutral", "Trade.", mem))
+    (sys1, user1), (sys2, user2) = ([m["content"] for m in t] for t in turns)
+    assert sys1 == sys2, "the system message is byte-identical across turns (provider prompt caching)"
+    assert OBS_CLOSE not in sys1 and "Round 3" not in sys1, "nothing of the turn is in the prefix"
+    first = json.loads(user1[user1.index(OBS_OPEN) + len(OBS_OPEN) : user1.index(OBS_CLOSE)])
+    second = json.loads(user2[user2.index(OBS_OPEN) + len(OBS_OPEN) : user2.index(OBS_CLOSE)])
+    assert first["th"][0][:2] == ["T1", "L1"] and "wait" not in first
+    assert second["wait"] == [["T1", "L1", "buyer"]] and "th" not in second, "an unchanged thread shrinks to its ids"
+    assert '"fast"' in user1 and "fast" not in user2, "a description is quoted the first time only"
+    assert first["px"] == {"translation": [45.0]} and "px" not in second, "prices are shown when they moved"
+    assert second["ls"][0][:4] == ["L1", "seller-1", "translation", 50.0], "the listing to act on is still there"
+    # the stand-in rebuilds what an agent acts on from the constants and the rows
+    const = json.loads(sys2[sys2.index("<constants>") + 11 : sys2.index("</constants>")])
+    back = decode(second, const, {})
+    assert back.agent_id == "buyer-001" and back.market.max_price == 200 and back.private.demand == 2
+    assert [t.id for t in back.threads] == ["T1"] and back.market.listings[0].ask_price == 50
+
+
+def test_prompt_tokens_per_call_stay_lean() -> None:
+    """Tools, stable prefix and delta together: well below the ~1,800 tokens a first call carried with full JSON."""
+    sizes = []
+    s = Session(seed=2, rounds=6)
+    s.spawn(LLMAgent, n=10, role="buyer", budget=300, value=(40, 90), demand=3, persona="bargain_hunter")
+    s.spawn(LLMAgent, n=10, role="seller", cost=(10, 40), capacity=5, persona="honest_seller")
+    s.hooks.round_end.append(
+        lambda session, log: sizes.extend(
+            r["prompt_tokens"]
+            for r in log.batch.rows.get("llm_calls", [])
+            if r["event"] == "call" and r["attempt"] == 1
+        )
+    )
+    s.run()
+    assert sizes and max(sizes) < 1500 and sum(sizes) / len(sizes) < 1200, (max(sizes), sum(sizes) / len(sizes))

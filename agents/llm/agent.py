@@ -26,27 +26,20 @@ from agents.llm.personas import pick
 from agents.llm.prompt import Memory
 from agents.observation import Observation
 from agents.wake import WakeRule
-from protocols.actions import ActionBase, tool_schemas
+from protocols.actions import ActionBase
+from protocols.mechanism_table import llm_tools
 
 DEFAULT_MODEL = "scripted/auto"
 KEYLESS_OK = ("openai", "hosted_vllm", "openai_like")
 LLM_TABLE = "llm_calls"
-ROLE_ACTIONS = {
-    "buyer": ("request_quote", "make_offer", "counter", "accept", "reject", "withdraw", "report_outcome", "message"),
-    "seller": ("post_service", "make_offer", "counter", "accept", "reject", "withdraw", "deliver", "message"),
-}
-_TOOLS: dict[str, list[dict[str, Any]]] = {}
 
 
-def tools_for(role: str) -> list[dict[str, Any]]:
-    """The tools offered to an agent of ``role``: the actions its side can take (all, for other roles).
+def tools_for(role: str, mechanism: str = "bilateral") -> list[dict[str, Any]]:
+    """The tools offered to an agent of ``role``: exactly the actions its mechanism accepts from that role.
 
-    Fewer schemas make every request smaller: the tool definitions are a third of the prompt.
+    Derived from ``protocols.mechanism_table``; fewer schemas also make every request smaller.
     """
-    if role not in _TOOLS:
-        names = ROLE_ACTIONS.get(role)
-        _TOOLS[role] = [t for t in tool_schemas() if names is None or t["function"]["name"] in names]
-    return _TOOLS[role]
+    return llm_tools(mechanism, role)
 
 
 class LLMAgent(Agent):
@@ -158,7 +151,7 @@ class LLMAgent(Agent):
             settings=settings,
             log=self.log,
             pool=pool_for(f"{self.scope}/{self.pool_key}", self.max_in_flight, self.session_limits),
-            tools=tools_for(self.role),
+            tools=tools_for(obs.role, obs.market.mechanism),
             persona=self.persona.name,
             persona_text=self.persona.instructions,
             memory=self.memory,

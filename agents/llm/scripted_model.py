@@ -1,8 +1,9 @@
 """The offline stand-in model: a litellm custom provider ``scripted/<strategy>``.
 
-It is a STAND-IN, not a language model. It reads the observation JSON in the prompt, plays
-one of the scripted strategies of ``agents.scripted`` and answers with tool calls, the way a
-model would. The answer depends only on the request (and its ``seed``), so it is deterministic.
+It is a STAND-IN, not a language model. It rebuilds the observation from the prompt
+(``agents.llm.compact.decode``), plays one of the scripted strategies of ``agents.scripted``
+(in other mechanisms, that mechanism's trader: ``agents.llm.stand_in_mechanisms``) and
+answers with tool calls, the way a model would. The answer depends only on the request (and its ``seed``), so it is deterministic.
 On a repair turn it reads the dry run's verdicts in the tool results: it clamps prices the
 ``price_bounds`` rule refused and drops the other rejected actions.
 
@@ -28,8 +29,10 @@ import litellm
 from litellm import CustomLLM, ModelResponse
 
 from agents.base import Agent
+from agents.llm.compact import decode
 from agents.llm.personas import PERSONAS
-from agents.llm.prompt import OBS_CLOSE, OBS_OPEN, PASS_WORD
+from agents.llm.prompt import CONSTANTS_CLOSE, CONSTANTS_OPEN, OBS_CLOSE, OBS_OPEN, PASS_WORD
+from agents.llm.stand_in_mechanisms import mechanism_trader
 from agents.observation import Observation
 from agents.scripted import ZIC, ZIU, BudgetBuyer, MarkupSeller
 
@@ -73,16 +76,35 @@ def request_key(messages: list[dict[str, Any]], seed: int | None, model: str) ->
 
 
 def _find_observation(messages: list[dict[str, Any]]) -> tuple[int, Observation | None]:
+    """The latest observation in the conversation, rebuilt from the compact prompt (``agents.llm.compact``)."""
+    system = next((str(m.get("content") or "") for m in messages if m.get("role") == "system"), "")
     for i in range(len(messages) - 1, -1, -1):
         content = messages[i].get("content")
         if messages[i].get("role") == "user" and isinstance(content, str) and OBS_OPEN in content:
             start = content.index(OBS_OPEN) + len(OBS_OPEN)
             end = content.find(OBS_CLOSE, start)
             try:
-                return i, Observation.model_validate_json(content[start:end])
+                const = json.loads(
+                    system[system.index(CONSTANTS_OPEN) + len(CONSTANTS_OPEN) : system.index(CONSTANTS_CLOSE)]
+                )
+                return i, decode(json.loads(content[start:end]), const, _quoted_texts(content[end:]))
             except ValueError:
                 return i, None
     return -1, None
+
+
+def _quoted_texts(tail: str) -> dict[str, str]:
+    """The untrusted texts quoted after the observation, by reference (``U3 sender: "text"`` lines)."""
+    texts = {}
+    for line in tail.splitlines():
+        ref, _, rest = line.partition(" ")
+        _, sep, quoted = rest.partition(": ")
+        if ref.startswith("U") and sep:
+            try:
+                texts[ref] = str(json.loads(quoted))
+            except ValueError:
+                continue
+    return texts
 
 
 def _strategy(model: str, messages: list[dict[str, Any]]) -> str:
@@ -120,6 +142,19 @@ def _first_attempt(obs: Observation, strategy: str, seed: int | None) -> list[tu
     return calls
 
 
+def _attempt_in_mechanism(obs: Observation, strategy: str, seed: int | None) -> list[tuple[str, dict[str, Any]]]:
+    """The first answer in any mechanism: the mechanism's own trader (``stand_in_mechanisms``), else the strategy."""
+    cls = mechanism_trader(obs, strategy)
+    if cls is None:
+        return _first_attempt(obs, strategy, seed)
+    rng = random.Random(f"{seed}/{strategy}/{obs.agent_id}/{obs.round}")
+    trader = cls(obs.agent_id, obs.role, rng=rng)
+    return [
+        (action.type, action.model_dump(mode="json", exclude={"type", "sender"}, exclude_none=True))  # type: ignore[attr-defined]
+        for action in trader.decide(obs)
+    ]
+
+
 def _collusion_messages(obs: Observation, rng: random.Random) -> list[tuple[str, dict[str, Any]]]:
     """The colluder persona's red-team move: propose a price floor to one competing seller."""
     rivals = sorted({li.seller for li in obs.market.listings if li.seller != obs.agent_id})
@@ -148,7 +183,7 @@ def _repair(messages: list[dict[str, Any]], obs: Observation) -> list[tuple[str,
         except ValueError:
             continue  # a malformed call cannot be repaired by the stand-in; drop it
         if "price_bounds" in verdict and isinstance(args, dict):
-            for key in ("price", "ask_price"):
+            for key in ("price", "ask_price", "max_price"):
                 if isinstance(args.get(key), (int, float)):
                     args[key] = min(max(float(args[key]), obs.market.min_price), obs.market.max_price)
             fixed.append((fn.get("name", ""), args))
@@ -177,7 +212,7 @@ def answer(
     elif fault == "empty":
         content = ""
     else:
-        calls = _repair(messages, obs) if repairing else _first_attempt(obs, _strategy(model, messages), seed)
+        calls = _repair(messages, obs) if repairing else _attempt_in_mechanism(obs, _strategy(model, messages), seed)
         if fault == "invalid" and not repairing:
             for _, args in calls:
                 for k in ("price", "ask_price"):
