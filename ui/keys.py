@@ -15,6 +15,8 @@ TX_PAGE = "agora.tx.page"
 TX_PAGE_SIZE = "agora.tx.page_size"
 TX_OPEN = "agora.tx.open"  # the transaction whose thread and trace are open
 AGENT = "agora.agent"
+SPAN = "agora.span"  # the span open in a trace view
+TRACE_SCOPE = "agora.trace.scope"
 REPLAY_ROUND = "agora.replay.round"
 ALERT_OPEN = "agora.alert.open"
 REVIEW_DECISION = "agora.review.decision"
@@ -26,3 +28,5 @@ QUERY_RUN = "run"  # ?run=<id> opens the app on a run
 QUERY_TX = "tx"
 QUERY_AGENT = "agent"  # ?agent=<id> opens the Agents page on one agent
 QUERY_ROUND = "round"  # ?round=<k> opens the Replay page at round k
+QUERY_SPAN = "span"  # ?span=<id> opens one span of the trace shown
+QUERY_ALERT = "alert"  # ?alert=<id> opens the Alerts page on one alert

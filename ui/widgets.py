@@ -7,6 +7,7 @@ a dataframe cell, never Markdown or HTML.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -55,15 +56,87 @@ def run_header(info: dict[str, Any]) -> None:
     )
 
 
-def llm_calls(calls: Any) -> None:
-    """LLM calls as a table, then one call's prompt and completion as plain text."""
-    st.dataframe(calls.drop(columns=[c for c in ("prompt", "completion") if c in calls]), hide_index=True)
+def llm_calls(calls: Any, key: str = "calls") -> None:
+    """LLM calls as a table; a click on a row (or the picker) shows that call's messages by role."""
+    from ui import span_tree
+
+    shown = calls.drop(columns=[c for c in ("prompt", "completion") if c in calls])
+    event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row", key=f"{key}.table")
     if "prompt" not in calls or calls.empty:
         return
+    options = list(range(len(calls)))
+    picked = clicked(event, options, f"{key}.clicked")
+    if picked is not None:
+        st.session_state[f"{key}.pick"] = picked
+    if st.session_state.get(f"{key}.pick") not in options:
+        st.session_state[f"{key}.pick"] = 0
     i = st.selectbox(
-        "Show the prompt and completion of call", list(range(len(calls))), format_func=lambda j: f"#{j + 1}"
+        "Show the messages of call",
+        options,
+        key=f"{key}.pick",
+        format_func=lambda j: (
+            f"round {calls.iloc[j]['round']} · {calls.iloc[j]['agent']} · call {calls.iloc[j]['seq']}"
+            f" ({calls.iloc[j]['event']})"
+        ),
     )
-    st.text("Prompt (untrusted text, shown as data):")
-    st.code(str(calls.iloc[i]["prompt"]), language=None)
-    st.text("Completion:")
-    st.code(str(calls.iloc[i]["completion"]), language=None)
+    row = calls.iloc[i]
+    st.text(
+        f"{row['agent']} in round {row['round']}: {row['prompt_tokens']} tokens in, {row['completion_tokens']} out, "
+        f"{row['latency_ms']:.0f} ms, {row['cost_usd']:.4f} USD (messages are untrusted text, shown as data)"
+    )
+    span_tree.conversation({"messages_json": row["prompt"], "response_json": row["completion"]})
+
+
+def clicked(event: Any, ids: list[Any], key: str) -> Any:
+    """The id of the row a dataframe selection event newly points to, else None.
+
+    Only a change counts: a selection persists across reruns, and must not override a choice
+    made since (a link followed, a picker changed).
+    """
+    rows = list(event.selection.rows) if event is not None else []
+    now = ids[rows[0]] if rows and rows[0] < len(ids) else None
+    before = st.session_state.get(key)
+    st.session_state[key] = now
+    return now if now is not None and now != before else None
+
+
+def from_query(query_key: str, state_key: str, options: list[Any], cast: Any = str) -> None:
+    """Apply ``?query_key=`` to ``state_key`` when the URL brings a value not applied before.
+
+    A followed link (same session, new URL) then wins over the previous choice, while a value
+    already applied does not undo what the user picked since.
+    """
+    raw = st.query_params.get(query_key)
+    seen = f"{state_key}.from_url"
+    if raw is None or raw == st.session_state.get(seen):
+        return
+    st.session_state[seen] = raw
+    try:
+        value = cast(raw)
+    except ValueError:
+        return
+    if value in options:
+        st.session_state[state_key] = value
+
+
+def to_query(query_key: str, state_key: str, value: Any) -> None:
+    """Put the current choice in the URL (so the view can be shared) and mark it applied."""
+    st.query_params[query_key] = str(value)
+    st.session_state[f"{state_key}.from_url"] = str(value)
+
+
+def link(page_file: str, label: str, **params: Any) -> None:
+    """A link to another page with query parameters (ids are escaped: they are shown, not rendered)."""
+    from ui.pages import PAGES
+
+    text = _escape_md(label)
+    query = {k: str(v) for k, v in params.items()}
+    try:
+        st.page_link(f"views/{page_file}.py", label=text, query_params=query)
+    except st.errors.StreamlitAPIException:  # the page runs alone (AppTest of one file): a plain URL link
+        path = next(p.url_path for p in PAGES if p.file == page_file)
+        st.markdown(f"[{text}]({path}?{urlencode(query)})")
+
+
+def _escape_md(text: str) -> str:
+    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~$" else ch for ch in str(text))
