@@ -8,9 +8,17 @@ DB_ENV = "AGORA_DB"
 TOKEN_ENV = "AGORA_OPERATOR_TOKEN"
 """Environment variable holding the operator token writes need when the app is not on loopback."""
 
+OPERATORS_ENV = "AGORA_OPERATORS"
+"""Environment variable mapping operator names to tokens: ``ann:token1,rob:token2``."""
+
+OPERATORS_FILE_ENV = "AGORA_OPERATORS_FILE"
+"""Environment variable naming a file of operators, one ``name token`` per line."""
+
 RUN = "agora.run"  # the run every page shows
 AUTHOR = "agora.author"  # who is writing commands (reviewer or operator name)
 TOKEN = "agora.token"  # the operator token typed by the user
+IDENTITY = "agora.identity"  # who the typed token or name says is writing
+REFUSAL = "agora.refusal"  # why writes are refused right now (None: allowed)
 TX_PAGE = "agora.tx.page"
 TX_PAGE_SIZE = "agora.tx.page_size"
 TX_OPEN = "agora.tx.open"  # the transaction whose thread and trace are open

@@ -33,19 +33,63 @@ def pick_run() -> dict[str, Any] | None:
 
 
 def operator() -> str | None:
-    """The sidebar's name (and, off loopback, token) fields; returns the refusal reason or None."""
-    st.sidebar.text_input("Your name (recorded with every write)", key=keys.AUTHOR)
+    """The sidebar's identity fields; returns why writes are refused right now, or None.
+
+    With operators configured only a token is asked for, and the operator it maps to writes;
+    otherwise a name (and, off loopback, the shared token).
+    """
     address = st.get_option("server.address")
-    if not guard.bound_to_loopback(address):
-        st.sidebar.text_input("Operator token", type="password", key=keys.TOKEN)
-    return guard.write_refusal(
-        address, st.session_state.get(keys.AUTHOR, ""), st.session_state.get(keys.TOKEN), guard.expected_token()
+    try:
+        known = guard.operators()
+    except (ValueError, OSError) as err:
+        st.sidebar.error(f"Writes are off: the operator list cannot be read ({err}).")
+        st.session_state[keys.IDENTITY], st.session_state[keys.REFUSAL] = "", "The operator list cannot be read."
+        return st.session_state[keys.REFUSAL]
+    if known:
+        st.sidebar.text_input("Operator token (writes are recorded under your name)", type="password", key=keys.TOKEN)
+    else:
+        st.sidebar.text_input("Your name (recorded with every write)", key=keys.AUTHOR)
+        if not guard.bound_to_loopback(address):
+            st.sidebar.text_input("Operator token", type="password", key=keys.TOKEN)
+    name, refusal = guard.identify(
+        address,
+        str(st.session_state.get(keys.AUTHOR, "")),
+        st.session_state.get(keys.TOKEN),
+        known,
+        guard.expected_token(),
     )
+    if known and name:
+        st.sidebar.caption(f"Writing as {name}")
+    st.session_state[keys.IDENTITY], st.session_state[keys.REFUSAL] = name, refusal
+    return refusal
 
 
 def author() -> str:
-    """The name the operator entered."""
-    return str(st.session_state.get(keys.AUTHOR, "")).strip()
+    """Who is writing: the operator the token maps to, or the name entered."""
+    return str(st.session_state.get(keys.IDENTITY) or st.session_state.get(keys.AUTHOR, "")).strip()
+
+
+def client() -> str:
+    """The client's address as the server saw it ('local' on this machine or when unknown)."""
+    try:
+        ip = st.context.ip_address
+    except (AttributeError, RuntimeError):
+        return "local"
+    return ip if isinstance(ip, str) and ip else "local"  # None on localhost (and not a str in AppTest)
+
+
+def attempt(run_id: str, action: str, detail: dict[str, Any], invalid: str | None = None) -> bool:
+    """Record an attempted write (who, from where, when, what) and say whether it may go ahead.
+
+    Refused when the operator's identity does not allow it, or when the input is ``invalid``
+    (a one-sentence reason); the refusal is shown and recorded like an allowed attempt.
+    """
+    refusal = st.session_state.get(keys.REFUSAL, "Enter your name in the sidebar.") or invalid
+    data.record_attempt(run_id, action, author(), client(), refusal is None, refusal or "allowed", detail)
+    if refusal:
+        st.error(refusal)
+        return False
+    return True
 
 
 def run_header(info: dict[str, Any]) -> None:

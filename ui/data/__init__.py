@@ -34,6 +34,7 @@ from ui.data.records import (
 )
 from ui.data.spans import call_record, deal_trace, messages, round_trace, turn_trace
 from ui.data.writes import (
+    record_attempt,
     replay_available,
     start_demo,
     start_fork,
@@ -41,9 +42,12 @@ from ui.data.writes import (
     submit_policy,
     submit_review,
     verify_replay,
+    write_attempts,
 )
 
 __all__ = [
+    "record_attempt",
+    "write_attempts",
     "agents_overview",
     "turn_trace",
     "round_trace",

@@ -8,7 +8,7 @@ from ui import data, widgets
 
 st.title("Runs")
 st.caption(f"store: {data.db_url()}")  # the operator's own setting, not agent text
-refusal = widgets.operator()
+widgets.operator()
 widgets.pick_run()
 live = bool((data.runs()["status"] == "running").any()) if not data.runs().empty else False
 
@@ -36,8 +36,6 @@ with st.form("demo"):
     rounds = st.number_input("Rounds", min_value=1, max_value=10_000, value=40)
     seed = st.number_input("Seed", min_value=0, value=7)
     if st.form_submit_button("Start demo run"):
-        if refusal:
-            st.error(refusal)
-        else:
+        if widgets.attempt("*", "start_demo", {"rounds": int(rounds), "seed": int(seed)}):
             pid, log = data.start_demo(int(rounds), int(seed), widgets.author())
             st.success(f"Started the services demo (process {pid}, output in {log}); it appears above within seconds.")
