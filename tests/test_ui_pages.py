@@ -293,18 +293,13 @@ def test_replay_page_scrubs_to_a_round(recorded: dict) -> None:
 def test_app_navigates_to_every_page(recorded: dict) -> None:
     at = AppTest.from_file(str(UI / "app.py"), default_timeout=60).run()
     no_exception(at)
-    assert at.title[0].value == "Runs"
-    for file, title in [
-        ("market", "Market"),
-        ("transactions", "Transactions"),
-        ("agent_story", "Agents"),
-        ("alerts", "Alerts"),
-        ("incentives", "Incentives"),
-        ("replay", "Replay"),
-    ]:
-        at.switch_page(f"views/{file}.py").run()
+    from ui.pages import PAGES
+
+    assert at.title[0].value == PAGES[0].title == "Runs"
+    for p in PAGES[1:]:
+        at.switch_page(f"views/{p.file}.py").run()
         no_exception(at)
-        assert at.title[0].value == title
+        assert at.title[0].value == p.title
 
 
 def test_every_command_records_author_and_time(recorded: dict) -> None:

@@ -21,14 +21,12 @@ def pick_run() -> dict[str, Any] | None:
         st.info(f"No runs in {data.db_url()} yet. Start one from the Runs page or with `agora demo`.")
         return None
     ids = list(runs["run"])
-    wanted = st.query_params.get(keys.QUERY_RUN)
-    if wanted in ids and st.session_state.get(keys.RUN) != wanted and keys.RUN not in st.session_state:
-        st.session_state[keys.RUN] = wanted
+    from_query(keys.QUERY_RUN, keys.RUN, ids)  # a link to a run wins over the run shown before
     if st.session_state.get(keys.RUN) not in ids:
         st.session_state[keys.RUN] = ids[0]
     labels = {r: f"{r} ({s})" for r, s in zip(runs["run"], runs["status"], strict=True)}
     run_id = st.sidebar.selectbox("Run", ids, key=keys.RUN, format_func=labels.__getitem__)
-    st.query_params[keys.QUERY_RUN] = run_id
+    to_query(keys.QUERY_RUN, keys.RUN, run_id)
     return data.run(run_id)
 
 
@@ -66,7 +64,9 @@ def operator() -> str | None:
 
 def author() -> str:
     """Who is writing: the operator the token maps to, or the name entered."""
-    return str(st.session_state.get(keys.IDENTITY) or st.session_state.get(keys.AUTHOR, "")).strip()
+    if keys.IDENTITY in st.session_state:  # set by operator(): with operators configured, never the typed name
+        return str(st.session_state[keys.IDENTITY]).strip()
+    return str(st.session_state.get(keys.AUTHOR, "")).strip()
 
 
 def client() -> str:

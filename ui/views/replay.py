@@ -37,12 +37,12 @@ done = int(info["rounds_done"])
 if done < 1:
     st.info("No round has been committed yet.")
     st.stop()
-wanted = st.query_params.get(keys.QUERY_ROUND, "")
-if keys.REPLAY_ROUND not in st.session_state and wanted.isdigit():
-    st.session_state[keys.REPLAY_ROUND] = int(wanted)
+widgets.from_query(keys.QUERY_ROUND, keys.REPLAY_ROUND, list(range(1, done + 1)), int)
 if st.session_state.get(keys.REPLAY_ROUND, 1) > done:
     st.session_state[keys.REPLAY_ROUND] = done
 k = st.slider("Round", 1, done, key=keys.REPLAY_ROUND) if done > 1 else 1
+widgets.to_query(keys.QUERY_ROUND, keys.REPLAY_ROUND, k)
+widgets.link("trace_view", f"trace of round {k}", run=run_id, round=k)
 rounds = data.rounds(run_id)
 row = rounds[rounds["round"] == k]
 if not row.empty:
@@ -63,7 +63,14 @@ left, right = st.columns(2)
 left.subheader(f"Balances after round {k}")
 left.dataframe(data.balances_at(run_id, k), hide_index=True)
 right.subheader(f"Deals settled in round {k}")
-right.dataframe(data.deals_in(run_id, k), hide_index=True)
+deals = data.deals_in(run_id, k)
+with right:
+    event = st.dataframe(
+        deals, hide_index=True, on_select="rerun", selection_mode="single-row", key=f"replay.deals.{k}"
+    )
+tx_open = widgets.clicked(event, [int(t) for t in deals["tx"]] if not deals.empty else [], "replay.deals.clicked")
+if tx_open is not None:
+    st.switch_page("views/transactions.py", query_params={"run": run_id, "tx": str(tx_open)})
 st.subheader(f"Actions and messages in round {k}")
 st.caption("In the order they were applied; payloads are what the agents sent, shown as plain text.")
 st.dataframe(data.actions(run_id, round_=k, limit=1000), hide_index=True)

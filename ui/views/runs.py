@@ -19,14 +19,21 @@ def table() -> None:
     runs = data.runs()
     if runs.empty:
         return
-    st.dataframe(
+    st.caption("Click a run to open its Market page.")
+    event = st.dataframe(
         runs,
         hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="runs.table",
         column_config={
             "volume": st.column_config.NumberColumn(format="%.2f"),
             "efficiency": st.column_config.NumberColumn(format="percent"),
         },
     )
+    opened = widgets.clicked(event, list(runs["run"]), "runs.clicked")
+    if opened is not None:
+        st.switch_page("views/market.py", query_params={"run": opened})
 
 
 table()
@@ -39,3 +46,11 @@ with st.form("demo"):
         if widgets.attempt("*", "start_demo", {"rounds": int(rounds), "seed": int(seed)}):
             pid, log = data.start_demo(int(rounds), int(seed), widgets.author())
             st.success(f"Started the services demo (process {pid}, output in {log}); it appears above within seconds.")
+
+st.subheader("Attempted writes")
+st.caption("Every write asked of this app, allowed or refused: who, from which address, when, and what happened.")
+attempts = data.write_attempts()
+if attempts.empty:
+    st.text("No write has been attempted yet.")
+else:
+    st.dataframe(attempts, hide_index=True)
