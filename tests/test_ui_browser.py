@@ -200,8 +200,15 @@ def test_click_a_deal_open_its_trace_and_read_the_assistants_tool_calls(llm_app:
         pytest.skip("the stand-in LLM agents made no deal in 8 rounds of this small market")
     tx = deals[0]
     scoped = trace_read.transaction_trace(store, LLM_RUN, tx.tx_id)[1:]  # the page leaves out session.run
-    chat_row = next(i for i, n in enumerate(scoped) if n.span.operation == "chat")
+    records = {(c["round"], c["agent_id"], c["seq"]): c for c in llm_calls(store, LLM_RUN)}
+
+    def tool_calls(sp: object) -> list:
+        record = records[(sp.round, sp.agent_id, sp.attrs()["agora.llm.call_seq"])]
+        return json.loads(record["response_json"])["choices"][0]["message"].get("tool_calls") or []
+
+    chat_row = next(i for i, n in enumerate(scoped) if n.span.operation == "chat" and tool_calls(n.span))
     chat = scoped[chat_row].span
+    calls = tool_calls(chat)
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
@@ -219,16 +226,6 @@ def test_click_a_deal_open_its_trace_and_read_the_assistants_tool_calls(llm_app:
         page.get_by_text("ASSISTANT (the model's reply)").first.wait_for(timeout=30_000)
         shown = page.locator('[data-testid="stMain"]').inner_text()
         assert "SYSTEM" in shown and "USER" in shown
-        calls = (
-            json.loads(
-                next(
-                    c["response_json"]
-                    for c in __import__("traces.llm_calls", fromlist=["llm_calls"]).llm_calls(store, LLM_RUN)
-                    if (c["round"], c["agent_id"]) == (chat.round, chat.agent_id)
-                )
-            )["choices"][0]["message"].get("tool_calls")
-            or []
-        )
         for t in calls:
             assert f"tool call {t['function']['name']} ({t['id']})" in shown
         assert f"span={chat.span_id}" in page.url
