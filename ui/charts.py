@@ -178,7 +178,7 @@ OP_COLORS = {
     "protocol.submit": "#2ca02c",
     "market.settle": "#d62728",
 }
-WATERFALL_ROWS = 400  # rows drawn; the table below lists every span
+WATERFALL_ROWS = 150  # rows drawn (a chart taller than a screen or two reads badly); the table lists every span
 INDENT = "\u2003"  # an em space: plotly trims leading ASCII spaces from tick labels
 
 
@@ -205,7 +205,8 @@ def waterfall(spans: pd.DataFrame) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="Trace waterfall (ms from the first span shown)",
+        title="Trace waterfall (ms from the first span shown)"
+        + (f": the first {n} of {len(spans)} spans" if len(spans) > n else ""),
         yaxis={"autorange": "reversed", "tickvals": list(range(n)), "ticktext": labels, "automargin": True},
         xaxis={"title": "ms"},
         height=max(200, 60 + 20 * n),
