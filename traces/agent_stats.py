@@ -19,6 +19,7 @@ from traces.schema import ActionRow, LedgerEntryRow, TransactionRow
 from traces.store import Store
 
 ACCOUNT_PREFIX = "agent:"  # protocols.settlement.account(agent_id)
+ACCOUNT_END = "agent;"  # the first string after every "agent:..." (';' follows ':')
 
 
 def agent_overview(store: Store, run_id: str) -> dict[str, dict[str, Any]]:
@@ -39,14 +40,12 @@ def agent_overview(store: Store, run_id: str) -> dict[str, dict[str, Any]]:
     )
     e, t, a, c = LedgerEntryRow, TransactionRow, ActionRow, LLMCallRow
     with Session(store.engine) as s:
-        for account, amount in s.exec(select(e.dest, func.sum(e.amount)).where(e.run_id == run_id).group_by(e.dest)):
-            if account.startswith(ACCOUNT_PREFIX):
-                out[account[len(ACCOUNT_PREFIX) :]]["balance"] += int(amount)
-        for account, amount in s.exec(
-            select(e.source, func.sum(e.amount)).where(e.run_id == run_id).group_by(e.source)
-        ):
-            if account.startswith(ACCOUNT_PREFIX):
-                out[account[len(ACCOUNT_PREFIX) :]]["balance"] -= int(amount)
+        for side, sign in ((e.dest, 1), (e.source, -1)):
+            # agents' accounts only (a key range on the covering index), not escrow or the treasury
+            agent_accounts = (side >= ACCOUNT_PREFIX) & (side < ACCOUNT_END)
+            q = select(side, func.sum(e.amount)).where(e.run_id == run_id, agent_accounts).group_by(side)
+            for account, amount in s.exec(q):
+                out[account[len(ACCOUNT_PREFIX) :]]["balance"] += sign * int(amount)
         for side in (t.buyer, t.seller):
             for agent, n in s.exec(select(side, func.count()).where(t.run_id == run_id).group_by(side)):
                 out[agent]["deals"] += int(n)
