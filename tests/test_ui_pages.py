@@ -342,6 +342,7 @@ def test_agora_ui_serves_the_installed_app_on_loopback(recorded: dict) -> None:
     cmd, env = streamlit_command(recorded["db"], "127.0.0.1", 8599)
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1" and cmd[cmd.index("--server.port") + 1] == "8599"
     assert env["AGORA_DB"] == recorded["db"]
+    assert cmd[cmd.index("--client.toolbarMode") + 1] == "minimal"  # no Deploy button
     bad = CliRunner().invoke(app, ["ui", "--db", "nosuchdriver://x"])
     assert bad.exit_code == 2 and "is not a database URL Agora can use" in bad.output
 
