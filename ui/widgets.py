@@ -1,7 +1,8 @@
 """Pieces every page shares: the run picker, the operator's name and token, plain-text views.
 
 Text agents wrote is untrusted, so it is only ever shown through ``st.text``, ``st.code`` or
-a dataframe cell, never Markdown or HTML.
+a dataframe cell, never Markdown or HTML. Links (``link``) carry only ids the scenario assigned
+(agents, deals, rounds), with Markdown's special characters escaped.
 """
 
 from __future__ import annotations
