@@ -69,3 +69,16 @@ def agent_overview(store: Store, run_id: str) -> dict[str, dict[str, Any]]:
             if subject in out or not subject.startswith(("service:", "session", "messages")):
                 out[subject]["breaker"] = after  # the last event wins
     return dict(out)
+
+
+def seller_scores(store: Store, run_id: str, seller: str) -> list[tuple[int, float]]:
+    """(settled round, outcome score) of a seller's settled, scored deals in settlement order:
+    what its reputation is computed from, read as two columns rather than whole rows."""
+    t = TransactionRow
+    q = (
+        select(t.settled_round, t.score)
+        .where(t.run_id == run_id, t.seller == seller, t.status == "settled", col(t.score).is_not(None))
+        .order_by(t.tx_id)
+    )
+    with Session(store.engine) as s:
+        return [(int(r), float(sc)) for r, sc in s.exec(q)]

@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from protocols.policy import IncentivePolicy
-from traces import audit, read
+from traces import audit
+from traces.agent_stats import seller_scores
 from ui.data.core import LIVE_TTL, cached_store, clear, db_url, store
 from ui.data.records import action_frame, tx_dict
 from ui.data.spans import deal_trace
@@ -87,10 +88,9 @@ def _agent_extras(url: str, run_id: str, agent_id: str) -> dict[str, Any]:
     out["alerts"] = len(al.alerts(s, run_id, agent=agent_id))
     versions = [(v.round, IncentivePolicy.model_validate_json(v.policy_json)) for v in audit.policy_versions(s, run_id)]
     rep = None
-    for t in read.transactions(s, run_id, agent=agent_id):
-        if t.seller == agent_id and t.status == "settled" and t.score is not None and versions:
-            policy = [p for r, p in versions if r <= t.settled_round][-1:] or [versions[0][1]]
-            rep = update_reputation(rep, t.score, policy[0])
+    for settled_round, score in seller_scores(s, run_id, agent_id) if versions else []:
+        policy = [p for r, p in versions if r <= settled_round][-1:] or [versions[0][1]]
+        rep = update_reputation(rep, score, policy[0])
     out["reputation"] = rep
     return out
 
