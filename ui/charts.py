@@ -179,7 +179,8 @@ OP_COLORS = {
     "market.settle": "#d62728",
 }
 WATERFALL_ROWS = 150  # rows drawn (a chart taller than a screen or two reads badly); the table lists every span
-INDENT = "\u2003"  # an em space: plotly trims leading ASCII spaces from tick labels
+LABEL_PX = 330  # the left margin holding span names
+INDENT = "\u2003"  # an em space per level: plotly collapses runs of ASCII spaces in text
 
 
 def waterfall(spans: pd.DataFrame) -> go.Figure:
@@ -189,14 +190,21 @@ def waterfall(spans: pd.DataFrame) -> go.Figure:
     t0 = shown["start_ns"].min() if len(shown) else 0
     n = len(shown)
     labels = [
-        f"{INDENT * int(d)}{_plain(name)}" + (f" · {_plain(a)}" if isinstance(a, str) else "")
-        for d, name, a in zip(shown["depth"], shown["name"], shown["agent"], strict=True)
+        f"{INDENT * int(d)}{_plain(name)}"
+        + (f" · {_plain(a)}" if isinstance(a, str) and a not in str(name) else "")
+        + (f" · round {int(r)}" if op == "session.round" and r == r and r is not None else "")
+        for d, name, a, op, r in zip(
+            shown["depth"], shown["name"], shown["agent"], shown["operation"], shown["round"], strict=True
+        )
     ]
     dur = (shown["end_ns"] - shown["start_ns"]) / 1e6
+    # a span too short to see (a settlement takes microseconds) still gets a sliver; hover tells its time
+    total = (shown["end_ns"].max() - t0) / 1e6 if n else 0.0
+    drawn = dur.clip(lower=max(float(total), 1e-9) * 0.004)
     fig = go.Figure(
         go.Bar(
             y=list(range(n)),
-            x=dur,
+            x=drawn,
             base=(shown["start_ns"] - t0) / 1e6,
             orientation="h",
             marker={"color": [OP_COLORS.get(op, "#7f7f7f") for op in shown["operation"]]},
@@ -204,13 +212,27 @@ def waterfall(spans: pd.DataFrame) -> go.Figure:
             hoverinfo="text",
         )
     )
+    # names as left-aligned annotations in the left margin: tick labels are right-aligned, which
+    # would hide the indentation that shows the nesting
+    for i, label in enumerate(labels):
+        fig.add_annotation(
+            x=0,
+            y=i,
+            xref="paper",
+            yref="y",
+            text=label,
+            showarrow=False,
+            xanchor="left",
+            xshift=-LABEL_PX,
+            font={"size": 11},
+        )
     fig.update_layout(
         title="Trace waterfall (ms from the first span shown)"
         + (f": the first {n} of {len(spans)} spans" if len(spans) > n else ""),
-        yaxis={"autorange": "reversed", "tickvals": list(range(n)), "ticktext": labels, "automargin": True},
+        yaxis={"showticklabels": False, "range": [n - 0.5, -0.5]},  # first span on top
         xaxis={"title": "ms"},
         height=max(200, 60 + 20 * n),
-        margin={"t": 40, "b": 30, "l": 10},
+        margin={"t": 40, "b": 30, "l": LABEL_PX + 10},
         bargap=0.25,
     )
     return fig
