@@ -123,16 +123,18 @@ def network(pairs: pd.DataFrame, roles: dict[str, str] | None = None) -> go.Figu
         g.add_edge(row.buyer, row.seller, deals=row.deals)
     pos = nx.spring_layout(g, seed=1) if len(g) else {}
     fig = go.Figure()
+    # one trace per edge width (rounded), edges separated by None: hundreds of pairs would
+    # otherwise make hundreds of traces, which plotly builds and draws slowly
+    by_width: dict[float, tuple[list, list]] = {}
     for a, b, attrs in g.edges(data=True):
         (x0, y0), (x1, y1) = pos[a], pos[b]
+        xs, ys = by_width.setdefault(round(0.5 + math.log1p(attrs["deals"]), 1), ([], []))
+        xs += [x0, x1, None]
+        ys += [y0, y1, None]
+    for width, (xs, ys) in sorted(by_width.items()):
         fig.add_trace(
             go.Scatter(
-                x=[x0, x1],
-                y=[y0, y1],
-                mode="lines",
-                hoverinfo="skip",
-                showlegend=False,
-                line={"width": 0.5 + math.log1p(attrs["deals"]), "color": "#bbb"},
+                x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False, line={"width": width, "color": "#bbb"}
             )
         )
     deals = dict(g.degree(weight="deals"))
@@ -214,18 +216,21 @@ def waterfall(spans: pd.DataFrame) -> go.Figure:
     )
     # names as left-aligned annotations in the left margin: tick labels are right-aligned, which
     # would hide the indentation that shows the nesting
-    for i, label in enumerate(labels):
-        fig.add_annotation(
-            x=0,
-            y=i,
-            xref="paper",
-            yref="y",
-            text=label,
-            showarrow=False,
-            xanchor="left",
-            xshift=-LABEL_PX,
-            font={"size": 11},
-        )
+    # (one list, not add_annotation per row: plotly re-validates the whole layout on each call)
+    notes = [
+        {
+            "x": 0,
+            "y": i,
+            "xref": "paper",
+            "yref": "y",
+            "text": label,
+            "showarrow": False,
+            "xanchor": "left",
+            "xshift": -LABEL_PX,
+            "font": {"size": 11},
+        }
+        for i, label in enumerate(labels)
+    ]
     fig.update_layout(
         title="Trace waterfall (ms from the first span shown)"
         + (f": the first {n} of {len(spans)} spans" if len(spans) > n else ""),
@@ -234,5 +239,6 @@ def waterfall(spans: pd.DataFrame) -> go.Figure:
         height=max(200, 60 + 20 * n),
         margin={"t": 40, "b": 30, "l": LABEL_PX + 10},
         bargap=0.25,
+        annotations=notes,
     )
     return fig
