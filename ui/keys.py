@@ -37,4 +37,3 @@ QUERY_TX = "tx"
 QUERY_AGENT = "agent"  # ?agent=<id> opens the Agents page on one agent
 QUERY_ROUND = "round"  # ?round=<k> opens the Replay page at round k
 QUERY_SPAN = "span"  # ?span=<id> opens one span of the trace shown
-QUERY_ALERT = "alert"  # ?alert=<id> opens the Alerts page on one alert
