@@ -44,6 +44,8 @@ def streamlit_command(db_url: str, host: str, port: int) -> tuple[list[str], dic
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",  # no Deploy button or developer menu in an audit tool
     ]
     return cmd, {**os.environ, "AGORA_DB": db_url}
 
@@ -61,8 +63,14 @@ def ui_cmd(
         _ = Store(db).engine  # a bad URL fails here, in one sentence, not inside the app
     except StoreError as err:
         fail(str(err))
-    if host not in LOOPBACK and not os.environ.get("AGORA_OPERATOR_TOKEN"):
-        console.print(f"[yellow]warning:[/] bound to {host} without AGORA_OPERATOR_TOKEN set: the app is read-only.")
+    if host not in LOOPBACK and not (
+        os.environ.get("AGORA_OPERATOR_TOKEN")
+        or os.environ.get("AGORA_OPERATORS")
+        or os.environ.get("AGORA_OPERATORS_FILE")
+    ):
+        console.print(
+            f"[yellow]warning:[/] bound to {host} without AGORA_OPERATORS (or AGORA_OPERATOR_TOKEN) set: the app is read-only."
+        )
     cmd, env = streamlit_command(db, host, port)
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Agora app on [bold]http://{shown}:{port}[/] (store {db}); Ctrl+C stops it.", highlight=False)

@@ -21,8 +21,9 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-def record(db: str) -> tuple[str, str]:
-    """A services run whose fee an auditor raised at round 11, and a red-team run; returns their ids."""
+def record(db: str) -> tuple[str, str, str]:
+    """A services run whose fee an auditor raised at round 11, a red-team run, and a small run of
+    LLM agents on the offline stand-in model (scripted/auto); returns their ids."""
     from sandbox.scenario import load_scenario
     from sandbox.session import Session
     from traces.control import submit_command
@@ -33,7 +34,26 @@ def record(db: str) -> tuple[str, str]:
     s.run()
     red = Session(load_scenario("redteam"), rounds=12, store=db, run_id="redteam-demo")
     red.run()
-    return s.run_id, red.run_id
+    from sandbox.cli_llm import llm_scenario
+
+    scenario = llm_scenario(load_scenario("services"), "scripted/auto", {})
+    buyer = next(p for p in scenario.population if p.role == "buyer" and p.service == "translation")
+    seller = next(p for p in scenario.population if p.role == "seller" and p.service == "translation")
+    buyer.n, seller.n = 2, 1
+    scenario.population = [buyer, seller]
+    Session(scenario, rounds=8, store=db, run_id="llm-demo").run()
+    return s.run_id, red.run_id, "llm-demo"
+
+
+def chat_span(db: str, run_id: str) -> tuple[int, str]:
+    """The first deal of the LLM run and the first chat span in its trace whose answer calls tools."""
+    from traces import read, trace_read
+    from traces.store import Store
+
+    store = Store(db)
+    tx = read.transactions(store, run_id)[0].tx_id
+    chats = [n.span for n in trace_read.transaction_trace(store, run_id, tx) if n.span.operation == "chat"]
+    return tx, chats[min(1, len(chats) - 1)].span_id
 
 
 def serve(db: str) -> tuple[subprocess.Popen, str]:
@@ -62,17 +82,26 @@ def main() -> None:
     out = pathlib.Path(ap.parse_args().out)
     out.mkdir(parents=True, exist_ok=True)
     db = str(pathlib.Path(tempfile.mkdtemp(prefix="agora-shots-")) / "shots.db")
-    services, red = record(db)
+    services, red, llm = record(db)
+    tx, span = chat_span(db, llm)
     proc, url = serve(db)
+    from ui.pages import PAGES
+
+    # (image, query, text that shows the page has drawn) for each page file of ui.pages.PAGES
+    by_page = {
+        "runs": [("runs", f"?run={services}", "Start a demo run")],
+        "market": [("market", f"?run={services}", "Who trades with whom")],
+        "transactions": [("transactions", f"?run={services}&tx=12", "Negotiation thread")],
+        "trace_view": [("trace", f"?run={llm}&tx={tx}&span={span}", "ASSISTANT (the model's reply)")],
+        "agent_story": [("agents", f"?run={red}", "All agents")],
+        "alerts": [("alerts", f"?run={red}", "Decision")],
+        "incentives": [("incentives", f"?run={services}", "History")],
+        "replay": [("replay", f"?run={services}&round=12", "Replay or fork")],
+    }
+    assert set(by_page) == {p.file for p in PAGES}, "a page of ui.pages has no screenshot here"
     shots = [
-        ("runs", f"?run={services}", "Start a demo run"),  # the default page lives at /
-        ("market", f"market?run={services}", "Who trades with whom"),
-        ("transactions", f"transactions?run={services}&tx=12", "Negotiation thread"),
-        ("agents", f"agents?run={services}&agent=seller-007", "Violations by rule"),
-        ("alerts", f"alerts?run={red}", "Decision"),
-        ("incentives", f"incentives?run={services}", "History"),
-        ("replay", f"replay?run={services}&round=12", "Replay or fork"),
-    ]
+        (name, f"{p.url_path}{query}", marker) for p in PAGES for name, query, marker in by_page[p.file]
+    ]  # the default page lives at /
     from playwright.sync_api import sync_playwright
 
     try:

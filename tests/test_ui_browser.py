@@ -146,3 +146,90 @@ def test_fee_changed_in_the_browser_is_applied_by_the_live_session(live: dict) -
         page.screenshot(path=str(shots / "incentives-applied.png"), full_page=True)
         browser.close()
     assert all((shots / n).stat().st_size > 10_000 for n in ("incentives-written.png", "incentives-applied.png"))
+
+
+LLM_RUN = "e2e-llm"
+RECORD_LLM = """
+import sys
+from sandbox.cli_llm import llm_scenario
+from sandbox.scenario import load_scenario
+from sandbox.session import Session
+scenario = llm_scenario(load_scenario("services"), "scripted/auto", {})  # the offline stand-in model
+buyer = next(s for s in scenario.population if s.role == "buyer" and s.service == "translation")
+seller = next(s for s in scenario.population if s.role == "seller" and s.service == "translation")
+buyer.n, seller.n = 2, 1
+scenario.population = [buyer, seller]
+Session(scenario, rounds=8, store=sys.argv[1], run_id=sys.argv[2]).run()
+"""
+
+
+def click_row(page, table, row: int) -> None:
+    """Select a dataframe row by clicking its row marker (the grid is drawn on a canvas)."""
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 12, box["y"] + 35 * (row + 1) + 17)  # header row, then 35 px rows
+
+
+@pytest.fixture
+def llm_app(tmp_path: pathlib.Path):
+    """A finished run of LLM agents on the stand-in model, and the app serving it on loopback."""
+    pytest.importorskip("sandbox.cli_llm", reason="the LLM-agent demo is not installed")
+    db = str(tmp_path / "llm.db")
+    subprocess.run([sys.executable, "-c", RECORD_LLM, db, LLM_RUN], check=True, capture_output=True)
+    port = free_port()
+    cmd, env = streamlit_command(db, "127.0.0.1", port)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: healthy(url), 60, "the app to serve")
+        yield {"url": url, "store": Store(db), "shots": tmp_path}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_click_a_deal_open_its_trace_and_read_the_assistants_tool_calls(llm_app: dict) -> None:
+    from traces import trace_read
+    from traces.llm_calls import llm_calls
+
+    store, shots = llm_app["store"], llm_app["shots"]
+    deals = read.transactions(store, LLM_RUN)
+    if not deals:
+        pytest.skip("the stand-in LLM agents made no deal in 8 rounds of this small market")
+    tx = deals[0]
+    scoped = trace_read.transaction_trace(store, LLM_RUN, tx.tx_id)[1:]  # the page leaves out session.run
+    records = {(c["round"], c["agent_id"], c["seq"]): c for c in llm_calls(store, LLM_RUN)}
+
+    def tool_calls(sp: object) -> list:
+        record = records[(sp.round, sp.agent_id, sp.attrs()["agora.llm.call_seq"])]
+        return json.loads(record["response_json"])["choices"][0]["message"].get("tool_calls") or []
+
+    chat_row = next(i for i, n in enumerate(scoped) if n.span.operation == "chat" and tool_calls(n.span))
+    chat = scoped[chat_row].span
+    calls = tool_calls(chat)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(f"{llm_app['url']}/transactions?run={LLM_RUN}")
+        page.get_by_text("Click a row to open the deal").wait_for(timeout=60_000)
+        tables = page.locator('[data-testid="stDataFrame"]')
+        tables.first.wait_for(timeout=30_000)
+        click_row(page, tables.first, 0)  # the first deal of the table
+        page.get_by_text(f"Transaction #{tx.tx_id}").wait_for(timeout=60_000)
+        assert f"tx={tx.tx_id}" in page.url  # the URL carries the open deal
+        page.get_by_text("Click a row to open its span").wait_for(timeout=60_000)
+        page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)
+        click_row(page, tables.nth(3), chat_row)  # deals, the deal's facts, its thread, then its spans
+        page.get_by_text(f"span {chat.span_id}").wait_for(timeout=60_000)
+        page.get_by_text("ASSISTANT (the model's reply)").first.wait_for(timeout=30_000)
+        shown = page.locator('[data-testid="stMain"]').inner_text()
+        assert "SYSTEM" in shown and "USER" in shown
+        for t in calls:
+            assert f"tool call {t['function']['name']} ({t['id']})" in shown
+        assert f"span={chat.span_id}" in page.url
+        page.screenshot(path=str(shots / "trace-chat-span.png"), full_page=True)
+        browser.close()
+    assert (shots / "trace-chat-span.png").stat().st_size > 10_000

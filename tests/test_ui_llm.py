@@ -4,6 +4,7 @@ each model call's prompt, completion, tokens and latency reach the Agents and Tr
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import pytest
@@ -66,9 +67,13 @@ def test_agents_page_shows_each_model_call(recorded: dict) -> None:
     assert metrics["Tokens in / out"] == f"{tokens_in} / {tokens_out}"
     table = at.dataframe[-1].value
     assert list(table["latency_ms"]) == [c["latency_ms"] for c in mine][:100]
-    assert "prompt" not in table  # prompt and completion are shown below, as plain text
+    assert "prompt" not in table  # prompt and completion are shown below, message by message
     code = [c.value for c in at.code]
-    assert mine[0]["messages_json"] in code and str(mine[0]["response_json"]) in code
+    prompt = json.loads(mine[0]["messages_json"])
+    assert [m["content"] for m in prompt if m["content"]] == [c for c in code if c in {m["content"] for m in prompt}]
+    text = [t.value for t in at.text]
+    roles = [t for t in text if t.split(" ")[0] in ("SYSTEM", "USER", "ASSISTANT", "TOOL")]
+    assert roles[: len(prompt) + 1] == [m["role"].upper() for m in prompt] + ["ASSISTANT (the model's reply)"]
 
 
 def test_transactions_page_shows_the_calls_behind_a_deal(recorded: dict) -> None:

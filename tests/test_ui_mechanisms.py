@@ -14,10 +14,11 @@ from sandbox.scenario import builtin_names, load_scenario
 from sandbox.session import Session
 from traces import read
 from traces.store import Store
+from ui import pages as ui_pages
 
 UI = pathlib.Path(__file__).resolve().parents[1] / "ui"
 SCENARIOS = [n for n in ("double_auction", "bertrand") if n in builtin_names()]
-PAGES = ["runs", "market", "transactions", "agent_story", "alerts", "incentives", "replay"]
+PAGES = [p.file for p in ui_pages.PAGES]
 
 
 @pytest.fixture(scope="module")

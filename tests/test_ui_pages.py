@@ -126,11 +126,42 @@ def test_market_page_shows_round_metrics_charts_and_network(recorded: dict) -> N
         extra = json.loads(charts[5].proto.spec)
         assert [t["name"] for t in extra["data"]] == more
     prices = json.loads(charts[0].proto.spec)
-    assert {t["name"] for t in prices["data"]} == {"translation", "summarization"}
-    assert len(prices["layout"]["shapes"]) == 2  # one competitive band per service
+    lines = [t for t in prices["data"] if not t["name"].endswith("competitive")]
+    assert {t["name"] for t in lines} == {"translation", "summarization"}
+    assert not prices["layout"].get("shapes")  # no band tints the whole chart
+    from ui import data as ui_data
+
+    for service, (low, high) in ui_data.benchmarks(FINISHED).items():
+        bands = [t for t in prices["data"] if t["name"] == f"{service} competitive"]
+        assert bands and {tuple(t["y"]) for t in bands} <= {(low, low), (high, high)}  # lines at the band's edges
+    rows = audit.prices_by_round(recorded["store"], FINISHED)
+    every = range(min(r for r, *_ in rows), max(r for r, *_ in rows) + 1)
+    for t in lines:
+        traded = {r for r, sv, *_ in rows if sv == t["name"]}
+        assert list(t["x"]) == list(every)  # every round on the axis ...
+        assert [y is None for y in t["y"]] == [r not in traded for r in every]  # ... a gap where no deal
+    network = json.loads(charts[-1].proto.spec)
+    nodes = [t for t in network["data"] if t.get("mode") == "markers+text"]
+    assert {t["name"] for t in nodes} == {"buyer", "seller"}  # coloured by role, labelled by id
+    assert all(n.startswith("buyer") for n in next(t for t in nodes if t["name"] == "buyer")["text"])
     pairs = at.dataframe[0].value
     top = audit.trade_pairs(recorded["store"], FINISHED)[0]
     assert (pairs.iloc[0]["buyer"], pairs.iloc[0]["seller"]) == top[:2]
+
+
+def test_extra_metrics_of_different_scales_get_their_own_axes() -> None:
+    import pandas as pd
+
+    from ui import charts
+
+    df = pd.DataFrame({"round": [1, 2, 3], "messages": [0.0, 12.0, 30.0], "collusion_index": [0.1, 0.5, 0.9]})
+    fig = charts.facets(df, ["messages", "collusion_index"], "t").to_plotly_json()
+    assert [t["yaxis"] for t in fig["data"]] == ["y", "y2"]  # one panel, one y axis per series
+    band = charts.prices(
+        pd.DataFrame({"round": [1], "service": ["x"], "deals": [1], "mean_price": [5.0]}), {"x": (4.0, 4.0)}
+    )
+    drawn = [t for t in band.to_plotly_json()["data"] if t["name"] == "x competitive"]
+    assert len(drawn) == 1 and list(drawn[0]["y"]) == [4.0, 4.0]  # a zero-width band is one line, not a strip
 
 
 def test_transactions_page_filters_pages_and_opens_the_thread(recorded: dict) -> None:
@@ -144,7 +175,8 @@ def test_transactions_page_filters_pages_and_opens_the_thread(recorded: dict) ->
     at.text_input[0].input(seller).run()
     mine = [t for t in every if seller in (t.buyer, t.seller)]
     assert f"{len(mine)} transactions match" in texts(at)
-    at.selectbox(key="agora.tx.open").select(mine[0].tx_id).run()
+    at.query_params["tx"] = str(mine[0].tx_id)  # a deep link (a row click sets the same state)
+    at.run()
     no_exception(at)
     shown = texts(at)
     assert (
@@ -152,6 +184,7 @@ def test_transactions_page_filters_pages_and_opens_the_thread(recorded: dict) ->
         and f"{mine[0].buyer} bought {mine[0].service} from {mine[0].seller}" in shown
     )
     thread = at.dataframe[2].value
+    assert at.query_params["tx"] == str(mine[0].tx_id)  # the URL carries the open deal
     assert set(thread["thread"]) == {mine[0].thread_id}
     assert "accept" in list(thread["action"])
     assert all(isinstance(p, str) for p in thread["payload"])  # agent text stays a plain string cell
@@ -168,7 +201,7 @@ def test_agents_page_tells_one_agents_story(recorded: dict) -> None:
     balance = audit.balances_at(store, FINISHED, 6)[f"agent:{agent}"]
     assert metrics["Balance"] == f"{balance / 1e6:.2f}"
     if rejected:
-        viol = at.dataframe[0].value
+        viol = at.dataframe[1].value
         assert rejected[0].rule in list(viol["rule"])
         assert metrics["Violations"] == str(sum(1 for a in rejected if a.agent_id == agent))
     assert at.get("plotly_chart")
@@ -260,18 +293,13 @@ def test_replay_page_scrubs_to_a_round(recorded: dict) -> None:
 def test_app_navigates_to_every_page(recorded: dict) -> None:
     at = AppTest.from_file(str(UI / "app.py"), default_timeout=60).run()
     no_exception(at)
-    assert at.title[0].value == "Runs"
-    for file, title in [
-        ("market", "Market"),
-        ("transactions", "Transactions"),
-        ("agent_story", "Agents"),
-        ("alerts", "Alerts"),
-        ("incentives", "Incentives"),
-        ("replay", "Replay"),
-    ]:
-        at.switch_page(f"views/{file}.py").run()
+    from ui.pages import PAGES
+
+    assert at.title[0].value == PAGES[0].title == "Runs"
+    for p in PAGES[1:]:
+        at.switch_page(f"views/{p.file}.py").run()
         no_exception(at)
-        assert at.title[0].value == title
+        assert at.title[0].value == p.title
 
 
 def test_every_command_records_author_and_time(recorded: dict) -> None:
@@ -314,11 +342,12 @@ def test_agora_ui_serves_the_installed_app_on_loopback(recorded: dict) -> None:
     cmd, env = streamlit_command(recorded["db"], "127.0.0.1", 8599)
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1" and cmd[cmd.index("--server.port") + 1] == "8599"
     assert env["AGORA_DB"] == recorded["db"]
+    assert cmd[cmd.index("--client.toolbarMode") + 1] == "minimal"  # no Deploy button
     bad = CliRunner().invoke(app, ["ui", "--db", "nosuchdriver://x"])
     assert bad.exit_code == 2 and "is not a database URL Agora can use" in bad.output
 
 
-def test_transactions_page_survives_paging_past_the_open_deal(recorded: dict) -> None:
+def test_transactions_page_keeps_the_open_deal_while_paging(recorded: dict) -> None:
     every = read.transactions(recorded["store"], FINISHED)
     assert len(every) > 10
     at = page("transactions", **{"agora.tx.page_size": 10, "agora.tx.open": every[0].tx_id})
@@ -326,7 +355,7 @@ def test_transactions_page_survives_paging_past_the_open_deal(recorded: dict) ->
     at.number_input(key="agora.tx.page").set_value(2).run()
     no_exception(at)
     assert list(at.dataframe[0].value["tx"]) == [t.tx_id for t in every[10:20]]
-    assert f"Transaction #{every[0].tx_id}" not in texts(at)
+    assert f"Transaction #{every[0].tx_id}" in texts(at)  # the deal the URL names stays open
     at.text_input[0].input(every[-1].buyer).run()  # a narrow filter: one page left
     no_exception(at)
     assert "Page (of 1)" in [n.label for n in at.number_input]

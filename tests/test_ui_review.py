@@ -72,11 +72,16 @@ def test_transaction_trace_shows_the_negotiation_spans(recorded: dict) -> None:
         return
     nodes = trace_read.transaction_trace(store, BASE, tx.tx_id)
     assert nodes, "a traced run links its transactions to spans"
-    tree = at.dataframe[-1].value
-    assert list(tree["span_id"]) == [n.span.span_id for n in nodes]
+    assert nodes[0].span.name == "session.run"
+    scoped = nodes[1:]  # the run-wide root is left out: the deal's own spans set the time scale
+    tree = at.dataframe[3].value
+    assert [s.strip() for s in tree["span"]] == [n.span.name for n in scoped]
+    assert [len(s) - len(s.lstrip()) for s in tree["span"]] == [4 * (n.depth - 1) for n in scoped]
     assert any(v == "accepted" for v in tree["verdict"])
     waterfall = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert len(waterfall["data"][0]["y"]) == len(nodes)
+    assert list(waterfall["data"][0]["y"]) == list(range(len(scoped)))  # one row per span
+    t0 = min(n.span.start_ns for n in scoped)
+    assert waterfall["data"][0]["base"][0] == pytest.approx((scoped[0].span.start_ns - t0) / 1e6)
 
 
 def test_replay_page_replays_exactly_and_starts_a_fork(recorded: dict) -> None:
@@ -126,4 +131,4 @@ def test_charts_escape_agent_written_service_names() -> None:
     evil = '<a href="javascript:alert(1)">x</a>'
     fig = charts.prices(pd.DataFrame({"round": [1], "service": [evil], "mean_price": [10.0]}), {evil: (9.0, 11.0)})
     assert fig.data[0].name == "&lt;a href=&quot;javascript:alert(1)&quot;&gt;x&lt;/a&gt;"
-    assert "<a" not in fig.layout.annotations[0].text
+    assert all("<a" not in t.name for t in fig.data)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui import pages
+
 # Page files live in views/, not pages/, so Streamlit's older automatic page discovery never
 # lists them beside st.navigation's menu. They must not share a name with a top-level package
 # (``agents``): Streamlit puts their folder on sys.path, where ``agents.py`` would shadow it.
@@ -17,13 +19,8 @@ PAGES = Path(__file__).parent / "views"
 st.set_page_config(page_title="Agora", layout="wide")
 nav = st.navigation(
     [
-        st.Page(PAGES / "runs.py", title="Runs", default=True),
-        st.Page(PAGES / "market.py", title="Market"),
-        st.Page(PAGES / "transactions.py", title="Transactions"),
-        st.Page(PAGES / "agent_story.py", title="Agents", url_path="agents"),
-        st.Page(PAGES / "alerts.py", title="Alerts"),
-        st.Page(PAGES / "incentives.py", title="Incentives"),
-        st.Page(PAGES / "replay.py", title="Replay"),
+        st.Page(PAGES / f"{p.file}.py", title=p.title, url_path=p.url_path or None, default=i == 0)
+        for i, p in enumerate(pages.PAGES)
     ]
 )
 nav.run()

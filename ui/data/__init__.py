@@ -19,6 +19,7 @@ from ui.data.core import (
 )
 from ui.data.market import benchmarks, competitive_band, prices, rounds, trade_network
 from ui.data.observed import agent_extras, alert_records, alerts, llm_calls, trace_for
+from ui.data.overview import agents_overview
 from ui.data.records import (
     actions,
     agents,
@@ -31,7 +32,9 @@ from ui.data.records import (
     transactions_page,
     violations,
 )
+from ui.data.spans import call_record, deal_trace, messages, round_trace, turn_trace
 from ui.data.writes import (
+    record_attempt,
     replay_available,
     start_demo,
     start_fork,
@@ -39,9 +42,18 @@ from ui.data.writes import (
     submit_policy,
     submit_review,
     verify_replay,
+    write_attempts,
 )
 
 __all__ = [
+    "record_attempt",
+    "write_attempts",
+    "agents_overview",
+    "turn_trace",
+    "round_trace",
+    "messages",
+    "deal_trace",
+    "call_record",
     "actions",
     "agent_extras",
     "agents",

@@ -8,54 +8,17 @@ import pandas as pd
 import streamlit as st
 
 from protocols.policy import IncentivePolicy
-from traces import audit, read
+from traces import audit
+from traces.agent_stats import seller_scores
 from ui.data.core import LIVE_TTL, cached_store, clear, db_url, store
 from ui.data.records import action_frame, tx_dict
+from ui.data.spans import deal_trace
 
 
-# --- traces, LLM calls, safety and replay (None where the store or install lacks them) -----
-def _trace_read() -> Any:
-    try:
-        from traces import trace_read
-    except ImportError:  # the tracing issue's read API is not installed
-        return None
-    return trace_read
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def _trace(url: str, run_id: str, tx_id: int) -> pd.DataFrame | None:
-    tr = _trace_read()
-    if tr is None:
-        return None
-    rows = []
-    for node in tr.transaction_trace(cached_store(url), run_id, tx_id):
-        sp = node.span
-        rows.append(
-            {
-                "depth": node.depth,
-                "name": sp.name,
-                "operation": sp.operation,
-                "agent": sp.agent_id,
-                "round": sp.round,
-                "verdict": sp.verdict,
-                "rule": sp.rule,
-                "model": sp.model,
-                "input_tokens": sp.input_tokens,
-                "output_tokens": sp.output_tokens,
-                "status": sp.status,
-                "duration_ms": sp.duration_ns / 1e6,
-                "start_ns": sp.start_ns,
-                "end_ns": sp.end_ns,
-                "span_id": sp.span_id,
-                "parent_id": sp.parent_id,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def trace_for(run_id: str, tx: dict[str, Any]) -> pd.DataFrame | None:
-    """The spans behind a transaction depth-first (with depth), or None without the span read API."""
-    return _trace(db_url(), run_id, int(tx["tx"]))
+# --- traces, LLM calls, safety and replay ----------------------------------------------------
+def trace_for(run_id: str, tx: dict[str, Any]) -> pd.DataFrame:
+    """The spans behind a transaction depth-first (with depth), without the run's root span."""
+    return deal_trace(run_id, int(tx["tx"]))
 
 
 def _calls_df(rows: Any) -> pd.DataFrame:
@@ -125,10 +88,9 @@ def _agent_extras(url: str, run_id: str, agent_id: str) -> dict[str, Any]:
     out["alerts"] = len(al.alerts(s, run_id, agent=agent_id))
     versions = [(v.round, IncentivePolicy.model_validate_json(v.policy_json)) for v in audit.policy_versions(s, run_id)]
     rep = None
-    for t in read.transactions(s, run_id, agent=agent_id):
-        if t.seller == agent_id and t.status == "settled" and t.score is not None and versions:
-            policy = [p for r, p in versions if r <= t.settled_round][-1:] or [versions[0][1]]
-            rep = update_reputation(rep, t.score, policy[0])
+    for settled_round, score in seller_scores(s, run_id, agent_id) if versions else []:
+        policy = [p for r, p in versions if r <= settled_round][-1:] or [versions[0][1]]
+        rep = update_reputation(rep, score, policy[0])
     out["reputation"] = rep
     return out
 

@@ -95,3 +95,24 @@ def start_fork(run_id: str, round_: int, policy: dict[str, Any], author: str) ->
     control.submit_command(store(), "*", "start_fork", payload, author)
     clear()
     return pid, log
+
+
+def record_attempt(
+    run_id: str, action: str, operator: str, client: str, allowed: bool, outcome: str, detail: dict[str, Any]
+) -> int:
+    """Record an attempted write through the app, allowed or refused (``traces.write_log``)."""
+    from traces.write_log import record_attempt as record
+
+    return record(store(), run_id, action, operator, client, allowed, outcome, detail)
+
+
+def write_attempts(run_id: str | None = None) -> Any:
+    """The latest attempted writes (of one run and launches, or all), newest first, as a table."""
+    import pandas as pd
+
+    from traces.write_log import attempts
+
+    rows = [r.model_dump() for r in attempts(store(), run_id)]
+    df = pd.DataFrame(rows, columns=["id", "at", "run_id", "action", "operator", "client", "allowed", "outcome"])
+    df["at"] = pd.to_datetime(df["at"], unit="s", utc=True)
+    return df

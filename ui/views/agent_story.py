@@ -16,13 +16,32 @@ widgets.run_header(info)
 agents = data.agents(run_id)
 if agents.empty:
     st.stop()
-ids = list(agents["agent"])
-wanted = st.query_params.get(keys.QUERY_AGENT)
-if keys.AGENT not in st.session_state and wanted in ids:
-    st.session_state[keys.AGENT] = wanted
+overview = data.agents_overview(run_id)
+ids = list(overview["agent"])  # most suspicious first: alerts, a tripped breaker, then violations
+
+st.subheader("All agents")
+st.caption("Sorted most suspicious first; click a column header to sort, a row to open the agent.")
+event = st.dataframe(
+    overview.drop(columns=["suspicion"]),
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    key="agents.table",
+    column_config={
+        "pnl": st.column_config.NumberColumn("P&L", format="%.2f"),
+        "balance": st.column_config.NumberColumn(format="%.2f"),
+        "cost_usd": st.column_config.NumberColumn("cost USD", format="%.4f"),
+    },
+)
+picked = widgets.clicked(event, ids, "agents.clicked")
+if picked is not None:
+    st.session_state[keys.AGENT] = picked
+widgets.from_query(keys.QUERY_AGENT, keys.AGENT, ids)
 if st.session_state.get(keys.AGENT) not in ids:
     st.session_state[keys.AGENT] = ids[0]
-agent_id = st.selectbox("Agent", ids, key=keys.AGENT)
+agent_id = st.selectbox("Agent", sorted(ids), key=keys.AGENT)
+widgets.to_query(keys.QUERY_AGENT, keys.AGENT, agent_id)
+st.subheader(f"Agent {agent_id}")
 me = agents[agents["agent"] == agent_id].iloc[0]
 
 bal = data.balance(run_id, agent_id)
@@ -68,7 +87,11 @@ st.subheader("Deals")
 if deals.empty:
     st.text("No deals.")
 else:
-    st.dataframe(deals, hide_index=True)
+    st.caption("Click a deal to open it on the Transactions page (its negotiation, trace and model calls).")
+    event = st.dataframe(deals, hide_index=True, on_select="rerun", selection_mode="single-row", key="agent.deals")
+    tx_open = widgets.clicked(event, [int(t) for t in deals["tx"]], "agent.deals.clicked")
+    if tx_open is not None:
+        st.switch_page("views/transactions.py", query_params={"run": run_id, "tx": str(tx_open)})
 st.subheader("Actions")
 page = st.number_input("Actions page", min_value=1, value=1)
 st.dataframe(data.actions(run_id, agent=agent_id, offset=(int(page) - 1) * 100, limit=100), hide_index=True)
@@ -83,4 +106,10 @@ if llm["calls"] == 0:
     st.text("This agent made no LLM calls (a scripted agent).")
 else:
     cpage = st.number_input("Calls page", min_value=1, value=1)
-    widgets.llm_calls(data.llm_calls(run_id, [agent_id], offset=(int(cpage) - 1) * 100))
+    calls = data.llm_calls(run_id, [agent_id], offset=(int(cpage) - 1) * 100)
+    widgets.llm_calls(calls, key=f"agent.{agent_id}.calls")
+    if not calls.empty:
+        first = int(calls["round"].iloc[0])
+        widgets.link(
+            "trace_view", f"trace of {agent_id}'s turn in round {first}", run=run_id, agent=agent_id, round=first
+        )

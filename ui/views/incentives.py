@@ -9,7 +9,7 @@ import streamlit as st
 from ui import data, policy_form, widgets
 
 st.title("Incentives")
-refusal = widgets.operator()
+widgets.operator()
 info = widgets.pick_run()
 if info is None:
     st.stop()
@@ -29,14 +29,11 @@ with st.form("policy"):
     submitted = st.form_submit_button("Apply at the next round", disabled=not live)
 if submitted:
     changes, errors = policy_form.validate(current, entered)
-    if refusal:
-        st.error(refusal)
-    elif errors:
-        for e in errors:
-            st.error(e)
-    elif not changes:
+    if not errors and not changes:
         st.info("Nothing changed: the form matches the policy in force.")
-    else:
+    elif widgets.attempt(
+        run_id, "set_policy", {"changes": changes, "reason": reason}, "; ".join(errors) if errors else None
+    ):
         cid = data.submit_policy(run_id, changes, widgets.author(), reason)
         st.success(
             f"Command #{cid} written by {widgets.author()}: {json.dumps(changes, sort_keys=True)}. "

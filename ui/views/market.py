@@ -69,11 +69,18 @@ def live_view() -> None:
             ][:2],
         )
         if picked:
-            st.plotly_chart(charts.lines(rounds, picked, "Per round: " + ", ".join(picked)), key="more")
+            st.plotly_chart(charts.facets(rounds, picked, "Per round, each on its own axis"), key="more")
     pairs = data.trade_network(run_id)
     if not pairs.empty:
-        st.plotly_chart(charts.network(pairs), key="network")
-        st.dataframe(pairs.head(20), hide_index=True)
+        agents = data.agents(run_id)
+        roles = dict(zip(agents["agent"], agents["role"], strict=True))
+        st.plotly_chart(charts.network(pairs, roles), key="network")
+        st.caption("Top pairs by volume; click a row to open the buyer on the Agents page.")
+        top = pairs.head(20)
+        event = st.dataframe(top, hide_index=True, on_select="rerun", selection_mode="single-row", key="pairs")
+        buyer = widgets.clicked(event, list(top["buyer"]), "pairs.clicked")
+        if buyer is not None:
+            st.switch_page("views/agent_story.py", query_params={"run": run_id, "agent": buyer})
 
 
 live_view()

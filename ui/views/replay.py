@@ -6,10 +6,28 @@ import json
 
 import streamlit as st
 
-from ui import data, keys, widgets
+from ui import data, keys, policy_form, widgets
+
+
+def fork_policy(text: str, current: dict) -> tuple[dict, str | None]:
+    """The policy fields a fork changes, or why the text is not a valid change (one sentence)."""
+    try:
+        policy = json.loads(text)
+    except json.JSONDecodeError as err:
+        return {}, f"The policy change is not valid JSON ({err.msg} at line {err.lineno}); fix the text."
+    if not isinstance(policy, dict):
+        return {}, 'The policy change must be a JSON object of policy fields, such as {"fee_rate": 0.05}.'
+    unknown = sorted(set(policy) - set(current))
+    if unknown:
+        return {}, f"The policy has no field {', '.join(unknown)}; see the Incentives page for the fields."
+    _, errors = policy_form.validate(current, policy)
+    if errors:
+        return {}, f"The policy change is not valid: {'; '.join(errors)}."
+    return policy, None
+
 
 st.title("Replay")
-refusal = widgets.operator()
+widgets.operator()
 info = widgets.pick_run()
 if info is None:
     st.stop()
@@ -19,12 +37,12 @@ done = int(info["rounds_done"])
 if done < 1:
     st.info("No round has been committed yet.")
     st.stop()
-wanted = st.query_params.get(keys.QUERY_ROUND, "")
-if keys.REPLAY_ROUND not in st.session_state and wanted.isdigit():
-    st.session_state[keys.REPLAY_ROUND] = int(wanted)
+widgets.from_query(keys.QUERY_ROUND, keys.REPLAY_ROUND, list(range(1, done + 1)), int)
 if st.session_state.get(keys.REPLAY_ROUND, 1) > done:
     st.session_state[keys.REPLAY_ROUND] = done
 k = st.slider("Round", 1, done, key=keys.REPLAY_ROUND) if done > 1 else 1
+widgets.to_query(keys.QUERY_ROUND, keys.REPLAY_ROUND, k)
+widgets.link("trace_view", f"trace of round {k}", run=run_id, round=k)
 rounds = data.rounds(run_id)
 row = rounds[rounds["round"] == k]
 if not row.empty:
@@ -45,7 +63,14 @@ left, right = st.columns(2)
 left.subheader(f"Balances after round {k}")
 left.dataframe(data.balances_at(run_id, k), hide_index=True)
 right.subheader(f"Deals settled in round {k}")
-right.dataframe(data.deals_in(run_id, k), hide_index=True)
+deals = data.deals_in(run_id, k)
+with right:
+    event = st.dataframe(
+        deals, hide_index=True, on_select="rerun", selection_mode="single-row", key=f"replay.deals.{k}"
+    )
+tx_open = widgets.clicked(event, [int(t) for t in deals["tx"]] if not deals.empty else [], "replay.deals.clicked")
+if tx_open is not None:
+    st.switch_page("views/transactions.py", query_params={"run": run_id, "tx": str(tx_open)})
 st.subheader(f"Actions and messages in round {k}")
 st.caption("In the order they were applied; payloads are what the agents sent, shown as plain text.")
 st.dataframe(data.actions(run_id, round_=k, limit=1000), hide_index=True)
@@ -57,7 +82,8 @@ if not data.replay_available():
 left, right = st.columns(2)
 with left:
     st.text("Exact replay: re-execute every round from the record\nand compare the ledger and actions hashes.")
-    if st.button("Replay exactly"):
+    # off loopback this makes the server re-run a whole run: the same identity rule as any write
+    if st.button("Replay exactly") and widgets.attempt(run_id, "replay", {}):
         with st.spinner("replaying..."):
             ok, report = data.verify_replay(run_id)
         (st.success if ok else st.error)("Identical to the record." if ok else "The replay did not match the record.")
@@ -66,17 +92,10 @@ with right, st.form("fork"):
     st.text(f"Fork after round {k}: replay rounds 1..{k}, then go on with this policy.")
     changes = st.text_area("Policy fields to change (JSON)", value=json.dumps({"fee_rate": 0.05}), key=keys.FORK_POLICY)
     if st.form_submit_button("Start fork"):
-        try:
-            policy = json.loads(changes)
-            if not isinstance(policy, dict):
-                raise ValueError('give a JSON object of policy fields, such as {"fee_rate": 0.05}')
-            if refusal:
-                st.error(refusal)
-            else:
-                pid, log = data.start_fork(run_id, k, policy, widgets.author())
-                st.success(
-                    f"Fork of {run_id} after round {k} started (process {pid}, output in {log}); "
-                    "it appears in the run list."
-                )
-        except ValueError as err:
-            st.error(f"The policy change is not valid: {err}")
+        policy, problem = fork_policy(changes, data.policy_in_force(run_id))
+        if widgets.attempt(run_id, "start_fork", {"round": k, "policy": changes}, problem):
+            pid, log = data.start_fork(run_id, k, policy, widgets.author())
+            st.success(
+                f"Fork of {run_id} after round {k} started (process {pid}, output in {log}); "
+                "it appears in the run list."
+            )

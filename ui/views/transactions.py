@@ -6,7 +6,7 @@ import math
 
 import streamlit as st
 
-from ui import charts, data, keys, widgets
+from ui import data, keys, span_tree, widgets
 
 st.title("Transactions")
 info = widgets.pick_run()
@@ -44,49 +44,61 @@ page = p[0].number_input(f"Page (of {pages})", min_value=1, max_value=pages, val
 p[1].selectbox("Rows per page", [10, 25, 50, 100, 200], key=keys.TX_PAGE_SIZE)
 df, total = data.transactions_page(run_id, **filters, offset=(int(page) - 1) * size, limit=size)
 st.caption(f"{total} transactions match; showing {len(df)} from #{(int(page) - 1) * size + 1}")
-st.dataframe(df, hide_index=True, column_config={"price": st.column_config.NumberColumn(format="%.2f")})
-
-if df.empty:
-    st.stop()
-ids = [int(x) for x in df["tx"]]
-wanted = st.query_params.get(keys.QUERY_TX)
-default = ids.index(int(wanted)) + 1 if wanted and wanted.isdigit() and int(wanted) in ids else 0
-if st.session_state.get(keys.TX_OPEN) not in (None, *ids):  # the open one is not on this page
-    del st.session_state[keys.TX_OPEN]
-opened = st.selectbox(
-    "Open a transaction",
-    [None, *ids],
-    index=default,
-    key=keys.TX_OPEN,
-    format_func=lambda t: "(choose)" if t is None else f"#{t}",
+st.caption("Click a row to open the deal: its negotiation, its trace and the model calls behind it.")
+event = st.dataframe(
+    df,
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    key=f"tx.table.{int(page)}.{size}",  # a new page starts with no row selected
+    column_config={"price": st.column_config.NumberColumn(format="%.2f")},
 )
+ids = [int(x) for x in df["tx"]] if not df.empty else []
+picked = widgets.clicked(event, ids, "tx.clicked")
+if picked is not None:
+    st.session_state[keys.TX_OPEN] = picked
+wanted = st.query_params.get(keys.QUERY_TX, "")
+if wanted.isdigit() and wanted != st.session_state.get("tx.from_url"):  # a link to a deal, on any page
+    st.session_state["tx.from_url"] = wanted
+    st.session_state[keys.TX_OPEN] = int(wanted)
+opened = st.session_state.get(keys.TX_OPEN)
 if opened is None:
     st.stop()
-st.query_params[keys.QUERY_TX] = str(opened)
 tx = data.transaction(run_id, int(opened))
-assert tx is not None
+if tx is None:
+    st.info(f"Transaction #{opened} is not in this run.")
+    st.stop()
+widgets.to_query(keys.QUERY_TX, "tx", opened)
 st.subheader(f"Transaction #{opened}")
 st.text(f"{tx['buyer']} bought {tx['service']} from {tx['seller']}")  # service names are agent-written: plain text
 st.dataframe([tx], hide_index=True)
+c = st.columns(4)
+with c[0]:
+    widgets.link("agent_story", f"buyer {tx['buyer']}", run=run_id, agent=tx["buyer"])
+with c[1]:
+    widgets.link("agent_story", f"seller {tx['seller']}", run=run_id, agent=tx["seller"])
+if tx["settled"] is not None and tx["settled"] == tx["settled"]:
+    with c[2]:
+        widgets.link("replay", f"round {int(tx['settled'])} in Replay", run=run_id, round=int(tx["settled"]))
+with c[3]:
+    widgets.link("trace_view", "trace on its own page", run=run_id, tx=opened)
 st.subheader("Negotiation thread")
 st.caption("What each side submitted, with the protocol's verdict. Payloads are shown as plain text.")
 thread = data.thread(run_id, tx["thread"])
 st.dataframe(thread, hide_index=True)
 st.subheader("Trace")
-spans = data.trace_for(run_id, tx)
-if spans is None:
-    st.info("The span read API (traces.trace_read) is not installed, so the trace cannot be shown.")
-elif spans.empty:
+spans = data.deal_trace(run_id, int(opened))
+if spans.empty:
     st.info("No spans were recorded for this transaction (tracing was off for this run).")
 else:
-    view = st.radio("Show the trace as", ["waterfall", "tree"], horizontal=True)
-    if view == "waterfall":
-        st.plotly_chart(charts.waterfall(spans), key="waterfall")
-    tree = spans.assign(name=[("  " * d) + n for d, n in zip(spans["depth"], spans["name"], strict=True)])
-    st.dataframe(tree.drop(columns=["depth", "start_ns", "end_ns"]), hide_index=True)
+    st.caption(
+        f"{len(spans)} spans: the rounds of this negotiation, the two parties' turns and model calls, "
+        "their submissions and the settlement, on one time axis."
+    )
+    span_tree.show(run_id, spans, key=f"deal.{opened}")
 calls = data.llm_calls(run_id, [tx["buyer"], tx["seller"]], sorted(set(thread["round"])) if not thread.empty else [])
 st.subheader("LLM calls behind it")
 if calls.empty:
     st.text("No model calls by the two parties in the rounds of this negotiation (scripted agents).")
 else:
-    widgets.llm_calls(calls)
+    widgets.llm_calls(calls, key=f"deal.{opened}.calls")
