@@ -5,6 +5,7 @@ from __future__ import annotations
 from agents.base import Agent
 from agents.llm.agent import LLMAgent
 from agents.pricers import PRICERS
+from agents.responders import RESPONDERS
 from agents.scripted import ZIC, ZIU, BudgetBuyer, MarkupSeller
 from agents.traders import TRADERS
 
@@ -17,7 +18,7 @@ def register(cls: type[Agent]) -> type[Agent]:
     return cls
 
 
-for _cls in (ZIU, ZIC, MarkupSeller, BudgetBuyer, LLMAgent, *PRICERS, *TRADERS):
+for _cls in (ZIU, ZIC, MarkupSeller, BudgetBuyer, LLMAgent, *PRICERS, *TRADERS, *RESPONDERS):
     register(_cls)
 
 
