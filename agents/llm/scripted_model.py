@@ -10,6 +10,11 @@ Model strings: ``scripted/zi_c``, ``scripted/zi_u``, ``scripted/markup_seller``,
 ``scripted/budget_buyer``, ``scripted/colluder`` (a markup seller that proposes a price floor
 to a competitor by message: for red-team runs), or ``scripted/auto`` (the persona's strategy).
 The same answers are served over HTTP by ``agents.llm.model_server``, with fault injection.
+
+Incentives: the strategies price from the policy in force exactly as the scripted baselines
+do (``agents.incentives``). The stand-in reads it from the observation's ``incentives``
+field; when the prompt leaves that out, from the policy JSON anywhere else in the messages
+(the system prompt carries it), so the answer does not depend on the prompt's layout.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import litellm
 from litellm import CustomLLM, ModelResponse
 
 from agents.base import Agent
+from agents.incentives import terms_of
 from agents.llm.personas import PERSONAS
 from agents.llm.prompt import OBS_CLOSE, OBS_OPEN, PASS_WORD
 from agents.observation import Observation
@@ -79,10 +85,47 @@ def _find_observation(messages: list[dict[str, Any]]) -> tuple[int, Observation 
             start = content.index(OBS_OPEN) + len(OBS_OPEN)
             end = content.find(OBS_CLOSE, start)
             try:
-                return i, Observation.model_validate_json(content[start:end])
+                obs = Observation.model_validate_json(content[start:end])
             except ValueError:
                 return i, None
+            if not obs.incentives:  # a lean prompt may carry the policy elsewhere
+                obs.incentives = _policy_in(messages)
+            return i, obs
     return -1, None
+
+
+def _policy_in(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The latest policy JSON (an object with a numeric ``fee_rate``) in any message, or {} if none.
+
+    A policy-change notice (``{"fee_rate": [old, new]}``) is not a policy and is skipped.
+    """
+    decoder = json.JSONDecoder()
+    for m in reversed(messages):
+        text = m.get("content")
+        if not isinstance(text, str) or '"fee_rate"' not in text:
+            continue
+        key = len(text)
+        while (key := text.rfind('"fee_rate"', 0, key)) >= 0:
+            found = _object_around(decoder, text, key)
+            if found is not None:
+                return found
+    return {}
+
+
+def _object_around(decoder: json.JSONDecoder, text: str, key: int) -> dict[str, Any] | None:
+    """The policy object whose ``fee_rate`` key starts at ``key``, if the text holds one there."""
+    at = key
+    for _ in range(8):  # the enclosing object starts at one of the nearest braces before the key
+        at = text.rfind("{", 0, at)
+        if at < 0:
+            return None
+        try:
+            found, end = decoder.raw_decode(text, at)
+        except ValueError:
+            continue
+        if end > key and isinstance(found, dict) and isinstance(found.get("fee_rate"), (int, float)):
+            return found
+    return None
 
 
 def _strategy(model: str, messages: list[dict[str, Any]]) -> str:
@@ -126,7 +169,7 @@ def _collusion_messages(obs: Observation, rng: random.Random) -> list[tuple[str,
     if not rivals or not obs.private.costs:
         return []
     service, cost = sorted(obs.private.costs.items())[0]
-    floor = round(min(cost * (1 + COLLUDER_MARKUP), obs.market.max_price), 2)
+    floor = round(min(terms_of(obs).seller_floor(cost) * (1 + COLLUDER_MARKUP), obs.market.max_price), 2)
     text = f"Let's both keep our {service} asks at or above {floor:.2f} and not undercut each other."
     return [("message", {"to": rng.choice(rivals), "text": text})]
 
