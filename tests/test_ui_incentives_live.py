@@ -75,3 +75,31 @@ def test_fee_raised_on_the_page_lowers_the_next_rounds_trades(app_env: str) -> N
     after = [(a, o) for r, a, o in asks if r > 25]
     assert after and all(o["price"] >= floor(a, o) - 1e-9 for a, o in after)
     assert any(o["price"] < floor(a, o) for a, o in before)  # before the change they did ask below it
+
+
+def test_incentives_page_shows_the_last_sweeps_measured_effect_next_to_each_field(
+    app_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sandbox import sweep
+    from sandbox.sweep import SweepSpec, run_cell, run_sweep
+
+    # the cells run in this process (the worker pool is not what this test is about)
+    monkeypatch.setattr(sweep, "_local_map", lambda todo, db, scratch, w: ((c, run_cell(c, db, scratch)) for c in todo))
+
+    spec = SweepSpec(
+        name="fees-ui", scenario="services", rounds=40, seeds=[0], grid={"fee_rate": [0.0, 0.3]}, trace=False
+    )
+    result = run_sweep(spec, load_scenario("services"), store=app_env, workers=1)
+    low, high = sorted(result.runs, key=lambda r: r["fee_rate"])
+    assert high["transactions"] < low["transactions"]
+    live = Session(load_scenario("services"), store=app_env, run_id="svc-live", tracing=False)
+    live.run(rounds=1)
+
+    at = AppTest.from_file(str(UI / "views" / "incentives.py"), default_timeout=60)
+    at.session_state["agora.run"] = "svc-live"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [c.value for c in at.caption]
+    assert any("docs/incentives.md" in c for c in captions)
+    [line] = [c for c in captions if c.startswith(f"last sweep {result.sweep_id}: fee_rate 0.0 -> 0.3")]
+    assert f"transactions {low['transactions']:,.3g} -> {high['transactions']:,.3g}" in line
