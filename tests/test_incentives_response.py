@@ -183,3 +183,44 @@ def test_stand_in_model_prices_from_the_policy_in_the_prompt_whatever_its_layout
     assert _stand_in_asks(lean) == [120.0]
     blind = [{"role": "user", "content": user[:start] + json.dumps(data) + user[end:]}]
     assert _stand_in_asks(blind) == [60.0]  # no policy anywhere: neutral terms
+
+
+def test_llm_agents_on_the_stand_in_respond_to_a_live_fee_change() -> None:
+    """An LLM seller on the stand-in lists at cost x 1.2 = 60; buyers offer 60. Raised live to a fee
+    of 0.5 before it answers, its floor is 100: it counters 120 instead of accepting the offers."""
+    sc = parse_scenario(
+        {
+            "rounds": 3,
+            "policy": {"fee_rate": 0.0, "tax_rate": 0.0, "outcome_reward": 0.0},
+            "population": [
+                {"agent": "budget_buyer", "n": 2, "role": "buyer", "value": 100, "budget": 300, "demand": 1},
+                {
+                    "agent": "llm",
+                    "n": 1,
+                    "role": "seller",
+                    "cost": 50,
+                    "capacity": 2,
+                    "params": {"model": "scripted/markup_seller"},
+                },
+            ],
+        },
+        "stand-in seller",
+    )
+    answers = {}
+    for raise_fee in (False, True):
+        s = Session(sc, tracing=False)
+        moves: list[tuple[str, float | None]] = []
+        s.hooks.round_end.append(
+            lambda sess, log, moves=moves: moves.extend(
+                (r.action_type, json.loads(r.payload).get("price") or json.loads(r.payload).get("ask_price"))
+                for r in log.records
+                if r.agent_id.startswith("seller") and r.verdict.accepted
+            )
+        )
+        s.run(rounds=1)  # the seller lists at 60
+        if raise_fee:
+            s.set_policy(s.policy.with_changes({"fee_rate": 0.5}), author="test", reason="live change")
+        s.run(rounds=2)  # round 2: buyers offer the ask; round 3: the seller answers
+        answers[raise_fee] = moves
+    assert answers[False] == [("post_service", 60.0), ("accept", None), ("accept", None)]
+    assert answers[True] == [("post_service", 60.0), ("counter", 120.0), ("counter", 120.0)]
