@@ -20,6 +20,7 @@ control that shows what the market does when nobody responds to them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from agents.base import Agent
@@ -195,7 +196,8 @@ class ZIC(ScriptedTrader):
         if lo > obs.market.max_price:
             return obs.market.max_price  # callers check the floor first; this only keeps the price legal
         # rounding to cents must not fall below the floor (a sale a cent under it loses money)
-        return max(self._cents(self.rng.uniform(lo, obs.market.max_price)), self._cents(lo))
+        least = min(math.ceil(lo * 100 - 1e-9) / 100, obs.market.max_price)
+        return max(self._cents(self.rng.uniform(lo, obs.market.max_price)), least)
 
     def bid(self, obs: Observation, service: str, ask: float) -> float | None:
         return self._buy_draw(obs, service)
