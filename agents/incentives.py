@@ -137,3 +137,38 @@ class Terms:
 def terms_of(obs: Any) -> Terms:
     """The terms in an observation (anything with an ``incentives`` mapping)."""
     return Terms.of(getattr(obs, "incentives", None))
+
+
+def policy_from_messages(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The latest policy JSON (an object with a numeric ``fee_rate``) in any chat message, or {} if none.
+
+    For the stand-in model, whatever the prompt's layout: the policy may sit in the system
+    prompt, the observation JSON or elsewhere. A policy-change notice (``{"fee_rate": [old, new]}``) is not a policy and is skipped.
+    """
+    decoder = json.JSONDecoder()
+    for m in reversed(messages):
+        text = m.get("content")
+        if not isinstance(text, str) or '"fee_rate"' not in text:
+            continue
+        key = len(text)
+        while (key := text.rfind('"fee_rate"', 0, key)) >= 0:
+            found = _object_around(decoder, text, key)
+            if found is not None:
+                return found
+    return {}
+
+
+def _object_around(decoder: json.JSONDecoder, text: str, key: int) -> dict[str, Any] | None:
+    """The policy object whose ``fee_rate`` key starts at ``key``, if the text holds one there."""
+    at = key
+    for _ in range(8):  # the enclosing object starts at one of the nearest braces before the key
+        at = text.rfind("{", 0, at)
+        if at < 0:
+            return None
+        try:
+            found, end = decoder.raw_decode(text, at)
+        except ValueError:
+            continue
+        if end > key and isinstance(found, dict) and isinstance(found.get("fee_rate"), (int, float)):
+            return found
+    return None

@@ -33,7 +33,7 @@ import litellm
 from litellm import CustomLLM, ModelResponse
 
 from agents.base import Agent
-from agents.incentives import terms_of
+from agents.incentives import policy_from_messages, terms_of
 from agents.llm.personas import PERSONAS
 from agents.llm.prompt import OBS_CLOSE, OBS_OPEN, PASS_WORD
 from agents.observation import Observation
@@ -89,43 +89,9 @@ def _find_observation(messages: list[dict[str, Any]]) -> tuple[int, Observation 
             except ValueError:
                 return i, None
             if not obs.incentives:  # a lean prompt may carry the policy elsewhere
-                obs.incentives = _policy_in(messages)
+                obs.incentives = policy_from_messages(messages)
             return i, obs
     return -1, None
-
-
-def _policy_in(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """The latest policy JSON (an object with a numeric ``fee_rate``) in any message, or {} if none.
-
-    A policy-change notice (``{"fee_rate": [old, new]}``) is not a policy and is skipped.
-    """
-    decoder = json.JSONDecoder()
-    for m in reversed(messages):
-        text = m.get("content")
-        if not isinstance(text, str) or '"fee_rate"' not in text:
-            continue
-        key = len(text)
-        while (key := text.rfind('"fee_rate"', 0, key)) >= 0:
-            found = _object_around(decoder, text, key)
-            if found is not None:
-                return found
-    return {}
-
-
-def _object_around(decoder: json.JSONDecoder, text: str, key: int) -> dict[str, Any] | None:
-    """The policy object whose ``fee_rate`` key starts at ``key``, if the text holds one there."""
-    at = key
-    for _ in range(8):  # the enclosing object starts at one of the nearest braces before the key
-        at = text.rfind("{", 0, at)
-        if at < 0:
-            return None
-        try:
-            found, end = decoder.raw_decode(text, at)
-        except ValueError:
-            continue
-        if end > key and isinstance(found, dict) and isinstance(found.get("fee_rate"), (int, float)):
-            return found
-    return None
 
 
 def _strategy(model: str, messages: list[dict[str, Any]]) -> str:
