@@ -134,9 +134,19 @@ class Terms:
         return min(self.fines.get(rule, 0.0), max(balance, 0.0))
 
 
+_last: list[Any] = [None, Terms()]  # the last incentives object parsed, and its terms
+
+
 def terms_of(obs: Any) -> Terms:
-    """The terms in an observation (anything with an ``incentives`` mapping)."""
-    return Terms.of(getattr(obs, "incentives", None))
+    """The terms in an observation (anything with an ``incentives`` mapping).
+
+    Traders ask several times per turn; the last parse is kept and reused while the very same
+    incentives object comes back (it is held here, so its identity cannot be reused).
+    """
+    incentives = getattr(obs, "incentives", None)
+    if _last[0] is not incentives or incentives is None:
+        _last[:] = [incentives, Terms.of(incentives)]
+    return _last[1]
 
 
 def policy_from_messages(messages: list[dict[str, Any]]) -> dict[str, Any]:
