@@ -63,10 +63,13 @@ class _ZITrader(Agent):
 
 
 class ZIUTrader(_ZITrader):
-    """Zero-intelligence unconstrained double-auction trader."""
+    """Zero-intelligence unconstrained double-auction trader; incentive-blind on purpose (the control)."""
 
     kind = "zi_u_da"
-    description = "Double auction, zero-intelligence unconstrained: order prices uniform over the whole price band."
+    description = (
+        "Double auction, zero-intelligence unconstrained: order prices uniform over the whole price band "
+        "(incentive-blind on purpose: the control)."
+    )
 
 
 class ZICTrader(_ZITrader):
