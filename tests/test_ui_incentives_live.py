@@ -103,3 +103,16 @@ def test_incentives_page_shows_the_last_sweeps_measured_effect_next_to_each_fiel
     assert any("docs/incentives.md" in c for c in captions)
     [line] = [c for c in captions if c.startswith(f"last sweep {result.sweep_id}: fee_rate 0.0 -> 0.3")]
     assert f"transactions {low['transactions']:,.3g} -> {high['transactions']:,.3g}" in line
+
+
+def test_effect_lines_order_a_mixed_int_and_float_grid_by_value() -> None:
+    from ui.data.effects import effect_lines
+
+    runs = [
+        ({"fee_rate": 0, "fines.funds": 5.0}, {"transactions": 30, "violations": 0}),
+        ({"fee_rate": 0.3, "fines.funds": 5.0}, {"transactions": 20, "violations": 0}),
+        ({"fee_rate": 0.05, "fines.funds": 0.5}, {"transactions": 28, "violations": 4}),
+    ]
+    lines = effect_lines("s1", runs)
+    assert lines["fee_rate"] == "last sweep s1: fee_rate 0 -> 0.3: transactions 30 -> 20"
+    assert lines["fines"] == "last sweep s1: fines.funds 0.5 -> 5.0: transactions 28 -> 25, violations 4 -> 0"

@@ -21,12 +21,19 @@ def _mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
+def _order(value: Any) -> tuple[int, float, str]:
+    """Numbers by value (a YAML grid mixes 0 and 0.5), anything else after them by its text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
+
+
 def effect_lines(sweep_id: str, runs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, str]:
     """Form label -> 'last sweep S: key a -> b: metric x -> y, ...' for each swept policy field."""
     out: dict[str, str] = {}
     keys = sorted({k for params, _ in runs for k in params})
     for key in keys:
-        values = sorted({params[key] for params, _ in runs if key in params}, key=lambda v: (str(type(v)), v))
+        values = sorted({params[key] for params, _ in runs if key in params}, key=_order)
         if len(values) < 2:
             continue
         lo, hi = values[0], values[-1]
