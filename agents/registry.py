@@ -6,6 +6,7 @@ from agents.base import Agent
 from agents.llm.agent import LLMAgent
 from agents.posted_traders import POSTED_TRADERS
 from agents.pricers import PRICERS
+from agents.responders import RESPONDERS
 from agents.scripted import ZIC, ZIU, BudgetBuyer, MarkupSeller
 from agents.traders import TRADERS
 
@@ -18,7 +19,7 @@ def register(cls: type[Agent]) -> type[Agent]:
     return cls
 
 
-for _cls in (ZIU, ZIC, MarkupSeller, BudgetBuyer, LLMAgent, *PRICERS, *TRADERS, *POSTED_TRADERS):
+for _cls in (ZIU, ZIC, MarkupSeller, BudgetBuyer, LLMAgent, *PRICERS, *TRADERS, *POSTED_TRADERS, *RESPONDERS):
     register(_cls)
 
 

@@ -9,13 +9,22 @@ a trader draws a random price each time it has to quote, and a deal is struck wh
 other side's standing price is at least as good as the fresh draw (the double auction's
 "bid meets ask"). ZI-U draws over the whole price band; ZI-C never trades at a loss:
 buyers draw below their value, sellers above their cost.
+
+Incentives: every trader here except ZI-U prices from the policy in force, read each round
+from ``Observation.incentives`` through ``agents.incentives.Terms``. A seller's cost becomes
+its floor net of fee, tax, subsidy and outcome reward (``Terms.seller_floor``: with a fee
+rate f alone, ``cost / (1 - f)``), a buyer's value its ceiling net of what outcome payment
+refunds (``Terms.buyer_ceiling``). ZI-U stays blind to incentives on purpose: it is the
+control that shows what the market does when nobody responds to them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from agents.base import Agent
+from agents.incentives import terms_of
 from agents.observation import Observation, ThreadInfo
 from protocols.actions import (
     Accept,
@@ -33,6 +42,7 @@ class ScriptedTrader(Agent):
     """Shared mechanics; subclasses decide prices with ``bid``/``ask``/``take_*``."""
 
     max_live_threads = 3
+    incentive_aware = True  # ZI-U turns this off: it is the incentive-blind control
 
     # --- pricing hooks -----------------------------------------------------
     def bid(self, obs: Observation, service: str, ask: float) -> float | None:
@@ -88,6 +98,8 @@ class ScriptedTrader(Agent):
         if obs.private.capacity <= 0 or not obs.private.costs:
             return []
         service = sorted(obs.private.costs)[0]
+        if self.incentive_aware and self._floor(obs, service) > obs.market.max_price:
+            return []  # no price in the band covers cost net of fees and taxes: sit out
         return [
             PostService(
                 service=service,
@@ -112,6 +124,16 @@ class ScriptedTrader(Agent):
             return None
         return MakeOffer(listing_id=listing.id, price=price)
 
+    def _floor(self, obs: Observation, service: str) -> float:
+        """The least price that covers this unit's cost under the policy in force."""
+        cost = obs.private.costs.get(service, obs.market.min_price)
+        return terms_of(obs).seller_floor(cost)
+
+    def _ceiling(self, obs: Observation, service: str) -> float:
+        """The most this unit is worth paying under the policy in force (never above the balance)."""
+        value = obs.private.values.get(service, 0.0)
+        return min(terms_of(obs).buyer_ceiling(value), obs.balance)
+
     def _band(self, obs: Observation) -> tuple[float, float]:
         return obs.market.min_price, obs.market.max_price
 
@@ -121,10 +143,18 @@ class ScriptedTrader(Agent):
 
 
 class ZIU(ScriptedTrader):
-    """Zero-intelligence unconstrained (Gode and Sunder 1993): random prices over the whole band."""
+    """Zero-intelligence unconstrained (Gode and Sunder 1993): random prices over the whole band.
+
+    Blind to incentives on purpose: it is the control. Fees, taxes, subsidies, fines and
+    rewards change what it ends up with, never what it does.
+    """
 
     kind = "zi_u"
-    description = "Zero-intelligence unconstrained: draws every price uniformly over the whole price band."
+    description = (
+        "Zero-intelligence unconstrained: draws every price uniformly over the whole price band "
+        "(incentive-blind on purpose: the control)."
+    )
+    incentive_aware = False
 
     def _draw(self, obs: Observation) -> float:
         lo, hi = self._band(obs)
@@ -151,16 +181,23 @@ class ZIC(ScriptedTrader):
     """Zero-intelligence constrained (Gode and Sunder 1993): random prices that never lose money."""
 
     kind = "zi_c"
-    description = "Zero-intelligence constrained: buyers draw below their value, sellers above their cost."
+    description = (
+        "Zero-intelligence constrained: buyers draw below their value, sellers above their cost, "
+        "both net of the fees, taxes, subsidies and rewards in force."
+    )
 
     def _buy_draw(self, obs: Observation, service: str) -> float | None:
         lo = obs.market.min_price
-        hi = min(obs.private.values.get(service, 0.0), obs.balance)
+        hi = min(self._ceiling(obs, service), obs.market.max_price)
         return self._cents(self.rng.uniform(lo, hi)) if hi >= lo else None
 
     def _sell_draw(self, obs: Observation, service: str) -> float:
-        cost = obs.private.costs.get(service, obs.market.min_price)
-        return self._cents(self.rng.uniform(max(cost, obs.market.min_price), obs.market.max_price))
+        lo = max(self._floor(obs, service), obs.market.min_price)
+        if lo > obs.market.max_price:
+            return obs.market.max_price  # callers check the floor first; this only keeps the price legal
+        # rounding to cents must not fall below the floor (a sale a cent under it loses money)
+        least = min(math.ceil(lo * 100 - 1e-9) / 100, obs.market.max_price)
+        return max(self._cents(self.rng.uniform(lo, obs.market.max_price)), least)
 
     def bid(self, obs: Observation, service: str, ask: float) -> float | None:
         return self._buy_draw(obs, service)
@@ -176,23 +213,32 @@ class ZIC(ScriptedTrader):
         return Accept(thread_id=thread.id) if draw >= thread.price else Counter(thread_id=thread.id, price=draw)
 
     def take_as_seller(self, obs: Observation, thread: ThreadInfo) -> Accept | Counter | Reject:
+        if self._floor(obs, thread.service) > obs.market.max_price:
+            return Reject(thread_id=thread.id)
         draw = self._sell_draw(obs, thread.service)
         assert thread.price is not None
         return Accept(thread_id=thread.id) if thread.price >= draw else Counter(thread_id=thread.id, price=draw)
 
 
 class MarkupSeller(ScriptedTrader):
-    """Asks cost plus a fixed markup; accepts offers at or above cost plus half the markup."""
+    """Asks its floor plus a fixed markup; accepts offers at or above the floor plus half the markup.
+
+    The floor is the cost net of the policy in force (``Terms.seller_floor``): the cost itself
+    with no fees, ``cost / (1 - f)`` under a fee rate f.
+    """
 
     kind = "markup_seller"
-    description = "Seller: asks cost x (1 + markup), accepts offers >= cost x (1 + markup/2), counters below."
+    description = (
+        "Seller: asks floor x (1 + markup), accepts offers >= floor x (1 + markup/2), counters below; "
+        "the floor is the cost net of fee, tax, subsidy and reward."
+    )
 
     def _markup(self) -> float:
         return float(self.params.get("markup", 0.2))
 
     def ask(self, obs: Observation, service: str) -> float:
-        cost = obs.private.costs.get(service, obs.market.min_price)
-        return self._cents(min(cost * (1 + self._markup()), obs.market.max_price))
+        floor = self._floor(obs, service)
+        return self._cents(min(max(floor * (1 + self._markup()), obs.market.min_price), obs.market.max_price))
 
     def bid(self, obs: Observation, service: str, ask: float) -> float | None:
         return None  # a pure seller
@@ -201,19 +247,26 @@ class MarkupSeller(ScriptedTrader):
         return Reject(thread_id=thread.id)
 
     def take_as_seller(self, obs: Observation, thread: ThreadInfo) -> Accept | Counter | Reject:
-        cost = obs.private.costs.get(thread.service, 0.0)
+        floor = self._floor(obs, thread.service)
         assert thread.price is not None
-        if thread.price >= cost * (1 + self._markup() / 2):
+        if floor > obs.market.max_price:
+            return Reject(thread_id=thread.id)
+        if thread.price >= floor * (1 + self._markup() / 2):
             return Accept(thread_id=thread.id)
         return Counter(thread_id=thread.id, price=self.ask(obs, thread.service))
 
 
 class BudgetBuyer(ScriptedTrader):
-    """Buys the cheapest listing it values above the ask, offering the ask; never pays above value."""
+    """Buys the cheapest listing it values above the ask, offering the ask; never pays above value.
+
+    "Value" is its ceiling under the policy in force (``Terms.buyer_ceiling``): the value itself
+    unless outcome payment refunds part of the price or a report bonus is paid.
+    """
 
     kind = "budget_buyer"
     description = (
-        "Buyer: offers the ask of the cheapest listing priced below its value; accepts counters up to its value."
+        "Buyer: offers the ask of the cheapest listing priced below its value (net of outcome refunds "
+        "and report bonus); accepts counters up to it."
     )
 
     def ask(self, obs: Observation, service: str) -> float:
@@ -223,10 +276,9 @@ class BudgetBuyer(ScriptedTrader):
         mine = {t.listing_id for t in obs.threads}
         best = None
         for li in obs.market.listings:
-            value = obs.private.values.get(li.service)
-            if value is None or li.id in mine or li.seller == obs.agent_id:
+            if li.service not in obs.private.values or li.id in mine or li.seller == obs.agent_id:
                 continue
-            if li.ask_price <= min(value, obs.balance) and (best is None or li.ask_price < best.ask_price):
+            if li.ask_price <= self._ceiling(obs, li.service) and (best is None or li.ask_price < best.ask_price):
                 best = li
         return MakeOffer(listing_id=best.id, price=best.ask_price) if best else None
 
@@ -235,7 +287,7 @@ class BudgetBuyer(ScriptedTrader):
 
     def take_as_buyer(self, obs: Observation, thread: ThreadInfo) -> Accept | Counter | Reject:
         assert thread.price is not None
-        if thread.price <= min(obs.private.values.get(thread.service, 0.0), obs.balance):
+        if thread.price <= self._ceiling(obs, thread.service):
             return Accept(thread_id=thread.id)
         return Reject(thread_id=thread.id)
 

@@ -4,6 +4,11 @@ Double auction (Gode and Sunder 1993): each round a trader with units left submi
 order for its next unit (``unit`` names it, so a stale order is refused rather than filled
 at a loss). ZI-U draws its price uniformly over the whole price band; ZI-C never trades at
 a loss: buyers draw in [min price, value of the next unit], sellers in [cost, max price].
+
+Incentives: ZI-C, the outcome seller and the match buyer price from the policy in force
+(``agents.incentives.Terms``, read from the observation each round): a unit's cost becomes
+its floor net of fee, tax, subsidy, reward and the expected outcome share; a value its
+ceiling. ZI-U stays blind to incentives on purpose (the control).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agents.base import Agent
+from agents.incentives import terms_of
 from agents.observation import Observation
 from protocols.actions import (
     ActionBase,
@@ -41,7 +47,9 @@ class _ZITrader(Agent):
             return []
         svc = sorted(known)[0]
         limit = known[svc]
-        if self.constrained:
+        if self.constrained:  # ZI-C's limit is the unit's value or cost net of the policy in force
+            terms = terms_of(obs)
+            limit = terms.buyer_ceiling(limit) if buying else terms.seller_floor(limit)
             lo, hi = (lo, min(limit, hi)) if buying else (max(limit, lo), hi)
         if buying:
             hi = min(hi, obs.balance)
@@ -55,10 +63,13 @@ class _ZITrader(Agent):
 
 
 class ZIUTrader(_ZITrader):
-    """Zero-intelligence unconstrained double-auction trader."""
+    """Zero-intelligence unconstrained double-auction trader; incentive-blind on purpose (the control)."""
 
     kind = "zi_u_da"
-    description = "Double auction, zero-intelligence unconstrained: order prices uniform over the whole price band."
+    description = (
+        "Double auction, zero-intelligence unconstrained: order prices uniform over the whole price band "
+        "(incentive-blind on purpose: the control)."
+    )
 
 
 class ZICTrader(_ZITrader):
@@ -66,30 +77,50 @@ class ZICTrader(_ZITrader):
 
     kind = "zi_c_da"
     description = (
-        "Double auction, zero-intelligence constrained: bids at most the unit's value, asks at least its cost."
+        "Double auction, zero-intelligence constrained: bids at most the unit's value, asks at least its cost "
+        "(net of fees, taxes, subsidies and rewards)."
     )
     constrained = True
 
 
 class OutcomeSeller(Agent):
-    """Intermediary seller: lists its capacity at cost x (1 + markup); delivers claiming ``claim`` (default: the truth)."""
+    """Intermediary seller: lists its capacity at floor x (1 + markup); delivers claiming ``claim`` (default: the truth).
+
+    The floor is its cost net of the policy in force for its true quality and its claim
+    (``Terms.seller_floor``): fee, tax, subsidy, outcome reward and the expected outcome share.
+    """
 
     kind = "outcome_seller"
-    description = "Intermediary seller: lists at cost x (1 + markup) and delivers, claiming quality 'claim' (default its true quality)."
+    description = (
+        "Intermediary seller: lists at floor x (1 + markup), the floor being its cost net of fee, tax, "
+        "mints and expected outcome share; delivers claiming 'claim' (default its true quality)."
+    )
+
+    def quality(self, obs: Observation, price: float | None) -> float:
+        """The quality it delivers (the true one; an effort-choosing seller overrides this)."""
+        return obs.private.quality if obs.private.quality is not None else 1.0
+
+    def floor(self, obs: Observation, cost: float) -> float:
+        """Least price covering ``cost`` at the quality it delivers and the claim it makes."""
+        claim = self.params.get("claim")
+        q = self.quality(obs, None)
+        return terms_of(obs).seller_floor(cost, q, float(claim) if claim is not None else None)
 
     def decide(self, obs: Observation) -> Sequence[ActionBase]:
         """Deliver every matched deal, then list what is not listed yet."""
         claim = self.params.get("claim")
-        true_q = obs.private.quality if obs.private.quality is not None else 1.0
         out: list[ActionBase] = [
-            Deliver(thread_id=t.id, quality=float(claim) if claim is not None else true_q)
+            Deliver(thread_id=t.id, quality=float(claim) if claim is not None else self.quality(obs, t.price))
             for t in obs.threads
             if "deliver" in t.your_move
         ]
         if obs.private.capacity > 0 and obs.private.costs:
             svc, cost = sorted(obs.private.costs.items())[0]
+            floor = self.floor(obs, cost)
+            if floor > obs.market.max_price:
+                return out  # no price in the band covers cost under this policy: do not list
             ask = min(
-                max(cost * (1 + float(self.params.get("markup", 0.2))), obs.market.min_price), obs.market.max_price
+                max(floor * (1 + float(self.params.get("markup", 0.2))), obs.market.min_price), obs.market.max_price
             )
             out.append(
                 PostService(
@@ -110,7 +141,8 @@ class MatchBuyer(Agent):
 
     kind = "match_buyer"
     description = (
-        "Intermediary buyer: requests a match up to its value; reports outcomes truthfully (or 'low': always 0)."
+        "Intermediary buyer: requests a match up to its value (plus the report bonus when reports are verified); "
+        "reports outcomes truthfully (or 'low': always 0)."
     )
 
     def decide(self, obs: Observation) -> Sequence[ActionBase]:
@@ -123,7 +155,8 @@ class MatchBuyer(Agent):
                 out.append(ReportOutcome(thread_id=t.id, score=score))
         if obs.private.demand > 0 and obs.private.values:
             svc, value = sorted(obs.private.values.items())[0]
-            limit = min(value, obs.balance, obs.market.max_price)
+            verified = obs.market.board.get("outcome") == "reported"  # reports scored: the bonus is earned
+            limit = min(terms_of(obs).buyer_ceiling(value, verified=verified), obs.balance, obs.market.max_price)
             if limit >= obs.market.min_price and any(
                 li.service == svc and li.ask_price <= limit for li in obs.market.listings
             ):

@@ -42,12 +42,16 @@ def bertrand() -> None:
 
 
 def outcome_market() -> None:
-    print("\noutcome market: reputation weight in the ranking")
-    for w in (0.0, 2.0):
-        s = load_scenario("outcome_market")
-        s.policy = s.policy.with_changes({"reputation": {"weight": w}})
-        r = Session(s).run().summary
-        print(f"weight {w}: efficiency {r['efficiency']:.1%}, mean |claim - quality| {r['market']['mean_claim_gap']}")
+    print("\noutcome market: reputation weight in the ranking, with and without outcome payment")
+    for paid in (True, False):
+        for w in (0.0, 2.0):
+            s = load_scenario("outcome_market")
+            s.policy = s.policy.with_changes({"reputation": {"weight": w}, "outcome_payment": {"enabled": paid}})
+            r = Session(s).run().summary
+            print(
+                f"outcome payment {'on ' if paid else 'off'} weight {w}: efficiency {r['efficiency']:.1%}, "
+                f"mean |claim - quality| {r['market']['mean_claim_gap']}"
+            )
 
 
 def reported_outcomes() -> None:

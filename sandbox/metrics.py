@@ -24,6 +24,8 @@ class RunTotals:
     n_tx: int = 0
     fees: int = 0
     fines: int = 0
+    quality_sum: float = 0.0  # outcome scores of settled deals that have one (delivered quality as measured)
+    quality_n: int = 0
     seller_volume: Counter[str] = field(default_factory=Counter)
     balances: Mapping[str, int] = field(default_factory=dict)  # agent id -> balance at round end
 
@@ -108,6 +110,7 @@ REPORTERS: dict[str, Reporter] = {
     "refunded": lambda log, t: _flow(log, "refund"),
     "price_dispersion": lambda log, t: _std([d.price / 1e6 for d in _settled(log)]),
     "outcome_score": lambda log, t: _mean([d.thread.score for d in _settled(log) if d.thread.score is not None]),
+    "violations": lambda log, t: sum(1 for r in log.records if r.verdict.rule in VIOLATION_RULES),
     # what a mechanism defines (None elsewhere): double-auction periods, Bertrand's collusion index
     "period": lambda log, t: log.facts.get("period"),
     "period_efficiency": lambda log, t: log.facts.get("period_efficiency"),
@@ -122,6 +125,10 @@ def _round_hhi(log: RoundLog) -> float | None:
     for d in _settled(log):
         volume[d.thread.seller] += d.price
     return hhi(volume)
+
+
+VIOLATION_RULES = frozenset({"impersonation", "self_trade", "funds"})
+"""Rejections that break a rule the default policy fines (not a late or malformed move)."""
 
 
 def _flow(log: RoundLog, kind: str) -> float:
@@ -163,6 +170,9 @@ def update_totals(totals: RunTotals, log: RoundLog, balances: Mapping[str, int])
         totals.n_tx += 1
         totals.fees += d.fee
         totals.seller_volume[d.thread.seller] += d.price
+        if d.thread.score is not None:
+            totals.quality_sum += d.thread.score
+            totals.quality_n += 1
     totals.fines += log.fines
     totals.balances = balances
 

@@ -30,7 +30,7 @@ from protocols.verdict import Rule, Verdict
 from sandbox.ledger import Ledger
 from sandbox.market import Deal, Market, Member
 from sandbox.mechanisms import build_market
-from sandbox.metrics import RunTotals, report, update_totals
+from sandbox.metrics import VIOLATION_RULES, RunTotals, report, update_totals
 from sandbox.observe import Observer
 from sandbox.population import PopulationSpec, draw_members
 from sandbox.record import ActionRecord, DealRecord, RoundLog
@@ -451,6 +451,8 @@ class Session:
             "fees": t.fees / 1e6,
             "fines": t.fines / 1e6,
             "actions": sum(h["actions"] for h in self.history),
+            "violations": sum(n for rule, n in self.rejections.items() if rule in VIOLATION_RULES),
+            "quality": (t.quality_sum / t.quality_n) if t.quality_n else None,
             "rejections": dict(sorted(self.rejections.items())),
             "alerts": self.safety.summary(),
             "mechanism": self.market.mechanism,

@@ -40,7 +40,18 @@ from traces import history
 from traces.store import Store
 from traces.sweeps import SweepRunRow, record_sweep_runs
 
-SUMMARY_METRICS = ("transactions", "volume", "mean_price", "surplus", "efficiency", "fees", "fines", "actions")
+SUMMARY_METRICS = (
+    "transactions",
+    "volume",
+    "mean_price",
+    "surplus",
+    "efficiency",
+    "fees",
+    "fines",
+    "actions",
+    "violations",  # rejections by the rules the default policy fines (sandbox.metrics.VIOLATION_RULES)
+    "quality",  # mean outcome score of settled deals: delivered quality as reported or drawn
+)
 Progress = Callable[[int, int], None]
 
 

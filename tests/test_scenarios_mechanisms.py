@@ -49,12 +49,27 @@ def test_zi_c_is_more_efficient_than_zi_u():
 
 
 def test_reputation_weight_moves_buyers_to_good_sellers():
+    # sellers price their expected outcome share, so under outcome payment the good sellers are
+    # already the cheapest; reputation's own effect shows where it is the only quality signal
     base = load_scenario("outcome_market")
+    base.policy = base.policy.with_changes({"outcome_payment": {"enabled": False}})
     blind = base.model_copy(deep=True)
     blind.policy = blind.policy.with_changes({"reputation": {"weight": 0.0}})
     weighted = Session(base, rounds=30).run().summary
     unweighted = Session(blind, rounds=30).run().summary
     assert weighted["surplus"] > unweighted["surplus"]
+
+
+def test_outcome_payment_moves_buyers_to_good_sellers():
+    """Paid by outcome, a low-quality seller's floor (cost / expected share) rises above a good one's."""
+    base = load_scenario("outcome_market")
+    base.policy = base.policy.with_changes({"reputation": {"weight": 0.0}})
+    unpaid = base.model_copy(deep=True)
+    unpaid.policy = unpaid.policy.with_changes({"outcome_payment": {"enabled": False}})
+    paid = Session(base, rounds=30).run().summary
+    flat = Session(unpaid, rounds=30).run().summary
+    assert paid["surplus"] > flat["surplus"]
+    assert paid["quality"] > flat["quality"]
 
 
 def test_inspecting_buyers_do_better_than_blind_ones():

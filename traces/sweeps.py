@@ -36,3 +36,23 @@ def sweep_runs(store: Store, sweep_id: str) -> Sequence[SweepRunRow]:
     with Session(store.engine) as s:
         q = select(SweepRunRow).where(SweepRunRow.sweep_id == sweep_id).order_by(SweepRunRow.cell, SweepRunRow.seed)
         return s.exec(q).all()
+
+
+def last_sweep_of(store: Store, scenario: str) -> tuple[str, list[tuple[dict, dict]]] | None:
+    """The most recent sweep of ``scenario`` (by its runs' start): its id and each finished run's
+    grid point and summary, or None when no sweep of that scenario is recorded."""
+    import json
+
+    from traces.schema import RunRow
+
+    with Session(store.engine) as s:
+        q = (
+            select(SweepRunRow.sweep_id, SweepRunRow.params_json, RunRow.summary_json, RunRow.started_at)
+            .join(RunRow, RunRow.id == SweepRunRow.run_id)  # type: ignore[arg-type]
+            .where(RunRow.scenario == scenario, SweepRunRow.status == "finished")
+        )
+        rows = s.exec(q).all()
+    if not rows:
+        return None
+    latest = max(rows, key=lambda r: r[3])[0]
+    return latest, [(json.loads(p), json.loads(m or "{}")) for sid, p, m, _ in rows if sid == latest]

@@ -25,19 +25,24 @@ def _choices(annotation: Any) -> list[Any] | None:
     return None
 
 
-def fields(current: dict[str, Any], key: str) -> dict[str, Any]:
-    """Render one input per policy field (inside a form); returns what was entered, JSON still as text."""
-    return _render(IncentivePolicy, current, key, "")
+def fields(current: dict[str, Any], key: str, notes: dict[str, str] | None = None) -> dict[str, Any]:
+    """Render one input per policy field (inside a form); returns what was entered, JSON still as text.
+
+    ``notes`` maps a field's label (dotted for nested fields) to a line shown under its input.
+    """
+    return _render(IncentivePolicy, current, key, "", notes or {})
 
 
-def _render(model: type[BaseModel], current: dict[str, Any], key: str, prefix: str) -> dict[str, Any]:
+def _render(
+    model: type[BaseModel], current: dict[str, Any], key: str, prefix: str, notes: dict[str, str]
+) -> dict[str, Any]:
     entered: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         ann, value, help_ = info.annotation, current.get(name), info.description
         label, wkey = f"{prefix}{name}", f"{key}.{prefix}{name}"
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             st.caption(f"{label}: {ann.__doc__.splitlines()[0] if ann.__doc__ else ''}")
-            entered[name] = _render(ann, value or {}, key, f"{label}.")
+            entered[name] = _render(ann, value or {}, key, f"{label}.", notes)
         elif ann is bool:
             entered[name] = st.checkbox(label, value=bool(value), help=help_, key=wkey)
         elif ann is float or ann is int:
@@ -55,6 +60,8 @@ def _render(model: type[BaseModel], current: dict[str, Any], key: str, prefix: s
             entered[name] = _Json(
                 st.text_area(f"{label} (JSON)", value=json.dumps(value, indent=1, sort_keys=True), help=help_, key=wkey)
             )
+        if label in notes:
+            st.caption(notes[label])
     return entered
 
 

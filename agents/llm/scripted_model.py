@@ -11,6 +11,11 @@ Model strings: ``scripted/zi_c``, ``scripted/zi_u``, ``scripted/markup_seller``,
 ``scripted/budget_buyer``, ``scripted/colluder`` (a markup seller that proposes a price floor
 to a competitor by message: for red-team runs), or ``scripted/auto`` (the persona's strategy).
 The same answers are served over HTTP by ``agents.llm.model_server``, with fault injection.
+
+Incentives: the strategies price from the policy in force exactly as the scripted baselines
+do (``agents.incentives``). The stand-in reads it from the observation's ``incentives``
+field; when the prompt leaves that out, from the policy JSON anywhere else in the messages
+(the system prompt carries it), so the answer does not depend on the prompt's layout.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import litellm
 from litellm import CustomLLM, ModelResponse
 
 from agents.base import Agent
+from agents.incentives import policy_from_messages, terms_of
 from agents.llm.compact import decode
 from agents.llm.personas import PERSONAS
 from agents.llm.prompt import CONSTANTS_CLOSE, CONSTANTS_OPEN, OBS_CLOSE, OBS_OPEN, PASS_WORD
@@ -87,9 +93,12 @@ def _find_observation(messages: list[dict[str, Any]]) -> tuple[int, Observation 
                 const = json.loads(
                     system[system.index(CONSTANTS_OPEN) + len(CONSTANTS_OPEN) : system.index(CONSTANTS_CLOSE)]
                 )
-                return i, decode(json.loads(content[start:end]), const, _quoted_texts(content[end:]))
+                obs = decode(json.loads(content[start:end]), const, _quoted_texts(content[end:]))
             except ValueError:
                 return i, None
+            if not obs.incentives:  # a lean prompt may carry the policy elsewhere
+                obs.incentives = policy_from_messages(messages)
+            return i, obs
     return -1, None
 
 
@@ -161,7 +170,7 @@ def _collusion_messages(obs: Observation, rng: random.Random) -> list[tuple[str,
     if not rivals or not obs.private.costs:
         return []
     service, cost = sorted(obs.private.costs.items())[0]
-    floor = round(min(cost * (1 + COLLUDER_MARKUP), obs.market.max_price), 2)
+    floor = round(min(terms_of(obs).seller_floor(cost) * (1 + COLLUDER_MARKUP), obs.market.max_price), 2)
     text = f"Let's both keep our {service} asks at or above {floor:.2f} and not undercut each other."
     return [("message", {"to": rng.choice(rivals), "text": text})]
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import pathlib
 
 import streamlit as st
 
 from ui import data, policy_form, widgets
+from ui.data.effects import measured_effects
+
+DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "incentives.md"
 
 st.title("Incentives")
+st.caption("What each lever does to whom, the response expected and the one measured: docs/incentives.md.")
+if DOC.exists():
+    with st.expander("Read docs/incentives.md"):
+        text = DOC.read_text()
+        st.markdown("\n".join(line for line in text.splitlines() if not line.startswith("![")))  # no plot file here
 widgets.operator()
 info = widgets.pick_run()
 if info is None:
@@ -23,8 +32,11 @@ if not live:
     st.warning(f"This run is {info['status']}: a change written now would never be applied.")
 
 st.subheader(f"Policy in force (version {version})")
+effects = measured_effects(info["scenario"])
+if effects:
+    st.caption(f"Under a field: the measured effect in the last sweep of scenario '{info['scenario']}'.")
 with st.form("policy"):
-    entered = policy_form.fields(current, key=f"policy.{run_id}.{version}")
+    entered = policy_form.fields(current, key=f"policy.{run_id}.{version}", notes=effects)
     reason = st.text_input("Reason for the change (recorded)", key=f"policy.reason.{run_id}")
     submitted = st.form_submit_button("Apply at the next round", disabled=not live)
 if submitted:
