@@ -29,8 +29,22 @@ LIVE_RUN = """
 import sys, time
 from sandbox.scenario import load_scenario
 from sandbox.session import Session
+from pathlib import Path
 session = Session(load_scenario("services"), rounds=2000, store=sys.argv[1], run_id=sys.argv[2])
-session.hooks.round_start.append(lambda s, log: time.sleep(0.15))  # slow enough for a person to follow
+gate = Path(sys.argv[3])
+
+
+def pace(s, log):
+    time.sleep(0.15)  # slow enough for a person to follow
+    # Hold round 3 until the test has written its policy change, so the change lands while the market
+    # still trades, however slow the machine (the services market's demand runs out after ~80 rounds);
+    # never more than 5 minutes, so this process always ends by itself.
+    deadline = time.monotonic() + 300
+    while s.round == 3 and not gate.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+session.hooks.round_start.append(pace)
 session.run()
 """
 
@@ -70,9 +84,11 @@ def healthy(url: str) -> bool:
 @pytest.fixture
 def live(tmp_path: pathlib.Path):
     """A live run in one process and the app in another, on a free loopback port."""
-    db = str(tmp_path / "live.db")
+    db, gate = str(tmp_path / "live.db"), tmp_path / "policy-written"
     procs = [
-        subprocess.Popen([sys.executable, "-c", LIVE_RUN, db, RUN], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-c", LIVE_RUN, db, RUN, str(gate)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
     ]
     store = Store(db)
     try:
@@ -84,7 +100,7 @@ def live(tmp_path: pathlib.Path):
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: healthy(url), 60, "the app to serve")
-        yield {"url": url, "store": store, "shots": tmp_path}
+        yield {"url": url, "store": store, "shots": tmp_path, "gate": gate}
     finally:
         for p in procs:
             p.terminate()
@@ -118,6 +134,7 @@ def test_fee_changed_in_the_browser_is_applied_by_the_live_session(live: dict) -
             "browser-bea",
             "raise fees mid-run",
         )
+        live["gate"].touch()  # the live run, held at round 3, goes on and reads the command at its next round
         applied = wait_for(
             lambda: [c for c in control.commands(store, RUN) if c.id == cmd.id and c.applied_round],
             60,
