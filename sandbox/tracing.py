@@ -1,9 +1,9 @@
 """The spans a session makes: the run, its rounds, agent turns, submissions, settlements, policy changes.
 
-Tree: ``session.run`` > ``session.round`` > ``invoke_agent <agent>`` (> ``chat`` spans the LLM
-agent makes inside its turn), ``protocol.submit`` (one per submitted action, the checks'
-outcome as attributes), ``market.settle`` (linked to the negotiation's first span) and
-``policy.change``. Only the ``opentelemetry.trace`` API is used here; ``traces.otel``
+Tree: ``session.run`` > ``session.round`` > ``invoke_agent <agent>`` for an LLM agent's turn
+(> ``chat`` spans it makes inside) or ``agent.decide`` for a scripted agent's, ``protocol.submit``
+(one per submitted action, the checks' outcome as attributes), ``market.settle`` (linked to the
+negotiation's first span) and ``policy.change``. Only the ``opentelemetry.trace`` API is used here; ``traces.otel``
 configures the SDK. ``NoTracer`` is the switched-off form: the same calls, doing nothing.
 """
 
@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 
 SCOPE = "agora.sandbox"
 _MAX_PRICE_MICROS = 2**62  # larger (or non-finite) prices are hostile input; keep them out of int attributes
+
+
+def _uses_model(agent: Agent) -> bool:
+    """An LLM agent (its turns call a model): ``kind`` "llm", or a class that says ``uses_model = True``."""
+    return bool(getattr(agent, "uses_model", False)) or agent.kind == "llm"
 
 
 class SessionTracer(NoTracer):
@@ -142,15 +147,21 @@ class SessionTracer(NoTracer):
 
     # --- agent turns ------------------------------------------------------------------
     def _turn_attrs(self, agent: Agent) -> dict[str, Any]:
-        return {
-            sc.GEN_AI_OPERATION: sc.SPAN_AGENT_TURN,
-            sc.GEN_AI_AGENT_NAME: agent.name,
-            sc.GEN_AI_AGENT_ID: agent.id,
+        attrs = {
             sc.AGENT_ID: agent.id,
             sc.AGENT_ROLE: agent.role,
             sc.AGENT_KIND: agent.kind,
             sc.ROUND: self.session.round,
         }
+        if _uses_model(agent):  # GenAI names only where a model is called: LLM backends list these as agents
+            attrs.update(
+                {
+                    sc.GEN_AI_OPERATION: sc.SPAN_AGENT_TURN,
+                    sc.GEN_AI_AGENT_NAME: agent.name,
+                    sc.GEN_AI_AGENT_ID: agent.id,
+                }
+            )
+        return attrs
 
     def _carry(self, span: Any, agent: Agent) -> None:
         """Spans started inside this turn (model calls, tools) inherit its agent and round."""
@@ -161,7 +172,8 @@ class SessionTracer(NoTracer):
 
     def _turn(self, agent: Agent) -> tuple[Any, Any]:
         # started and made current by hand: cheaper than start_as_current_span's context manager
-        span = self._tracer.start_span(f"{sc.SPAN_AGENT_TURN} {agent.id}", attributes=self._turn_attrs(agent))
+        name = f"{sc.SPAN_AGENT_TURN} {agent.id}" if _uses_model(agent) else sc.SPAN_AGENT_DECIDE
+        span = self._tracer.start_span(name, attributes=self._turn_attrs(agent))
         self._carry(span, agent)
         return span, otel_context.attach(trace.set_span_in_context(span))
 
@@ -171,7 +183,7 @@ class SessionTracer(NoTracer):
         span.set_status(Status(StatusCode.ERROR, f"{type(err).__name__}: {err}"))
 
     def decide(self, agent: Agent, obs: Observation) -> Sequence[Any]:
-        """The agent's turn inside an ``invoke_agent`` span (current while the agent decides)."""
+        """The agent's turn inside its turn span (current while the agent decides)."""
         span, token = self._turn(agent)
         try:
             out = agent.decide(obs)

@@ -106,7 +106,7 @@ class RunRouter(SpanProcessor):
         return True
 
 
-CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+CAPTURE_ENV = sc.CAPTURE_CONTENT_ENV
 """The GenAI instrumentations' standard switch for prompt and completion text."""
 
 _install_lock = threading.Lock()
@@ -187,6 +187,5 @@ def setup_tracing(
     if otlp_endpoint or otlp_endpoint_from_env():
         otlp = sink_for(otlp_endpoint, protocol=otlp_protocol, timeout=otlp_timeout)
     if capture_content is None:
-        flag = os.environ.get(CAPTURE_ENV, "true").strip().lower()
-        capture_content = flag not in ("false", "0", "no", "off")
+        capture_content = sc.content_capture(os.environ.get(CAPTURE_ENV))
     return Tracing(st, router, otlp, capture_content)

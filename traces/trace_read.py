@@ -187,7 +187,7 @@ def transaction_trace(store: Store, run_id: str, tx_id: int) -> list[TraceNode]:
         turns = s.exec(
             select(SpanRow).where(
                 SpanRow.run_id == run_id,
-                SpanRow.operation == sc.SPAN_AGENT_TURN,
+                col(SpanRow.operation).in_(sc.TURN_OPERATIONS),
                 col(SpanRow.agent_id).in_((tx.buyer, tx.seller)),
                 col(SpanRow.round).in_(rounds),
             )
@@ -245,7 +245,7 @@ def slowest(
 
 def round_series(store: Store, run_id: str) -> list[RoundSpanStats]:
     """Per-round counts and costs (spans, submissions, rejections, turns, model calls, tokens, turn time)."""
-    is_turn = SpanRow.operation == sc.SPAN_AGENT_TURN
+    is_turn = col(SpanRow.operation).in_(sc.TURN_OPERATIONS)
     is_llm = col(SpanRow.operation).in_(LLM_OPERATIONS)
     q = (
         select(
