@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from sandbox.session import Session
 
 SCOPE = "agora.sandbox"
+_NEW_TRACE = otel_context.Context()  # an empty context: a span started in it is the root of a new trace
 _MAX_PRICE_MICROS = 2**62  # larger (or non-finite) prices are hostile input; keep them out of int attributes
 
 
@@ -70,7 +71,7 @@ class SessionTracer(NoTracer):
         """Open the run's span buffer and start ``session.run`` as the current span."""
         self._open()
         s = self.session
-        attrs = {sc.RUN_ID: s.run_id, sc.SCENARIO: s.scenario.name, sc.SEED: s.seed}
+        attrs = {sc.RUN_ID: s.run_id, sc.SESSION_ID: s.run_id, sc.SCENARIO: s.scenario.name, sc.SEED: s.seed}
         self._span = self._tracer.start_span(sc.SPAN_SESSION, attributes=attrs)
         self._token = otel_context.attach(trace.set_span_in_context(self._span))
 
@@ -117,14 +118,25 @@ class SessionTracer(NoTracer):
 
     @contextmanager
     def round(self, round_: int) -> Iterator[Any]:
-        """``session.round`` as the current span (the root when ``astep`` runs on its own).
+        """``session.round`` as the current span: the root of the round's own trace, linked to ``session.run``.
 
         The session ends it with ``end_round`` just before the round's batch is staged, so the
         round's own span commits with the round's records (a crash right after the commit loses
         nothing); on an error it ends here.
         """
         self._open()
-        span = self._tracer.start_span(sc.SPAN_ROUND, attributes={sc.RUN_ID: self.session.run_id, sc.ROUND: round_})
+        # each round is a trace of its own, linked to the run's root: a backend opens one round
+        # (a few hundred spans) instead of the whole run; the store keeps the run id on every span
+        run_id = self.session.run_id
+        links = None
+        if self._span is not None and self._span.is_recording():
+            links = [Link(self._span.get_span_context())]
+        span = self._tracer.start_span(
+            sc.SPAN_ROUND,
+            context=_NEW_TRACE,
+            links=links,
+            attributes={sc.RUN_ID: run_id, sc.SESSION_ID: run_id, sc.ROUND: round_},
+        )
         self._round_span = span
         token = otel_context.attach(trace.set_span_in_context(span))
         try:

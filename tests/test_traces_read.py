@@ -55,7 +55,7 @@ def test_the_trace_tree_behind_a_transaction(recorded) -> None:
     assert nodes[0].span.name == sc.SPAN_SESSION and nodes[0].depth == 0
     by_id = {n.span.span_id: n for n in nodes}
     for n in nodes[1:]:  # depth-first: each node's parent is shown above it, one level up
-        parent = by_id[n.span.parent_id]
+        parent = by_id[trace_read.shown_parent(n.span)]
         assert n.depth == parent.depth + 1 and nodes.index(parent) < nodes.index(n)
     moves = [n.span for n in nodes if n.span.name == sc.SPAN_SUBMIT]
     assert moves and {m.thread_id for m in moves} == {tx.thread_id}
