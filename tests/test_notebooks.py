@@ -1,4 +1,4 @@
-"""Notebook use: runs inside a running event loop, the async forms, DataFrames, and the example notebook."""
+"""Notebook use: runs inside a running event loop, the async forms, DataFrames, the example notebook; demo --timeout."""
 
 from __future__ import annotations
 
@@ -120,3 +120,22 @@ def test_the_example_notebook_runs(tmp_path, monkeypatch) -> None:
         return
     source = "\n\n".join("".join(c["source"]) for c in cells)
     exec(compile(source, str(EXAMPLE), "exec"), {"__name__": "__notebook__"})  # noqa: S102
+
+
+def test_demo_timeout_option_reaches_every_llm_agent(tmp_path, monkeypatch) -> None:
+    """``agora demo --timeout`` sets the per-call timeout of the LLM agents (a slow local model needs more)."""
+    from typer.testing import CliRunner
+
+    import sandbox.cli_llm as cli_llm
+    from sandbox.cli import app
+
+    seen: list[float] = []
+
+    def stop(session: Session) -> None:
+        seen.extend(a.settings.timeout for a in session.agents.values())
+        raise SystemExit(0)  # enough: the run itself is tested elsewhere
+
+    monkeypatch.setattr(cli_llm, "run_with_progress", stop)
+    res = CliRunner().invoke(app, ["demo", "--llm", "--timeout", "123", "--db", str(tmp_path / "t.db")])
+    assert res.exit_code == 0, res.output
+    assert seen and set(seen) == {123.0}
