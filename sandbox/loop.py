@@ -45,41 +45,53 @@ class _Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
         self._ready = threading.Event()
+        self._done = threading.Event()  # not Thread.join: a join cut short by Ctrl-C may later return early
         self._value: Any = None
         self._error: BaseException | None = None
         ctx = contextvars.copy_context()
         self._thread = threading.Thread(target=ctx.run, args=(self._main,), name="agora-run", daemon=True)
 
     def _main(self) -> None:
-        loop = asyncio.new_event_loop()
         try:
-            self._loop = loop
-            self._task = loop.create_task(self._coro)
-            self._ready.set()
-            self._value = loop.run_until_complete(self._task)
+            loop = asyncio.new_event_loop()
+            try:
+                self._loop = loop
+                self._task = loop.create_task(self._coro)
+                self._ready.set()
+                self._value = loop.run_until_complete(self._task)
+            finally:
+                try:
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                finally:
+                    loop.close()
         except BaseException as err:  # noqa: BLE001  (handed to the waiting caller, re-raised there)
             self._error = err
         finally:
             self._ready.set()
-            try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            finally:
-                loop.close()
+            self._done.set()
 
     def result(self) -> Any:
+        caller = asyncio.current_task()  # the coroutine that called us, if any (not in a bare loop callback)
         self._thread.start()
         try:
-            while self._thread.is_alive():
-                self._thread.join(0.1)  # short waits keep the caller interruptible
-        except KeyboardInterrupt:
-            self._ready.wait()
-            if self._loop is not None and self._task is not None:
-                try:
-                    self._loop.call_soon_threadsafe(self._task.cancel)
-                except RuntimeError:  # the loop closed in the meantime: the work is already over
-                    pass
-            self._thread.join()
+            while not self._done.wait(0.1):  # short waits keep the caller interruptible
+                if caller is not None and caller.cancelling():
+                    # asyncio.run turns Ctrl-C into cancelling its main task: pass it on to the run
+                    self._stop()
+                    raise asyncio.CancelledError
+        except KeyboardInterrupt:  # Jupyter's interrupt, or a plain SIGINT
+            self._stop()
             raise
         if self._error is not None:
             raise self._error
         return self._value
+
+    def _stop(self) -> None:
+        """Cancel the run's task and wait until it has wound down (its run recorded as interrupted)."""
+        self._ready.wait()
+        if self._loop is not None and self._task is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._task.cancel)
+            except RuntimeError:  # the loop closed in the meantime: the work is already over
+                pass
+        self._done.wait()

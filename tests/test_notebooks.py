@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import importlib.util
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from traces_helpers import tiny
 
+from agents.base import Agent, DryRun
+from agents.observation import Observation
 from sandbox import Session, afork, areplay, aresume, fork, replay, resume
 from sandbox.loop import in_running_loop, run_sync
 from traces import Store, read, trace_read
@@ -33,6 +38,44 @@ def test_run_works_inside_a_running_event_loop_and_matches_a_plain_run(tmp_path)
     rows_b = [(t.buyer, t.seller, t.price) for t in read.transactions(nested, b_id)]
     assert rows_a and rows_a == rows_b
     assert trace_read.span_counts(nested, b_id).ok and read.run(nested, b_id).status == "finished"
+
+
+class _InterruptingAgent(Agent):
+    """A FAKE async agent: in round 2 it presses Ctrl-C on the waiting caller, then waits to be cancelled."""
+
+    kind = "fake_interrupting"
+    is_async = True
+
+    async def adecide(self, obs: Observation, check: DryRun) -> Sequence[Any]:
+        if obs.round == 2:
+            _thread.interrupt_main()  # what a notebook's stop button does to the cell's thread
+            await asyncio.Event().wait()  # never set: only the cancellation ends this turn
+        return []
+
+
+def _bare_loop(coro: Any) -> Any:
+    """A loop with no SIGINT handler of its own, as in a Jupyter kernel: Ctrl-C raises KeyboardInterrupt."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("runner", [asyncio.run, _bare_loop], ids=["asyncio.run", "jupyter-like"])
+def test_an_interrupt_while_running_in_a_loop_cancels_the_run_and_records_it(tmp_path, runner) -> None:
+    store = Store(str(tmp_path / "i.db"))
+    s = Session(tiny(rounds=8), store=store)
+    s.spawn(_InterruptingAgent, n=1, role="buyer", budget=10, value=1, service="svc")
+
+    async def cell() -> None:
+        s.run()
+
+    with pytest.raises(KeyboardInterrupt):
+        runner(cell())
+    row = read.run(store, s.run_id)
+    assert row.status == "interrupted" and row.rounds_done == 1
+    assert trace_read.span_counts(store, s.run_id).ok  # the spans of the committed round, all stored
 
 
 def test_run_sync_passes_errors_and_values_through() -> None:
