@@ -6,7 +6,11 @@ B (no endpoint), and prints the median wall and CPU times and the median of the 
 ratios A/B. Target: wall ratio <= 1.05. Also prints what A reported about the spans it could
 not send (once per run).
 
-    python benchmarks/bench_otlp.py [--pairs 7] [--protocol http/protobuf|grpc]
+    python benchmarks/bench_otlp.py [--pairs 7] [--protocol http/protobuf|grpc] [--in-process]
+
+``--in-process`` runs the same market in this process instead (no interpreter start-up in the
+figures) and adds CPU time of all threads (``time.process_time``), which a loaded machine
+disturbs less than wall time.
 """
 
 from __future__ import annotations
@@ -47,11 +51,45 @@ def run_demo(db: Path, env: dict[str, str]) -> tuple[float, float, str]:
     return wall, cpu, out.stdout + out.stderr
 
 
+def in_process(pairs: int, protocol: str) -> None:
+    """A/B inside one process: the services market with a dead collector / without one."""
+    from sandbox import Session, load_scenario
+    from traces.otel import setup_tracing
+    from traces.store import Store
+
+    url = f"http://127.0.0.1:{closed_port()}"
+    walls: dict[str, list[float]] = {"A": [], "B": []}
+    cpus: dict[str, list[float]] = {"A": [], "B": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(pairs + 1):  # the first pair warms up and is not counted
+            for side in ("A", "B"):
+                store = Store(str(Path(tmp) / f"{side}{i}.db"))
+                tracing = setup_tracing(store, otlp_endpoint=url, otlp_protocol=protocol) if side == "A" else None
+                s = Session(load_scenario("services"), store=store, tracing=tracing)
+                w0, c0 = time.perf_counter(), time.process_time()
+                s.run()
+                if i:
+                    walls[side].append(time.perf_counter() - w0)
+                    cpus[side].append(time.process_time() - c0)
+    med = statistics.median
+    wr = [a / b for a, b in zip(walls["A"], walls["B"], strict=True)]
+    cr = [a / b for a, b in zip(cpus["A"], cpus["B"], strict=True)]
+    print(f"in process, {pairs} pairs, load average {os.getloadavg()[0]:.1f}")
+    print(f"A dead collector ({protocol}): wall {med(walls['A']):.3f} s  cpu {med(cpus['A']):.3f} s")
+    print(f"B no endpoint:                 wall {med(walls['B']):.3f} s  cpu {med(cpus['B']):.3f} s")
+    print(f"A/B wall ratio (median of pairs): {med(wr):.3f}  [min {min(wr):.3f}, max {max(wr):.3f}]")
+    print(f"A/B cpu ratio  (median of pairs): {med(cr):.3f}  [min {min(cr):.3f}, max {max(cr):.3f}]")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pairs", type=int, default=7)
     ap.add_argument("--protocol", default="http/protobuf", choices=["http/protobuf", "grpc"])
+    ap.add_argument("--in-process", action="store_true")
     args = ap.parse_args()
+    if args.in_process:
+        in_process(args.pairs, args.protocol)
+        return
     base = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_EXPORTER_OTLP")}
     dead = {
         **base,

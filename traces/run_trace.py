@@ -79,6 +79,7 @@ class RunTrace:
             if prev is not None:
                 self.otlp_exported, self.otlp_failed = prev.otlp_exported, prev.otlp_failed
         self._otlp_before = (self.otlp_exported, self.otlp_failed)  # this segment reports only its own
+        self._otlp_written = (-1, -1)  # the OTLP figures of the last counts row written
 
     # --- called by the router (any thread) ---------------------------------------
     def _started(self) -> None:
@@ -163,7 +164,8 @@ class RunTrace:
         sink = self.tracing.otlp
         if sink is not None:
             sink.flush()
-            if self.tracing.store is not None:  # record what the collector took, now that it is known
+            if self.tracing.store is not None and (self.otlp_exported, self.otlp_failed) != self._otlp_written:
+                # record what the collector took, now that it is known (a dead one: known already)
                 write_spans(self.tracing.store, self.run_id, [], self._count_row(self.stored))
             sent, failed = self.otlp_exported - self._otlp_before[0], self.otlp_failed - self._otlp_before[1]
             if failed:  # said once per run, not once per request
@@ -216,11 +218,13 @@ class RunTrace:
             self.otlp_failed += failed
 
     def _count_row(self, stored: int) -> dict[str, Any]:
+        with self._lock:  # the OTLP worker updates these two
+            exported, failed = self._otlp_written = (self.otlp_exported, self.otlp_failed)
         return {
             "started": self.started,
             "ended": self.ended,
             "stored": stored,
-            "otlp_exported": self.otlp_exported,
-            "otlp_failed": self.otlp_failed,
+            "otlp_exported": exported,
+            "otlp_failed": failed,
             "ok": self.started == self.ended == stored,
         }
