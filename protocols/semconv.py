@@ -8,7 +8,9 @@ from __future__ import annotations
 # span names
 SPAN_SESSION = "session.run"
 SPAN_ROUND = "session.round"
-SPAN_AGENT_TURN = "invoke_agent"
+SPAN_AGENT_TURN = "invoke_agent"  # the turn of an LLM agent (GenAI conventions)
+SPAN_AGENT_DECIDE = "agent.decide"  # the turn of a scripted agent: no model, so no GenAI operation
+TURN_OPERATIONS = (SPAN_AGENT_TURN, SPAN_AGENT_DECIDE)
 SPAN_CHAT = "chat"
 SPAN_SUBMIT = "protocol.submit"
 SPAN_SETTLE = "market.settle"
@@ -16,6 +18,7 @@ SPAN_POLICY = "policy.change"
 
 # agora.* market facts
 RUN_ID = "agora.run.id"
+SESSION_ID = "session.id"  # the run id again, on trace roots: Phoenix and Langfuse group a run's traces by it
 ROUND = "agora.round"
 AGENT_ID = "agora.agent.id"
 AGENT_ROLE = "agora.agent.role"
@@ -44,8 +47,39 @@ GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 GEN_AI_AGENT_ID = "gen_ai.agent.id"
 GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_SEED = "gen_ai.request.seed"
+GEN_AI_REQUEST_TOP_P = "gen_ai.request.top_p"
+ERROR_TYPE = "error.type"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+# cost in US dollars where the two common LLM backends read it (they do not read agora.llm.cost_usd)
+GEN_AI_USAGE_COST = "gen_ai.usage.cost"  # Langfuse: overrides its own price estimate
+OI_COST_TOTAL = "llm.cost.total"  # OpenInference (Arize Phoenix)
 GEN_AI_CONTENT = (GEN_AI_INPUT_MESSAGES, GEN_AI_OUTPUT_MESSAGES, GEN_AI_SYSTEM_INSTRUCTIONS)
 """Attributes that carry prompt and completion text; left out of the record when capture is off."""
+
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+"""The GenAI instrumentations' standard switch for prompt and completion text on spans."""
+
+
+def content_capture(value: str | None, default: bool = True) -> bool:
+    """Whether a value of the standard switch means prompt and completion text go on spans.
+
+    Takes the boolean form (``true``/``false``) and the newer one (``NO_CONTENT``, ``SPAN_ONLY``,
+    ``EVENT_ONLY``, ``SPAN_AND_EVENT``); Agora records content on spans only. Unset: ``default``.
+    """
+    if value is None or not value.strip():
+        return default
+    v = value.strip().lower()
+    if v in ("true", "1", "yes", "on", "span_only", "span_and_event"):
+        return True
+    if v in ("false", "0", "no", "off", "no_content", "event_only"):
+        return False
+    return default
+
 
 # more agora.* facts (money attributes are integer micro-units, like the ledger)
 SCENARIO = "agora.scenario"

@@ -8,7 +8,7 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from sandbox.ledger import Ledger, LedgerError  # noqa: E402
-from sandbox.replay import fork, replay, resume  # noqa: E402  (replay is also the module sandbox.replay)
+from sandbox.replay import afork, areplay, aresume, fork, replay, resume  # noqa: E402  (replay is also the module sandbox.replay)
 from sandbox.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
 from sandbox.session import RunResult, Session  # noqa: E402
 
@@ -19,6 +19,9 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Session",
+    "afork",
+    "areplay",
+    "aresume",
     "fork",
     "load_scenario",
     "replay",

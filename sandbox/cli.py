@@ -129,12 +129,16 @@ def demo(
     ] = None,
     api_base: Annotated[str | None, typer.Option("--api-base", help="Base URL of an OpenAI-compatible server.")] = None,
     max_in_flight: Annotated[int, typer.Option("--max-in-flight", min=1, help="LLM calls in flight at most.")] = 64,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0.1, help="Seconds an LLM call may take before it counts as a timeout (60)."),
+    ] = None,
 ) -> None:
     """Run the built-in services market with scripted agents (or LLM agents) and record it."""
     if llm or model:
         from sandbox.cli_llm import run_llm_demo
 
-        run_llm_demo(db, seed, rounds, model, api_base, max_in_flight)
+        run_llm_demo(db, seed, rounds, model, api_base, max_in_flight, timeout)
     else:
         _run("services", db, seed, rounds)
     console.print(f"open the app on it: [bold]agora ui --db {db}[/]", highlight=False)

@@ -80,7 +80,13 @@ def preflight(model: str, api_base: str | None, api_key: str | None) -> str | No
 
 
 def run_llm_demo(
-    db: str, seed: int | None, rounds: int | None, model: str | None, api_base: str | None, max_in_flight: int
+    db: str,
+    seed: int | None,
+    rounds: int | None,
+    model: str | None,
+    api_base: str | None,
+    max_in_flight: int,
+    timeout: float | None = None,
 ) -> None:
     """Run the services market with LLM agents and print the summary and the model's spend."""
     model = model or "scripted/auto"
@@ -93,6 +99,8 @@ def run_llm_demo(
     extra: dict[str, Any] = {"max_in_flight": max_in_flight}
     if api_base:
         extra["api_base"] = api_base
+    if timeout is not None:
+        extra["timeout"] = timeout  # a slow local model (tens of seconds a call) needs more than the default
     try:
         scenario = llm_scenario(load_scenario("services"), model, extra)
         store = Store(db)

@@ -13,7 +13,6 @@ record says, and each round is checked against the record before anything is wri
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ import yaml
 
 from protocols.policy import IncentivePolicy
 from sandbox.llm_replay import RecordedModel, llm_agents, route_agents, stand_in_agents
+from sandbox.loop import run_sync
 from sandbox.record import RoundLog
 from sandbox.scenario import Scenario
 from sandbox.session import RunResult, Session
@@ -176,13 +176,19 @@ class Replayer:
 def replay(run_id: str, store: Store | str | None = None, progress: Progress | None = None) -> ReplayReport:
     """Re-execute a logged run from its record and compare it round by round.
 
-    Writes nothing and calls no model: LLM calls are answered from the record.
+    Writes nothing and calls no model: LLM calls are answered from the record. Works inside
+    a running event loop too (see ``sandbox.loop``); in async code use ``areplay``.
     """
+    return run_sync(areplay(run_id, store, progress))
+
+
+async def areplay(run_id: str, store: Store | str | None = None, progress: Progress | None = None) -> ReplayReport:
+    """Async form of ``replay``."""
     db = _store(store)
     t0 = time.perf_counter()
     rp = Replayer(db, run_id)
     try:
-        divergence = asyncio.run(rp.replay_to(rp.source.rounds_done, progress))
+        divergence = await rp.replay_to(rp.source.rounds_done, progress)
     finally:
         rp.close()
     return ReplayReport(
@@ -255,8 +261,23 @@ def fork(
     """Replay rounds 1..``round_`` of a run into a new run, then continue it with ``policy``.
 
     The new run records its parent and fork round; rounds up to the fork are checked
-    against the parent's record as they are written.
+    against the parent's record as they are written. Works inside a running event loop
+    too; in async code use ``afork``.
     """
+    return run_sync(afork(run_id, round_, policy, store=store, live=live, new_run_id=new_run_id, progress=progress))
+
+
+async def afork(
+    run_id: str,
+    round_: int,
+    policy: IncentivePolicy | Mapping[str, Any] | str | Path | None = None,
+    *,
+    store: Store | str | None = None,
+    live: bool = False,
+    new_run_id: str | None = None,
+    progress: Progress | None = None,
+) -> ForkResult:
+    """Async form of ``fork``."""
     db = _store(store)
     parent = _run_row(db, run_id)
     if not 0 <= round_ <= parent.rounds_done:
@@ -281,7 +302,7 @@ def fork(
         return await s.arun(progress=progress)
 
     try:
-        return ForkResult(asyncio.run(go()), run_id, round_)
+        return ForkResult(await go(), run_id, round_)
     finally:
         rp.close()
 
@@ -291,7 +312,13 @@ def resume(run_id: str, store: Store | str | None = None, progress: Progress | N
 
     The committed rounds are re-executed without writing and checked against the record,
     then the run goes on writing from the next round; nothing is lost or written twice.
+    Works inside a running event loop too; in async code use ``aresume``.
     """
+    return run_sync(aresume(run_id, store, progress))
+
+
+async def aresume(run_id: str, store: Store | str | None = None, progress: Progress | None = None) -> RunResult:
+    """Async form of ``resume``."""
     db = _store(store)
     row = _run_row(db, run_id)
     if row.status == "finished" and row.rounds_done >= row.rounds_planned:
@@ -313,6 +340,6 @@ def resume(run_id: str, store: Store | str | None = None, progress: Progress | N
         return await s.arun(progress=progress)
 
     try:
-        return asyncio.run(go())
+        return await go()
     finally:
         rp.close()

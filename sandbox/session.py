@@ -28,6 +28,7 @@ from protocols.policy import IncentivePolicy, policy_diff
 from protocols.protocol import Protocol
 from protocols.verdict import Rule, Verdict
 from sandbox.ledger import Ledger
+from sandbox.loop import run_sync
 from sandbox.market import Deal, Market, Member
 from sandbox.mechanisms import build_market
 from sandbox.metrics import VIOLATION_RULES, RunTotals, report, update_totals
@@ -188,8 +189,12 @@ class Session:
 
     # --- the run ----------------------------------------------------------------------
     def run(self, rounds: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
-        """Run to the end (or ``rounds`` more rounds) and return the result."""
-        return asyncio.run(self.arun(rounds, progress))
+        """Run to the end (or ``rounds`` more rounds) and return the result.
+
+        Works inside a running event loop too (a notebook cell): the run then goes on a worker
+        thread while this call waits (``sandbox.loop``). In async code, ``await session.arun()``.
+        """
+        return run_sync(self.arun(rounds, progress))
 
     async def arun(self, rounds: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
         """Async form of ``run``, for callers that already have an event loop."""

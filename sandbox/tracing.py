@@ -1,9 +1,9 @@
 """The spans a session makes: the run, its rounds, agent turns, submissions, settlements, policy changes.
 
-Tree: ``session.run`` > ``session.round`` > ``invoke_agent <agent>`` (> ``chat`` spans the LLM
-agent makes inside its turn), ``protocol.submit`` (one per submitted action, the checks'
-outcome as attributes), ``market.settle`` (linked to the negotiation's first span) and
-``policy.change``. Only the ``opentelemetry.trace`` API is used here; ``traces.otel``
+Tree: ``session.run`` > ``session.round`` > ``invoke_agent <agent>`` for an LLM agent's turn
+(> ``chat`` spans it makes inside) or ``agent.decide`` for a scripted agent's, ``protocol.submit``
+(one per submitted action, the checks' outcome as attributes), ``market.settle`` (linked to the
+negotiation's first span) and ``policy.change``. Only the ``opentelemetry.trace`` API is used here; ``traces.otel``
 configures the SDK. ``NoTracer`` is the switched-off form: the same calls, doing nothing.
 """
 
@@ -35,7 +35,13 @@ if TYPE_CHECKING:
     from sandbox.session import Session
 
 SCOPE = "agora.sandbox"
+_NEW_TRACE = otel_context.Context()  # an empty context: a span started in it is the root of a new trace
 _MAX_PRICE_MICROS = 2**62  # larger (or non-finite) prices are hostile input; keep them out of int attributes
+
+
+def _uses_model(agent: Agent) -> bool:
+    """An LLM agent (its turns call a model): ``kind`` "llm", or a class that says ``uses_model = True``."""
+    return bool(getattr(agent, "uses_model", False)) or agent.kind == "llm"
 
 
 class SessionTracer(NoTracer):
@@ -65,7 +71,7 @@ class SessionTracer(NoTracer):
         """Open the run's span buffer and start ``session.run`` as the current span."""
         self._open()
         s = self.session
-        attrs = {sc.RUN_ID: s.run_id, sc.SCENARIO: s.scenario.name, sc.SEED: s.seed}
+        attrs = {sc.RUN_ID: s.run_id, sc.SESSION_ID: s.run_id, sc.SCENARIO: s.scenario.name, sc.SEED: s.seed}
         self._span = self._tracer.start_span(sc.SPAN_SESSION, attributes=attrs)
         self._token = otel_context.attach(trace.set_span_in_context(self._span))
 
@@ -112,14 +118,25 @@ class SessionTracer(NoTracer):
 
     @contextmanager
     def round(self, round_: int) -> Iterator[Any]:
-        """``session.round`` as the current span (the root when ``astep`` runs on its own).
+        """``session.round`` as the current span: the root of the round's own trace, linked to ``session.run``.
 
         The session ends it with ``end_round`` just before the round's batch is staged, so the
         round's own span commits with the round's records (a crash right after the commit loses
         nothing); on an error it ends here.
         """
         self._open()
-        span = self._tracer.start_span(sc.SPAN_ROUND, attributes={sc.RUN_ID: self.session.run_id, sc.ROUND: round_})
+        # each round is a trace of its own, linked to the run's root: a backend opens one round
+        # (a few hundred spans) instead of the whole run; the store keeps the run id on every span
+        run_id = self.session.run_id
+        links = None
+        if self._span is not None and self._span.is_recording():
+            links = [Link(self._span.get_span_context())]
+        span = self._tracer.start_span(
+            sc.SPAN_ROUND,
+            context=_NEW_TRACE,
+            links=links,
+            attributes={sc.RUN_ID: run_id, sc.SESSION_ID: run_id, sc.ROUND: round_},
+        )
         self._round_span = span
         token = otel_context.attach(trace.set_span_in_context(span))
         try:
@@ -142,15 +159,21 @@ class SessionTracer(NoTracer):
 
     # --- agent turns ------------------------------------------------------------------
     def _turn_attrs(self, agent: Agent) -> dict[str, Any]:
-        return {
-            sc.GEN_AI_OPERATION: sc.SPAN_AGENT_TURN,
-            sc.GEN_AI_AGENT_NAME: agent.name,
-            sc.GEN_AI_AGENT_ID: agent.id,
+        attrs = {
             sc.AGENT_ID: agent.id,
             sc.AGENT_ROLE: agent.role,
             sc.AGENT_KIND: agent.kind,
             sc.ROUND: self.session.round,
         }
+        if _uses_model(agent):  # GenAI names only where a model is called: LLM backends list these as agents
+            attrs.update(
+                {
+                    sc.GEN_AI_OPERATION: sc.SPAN_AGENT_TURN,
+                    sc.GEN_AI_AGENT_NAME: agent.name,
+                    sc.GEN_AI_AGENT_ID: agent.id,
+                }
+            )
+        return attrs
 
     def _carry(self, span: Any, agent: Agent) -> None:
         """Spans started inside this turn (model calls, tools) inherit its agent and round."""
@@ -161,7 +184,8 @@ class SessionTracer(NoTracer):
 
     def _turn(self, agent: Agent) -> tuple[Any, Any]:
         # started and made current by hand: cheaper than start_as_current_span's context manager
-        span = self._tracer.start_span(f"{sc.SPAN_AGENT_TURN} {agent.id}", attributes=self._turn_attrs(agent))
+        name = f"{sc.SPAN_AGENT_TURN} {agent.id}" if _uses_model(agent) else sc.SPAN_AGENT_DECIDE
+        span = self._tracer.start_span(name, attributes=self._turn_attrs(agent))
         self._carry(span, agent)
         return span, otel_context.attach(trace.set_span_in_context(span))
 
@@ -171,7 +195,7 @@ class SessionTracer(NoTracer):
         span.set_status(Status(StatusCode.ERROR, f"{type(err).__name__}: {err}"))
 
     def decide(self, agent: Agent, obs: Observation) -> Sequence[Any]:
-        """The agent's turn inside an ``invoke_agent`` span (current while the agent decides)."""
+        """The agent's turn inside its turn span (current while the agent decides)."""
         span, token = self._turn(agent)
         try:
             out = agent.decide(obs)

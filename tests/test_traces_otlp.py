@@ -1,17 +1,13 @@
-"""OTLP/HTTP export, received by a real collector on loopback that decodes the protobuf."""
+"""OTLP export over HTTP and gRPC, received by real receivers on loopback that decode the protobuf."""
 
 from __future__ import annotations
 
-import gzip
+import logging
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from otlp_receivers import GrpcReceiver, HttpReceiver
 from traces_helpers import FakeChattingAgent, tiny
 
 from protocols import semconv as sc
@@ -20,74 +16,18 @@ from traces import Store, trace_read
 from traces.otel import setup_tracing
 
 
-class Receiver(ThreadingHTTPServer):
-    """A minimal OTLP/HTTP traces receiver: decodes each request with opentelemetry-proto."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.spans: list[dict] = []
-        self.requests = 0
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        ok = self.path == "/v1/traces" and self.headers.get("Content-Type") == "application/x-protobuf"
-        if ok:
-            req = ExportTraceServiceRequest()
-            req.ParseFromString(body)
-            got = []
-            for rs in req.resource_spans:
-                resource = {kv.key: kv.value.string_value for kv in rs.resource.attributes}
-                for ss in rs.scope_spans:
-                    for sp in ss.spans:
-                        attrs = {kv.key: _value(kv.value) for kv in sp.attributes}
-                        got.append(
-                            {
-                                "span_id": sp.span_id.hex(),
-                                "trace_id": sp.trace_id.hex(),
-                                "parent_id": sp.parent_span_id.hex() or None,
-                                "name": sp.name,
-                                "attrs": attrs,
-                                "resource": resource,
-                            }
-                        )
-            with self.server.lock:  # type: ignore[attr-defined]
-                self.server.spans.extend(got)  # type: ignore[attr-defined]
-                self.server.requests += 1  # type: ignore[attr-defined]
-        out = ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200 if ok else 404)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args: object) -> None:
-        """Quiet."""
-
-
-def _value(v: object) -> object:
-    kind = v.WhichOneof("value")  # type: ignore[attr-defined]
-    if kind == "array_value":
-        return [_value(x) for x in v.array_value.values]  # type: ignore[attr-defined]
-    return getattr(v, kind) if kind else None
+@pytest.fixture()
+def receiver() -> Iterator[HttpReceiver]:
+    server = HttpReceiver().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture()
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def grpc_receiver() -> Iterator[GrpcReceiver]:
+    server = GrpcReceiver().start()
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 def test_the_same_spans_reach_the_store_and_the_collector(tmp_path, receiver) -> None:
@@ -131,7 +71,7 @@ def test_content_capture_off_reaches_the_collector_too(tmp_path, receiver) -> No
 
 
 def test_a_collector_that_is_down_is_counted_not_fatal(tmp_path) -> None:
-    dead = Receiver()
+    dead = HttpReceiver()
     url = dead.url
     dead.server_close()  # nothing listens there now
     store = Store(str(tmp_path / "d.db"))
@@ -139,3 +79,113 @@ def test_a_collector_that_is_down_is_counted_not_fatal(tmp_path) -> None:
     s.run()
     counts = trace_read.span_counts(store, s.run_id)
     assert counts.ok and counts.otlp_exported == 0 and counts.otlp_failed == counts.stored
+
+
+def test_grpc_protocol_endpoint_and_headers_from_the_standard_variables(tmp_path, grpc_receiver, monkeypatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", grpc_receiver.url)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-agora-team=market%20lab,authorization=Bearer t0k")
+    store = Store(str(tmp_path / "g.db"))
+    s = Session(tiny(rounds=2), store=store)
+    s.run()
+    stored = {r.span_id: r for r in trace_read.spans(store, s.run_id, limit=None)}
+    assert {sp["span_id"] for sp in grpc_receiver.spans} == set(stored) and len(grpc_receiver.spans) == len(stored)
+    assert all(
+        h.get("x-agora-team") == "market lab" and h.get("authorization") == "Bearer t0k" for h in grpc_receiver.headers
+    )
+    counts = trace_read.span_counts(store, s.run_id)
+    assert counts.otlp_exported == len(stored) and counts.otlp_failed == 0
+
+
+def test_traces_endpoint_variable_is_used_as_given_and_headers_reach_http(tmp_path, receiver, monkeypatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")  # the traces-specific variable wins
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # overridden by the traces endpoint
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", receiver.url + "/v1/traces")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-tenant=agora")
+    store = Store(str(tmp_path / "h.db"))
+    s = Session(tiny(rounds=1), store=store)
+    s.run()
+    assert receiver.requests >= 1 and all(h.get("x-tenant") == "agora" for h in receiver.headers)
+    assert {sp["span_id"] for sp in receiver.spans} == {
+        r.span_id for r in trace_read.spans(store, s.run_id, limit=None)
+    }
+
+
+def test_config_resolution() -> None:
+    from traces.otlp_config import parse_timeout, resolve
+
+    assert resolve("http://c:4318").endpoint == "http://c:4318/v1/traces"
+    assert resolve("http://c:4318/v1/traces").endpoint == "http://c:4318/v1/traces"
+    g = resolve("c:4317", protocol="grpc")
+    assert (g.endpoint, g.address) == ("http://c:4317", ("c", 4317))
+    assert parse_timeout("3") == 3.0 and parse_timeout("2500") == 2.5  # seconds (Python SDK) or ms (the spec)
+    assert resolve("http://c:4318").timeout == 2.0
+
+
+def test_an_unsupported_protocol_is_refused_with_a_sentence(monkeypatch) -> None:
+    from traces.otlp import OtlpConfigError
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+    with pytest.raises(OtlpConfigError, match="OTEL_EXPORTER_OTLP_PROTOCOL to one of http/protobuf, grpc"):
+        setup_tracing(None, otlp_endpoint="http://127.0.0.1:4318")
+
+
+def _spans(n: int) -> list:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("t")
+    out = []
+    for i in range(n):
+        sp = tracer.start_span(f"s{i}")
+        sp.end()
+        out.append(sp)
+    return out
+
+
+def test_a_full_queue_drops_and_counts_instead_of_waiting(receiver) -> None:
+    from traces.otlp import REQUEST_SPANS, OtlpSink
+    from traces.otlp_config import resolve
+
+    receiver.gate = threading.Event()
+    sink = OtlpSink(resolve(receiver.url, timeout=5), max_spans=REQUEST_SPANS)  # room for one queued batch
+    seen: list[tuple[int, int]] = []
+    sink.submit(_spans(3), lambda ok, bad: seen.append((ok, bad)))
+    assert receiver.arrived.wait(10)  # the worker holds batch 1 in flight: the queue is empty again
+    sink.submit(_spans(4), lambda ok, bad: seen.append((ok, bad)))  # queued
+    sink.submit(_spans(5), lambda ok, bad: seen.append((ok, bad)))  # no room: dropped at once, not waited for
+    assert seen == [(0, 5)] and sink.failed == 5
+    receiver.gate.set()
+    assert sink.flush(timeout=30)
+    assert sorted(seen) == [(0, 5), (3, 0), (4, 0)] and (sink.exported, sink.failed) == (7, 5)
+    assert "queue was full" in sink.reason
+
+
+def test_a_hung_collector_is_given_up_at_the_flush_deadline_and_counted_once(receiver) -> None:
+    from traces.otlp import OtlpSink
+    from traces.otlp_config import resolve
+
+    receiver.gate = threading.Event()
+    sink = OtlpSink(resolve(receiver.url, timeout=30))
+    seen: list[tuple[int, int]] = []
+    sink.submit(_spans(2), lambda ok, bad: seen.append((ok, bad)))
+    assert receiver.arrived.wait(10)
+    assert sink.flush(timeout=0.01) is False  # the request hangs until the gate opens: the flush gives up
+    assert seen == [(0, 2)] and "flush gave up" in sink.reason
+    receiver.gate.set()  # the late answer is not counted a second time
+    assert sink.flush(timeout=30) and seen == [(0, 2)] and (sink.exported, sink.failed) == (0, 2)
+
+
+def test_a_dead_collector_is_reported_once_and_the_exporter_stays_quiet(tmp_path, caplog) -> None:
+    dead = HttpReceiver()
+    url = dead.url
+    dead.server_close()
+    store = Store(str(tmp_path / "q.db"))
+    with caplog.at_level(logging.DEBUG):
+        s = Session(tiny(rounds=3), store=store, tracing=setup_tracing(store, otlp_endpoint=url))
+        s.run()
+    counts = trace_read.span_counts(store, s.run_id)
+    assert counts.ok and counts.otlp_exported == 0 and counts.otlp_failed == counts.stored > 0
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].name == "traces.run_trace"
+    assert f"{counts.stored} of {counts.stored} spans did not reach the OTLP collector" in warnings[0].getMessage()

@@ -42,8 +42,10 @@ def test_filters_by_agent_round_and_operation(recorded) -> None:
     submits = trace_read.spans(store, s.run_id, operation=sc.SPAN_SUBMIT, round_=3, agent="seller-000", limit=None)
     actions = read.actions(store, s.run_id, agent="seller-000", round_=3)
     assert [r.span_id for r in submits] == [a.span_id for a in actions]  # application order is start order
-    turns = trace_read.spans(store, s.run_id, operation=sc.SPAN_AGENT_TURN, limit=None)
-    assert len(turns) == 8 * len(s.agents)
+    llm_turns = trace_read.spans(store, s.run_id, operation=sc.SPAN_AGENT_TURN, limit=None)
+    scripted_turns = trace_read.spans(store, s.run_id, operation=sc.SPAN_AGENT_DECIDE, limit=None)
+    assert len(llm_turns) + len(scripted_turns) == 8 * len(s.agents)
+    assert len(llm_turns) == 16  # invoke_agent only for the two agents that call a model
 
 
 def test_the_trace_tree_behind_a_transaction(recorded) -> None:
@@ -53,13 +55,13 @@ def test_the_trace_tree_behind_a_transaction(recorded) -> None:
     assert nodes[0].span.name == sc.SPAN_SESSION and nodes[0].depth == 0
     by_id = {n.span.span_id: n for n in nodes}
     for n in nodes[1:]:  # depth-first: each node's parent is shown above it, one level up
-        parent = by_id[n.span.parent_id]
+        parent = by_id[trace_read.shown_parent(n.span)]
         assert n.depth == parent.depth + 1 and nodes.index(parent) < nodes.index(n)
     moves = [n.span for n in nodes if n.span.name == sc.SPAN_SUBMIT]
     assert moves and {m.thread_id for m in moves} == {tx.thread_id}
     assert moves[0].span_id == tx.span_id
     assert [n.span.attrs()[sc.TX_ID] for n in nodes if n.span.name == sc.SPAN_SETTLE] == [tx.tx_id]
-    turns = {(n.span.agent_id, n.span.round) for n in nodes if n.span.operation == sc.SPAN_AGENT_TURN}
+    turns = {(n.span.agent_id, n.span.round) for n in nodes if n.span.operation in sc.TURN_OPERATIONS}
     assert turns == {(a, m.round) for m in moves for a in (tx.buyer, tx.seller)}  # both parties' turns in those rounds
     assert {m.agent_id for m in moves} <= {tx.buyer, tx.seller}
     assert trace_read.transaction_trace(store, s.run_id, 10_000) == []
@@ -80,7 +82,7 @@ def test_counts_and_per_round_series_agree(recorded) -> None:
     series = trace_read.round_series(store, s.run_id)
     assert [x.round for x in series] == list(range(1, 9))
     assert sum(x.submissions for x in series) == ops[sc.SPAN_SUBMIT] == len(read.actions(store, s.run_id))
-    assert sum(x.turns for x in series) == ops[sc.SPAN_AGENT_TURN]
+    assert sum(x.turns for x in series) == ops[sc.SPAN_AGENT_TURN] + ops[sc.SPAN_AGENT_DECIDE]
     assert sum(x.llm_calls for x in series) == ops["chat"] == 16
     assert sum(x.input_tokens for x in series) == sum(i for i, _ in trace_read.token_usage(store, s.run_id).values())
     assert all(x.max_turn_ns <= x.turn_ns for x in series)
@@ -100,7 +102,7 @@ def test_agora_traces_prints_the_summary(recorded) -> None:
     out = CliRunner().invoke(app, ["traces", s.run_id, "--db", db, "--slowest", "3"], terminal_width=200)
     assert out.exit_code == 0, out.output
     ops = trace_read.operation_counts(store, s.run_id)
-    for op in (sc.SPAN_SUBMIT, sc.SPAN_AGENT_TURN, "chat"):
+    for op in (sc.SPAN_SUBMIT, sc.SPAN_AGENT_TURN, sc.SPAN_AGENT_DECIDE, "chat"):
         assert op in out.output
     assert str(sum(ops.values())) in out.output and "nothing lost" in out.output
     assert "buyer-003" in out.output  # tokens by agent

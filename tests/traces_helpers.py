@@ -48,6 +48,7 @@ class FakeChattingAgent(Agent):
 
     kind = "fake_chatting"
     is_async = True
+    uses_model = True  # its turns make model-call spans: traced as invoke_agent, like an LLM agent's
 
     async def adecide(self, obs: Observation, check: DryRun) -> Sequence[Any]:
         await asyncio.sleep(0)  # let other turns interleave, as real model calls do

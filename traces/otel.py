@@ -106,7 +106,7 @@ class RunRouter(SpanProcessor):
         return True
 
 
-CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+CAPTURE_ENV = sc.CAPTURE_CONTENT_ENV
 """The GenAI instrumentations' standard switch for prompt and completion text."""
 
 _install_lock = threading.Lock()
@@ -166,23 +166,26 @@ def setup_tracing(
     service_name: str = "agora",
     capture_content: bool | None = None,
     otlp_timeout: float | None = None,
+    otlp_protocol: str | None = None,
 ) -> Tracing:
     """Configure tracing for runs: the store, an optional OTLP endpoint, the service name, content capture.
 
     ``otlp_endpoint`` is a collector base URL (``http://127.0.0.1:4318``) or a full traces URL;
     when None, ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT`` are used
-    if set. ``service_name`` applies when Agora creates the process's provider (the first call).
+    if set. ``otlp_protocol`` is ``http/protobuf`` or ``grpc`` (default: ``OTEL_EXPORTER_OTLP_PROTOCOL``,
+    else HTTP); headers come from ``OTEL_EXPORTER_OTLP_(TRACES_)HEADERS``. ``service_name`` applies when Agora creates the process's provider (the first call).
     With ``capture_content=False`` prompt and completion text never reaches the store or OTLP;
     when None, ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false`` turns it off (the
     switch for the command line), and it is on otherwise.
-    ``otlp_timeout`` (seconds per request, retries included) defaults to ``OTEL_EXPORTER_OTLP_TIMEOUT`` or 10.
+    ``otlp_timeout`` (seconds per request, retries included; also the end-of-run flush's bound)
+    defaults to ``OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT`` or 2. Export never slows a run: what cannot
+    be sent is dropped and counted (see ``traces.otlp``).
     """
     router = install(service_name)
     st = Store(store) if isinstance(store, str) else store
     otlp = None
     if otlp_endpoint or otlp_endpoint_from_env():
-        otlp = sink_for(otlp_endpoint, timeout=otlp_timeout)
+        otlp = sink_for(otlp_endpoint, protocol=otlp_protocol, timeout=otlp_timeout)
     if capture_content is None:
-        flag = os.environ.get(CAPTURE_ENV, "true").strip().lower()
-        capture_content = flag not in ("false", "0", "no", "off")
+        capture_content = sc.content_capture(os.environ.get(CAPTURE_ENV))
     return Tracing(st, router, otlp, capture_content)

@@ -8,6 +8,7 @@ and ``close`` checks that started == ended == stored. A failed write keeps every
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ from traces.store import RoundBatch, StoreError
 
 if TYPE_CHECKING:
     from traces.otel import Tracing
+
+log = logging.getLogger(__name__)
 
 
 class TraceError(RuntimeError):
@@ -75,6 +78,8 @@ class RunTrace:
             prev = counts_row(tracing.store, run_id)
             if prev is not None:
                 self.otlp_exported, self.otlp_failed = prev.otlp_exported, prev.otlp_failed
+        self._otlp_before = (self.otlp_exported, self.otlp_failed)  # this segment reports only its own
+        self._otlp_written = (-1, -1)  # the OTLP figures of the last counts row written
 
     # --- called by the router (any thread) ---------------------------------------
     def _started(self) -> None:
@@ -83,13 +88,20 @@ class RunTrace:
 
     def _ended(self, span: ReadableSpan) -> None:
         item: Any = span
-        if self._early:
+        sink = self.tracing.otlp
+        # while the collector is known to be down, the span is not kept for it: dropped and counted now
+        skip_otlp = sink is not None and not sink.accepting()
+        if self._early or (skip_otlp and self.tracing.store is not None):
             try:
                 item = span_row(span, self.run_id, self.tracing.capture_content)
             except Exception:  # noqa: BLE001  (never raise into span.end(); converted again at write time)
                 item = span
         with self._lock:
             self.ended += 1
+            if skip_otlp:
+                self.otlp_failed += 1
+                if self.tracing.store is None:
+                    return
             self.pending.append(item)
 
     # --- written in the run's flow --------------------------------------------------
@@ -149,10 +161,23 @@ class RunTrace:
         self.tracing.router.unregister(self)
         self.closed = True
         self.flush()
-        if self.tracing.otlp is not None:
-            self.tracing.otlp.flush()
-            if self.tracing.store is not None:  # record what the collector took, now that it is known
+        sink = self.tracing.otlp
+        if sink is not None:
+            sink.flush()
+            if self.tracing.store is not None and (self.otlp_exported, self.otlp_failed) != self._otlp_written:
+                # record what the collector took, now that it is known (a dead one: known already)
                 write_spans(self.tracing.store, self.run_id, [], self._count_row(self.stored))
+            sent, failed = self.otlp_exported - self._otlp_before[0], self.otlp_failed - self._otlp_before[1]
+            if failed:  # said once per run, not once per request
+                log.warning(
+                    "run %s: %d of %d spans did not reach the OTLP collector at %s (%s)%s",
+                    self.run_id,
+                    failed,
+                    sent + failed,
+                    sink.endpoint,
+                    sink.reason or "not delivered",
+                    "; the store has them all" if self.tracing.store is not None else "",
+                )
         c = self.counts()
         if c.started != c.ended:
             raise TraceLossError(
@@ -177,12 +202,15 @@ class RunTrace:
             del self.pending[:n]
         return done
 
-    def _hand_over(self, spans: list[Any]) -> None:
+    def _hand_over(self, items: list[Any]) -> None:
         sink = self.tracing.otlp
-        if sink is not None and spans:  # with OTLP on, the held items are the spans themselves
-            if not self.tracing.capture_content:
-                spans = [without_content(s) for s in spans]
-            sink.submit(spans, self._otlp_done)
+        if sink is None or not items:
+            return
+        # held items are spans, or rows for spans made while the collector was down (already counted)
+        spans = [s for s in items if not isinstance(s, dict)]
+        if spans and not self.tracing.capture_content:
+            spans = [without_content(s) for s in spans]
+        sink.submit(spans, self._otlp_done)
 
     def _otlp_done(self, exported: int, failed: int) -> None:
         with self._lock:
@@ -190,11 +218,13 @@ class RunTrace:
             self.otlp_failed += failed
 
     def _count_row(self, stored: int) -> dict[str, Any]:
+        with self._lock:  # the OTLP worker updates these two
+            exported, failed = self._otlp_written = (self.otlp_exported, self.otlp_failed)
         return {
             "started": self.started,
             "ended": self.ended,
             "stored": stored,
-            "otlp_exported": self.otlp_exported,
-            "otlp_failed": self.otlp_failed,
+            "otlp_exported": exported,
+            "otlp_failed": failed,
             "ok": self.started == self.ended == stored,
         }

@@ -7,6 +7,7 @@ records them; durations are nanoseconds too.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -134,13 +135,23 @@ def llm_calls(
         return s.exec(q).all()
 
 
+def shown_parent(row: SpanRow) -> str | None:
+    """The span a row sits under when shown: its parent, or for a round (the root of a trace of
+    its own) the ``session.run`` span it links to, so a run still reads as one tree."""
+    if row.parent_id is not None or row.name != sc.SPAN_ROUND or not row.links_json:
+        return row.parent_id
+    links = json.loads(row.links_json)
+    return links[0]["span_id"] if links else None
+
+
 def tree(rows: Iterable[SpanRow]) -> list[TraceNode]:
-    """Order spans depth-first under their parents; spans whose parent is absent become roots."""
+    """Order spans depth-first under their (shown) parents; spans whose parent is absent become roots."""
     rows = list(rows)
     ids = {r.span_id for r in rows}
     kids: dict[str | None, list[SpanRow]] = {}
     for r in rows:
-        kids.setdefault(r.parent_id if r.parent_id in ids else None, []).append(r)
+        parent = shown_parent(r)
+        kids.setdefault(parent if parent in ids else None, []).append(r)
     for group in kids.values():
         group.sort(key=lambda r: (r.start_ns, r.span_id))
     out: list[TraceNode] = []
@@ -156,11 +167,11 @@ def _ancestors_and_descendants(
     s: Session, run_id: str, seed: dict[str, SpanRow], descend_from: set[str]
 ) -> dict[str, SpanRow]:
     found = dict(seed)
-    wanted = {r.parent_id for r in seed.values() if r.parent_id and r.parent_id not in found}
+    wanted = {p for r in seed.values() if (p := shown_parent(r)) and p not in found}
     while wanted:
         got = s.exec(select(SpanRow).where(SpanRow.run_id == run_id, col(SpanRow.span_id).in_(wanted))).all()
         found.update({r.span_id: r for r in got})
-        wanted = {r.parent_id for r in got if r.parent_id and r.parent_id not in found}
+        wanted = {p for r in got if (p := shown_parent(r)) and p not in found}
     frontier = set(descend_from)
     while frontier:
         got = s.exec(select(SpanRow).where(SpanRow.run_id == run_id, col(SpanRow.parent_id).in_(frontier))).all()
@@ -187,7 +198,7 @@ def transaction_trace(store: Store, run_id: str, tx_id: int) -> list[TraceNode]:
         turns = s.exec(
             select(SpanRow).where(
                 SpanRow.run_id == run_id,
-                SpanRow.operation == sc.SPAN_AGENT_TURN,
+                col(SpanRow.operation).in_(sc.TURN_OPERATIONS),
                 col(SpanRow.agent_id).in_((tx.buyer, tx.seller)),
                 col(SpanRow.round).in_(rounds),
             )
@@ -245,7 +256,7 @@ def slowest(
 
 def round_series(store: Store, run_id: str) -> list[RoundSpanStats]:
     """Per-round counts and costs (spans, submissions, rejections, turns, model calls, tokens, turn time)."""
-    is_turn = SpanRow.operation == sc.SPAN_AGENT_TURN
+    is_turn = col(SpanRow.operation).in_(sc.TURN_OPERATIONS)
     is_llm = col(SpanRow.operation).in_(LLM_OPERATIONS)
     q = (
         select(

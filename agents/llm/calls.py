@@ -4,7 +4,8 @@ The LLM agent keeps these rows and the session drains them into the round's batc
 ``llm_calls``, defined in ``traces.llm_calls``). A replay answers each call from the record
 by its request hash, so the hash covers exactly what decides the answer: the model, the
 messages, the tools and the sampling parameters (not timeouts or keys).
-Each call also gets a ``chat`` span through the OpenTelemetry API with the GenAI attributes.
+Each call also gets a ``chat`` CLIENT span through the OpenTelemetry API with the GenAI attributes
+(``emit_span``; message shapes in ``agents.llm.span_content``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from agents.llm import span_content
 from protocols import semconv as sc
 
 tracer = trace.get_tracer(__name__)
@@ -120,31 +122,47 @@ def provider_of(model: str) -> str:
 
 
 def emit_span(rec: CallRecord, start_ns: int, end_ns: int, round_: int) -> None:
-    """A ``chat`` span for one call, under whatever span is current (the agent's turn, if traced)."""
-    span = tracer.start_span(f"{sc.SPAN_CHAT} {rec.model}", start_time=start_ns)
+    """A ``chat <model>`` CLIENT span for one call, under whatever span is current (the agent's turn, if traced).
+
+    GenAI conventions: operation, provider, models, tokens, finish reasons, request parameters,
+    ``error.type`` on a fault, and the prompt and completion as ``gen_ai.input.messages`` /
+    ``gen_ai.output.messages`` unless ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` says
+    no (the tracing layer also drops them when a run's tracing has ``capture_content=False``).
+    Cost goes where Langfuse (``gen_ai.usage.cost``) and Phoenix (``llm.cost.total``) read it.
+    """
+    span = tracer.start_span(f"{sc.SPAN_CHAT} {rec.model}", kind=trace.SpanKind.CLIENT, start_time=start_ns)
     if span.is_recording():
-        finish = []
-        if rec.response:
-            finish = [str(c.get("finish_reason")) for c in rec.response.get("choices", [])]
-        span.set_attributes(
-            {
-                sc.GEN_AI_OPERATION: sc.SPAN_CHAT,
-                sc.GEN_AI_PROVIDER: provider_of(rec.model),
-                sc.GEN_AI_REQUEST_MODEL: rec.model,
-                sc.GEN_AI_INPUT_TOKENS: rec.prompt_tokens,
-                sc.GEN_AI_OUTPUT_TOKENS: rec.completion_tokens,
-                sc.GEN_AI_FINISH_REASONS: finish,
-                sc.GEN_AI_AGENT_ID: rec.agent_id,
-                sc.AGENT_ID: rec.agent_id,
-                sc.ROUND: round_,
-                sc.LLM_REQUEST_HASH: rec.request_hash,
-                sc.LLM_CALL_SEQ: rec.seq,
-                sc.LLM_COST: rec.cost,
-            }
-        )
-        if rec.response and rec.response.get("model"):
-            span.set_attribute(sc.GEN_AI_RESPONSE_MODEL, str(rec.response["model"]))
+        response = rec.response or {}
+        finish = [str(c.get("finish_reason")) for c in response.get("choices") or []]
+        attrs: dict[str, Any] = {
+            sc.GEN_AI_OPERATION: sc.SPAN_CHAT,
+            sc.GEN_AI_PROVIDER: provider_of(rec.model),
+            sc.GEN_AI_REQUEST_MODEL: rec.model,
+            sc.GEN_AI_INPUT_TOKENS: rec.prompt_tokens,
+            sc.GEN_AI_OUTPUT_TOKENS: rec.completion_tokens,
+            sc.GEN_AI_FINISH_REASONS: finish,
+            sc.GEN_AI_AGENT_ID: rec.agent_id,
+            sc.AGENT_ID: rec.agent_id,
+            sc.ROUND: round_,
+            sc.LLM_REQUEST_HASH: rec.request_hash,
+            sc.LLM_CALL_SEQ: rec.seq,
+            sc.LLM_COST: rec.cost,
+            sc.GEN_AI_USAGE_COST: rec.cost,
+            sc.OI_COST_TOTAL: rec.cost,
+            **span_content.request_attributes(rec.params),
+        }
+        if response.get("model"):
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = str(response["model"])
+        if response.get("id"):
+            attrs[sc.GEN_AI_RESPONSE_ID] = str(response["id"])
+        if span_content.capture_on():
+            attrs[sc.GEN_AI_INPUT_MESSAGES] = span_content.input_messages(rec.messages)
+            if response:
+                attrs[sc.GEN_AI_OUTPUT_MESSAGES] = span_content.output_messages(response)
         if rec.fault:
-            span.set_attribute(sc.LLM_FAULT, rec.fault)
+            attrs[sc.LLM_FAULT] = rec.fault
+            attrs[sc.ERROR_TYPE] = rec.fault  # low-cardinality: one of FAULTS
+        span.set_attributes(attrs)
+        if rec.fault:
             span.set_status(trace.Status(trace.StatusCode.ERROR, rec.error or rec.fault))
     span.end(end_time=end_ns)
