@@ -34,6 +34,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
+from bench_double_auction import Book  # the same Gode-Sunder book as the 12-trader benchmark
+
 from sandbox.scenario import Scenario, load_scenario, parse_scenario
 from sandbox.session import Session
 
@@ -64,34 +66,6 @@ def da_scenario(traders: int, units: int, periods: int, period_rounds: int) -> S
     return parse_scenario(base, "bench_engine")
 
 
-class Book:
-    """Best bid and ask only (Gode-Sunder)."""
-
-    def __init__(self) -> None:
-        self.bid: tuple[float, object] | None = None
-        self.ask: tuple[float, object] | None = None
-        self.trades = 0
-
-    def order(self, trader: object, buying: bool, price: float) -> tuple[object, object] | None:
-        """Submit an order; the (buyer, seller) pair when it trades."""
-        if buying:
-            if self.ask is not None and price >= self.ask[0]:
-                return self._trade(trader, self.ask[1])
-            if self.bid is None or price > self.bid[0]:
-                self.bid = (price, trader)
-        else:
-            if self.bid is not None and price <= self.bid[0]:
-                return self._trade(self.bid[1], trader)
-            if self.ask is None or price < self.ask[0]:
-                self.ask = (price, trader)
-        return None
-
-    def _trade(self, buyer: object, seller: object) -> tuple[object, object]:
-        self.trades += 1
-        self.bid = self.ask = None
-        return buyer, seller
-
-
 def mesa_run(traders: int, units: int, periods: int, period_rounds: int) -> tuple[int, int]:
     """The market as people write it in Mesa 3; returns (orders, trades)."""
     import mesa
@@ -110,9 +84,8 @@ def mesa_run(traders: int, units: int, periods: int, period_rounds: int) -> tupl
             lo, hi = (LO, min(limit, HI)) if self.buying else (max(limit, LO), HI)
             model = self.model
             model.orders += 1
-            pair = model.book.order(self, self.buying, round(model.random.uniform(lo, hi), 2))
-            if pair is not None:
-                for trader in pair:
+            if model.book.order(self, self.buying, round(model.random.uniform(lo, hi), 2)):
+                for trader in model.book.last:  # the buyer and the seller of the trade
                     trader.used += 1
 
     class DoubleAuction(mesa.Model):
