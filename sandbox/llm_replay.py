@@ -20,7 +20,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from agents.llm.calls import request_hash, tools_hash
+from agents.llm.calls import first_difference, request_hash, request_view, tools_hash
 from sandbox.verify import Divergence
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -59,7 +59,7 @@ def _pretty(model: str, params: Mapping[str, Any], tools_sha: str, messages: Ite
     return lines
 
 
-_AGENT = re.compile(r'"agent_id"\s*:\s*"([^"]+)"')
+_AGENT = re.compile(r'"agent_id"\s*:\s*"([^"]+)"|You are agent ([\w-]+)')
 
 
 def _agent_of(messages: Iterable[Mapping[str, Any]]) -> str | None:
@@ -67,7 +67,7 @@ def _agent_of(messages: Iterable[Mapping[str, Any]]) -> str | None:
     for m in messages:
         found = _AGENT.search(str(m.get("content") or ""))
         if found:
-            return found.group(1)
+            return found.group(1) or found.group(2)
     return None
 
 
@@ -148,33 +148,54 @@ class RecordedModel:
         if self.divergence is not None:
             return
         rnd = self.current_round()
-        candidates = [
-            r for r in self.rows if r["round"] == rnd and (r["round"], r["agent_id"], r["seq"]) not in self.used
-        ]
+        unused = [r for r in self.rows if (r["round"], r["agent_id"], r["seq"]) not in self.used]
         agent = _agent_of(messages)
-        candidates = [r for r in candidates if r["agent_id"] == agent] or candidates
-        mine = _pretty(model, params, tools_hash(tools), messages)
-        best, best_score = None, -1.0
-        for r in candidates or self.rows:
-            rec = json.loads(r["messages_json"])
-            score = difflib.SequenceMatcher(None, json.dumps(rec)[:4000], json.dumps(messages)[:4000]).ratio()
-            if score > best_score:
-                best, best_score = r, score
+        # The call that should have matched: the agent's next unused call of this round (then of
+        # any later round, then any unused call), in the order the agent made them.
+        best = min(
+            (r for r in unused if r["agent_id"] == agent and r["round"] >= rnd),
+            key=lambda r: (r["round"], r["seq"]),
+            default=None,
+        ) or min(unused or self.rows, key=lambda r: (r["round"] != rnd, r["round"], r["seq"]), default=None)
         if best is None:
             self.divergence = Divergence(rnd, "llm call", "request", "no LLM calls", "a call to " + model)
             return
-        recorded_params = {k: v for k, v in json.loads(best["params_json"]).items() if k in SAMPLING}
-        theirs = _pretty(best["model"], recorded_params, best["tools_sha256"], json.loads(best["messages_json"]))
-        diff = list(difflib.unified_diff(theirs, mine, "recorded", "replayed", n=0, lineterm=""))[:40]
-        key = f"agent {best['agent_id']} seq {best['seq']}"
-        mine_hash = request_hash(model, messages, tools, params)
+        recorded = request_view(
+            best["model"], json.loads(best["messages_json"]), best["tools_sha256"], json.loads(best["params_json"])
+        )
+        replayed = request_view(model, messages, tools_hash(tools), params)
         self.divergence = Divergence(
             rnd,
             "llm call",
-            key,
+            f"agent {best['agent_id']} seq {best['seq']}",
             f"request {best['request_hash'][:12]}",
-            f"request {mine_hash[:12]}, which the record does not hold; what changed:\n" + "\n".join(diff),
+            f"request {request_hash(model, messages, tools, params)[:12]}, which the record does not hold; "
+            + describe_difference(recorded, replayed),
         )
+
+
+def _excerpt(value: Any, other: Any, width: int = 160) -> str:
+    """``value`` as JSON, cut around where it starts to differ from ``other`` when it is long."""
+    a, b = json.dumps(value, sort_keys=True, default=str), json.dumps(other, sort_keys=True, default=str)
+    if len(a) <= 2 * width:
+        return a
+    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    lo = max(0, at - width // 2)
+    return ("..." if lo else "") + a[lo : lo + width] + ("..." if lo + width < len(a) else "")
+
+
+def describe_difference(recorded: Mapping[str, Any], replayed: Mapping[str, Any]) -> str:
+    """The first differing field of two request views (path and both values), then a short line diff."""
+    found = first_difference(recorded, replayed)
+    if found is None:
+        head = "the canonical requests are equal (the hash differs by something outside them)"
+    else:
+        path, a, b = found
+        head = f"first difference at {path}: recorded {_excerpt(a, b)}, replayed {_excerpt(b, a)}"
+    mine = _pretty(replayed["model"], replayed["params"], replayed["tools_sha256"], replayed["messages"])
+    theirs = _pretty(recorded["model"], recorded["params"], recorded["tools_sha256"], recorded["messages"])
+    diff = list(difflib.unified_diff(theirs, mine, "recorded", "replayed", n=0, lineterm=""))[:40]
+    return head + "\nwhat changed:\n" + "\n".join(diff)
 
 
 def llm_agents(agents: Mapping[str, Any]) -> int:
