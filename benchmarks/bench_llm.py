@@ -29,7 +29,7 @@ import urllib.request
 from typing import Any
 
 from agents.llm import LLMAgent
-from agents.llm.budget import current_pools
+from agents.llm.budget import pools_of
 from sandbox import Session
 
 
@@ -103,7 +103,7 @@ def round_timer(s: Session) -> list[dict[str, Any]]:
     def end(session: Session, log: Any) -> None:
         lat = sorted(r["latency_ms"] for r in log.batch.rows.get("llm_calls", []) if r["event"] == "call")
         calls = len(lat)
-        peak = max((p.peak_in_flight for p in current_pools().values()), default=0)
+        peak = max((p.peak_in_flight for p in pools_of(session.shared).values()), default=0)
         rows.append(
             {
                 "round": log.round,

@@ -121,3 +121,13 @@ def test_fork_of_an_llm_run_replays_its_parent_and_then_replays_itself(tmp_path)
     assert child.result.rounds == 4
     report = replay(child.run_id, Store(db))
     assert report.identical, str(report)
+
+
+def test_run_that_spends_its_session_budget_replays_identically(tmp_path) -> None:
+    register_stand_in(ScriptedStandIn())
+    db = str(tmp_path / "budget.db")
+    run_id = _small(db, rounds=4, session_token_budget=12000).run().run_id
+    rows = list(llm_calls(Store(db), run_id))
+    assert any(r["event"] == "budget" for r in rows) and any(r["event"] == "call" for r in rows)
+    report = replay(run_id, Store(db))
+    assert report.identical, str(report)

@@ -91,12 +91,12 @@ def _cost(resp: Any, model: str) -> float:
     return float(cost) if isinstance(cost, (int, float)) else 0.0
 
 
-def _stop_reason(log: CallLog, settings: CallSettings, pool: CallPool) -> str | None:
+def _stop_reason(log: CallLog, settings: CallSettings) -> str | None:
+    # Only the agent's own budget is checked per call: its spend grows in its own order. The
+    # session budget admits whole turns, in a seeded order (CallPool.admit), never per call,
+    # where the answer would depend on which other agents' calls had finished.
     mine = settings.limits.exceeded(log.spend)
-    if mine:
-        return f"agent {mine}"
-    shared = pool.limits.exceeded(pool.spend)
-    return f"session {shared}" if shared else None
+    return f"agent {mine}" if mine else None
 
 
 async def call_model(
@@ -113,7 +113,7 @@ async def call_model(
     thash = tools_hash(tools)
     rhash = request_hash(settings.model, messages, tools, settings.params)
     for retry in range(settings.max_retries + 1):
-        reason = log.stopped or _stop_reason(log, settings, pool)
+        reason = log.stopped or _stop_reason(log, settings)
         if reason:
             if log.stopped is None:
                 log.stopped = reason
