@@ -1,10 +1,11 @@
-"""A litellm custom provider that answers LLM calls from a run's record, never from a model.
+"""Answers to LLM calls from a run's record, never from a model.
 
-During a replay every LLM agent's calls are routed to this provider (litellm's
-``custom_llm_provider`` parameter; the model string, and so the request hash, stay as they
-were). Each request is hashed the way the agent recorded it; the next unused recorded call
-with that hash gives the answer (or re-raises the recorded transport fault, so retries
-replay too). A request the record does not hold is a divergence: it is reported with a
+During a replay every LLM agent looks its calls up here (``CallSettings.answers``): the agent
+hashes each request as it did when it recorded it, and the next unused recorded call with
+that hash gives the answer, or the recorded fault (so retries replay too). It is a lookup in a
+dict by hash: no litellm, no thread, no HTTP. The same record is also a litellm custom provider
+(``install``; the model string, and so the hash, stay as they were) for callers that go
+through litellm. A request the record does not hold is a divergence: it is reported with a
 diff against the closest recorded request of the round, and the call fails.
 No token is spent and no network call is made.
 """
@@ -15,16 +16,19 @@ import difflib
 import json
 import os
 import re
+import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from agents.llm.calls import first_difference, request_hash, request_view, tools_hash
+from agents.llm.model_call import RecordedAnswer
 from sandbox.verify import Divergence
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+NOT_RECORDED = "replay: this request is not in the record (see the replay report)"
 SAMPLING = ("temperature", "top_p", "max_tokens", "seed", "tool_choice", "parallel_tool_calls")
 
 
@@ -83,6 +87,7 @@ class RecordedModel:
             self.by_hash[r["request_hash"]].append(r)
         self.used: set[tuple[int, str, int]] = set()
         self.served = 0
+        self.lookup_seconds = 0.0  # time spent finding and rebuilding answers (benchmarks print it)
         self.divergence: Divergence | None = None
         self._handler: Any = None
 
@@ -120,8 +125,39 @@ class RecordedModel:
         litellm.custom_provider_map = [p for p in litellm.custom_provider_map if p.get("provider") != self.provider]
 
     # --- answering ------------------------------------------------------------------------
+    def lookup(
+        self,
+        request_hash: str,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        params: dict[str, Any],
+    ) -> RecordedAnswer:
+        """The recorded answer to the request with this hash (the agent's own), or the recorded fault."""
+        t0 = time.perf_counter()
+        try:
+            queue = self.by_hash.get(request_hash)
+            if not queue:
+                self._diverged(model, messages, tools, {k: params[k] for k in SAMPLING if k in params})
+                return RecordedAnswer(None, fault="bad_request", error=NOT_RECORDED)
+            row = queue.popleft()
+            self.used.add((row["round"], row["agent_id"], row["seq"]))
+            self.served += 1
+            if row.get("response_json") is None:
+                return RecordedAnswer(None, fault=row.get("fault") or "error", error=row.get("error"))
+            return RecordedAnswer(json.loads(row["response_json"]), float(row.get("cost_usd") or 0.0))
+        finally:
+            self.lookup_seconds += time.perf_counter() - t0
+
     def answer(self, model: str, messages: list[Any], optional_params: Mapping[str, Any]) -> Any:
         """The recorded answer to this request, or the recorded fault raised again."""
+        t0 = time.perf_counter()
+        try:
+            return self._answer(model, messages, optional_params)
+        finally:
+            self.lookup_seconds += time.perf_counter() - t0
+
+    def _answer(self, model: str, messages: list[Any], optional_params: Mapping[str, Any]) -> Any:
         from litellm import ModelResponse
 
         plain = [m if isinstance(m, dict) else dict(m) for m in messages]
@@ -131,9 +167,7 @@ class RecordedModel:
         queue = self.by_hash.get(rhash)
         if not queue:
             self._diverged(model, plain, tools, params)
-            raise _fault_error(
-                "bad_request", "replay: this request is not in the record (see the replay report)", model
-            )
+            raise _fault_error("bad_request", NOT_RECORDED, model)
         row = queue.popleft()
         self.used.add((row["round"], row["agent_id"], row["seq"]))
         self.served += 1
@@ -203,18 +237,14 @@ def llm_agents(agents: Mapping[str, Any]) -> int:
     return sum(1 for a in agents.values() if isinstance(getattr(getattr(a, "settings", None), "params", None), dict))
 
 
-def route_agents(agents: Mapping[str, Any], provider: str | None) -> int:
-    """Send LLM agents' calls to ``provider`` (None: back to their configured models); returns how many."""
+def route_agents(agents: Mapping[str, Any], record: RecordedModel | None) -> int:
+    """Answer LLM agents' calls from ``record`` (None: from their configured models again); returns how many."""
     n = 0
     for agent in agents.values():
         settings = getattr(agent, "settings", None)
-        params = getattr(settings, "params", None)
-        if not isinstance(params, dict):
+        if not isinstance(getattr(settings, "params", None), dict):
             continue
-        if provider is None:
-            params.pop("custom_llm_provider", None)
-        else:
-            params["custom_llm_provider"] = provider
+        settings.answers = record
         n += 1
     return n
 

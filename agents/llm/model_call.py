@@ -12,7 +12,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from agents.llm.budget import CallPool, Limits, Spend
 from agents.llm.calls import CallRecord, emit_span, request_hash, tools_hash
@@ -30,6 +30,31 @@ def _litellm() -> Any:
 RETRYABLE = frozenset({"rate_limited", "server_error", "timeout", "connection"})
 
 
+@dataclass(frozen=True)
+class RecordedAnswer:
+    """A call's answer as a record holds it: the response body, or the fault the call had."""
+
+    body: dict[str, Any] | None
+    cost: float = 0.0
+    fault: str | None = None
+    error: str | None = None
+
+
+class RecordedAnswers(Protocol):
+    """Answers looked up by request hash instead of calling a model (a replay; see sandbox.llm_replay)."""
+
+    def lookup(
+        self,
+        request_hash: str,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        params: dict[str, Any],
+    ) -> RecordedAnswer:
+        """The recorded answer to this request (a request the record lacks is a ``bad_request`` fault)."""
+        ...
+
+
 @dataclass
 class CallSettings:
     """How an agent calls its model."""
@@ -41,6 +66,7 @@ class CallSettings:
     backoff: float = 0.5
     backoff_cap: float = 8.0
     limits: Limits = field(default_factory=Limits)
+    answers: RecordedAnswers | None = None  # set during a replay: no model is called
 
 
 @dataclass
@@ -99,6 +125,22 @@ def _stop_reason(log: CallLog, settings: CallSettings) -> str | None:
     return f"agent {mine}" if mine else None
 
 
+def _answered(
+    rec: CallRecord, log: CallLog, pool: CallPool, body: dict[str, Any], cost: float, start_ns: int, turn_round: int
+) -> dict[str, Any]:
+    """Record an answered call (usage, cost, spend, span); the assistant message."""
+    rec.response = body
+    usage = body.get("usage") or {}
+    rec.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+    rec.completion_tokens = int(usage.get("completion_tokens") or 0)
+    rec.cost = cost
+    log.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
+    pool.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
+    emit_span(rec, start_ns, time.time_ns(), turn_round)
+    choices = body.get("choices") or []
+    return (choices[0].get("message") if choices else None) or {"role": "assistant", "content": ""}
+
+
 async def call_model(
     log: CallLog,
     settings: CallSettings,
@@ -109,7 +151,6 @@ async def call_model(
     attempt: int,
 ) -> tuple[dict[str, Any] | None, CallRecord | None]:
     """Call the model once (retrying transport faults); the assistant message and its record."""
-    litellm = _litellm()
     thash = tools_hash(tools)
     rhash = request_hash(settings.model, messages, tools, settings.params)
     for retry in range(settings.max_retries + 1):
@@ -131,6 +172,18 @@ async def call_model(
             tools=tools if first_tools else None,
         )
         log.tools_sent.add(thash)
+        if settings.answers is not None:  # a replay: a lookup by the request hash, no model and no cap
+            start_ns, t0 = time.time_ns(), time.perf_counter()
+            got = settings.answers.lookup(rhash, settings.model, messages, tools, settings.params)
+            rec.latency_ms = (time.perf_counter() - t0) * 1000
+            if got.body is not None:
+                return _answered(rec, log, pool, got.body, got.cost, start_ns, turn_round), rec
+            rec.fault, rec.error = got.fault or "error", got.error
+            emit_span(rec, start_ns, time.time_ns(), turn_round)
+            if rec.fault not in RETRYABLE or retry == settings.max_retries:
+                return None, rec
+            continue  # the recorded retry follows; there is no model to wait for
+        litellm = _litellm()
         queued = time.perf_counter()
         async with pool.semaphore:
             start_ns, t0 = time.time_ns(), time.perf_counter()
@@ -157,17 +210,9 @@ async def call_model(
                 pool.leave()
         rec.latency_ms = (time.perf_counter() - t0) * 1000
         if resp is not None:
-            body = resp.model_dump(mode="json")
-            rec.response = body
-            usage = body.get("usage") or {}
-            rec.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-            rec.completion_tokens = int(usage.get("completion_tokens") or 0)
-            rec.cost = _cost(resp, settings.model)
-            log.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
-            pool.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
-            emit_span(rec, start_ns, time.time_ns(), turn_round)
-            choices = body.get("choices") or []
-            message = (choices[0].get("message") if choices else None) or {"role": "assistant", "content": ""}
+            message = _answered(
+                rec, log, pool, resp.model_dump(mode="json"), _cost(resp, settings.model), start_ns, turn_round
+            )
             return message, rec
         emit_span(rec, start_ns, time.time_ns(), turn_round)
         if rec.fault not in RETRYABLE or retry == settings.max_retries:
