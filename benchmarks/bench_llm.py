@@ -16,6 +16,7 @@ The model is the stand-in (not a language model) throughout.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
@@ -219,11 +220,14 @@ def _direct_turn(gm: Any, ctx: Any) -> Any:
         for k, v in update.items():
             state[k] = state.get(k, []) + v if k in ("messages", "actions", "faults") else v
 
+    async def run(out: Any) -> dict[str, Any]:
+        return await out if inspect.isawaitable(out) else out  # nodes may be plain functions in older trees
+
     async def go() -> dict[str, Any]:
-        merge(await gm.build_prompt(state, rt))
+        merge(await run(gm.build_prompt(state, rt)))
         merge(await gm.call(state, rt))
         while state.get("status") != "end":
-            merge(await (gm.parse(state, rt) if state["status"] == "parse" else gm.check(state, rt)))
+            merge(await run(gm.parse(state, rt) if state["status"] == "parse" else gm.check(state, rt)))
             if state.get("status") == "call":
                 merge(await gm.call(state, rt))
         return state
