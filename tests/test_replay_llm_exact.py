@@ -131,3 +131,18 @@ def test_run_that_spends_its_session_budget_replays_identically(tmp_path) -> Non
     assert any(r["event"] == "budget" for r in rows) and any(r["event"] == "call" for r in rows)
     report = replay(run_id, Store(db))
     assert report.identical, str(report)
+
+
+def test_run_with_transport_faults_over_http_replays_identically(tmp_path) -> None:
+    from agents.llm import ModelServer, ServerFaults
+
+    db = str(tmp_path / "http.db")
+    faults = ServerFaults(rate_429=0.2, rate_500=0.1, malformed=0.1, invalid=0.2, seed=2)
+    with ModelServer(faults) as server:
+        kw = {"model": "openai/gpt-4o-mini", "api_base": server.url, "api_key": "stand-in", "backoff": 0.01}
+        run_id = _small(db, rounds=3, **kw).run().run_id
+    rows = list(llm_calls(Store(db), run_id))
+    assert {"rate_limited", "server_error"} & {r["fault"] for r in rows}, "some calls were retried"
+    report = replay(run_id, Store(db))  # the server is gone: every answer and fault comes from the record
+    assert report.identical, str(report)
+    assert report.llm_calls_served == sum(1 for r in rows if r["event"] == "call")
