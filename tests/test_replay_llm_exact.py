@@ -6,6 +6,7 @@ Every run here is on the in-process stand-in; the replay answers from the record
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -87,7 +88,7 @@ def test_demo_llm_replays_identically(tmp_path) -> None:
 
 
 @pytest.fixture()
-def faulty_stand_in():
+def faulty_stand_in() -> Iterator[ScriptedStandIn]:
     handler = register_stand_in(ScriptedStandIn(Faults(malformed=0.15, refusal=0.1, empty=0.05, invalid=0.2, seed=4)))
     yield handler
     register_stand_in(ScriptedStandIn())
