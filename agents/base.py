@@ -35,7 +35,8 @@ class Agent:
         self.role = role
         self.rng = rng or random.Random(agent_id)
         self.params = params
-        self.scope = ""  # the run the agent trades in; the session sets it, shared budgets key on it
+        self.scope = ""  # the run the agent trades in; the session sets it
+        self.shared: dict[str, Any] = {}  # one dict for all agents of a session (LLM agents' call pools)
         self.wake = wake_rule(params.get("wake"), self.wake_default)
         self.wake_state = WakeState()
 

@@ -17,6 +17,7 @@ The model is the stand-in (not a language model) throughout.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
@@ -30,7 +31,7 @@ import urllib.request
 from typing import Any
 
 from agents.llm import LLMAgent
-from agents.llm.budget import current_pools
+from agents.llm.budget import pools_of
 from sandbox import Session
 
 
@@ -104,7 +105,7 @@ def round_timer(s: Session) -> list[dict[str, Any]]:
     def end(session: Session, log: Any) -> None:
         lat = sorted(r["latency_ms"] for r in log.batch.rows.get("llm_calls", []) if r["event"] == "call")
         calls = len(lat)
-        peak = max((p.peak_in_flight for p in current_pools().values()), default=0)
+        peak = max((p.peak_in_flight for p in pools_of(session.shared).values()), default=0)
         rows.append(
             {
                 "round": log.round,
@@ -224,14 +225,115 @@ def bench_tokens(sizes: tuple[int, ...] = (10, 100, 1000), rounds: int = 8) -> N
         print(f"  {'':>5}         all attempts of a turn {_stats(list(per_turn.values()))}; {per_deal}")
 
 
+def _direct_turn(gm: Any, ctx: Any) -> Any:
+    """The turn's nodes run by a plain loop (what the graph does, without LangGraph), for comparison."""
+    from types import SimpleNamespace
+
+    rt = SimpleNamespace(context=ctx)
+    state: dict[str, Any] = {"messages": [], "actions": [], "faults": []}
+
+    def merge(update: dict[str, Any]) -> None:
+        for k, v in update.items():
+            state[k] = state.get(k, []) + v if k in ("messages", "actions", "faults") else v
+
+    async def run(out: Any) -> dict[str, Any]:
+        return await out if inspect.isawaitable(out) else out  # nodes may be plain functions in older trees
+
+    async def go() -> dict[str, Any]:
+        merge(await run(gm.build_prompt(state, rt)))
+        merge(await gm.call(state, rt))
+        while state.get("status") != "end":
+            merge(await run(gm.parse(state, rt) if state["status"] == "parse" else gm.check(state, rt)))
+            if state.get("status") == "call":
+                merge(await gm.call(state, rt))
+        return state
+
+    return go()
+
+
+def bench_graph(turns: int = 2000) -> None:
+    """The LangGraph graph's own CPU per turn: the same nodes, run by the graph and by a plain loop.
+
+    The model is a no-op that answers one accepted tool call, so the figure is the graph's
+    bookkeeping plus the nodes (prompt, parse, check); the difference is what LangGraph costs.
+    """
+    import asyncio
+
+    import agents.llm.graph as gm
+    from agents.llm.budget import CallPool
+    from agents.llm.model_call import CallLog, CallSettings
+    from agents.llm.prompt import Memory
+    from protocols.verdict import Verdict
+    from sandbox.observe import Observer
+
+    answer = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "c0", "type": "function", "function": {"name": "request_quote", "arguments": '{"listing_id": "L1"}'}}
+        ],
+    }
+
+    async def no_model(*args: Any, **kw: Any) -> tuple[dict[str, Any], None]:
+        return answer, None
+
+    gm.call_model = no_model  # this process only: the benchmark's fake model
+    s = population(10, 1)
+    observer = Observer(s.market, s.protocol.config, s.policy.model_dump(), s.scenario.rounds, s.limits)
+    obs = observer.observe(s.market.members["buyer-000"], ())
+    agent = s.agents["buyer-000"]
+    pool = CallPool(64)
+
+    def ctx() -> Any:
+        return gm.TurnContext(
+            obs=obs,
+            check=lambda a: Verdict.accept(),
+            settings=CallSettings(model="none"),
+            log=CallLog("buyer-000"),
+            pool=pool,
+            tools=[],
+            persona=agent.persona.name,
+            persona_text=agent.persona.instructions,
+            memory=Memory(),
+            max_answers=3,
+            max_actions=8,
+        )
+
+    graph = gm.turn_graph()
+
+    async def by_graph() -> None:
+        for _ in range(turns):
+            out = await graph.ainvoke({"messages": [], "actions": [], "faults": []}, context=ctx())
+            assert out["end_reason"] == "done", out.get("end_reason")
+
+    async def by_loop() -> None:
+        for _ in range(turns):
+            out = await _direct_turn(gm, ctx())
+            assert out["end_reason"] == "done", out.get("end_reason")
+
+    figures = {}
+    for name, fn in (("graph", by_graph), ("loop", by_loop), ("graph ", by_graph), ("loop ", by_loop)):
+        c0 = time.process_time()
+        asyncio.run(fn())
+        figures[name.strip()] = (time.process_time() - c0) / turns * 1000  # the second pass of each is kept
+    g, d = figures["graph"], figures["loop"]
+    print(f"graph: {turns} turns (prompt, one answer with one tool call, parse, check), no model")
+    print(
+        f"  LangGraph graph {g:.3f} ms CPU per turn, the same nodes in a plain loop {d:.3f} ms: "
+        f"the graph's own cost {g - d:.3f} ms per turn; load average {os.getloadavg()[0]:.1f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("which", nargs="?", default="all", choices=["concurrency", "cpu", "tokens", "all"])
+    ap.add_argument("which", nargs="?", default="all", choices=["concurrency", "cpu", "tokens", "graph", "all"])
     ap.add_argument("--base-handler-only", action="store_true", help="concurrency: only litellm's base HTTP handler")
     a = ap.parse_args()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     if a.which in ("tokens", "all"):
         bench_tokens()
+    if a.which in ("graph", "all"):
+        bench_graph()
     if a.which in ("cpu", "all"):
         bench_cpu()
     if a.which in ("concurrency", "all"):

@@ -1,7 +1,8 @@
 """An LLM-agent run against the loopback stand-in server (200 ms latency), then its replay.
 
 Run: .venv/bin/python benchmarks/bench_replay.py [--llm 20] [--scripted 20] [--rounds 10] [--latency 0.2]
-Prints the original run's wall time, the replay's, their ratio, the tokens the original
+Prints the original run's wall time, the replay's, their ratio, the replay's time per 100 calls (all in,
+and the lookups in the record alone), the tokens the original
 spent, the tokens the replay spent (requests the server saw during the replay, and the
 token counts the replay would have had to pay for) and whether the replay was identical.
 """
@@ -9,11 +10,14 @@ token counts the replay would have had to pay for) and whether the replay was id
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import tempfile
 import time
 
 from agents.llm import ModelServer, ServerFaults
 from sandbox import Session, replay
+from sandbox.replay import Replayer
 from sandbox.scenario import parse_scenario
 from traces import Store
 
@@ -95,10 +99,17 @@ def main() -> None:
                 {"r": result.run_id},
             ).one()
         server.reset_stats()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = replay(result.run_id, store)
-        t_replay = time.perf_counter() - t0
+        t_replay, cpu_replay = time.perf_counter() - t0, time.process_time() - c0
         requests_replay = server.stats["requests"]
+        # once more through the Replayer, to read the time the record's lookups took
+        rp = Replayer(store, result.run_id)
+        try:
+            asyncio.run(rp.replay_to(rp.source.rounds_done))
+            lookup = rp.model.lookup_seconds if rp.model is not None else 0.0
+        finally:
+            rp.close()
     print(f"agents: {a.llm} LLM + {a.scripted} scripted, rounds={a.rounds}, model latency={a.latency * 1000:.0f} ms")
     print(
         f"original run : {t_run:.2f} s, {requests_run} model requests, {calls} recorded calls, "
@@ -112,6 +123,13 @@ def main() -> None:
         f"tokens spent by the replay: {'0' if requests_replay == 0 else f'unknown: {requests_replay} requests were made'}"
     )
     print(f"original / replay time: {t_run / t_replay:.1f}x")
+    served = max(1, report.llm_calls_served)
+    print(
+        f"replay per 100 LLM calls: {t_replay / served * 100:.3f} s wall, {cpu_replay / served * 100:.3f} s CPU "
+        f"all in (the session re-executed, the graph, the lookups, the checks); "
+        f"the record's lookups {lookup / served * 100 * 1000:.2f} ms of it; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"replay result: {report}")
 
 

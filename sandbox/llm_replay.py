@@ -1,10 +1,11 @@
-"""A litellm custom provider that answers LLM calls from a run's record, never from a model.
+"""Answers to LLM calls from a run's record, never from a model.
 
-During a replay every LLM agent's calls are routed to this provider (litellm's
-``custom_llm_provider`` parameter; the model string, and so the request hash, stay as they
-were). Each request is hashed the way the agent recorded it; the next unused recorded call
-with that hash gives the answer (or re-raises the recorded transport fault, so retries
-replay too). A request the record does not hold is a divergence: it is reported with a
+During a replay every LLM agent looks its calls up here (``CallSettings.answers``): the agent
+hashes each request as it did when it recorded it, and the next unused recorded call with
+that hash gives the answer, or the recorded fault (so retries replay too). It is a lookup in a
+dict by hash: no litellm, no thread, no HTTP. The same record is also a litellm custom provider
+(``install``; the model string, and so the hash, stay as they were) for callers that go
+through litellm. A request the record does not hold is a divergence: it is reported with a
 diff against the closest recorded request of the round, and the call fails.
 No token is spent and no network call is made.
 """
@@ -15,16 +16,19 @@ import difflib
 import json
 import os
 import re
+import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from agents.llm.calls import request_hash, tools_hash
+from agents.llm.calls import first_difference, request_hash, request_view, tools_hash
+from agents.llm.model_call import RecordedAnswer
 from sandbox.verify import Divergence
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+NOT_RECORDED = "replay: this request is not in the record (see the replay report)"
 SAMPLING = ("temperature", "top_p", "max_tokens", "seed", "tool_choice", "parallel_tool_calls")
 
 
@@ -59,7 +63,7 @@ def _pretty(model: str, params: Mapping[str, Any], tools_sha: str, messages: Ite
     return lines
 
 
-_AGENT = re.compile(r'"agent_id"\s*:\s*"([^"]+)"')
+_AGENT = re.compile(r'"agent_id"\s*:\s*"([^"]+)"|You are agent ([\w-]+)')
 
 
 def _agent_of(messages: Iterable[Mapping[str, Any]]) -> str | None:
@@ -67,7 +71,7 @@ def _agent_of(messages: Iterable[Mapping[str, Any]]) -> str | None:
     for m in messages:
         found = _AGENT.search(str(m.get("content") or ""))
         if found:
-            return found.group(1)
+            return found.group(1) or found.group(2)
     return None
 
 
@@ -83,6 +87,7 @@ class RecordedModel:
             self.by_hash[r["request_hash"]].append(r)
         self.used: set[tuple[int, str, int]] = set()
         self.served = 0
+        self.lookup_seconds = 0.0  # time spent finding and rebuilding answers (benchmarks print it)
         self.divergence: Divergence | None = None
         self._handler: Any = None
 
@@ -120,8 +125,39 @@ class RecordedModel:
         litellm.custom_provider_map = [p for p in litellm.custom_provider_map if p.get("provider") != self.provider]
 
     # --- answering ------------------------------------------------------------------------
+    def lookup(
+        self,
+        request_hash: str,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        params: dict[str, Any],
+    ) -> RecordedAnswer:
+        """The recorded answer to the request with this hash (the agent's own), or the recorded fault."""
+        t0 = time.perf_counter()
+        try:
+            queue = self.by_hash.get(request_hash)
+            if not queue:
+                self._diverged(model, messages, tools, {k: params[k] for k in SAMPLING if k in params})
+                return RecordedAnswer(None, fault="bad_request", error=NOT_RECORDED)
+            row = queue.popleft()
+            self.used.add((row["round"], row["agent_id"], row["seq"]))
+            self.served += 1
+            if row.get("response_json") is None:
+                return RecordedAnswer(None, fault=row.get("fault") or "error", error=row.get("error"))
+            return RecordedAnswer(json.loads(row["response_json"]), float(row.get("cost_usd") or 0.0))
+        finally:
+            self.lookup_seconds += time.perf_counter() - t0
+
     def answer(self, model: str, messages: list[Any], optional_params: Mapping[str, Any]) -> Any:
         """The recorded answer to this request, or the recorded fault raised again."""
+        t0 = time.perf_counter()
+        try:
+            return self._answer(model, messages, optional_params)
+        finally:
+            self.lookup_seconds += time.perf_counter() - t0
+
+    def _answer(self, model: str, messages: list[Any], optional_params: Mapping[str, Any]) -> Any:
         from litellm import ModelResponse
 
         plain = [m if isinstance(m, dict) else dict(m) for m in messages]
@@ -131,9 +167,7 @@ class RecordedModel:
         queue = self.by_hash.get(rhash)
         if not queue:
             self._diverged(model, plain, tools, params)
-            raise _fault_error(
-                "bad_request", "replay: this request is not in the record (see the replay report)", model
-            )
+            raise _fault_error("bad_request", NOT_RECORDED, model)
         row = queue.popleft()
         self.used.add((row["round"], row["agent_id"], row["seq"]))
         self.served += 1
@@ -148,33 +182,54 @@ class RecordedModel:
         if self.divergence is not None:
             return
         rnd = self.current_round()
-        candidates = [
-            r for r in self.rows if r["round"] == rnd and (r["round"], r["agent_id"], r["seq"]) not in self.used
-        ]
+        unused = [r for r in self.rows if (r["round"], r["agent_id"], r["seq"]) not in self.used]
         agent = _agent_of(messages)
-        candidates = [r for r in candidates if r["agent_id"] == agent] or candidates
-        mine = _pretty(model, params, tools_hash(tools), messages)
-        best, best_score = None, -1.0
-        for r in candidates or self.rows:
-            rec = json.loads(r["messages_json"])
-            score = difflib.SequenceMatcher(None, json.dumps(rec)[:4000], json.dumps(messages)[:4000]).ratio()
-            if score > best_score:
-                best, best_score = r, score
+        # The call that should have matched: the agent's next unused call of this round (then of
+        # any later round, then any unused call), in the order the agent made them.
+        best = min(
+            (r for r in unused if r["agent_id"] == agent and r["round"] >= rnd),
+            key=lambda r: (r["round"], r["seq"]),
+            default=None,
+        ) or min(unused or self.rows, key=lambda r: (r["round"] != rnd, r["round"], r["seq"]), default=None)
         if best is None:
             self.divergence = Divergence(rnd, "llm call", "request", "no LLM calls", "a call to " + model)
             return
-        recorded_params = {k: v for k, v in json.loads(best["params_json"]).items() if k in SAMPLING}
-        theirs = _pretty(best["model"], recorded_params, best["tools_sha256"], json.loads(best["messages_json"]))
-        diff = list(difflib.unified_diff(theirs, mine, "recorded", "replayed", n=0, lineterm=""))[:40]
-        key = f"agent {best['agent_id']} seq {best['seq']}"
-        mine_hash = request_hash(model, messages, tools, params)
+        recorded = request_view(
+            best["model"], json.loads(best["messages_json"]), best["tools_sha256"], json.loads(best["params_json"])
+        )
+        replayed = request_view(model, messages, tools_hash(tools), params)
         self.divergence = Divergence(
             rnd,
             "llm call",
-            key,
+            f"agent {best['agent_id']} seq {best['seq']}",
             f"request {best['request_hash'][:12]}",
-            f"request {mine_hash[:12]}, which the record does not hold; what changed:\n" + "\n".join(diff),
+            f"request {request_hash(model, messages, tools, params)[:12]}, which the record does not hold; "
+            + describe_difference(recorded, replayed),
         )
+
+
+def _excerpt(value: Any, other: Any, width: int = 160) -> str:
+    """``value`` as JSON, cut around where it starts to differ from ``other`` when it is long."""
+    a, b = json.dumps(value, sort_keys=True, default=str), json.dumps(other, sort_keys=True, default=str)
+    if len(a) <= 2 * width:
+        return a
+    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    lo = max(0, at - width // 2)
+    return ("..." if lo else "") + a[lo : lo + width] + ("..." if lo + width < len(a) else "")
+
+
+def describe_difference(recorded: Mapping[str, Any], replayed: Mapping[str, Any]) -> str:
+    """The first differing field of two request views (path and both values), then a short line diff."""
+    found = first_difference(recorded, replayed)
+    if found is None:
+        head = "the canonical requests are equal (the hash differs by something outside them)"
+    else:
+        path, a, b = found
+        head = f"first difference at {path}: recorded {_excerpt(a, b)}, replayed {_excerpt(b, a)}"
+    mine = _pretty(replayed["model"], replayed["params"], replayed["tools_sha256"], replayed["messages"])
+    theirs = _pretty(recorded["model"], recorded["params"], recorded["tools_sha256"], recorded["messages"])
+    diff = list(difflib.unified_diff(theirs, mine, "recorded", "replayed", n=0, lineterm=""))[:40]
+    return head + "\nwhat changed:\n" + "\n".join(diff)
 
 
 def llm_agents(agents: Mapping[str, Any]) -> int:
@@ -182,18 +237,14 @@ def llm_agents(agents: Mapping[str, Any]) -> int:
     return sum(1 for a in agents.values() if isinstance(getattr(getattr(a, "settings", None), "params", None), dict))
 
 
-def route_agents(agents: Mapping[str, Any], provider: str | None) -> int:
-    """Send LLM agents' calls to ``provider`` (None: back to their configured models); returns how many."""
+def route_agents(agents: Mapping[str, Any], record: RecordedModel | None) -> int:
+    """Answer LLM agents' calls from ``record`` (None: from their configured models again); returns how many."""
     n = 0
     for agent in agents.values():
         settings = getattr(agent, "settings", None)
-        params = getattr(settings, "params", None)
-        if not isinstance(params, dict):
+        if not isinstance(getattr(settings, "params", None), dict):
             continue
-        if provider is None:
-            params.pop("custom_llm_provider", None)
-        else:
-            params["custom_llm_provider"] = provider
+        settings.answers = record
         n += 1
     return n
 

@@ -109,7 +109,8 @@ class Replayer:
         self.model: RecordedModel | None = None
         if llm_agents(self.session.agents):
             self.model = RecordedModel(recorded_calls(store, run_id), lambda: self.session.round)
-            route_agents(self.session.agents, self.model.install())
+            self.model.install()  # also a litellm provider, for callers that go through litellm
+            route_agents(self.session.agents, self.model)
 
     def _model_check(self, session: Session, log: RoundLog) -> None:
         if self.model is not None and self.model.divergence is not None and self.recorder.divergence is None:

@@ -106,6 +106,7 @@ class Session:
         )
         self.limits = limits or ObservationLimits()
         self.agents: dict[str, Agent] = {}
+        self.shared: dict[str, Any] = {}  # handed to every agent: what they share (LLM call pools and budget)
         self.round = 0
         self.run_id = run_id or f"{self.scenario.name}-{uuid.uuid4().hex[:10]}"
         self.hooks = Hooks()
@@ -150,6 +151,7 @@ class Session:
             self._role_counts[spec.role] += 1
             self.agents[aid] = cls(aid, spec.role, rng=random.Random(), **spec.params)
             self.agents[aid].scope = self.run_id
+            self.agents[aid].shared = self.shared
             self.market.join(Member(aid, spec.role, cls.kind, private, endowment))
             ids.append(aid)
         return ids

@@ -130,6 +130,7 @@ def test_changed_request_is_reported_with_a_diff(llm_run, tmp_path) -> None:
     d = report.divergence
     assert d is not None and d.round == 3 and d.what == "llm call" and d.key == f"agent {agent} seq {seq}"
     assert "bazaar" in d.replayed and "market" in d.replayed and "which the record does not hold" in d.replayed
+    assert "first difference at messages[0].content: recorded " in d.replayed, d.replayed
 
 
 def test_changed_response_diverges_in_that_round(llm_run, tmp_path) -> None:

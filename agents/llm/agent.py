@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agents.base import Agent, DryRun
-from agents.llm.budget import Limits, pool_for
+from agents.llm.budget import Limits, pool_in
 from agents.llm.calls import CallRecord
 from agents.llm.model_call import CallLog, CallSettings
 from agents.llm.personas import persona as get_persona
@@ -114,6 +114,7 @@ class LLMAgent(Agent):
         self.log = CallLog(agent_id)
         self.last_turn: dict[str, Any] = {}
         self._seq_round = -1
+        self._last_spend: tuple[int, float] | None = None  # the previous turn's usage: what the next one reserves
         self._described = {
             "model": self.model,
             "persona": self.persona.name,
@@ -145,12 +146,23 @@ class LLMAgent(Agent):
 
         settings = self.settings
         settings.params["seed"] = self.rng.randrange(2**31)  # fixed per (session seed, agent, round)
+        pool = pool_in(self.shared, self.pool_key, self.max_in_flight, self.session_limits)
+        # Ask the session budget before awaiting anything, so every turn of the round has asked
+        # when the pool decides; the seeded draw is this turn's place in the admission order.
+        last_tokens, last_cost = self._last_spend or (None, None)
+        refused = await pool.admit(self.rng.random(), self.id, *pool.estimate(last_tokens, last_cost))
+        if refused:
+            self.log.stopped = f"session {refused}"
+            self.log.new(obs.round, 0, event="budget", model=self.model, fault="budget", error=self.log.stopped)
+            self.last_turn = {"end_reason": self.log.stopped, "faults": ["budget"]}
+            return []
+        before = (self.log.spend.tokens, self.log.spend.cost_usd)
         ctx = TurnContext(
             obs=obs,
             check=check,
             settings=settings,
             log=self.log,
-            pool=pool_for(f"{self.scope}/{self.pool_key}", self.max_in_flight, self.session_limits),
+            pool=pool,
             tools=tools_for(obs.role, obs.market.mechanism),
             persona=self.persona.name,
             persona_text=self.persona.instructions,
@@ -164,6 +176,8 @@ class LLMAgent(Agent):
             self._gave_up(obs.round, f"the turn failed: {type(err).__name__}: {err}")
             self.last_turn = {"end_reason": "error", "faults": ["error"]}
             return []
+        finally:
+            self._last_spend = (self.log.spend.tokens - before[0], self.log.spend.cost_usd - before[1])
         actions = list(final.get("actions", []))
         self.last_turn = {
             "end_reason": final.get("end_reason", ""),

@@ -1,19 +1,27 @@
 """Budgets and the cap on calls in flight.
 
 A ``Spend`` counts tokens and money (litellm's usage and cost estimate). Each LLM agent has
-its own; every agent of a session also shares one ``CallPool``: the session-wide spend and
-budget, and the semaphore that caps model calls in flight. Agents never see the session, so
-the pool is found by key: the session sets each agent's ``scope`` to its run id, and the key
-joins it with the pool name (pass ``pool=`` a name to split agents of one session into
-separately capped pools). The session's spend lives as long as the process and follows the run
-across ``run()`` calls; the semaphore belongs to the running event loop, as asyncio requires.
+its own; the agents of a session also share a ``CallPool``: the session-wide spend and budget,
+and the semaphore that caps model calls in flight. The session owns the pools: it hands every
+agent the same ``shared`` dict and the pools live in it (``pool_in``), keyed by pool name and
+cap (pass ``pool=`` a name to split agents of one session into separately capped pools). The
+spend follows the run across ``run()`` calls; the semaphore is made in the running event loop,
+as asyncio requires. Nothing here is process-global.
+
+Admission against the session budget is deterministic. A turn asks to be admitted at its start,
+before it awaits anything (``CallPool.admit``); the turns that start together (a round's
+``gather``) are decided together, once all have asked, in a seeded order, each reserving an
+estimate of its usage (the agent's previous turn, else the mean turn so far): a turn is admitted
+while the settled spend plus the reservations before it are under the budget. Real usage settles
+as calls answer, and the next round's decisions start from it. So who is refused depends on the
+seed and the record, never on which call finished first, and a replay refuses the same turns.
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,11 +33,20 @@ class Limits:
 
     def exceeded(self, spend: Spend) -> str | None:
         """Why ``spend`` has crossed these limits, or None."""
-        if self.tokens is not None and spend.tokens >= self.tokens:
-            return f"token budget of {self.tokens} spent ({spend.tokens} used)"
-        if self.cost_usd is not None and spend.cost_usd >= self.cost_usd:
-            return f"money budget of ${self.cost_usd:.4f} spent (${spend.cost_usd:.4f} used)"
+        return self.over(spend.tokens, spend.cost_usd)
+
+    def over(self, tokens: int, cost_usd: float, reserved: str = "") -> str | None:
+        """Why ``tokens`` / ``cost_usd`` (used, plus ``reserved`` for turns before) cross these limits."""
+        if self.tokens is not None and tokens >= self.tokens:
+            return f"token budget of {self.tokens} spent ({tokens} used{reserved})"
+        if self.cost_usd is not None and cost_usd >= self.cost_usd:
+            return f"money budget of ${self.cost_usd:.4f} spent (${cost_usd:.4f} used{reserved})"
         return None
+
+    @property
+    def unlimited(self) -> bool:
+        """True when there is nothing to check."""
+        return self.tokens is None and self.cost_usd is None
 
 
 @dataclass
@@ -55,17 +72,77 @@ class Spend:
 
 
 @dataclass
+class _Ask:
+    order: float
+    agent_id: str
+    tokens: int
+    cost_usd: float
+    answer: asyncio.Future[str | None]
+
+
 class CallPool:
     """What the agents of one session share: the in-flight cap and the session budget."""
 
-    max_in_flight: int
-    limits: Limits = field(default_factory=Limits)
-    spend: Spend = field(default_factory=Spend)
-    in_flight: int = 0
-    peak_in_flight: int = 0
+    def __init__(self, max_in_flight: int, limits: Limits | None = None) -> None:
+        self.max_in_flight = max(1, int(max_in_flight))
+        self.limits = limits or Limits()
+        self.spend = Spend()
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.turns = 0  # turns admitted so far (the mean turn is the estimate for an agent's first)
+        self.refused = 0
+        self._asks: list[_Ask] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._semaphore: asyncio.Semaphore | None = None
 
-    def __post_init__(self) -> None:
-        self.semaphore = asyncio.Semaphore(self.max_in_flight)
+    @property
+    def semaphore(self) -> asyncio.Semaphore:
+        """The cap on calls in flight, made in (and for) the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._loop is not loop:
+            self._loop, self._semaphore = loop, asyncio.Semaphore(self.max_in_flight)
+        return self._semaphore
+
+    def estimate(self, last_tokens: int | None, last_cost: float | None) -> tuple[int, float]:
+        """What a turn reserves: the agent's previous turn, else the mean admitted turn so far, else 0."""
+        if last_tokens is not None and last_cost is not None:
+            return last_tokens, last_cost
+        if self.turns:
+            return self.spend.tokens // self.turns, self.spend.cost_usd / self.turns
+        return 0, 0.0
+
+    def admit(self, order: float, agent_id: str, tokens: int, cost_usd: float) -> asyncio.Future[str | None]:
+        """Ask to start a turn; the future gives None (admitted) or why the session budget refuses it.
+
+        Call it before the turn awaits anything: every turn the round started asks before the
+        decision runs (it is scheduled behind them), and they are decided in ``(order, agent_id)``
+        order, not in the order they asked.
+        """
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str | None] = loop.create_future()
+        if self.limits.unlimited:
+            self.turns += 1
+            answer.set_result(None)
+            return answer
+        if not self._asks:
+            loop.call_soon(self._decide)
+        self._asks.append(_Ask(order, agent_id, tokens, cost_usd, answer))
+        return answer
+
+    def _decide(self) -> None:
+        asks, self._asks = sorted(self._asks, key=lambda a: (a.order, a.agent_id)), []
+        tokens, cost = self.spend.tokens, self.spend.cost_usd
+        reserved = 0
+        for ask in asks:
+            note = f" and {reserved} reserved by turns admitted before this one" if reserved else ""
+            reason = self.limits.over(tokens, cost, note)
+            if reason is None:
+                self.turns += 1
+                tokens, cost, reserved = tokens + ask.tokens, cost + ask.cost_usd, reserved + ask.tokens
+            else:
+                self.refused += 1
+            if not ask.answer.done():  # a cancelled turn no longer waits
+                ask.answer.set_result(reason)
 
     def enter(self) -> None:
         """Count a call going out (for the peak figure benchmarks print)."""
@@ -77,26 +154,21 @@ class CallPool:
         self.in_flight -= 1
 
 
-_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, CallPool]] = weakref.WeakKeyDictionary()
-_SPENDS: dict[str, Spend] = {}
+POOLS = "llm_call_pools"  # the key of the pools in a session's shared dict
 
 
-def pool_for(key: str, max_in_flight: int, limits: Limits) -> CallPool:
-    """The pool called ``key`` in the running event loop, created by the first agent that asks.
+def pool_in(shared: dict[str, Any], key: str, max_in_flight: int, limits: Limits) -> CallPool:
+    """The pool called ``key`` among the session's ``shared`` things, made by the first agent that asks.
 
-    The first caller fixes the cap and the session budget; later agents share them. The spend
-    of ``key`` carries over from earlier event loops (a run stepped through several ``run()``
-    calls keeps counting against one budget).
+    The first caller fixes the cap and the session budget; later agents share them.
     """
-    loop = asyncio.get_running_loop()
-    pools = _POOLS.setdefault(loop, {})
+    pools: dict[str, CallPool] = shared.setdefault(POOLS, {})
     pool = pools.get(key)
     if pool is None:
-        spend = _SPENDS.setdefault(key, Spend())
-        pool = pools[key] = CallPool(max_in_flight=max(1, int(max_in_flight)), limits=limits, spend=spend)
+        pool = pools[key] = CallPool(max_in_flight, limits)
     return pool
 
 
-def current_pools() -> dict[str, CallPool]:
-    """The pools of the running event loop (for benchmarks and tests)."""
-    return dict(_POOLS.get(asyncio.get_running_loop(), {}))
+def pools_of(shared: dict[str, Any]) -> dict[str, CallPool]:
+    """The call pools of a session (for benchmarks and tests): ``pools_of(session.shared)``."""
+    return dict(shared.get(POOLS, {}))

@@ -59,13 +59,109 @@ def tools_hash(tools: list[dict[str, Any]]) -> str:
     return digest
 
 
-def request_hash(
-    model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], params: dict[str, Any]
-) -> str:
-    """sha256 of what decides a model's answer: model, messages, tools and sampling parameters."""
-    sampling = {k: params[k] for k in SAMPLING_KEYS if k in params and k != "api_base"}
-    blob = canonical({"model": model, "messages": messages, "tools_sha256": tools_hash(tools), "params": sampling})
+def _canonical_args(raw: Any) -> Any:
+    """Tool-call arguments as one text: JSON re-encoded canonically, anything else kept as it came."""
+    if isinstance(raw, (dict, list)):
+        return canonical(raw)
+    if isinstance(raw, str):
+        try:
+            return canonical(json.loads(raw))
+        except ValueError:
+            return raw  # malformed arguments are part of what the model saw: keep them byte for byte
+    return raw
+
+
+def _canonical_content(content: Any) -> Any:
+    """Message content as a string when it is only text parts; None and "" both mean no content."""
+    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+        content = "".join(str(p.get("text") or "") for p in content)
+    return None if content == "" else content
+
+
+def canonical_messages(messages: list[Any]) -> list[dict[str, Any]]:
+    """The messages in the one form a request hash sees, whoever built them.
+
+    A previous turn's assistant message reaches the next request either as the live model's
+    answer or as the recorded answer passed back through litellm, which drops ``None`` fields,
+    may turn ``arguments`` into another JSON spelling and keeps the provider's tool-call ids.
+    So: fields that are ``None`` (or empty lists) are left out, ``content`` of "" is no content,
+    tool-call arguments are canonical JSON, a tool call's ``type`` defaults to ``function``,
+    and tool-call ids become ``call_0``, ``call_1``... in order of first appearance (in the
+    assistant's calls and the tool results that answer them), so random provider ids do not count.
+    """
+    ids: dict[str, str] = {}
+
+    def cid(raw: Any) -> str:
+        key = str(raw)
+        if key not in ids:
+            ids[key] = f"call_{len(ids)}"
+        return ids[key]
+
+    out: list[dict[str, Any]] = []
+    for msg in messages:
+        m = msg if isinstance(msg, dict) else dict(msg)
+        c: dict[str, Any] = {}
+        for k, v in m.items():
+            if k == "content":
+                v = _canonical_content(v)
+            elif k == "tool_calls":
+                v = [
+                    {
+                        "id": cid(t.get("id") if t.get("id") is not None else f"#{i}"),
+                        "type": t.get("type") or "function",
+                        "function": {
+                            "name": (t.get("function") or {}).get("name"),
+                            "arguments": _canonical_args((t.get("function") or {}).get("arguments")),
+                        },
+                    }
+                    for i, t in enumerate(x if isinstance(x, dict) else dict(x) for x in (v or []))
+                ]
+            elif k == "tool_call_id" and v is not None:
+                v = cid(v)
+            if v is None or (isinstance(v, list) and not v):
+                continue
+            c[k] = v
+        out.append(c)
+    return out
+
+
+def request_view(model: str, messages: list[Any], tools_sha256: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What a request hash covers, as a plain structure (the divergence report compares these)."""
+    sampling = {k: params[k] for k in SAMPLING_KEYS if k != "api_base" and params.get(k) is not None}
+    return {"model": model, "messages": canonical_messages(messages), "tools_sha256": tools_sha256, "params": sampling}
+
+
+def request_hash(model: str, messages: list[Any], tools: list[dict[str, Any]], params: dict[str, Any]) -> str:
+    """sha256 of what decides a model's answer: model, messages, tools and sampling parameters.
+
+    Computed on the canonical form (``canonical_messages``): the same bytes whether the earlier
+    answers in ``messages`` came from a model or from a record.
+    """
+    blob = canonical(request_view(model, messages, tools_hash(tools), params))
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def first_difference(a: Any, b: Any, path: str = "") -> tuple[str, Any, Any] | None:
+    """The first place two JSON-like values differ: (path such as ``messages[2].content``, a's value, b's value)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(a.keys() | b.keys()):
+            sub = f"{path}.{k}" if path else str(k)
+            if k not in a or k not in b:
+                return sub, a.get(k, "<missing>"), b.get(k, "<missing>")
+            found = first_difference(a[k], b[k], sub)
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
+            found = first_difference(x, y, f"{path}[{i}]")
+            if found:
+                return found
+        if len(a) != len(b):
+            n = min(len(a), len(b))
+            return f"{path}[{n}]", a[n] if len(a) > n else "<missing>", b[n] if len(b) > n else "<missing>"
+        return None
+    return None if a == b and type(a) is type(b) else (path, a, b)
 
 
 @dataclass

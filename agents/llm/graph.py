@@ -7,6 +7,9 @@
 ``AgentState`` holds what changes during the turn (messages, actions that passed the dry
 run, faults); ``TurnContext`` holds what does not (model settings, the dry run, the pool,
 the bounds) and travels as LangGraph's run context, outside the state.
+
+Every node and router is ``async def`` although only ``call`` awaits: LangGraph runs a plain
+function of an async graph in a worker thread, which cost six thread hops a turn.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class TurnContext:
             self.last_record.fault = kind
 
 
-def build_prompt(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+async def build_prompt(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """Opening messages from the observation, persona and memory."""
     ctx = runtime.context
     return {"messages": pr.build_messages(ctx.obs, ctx.persona, ctx.persona_text, ctx.memory), "answers": 0}
@@ -89,7 +92,7 @@ async def call(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, An
     return {"messages": [clean], "answers": state["answers"] + 1, "status": "parse"}
 
 
-def parse(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+async def parse(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """Turn the answer's tool calls into pending actions; nudge after an answer with none."""
     ctx = runtime.context
     answer = state["messages"][-1]
@@ -122,7 +125,7 @@ def _to_action(call_: dict[str, Any]) -> ActionBase:
     return parse_action({**args, "type": name})
 
 
-def check(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+async def check(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """Dry-run each pending action on the round-start view; feed every verdict back."""
     ctx = runtime.context
     kept = len(state.get("actions", []))
@@ -165,7 +168,7 @@ def check(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     return update
 
 
-def _route(state: AgentState) -> str:
+async def _route(state: AgentState) -> str:
     return END if state.get("status") == "end" else state["status"]
 
 

@@ -12,7 +12,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from agents.llm.budget import CallPool, Limits, Spend
 from agents.llm.calls import CallRecord, emit_span, request_hash, tools_hash
@@ -28,6 +28,31 @@ def _litellm() -> Any:
     return litellm
 
 
+@dataclass(frozen=True)
+class RecordedAnswer:
+    """A call's answer as a record holds it: the response body, or the fault the call had."""
+
+    body: dict[str, Any] | None
+    cost: float = 0.0
+    fault: str | None = None
+    error: str | None = None
+
+
+class RecordedAnswers(Protocol):
+    """Answers looked up by request hash instead of calling a model (a replay; see sandbox.llm_replay)."""
+
+    def lookup(
+        self,
+        request_hash: str,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        params: dict[str, Any],
+    ) -> RecordedAnswer:
+        """The recorded answer to this request (a request the record lacks is a ``bad_request`` fault)."""
+        ...
+
+
 @dataclass
 class CallSettings:
     """How an agent calls its model."""
@@ -39,6 +64,7 @@ class CallSettings:
     backoff: float = 0.5
     backoff_cap: float = 8.0
     limits: Limits = field(default_factory=Limits)
+    answers: RecordedAnswers | None = None  # set during a replay: no model is called
 
 
 @dataclass
@@ -66,12 +92,28 @@ def _cost(resp: Any, model: str) -> float:
     return float(cost) if isinstance(cost, (int, float)) else 0.0
 
 
-def _stop_reason(log: CallLog, settings: CallSettings, pool: CallPool) -> str | None:
+def _stop_reason(log: CallLog, settings: CallSettings) -> str | None:
+    # Only the agent's own budget is checked per call: its spend grows in its own order. The
+    # session budget admits whole turns, in a seeded order (CallPool.admit), never per call,
+    # where the answer would depend on which other agents' calls had finished.
     mine = settings.limits.exceeded(log.spend)
-    if mine:
-        return f"agent {mine}"
-    shared = pool.limits.exceeded(pool.spend)
-    return f"session {shared}" if shared else None
+    return f"agent {mine}" if mine else None
+
+
+def _answered(
+    rec: CallRecord, log: CallLog, pool: CallPool, body: dict[str, Any], cost: float, start_ns: int, turn_round: int
+) -> dict[str, Any]:
+    """Record an answered call (usage, cost, spend, span); the assistant message."""
+    rec.response = body
+    usage = body.get("usage") or {}
+    rec.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+    rec.completion_tokens = int(usage.get("completion_tokens") or 0)
+    rec.cost = cost
+    log.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
+    pool.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
+    emit_span(rec, start_ns, time.time_ns(), turn_round)
+    choices = body.get("choices") or []
+    return (choices[0].get("message") if choices else None) or {"role": "assistant", "content": ""}
 
 
 async def call_model(
@@ -84,11 +126,10 @@ async def call_model(
     attempt: int,
 ) -> tuple[dict[str, Any] | None, CallRecord | None]:
     """Call the model once (retrying transport faults); the assistant message and its record."""
-    litellm = _litellm()
     thash = tools_hash(tools)
     rhash = request_hash(settings.model, messages, tools, settings.params)
     for retry in range(settings.max_retries + 1):
-        reason = log.stopped or _stop_reason(log, settings, pool)
+        reason = log.stopped or _stop_reason(log, settings)
         if reason:
             if log.stopped is None:
                 log.stopped = reason
@@ -106,6 +147,18 @@ async def call_model(
             tools=tools if first_tools else None,
         )
         log.tools_sent.add(thash)
+        if settings.answers is not None:  # a replay: a lookup by the request hash, no model and no cap
+            start_ns, t0 = time.time_ns(), time.perf_counter()
+            got = settings.answers.lookup(rhash, settings.model, messages, tools, settings.params)
+            rec.latency_ms = (time.perf_counter() - t0) * 1000
+            if got.body is not None:
+                return _answered(rec, log, pool, got.body, got.cost, start_ns, turn_round), rec
+            rec.fault, rec.error = got.fault or "error", got.error
+            emit_span(rec, start_ns, time.time_ns(), turn_round)
+            if rec.fault not in RETRYABLE or retry == settings.max_retries:
+                return None, rec
+            continue  # the recorded retry follows; there is no model to wait for
+        litellm = _litellm()
         queued = time.perf_counter()
         async with pool.semaphore:
             start_ns, t0 = time.time_ns(), time.perf_counter()
@@ -132,17 +185,9 @@ async def call_model(
                 pool.leave()
         rec.latency_ms = (time.perf_counter() - t0) * 1000
         if resp is not None:
-            body = resp.model_dump(mode="json")
-            rec.response = body
-            usage = body.get("usage") or {}
-            rec.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-            rec.completion_tokens = int(usage.get("completion_tokens") or 0)
-            rec.cost = _cost(resp, settings.model)
-            log.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
-            pool.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
-            emit_span(rec, start_ns, time.time_ns(), turn_round)
-            choices = body.get("choices") or []
-            message = (choices[0].get("message") if choices else None) or {"role": "assistant", "content": ""}
+            message = _answered(
+                rec, log, pool, resp.model_dump(mode="json"), _cost(resp, settings.model), start_ns, turn_round
+            )
             return message, rec
         emit_span(rec, start_ns, time.time_ns(), turn_round)
         if rec.fault not in RETRYABLE or retry == settings.max_retries:
