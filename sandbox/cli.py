@@ -15,7 +15,7 @@ from rich.table import Table
 
 from sandbox.scenario import ScenarioError, load_scenario
 from sandbox.session import RunResult, Session
-from traces.store import DEFAULT_DB, Store, StoreError
+from traces.store import DEFAULT_DB, Store, StoreError, StoreUnavailable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Agora: a sandbox for markets of LLM agents.")
 console = Console()
@@ -25,9 +25,15 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed (default: the 
 RoundsOpt = Annotated[int | None, typer.Option("--rounds", help="Rounds (default: the scenario's).")]
 
 
+def one_line(message: str) -> str:
+    """``message`` on one line: several mistakes joined by '; ', control characters escaped."""
+    text = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
 def fail(message: str) -> None:
-    """Print one clear sentence and exit with status 2."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print one clear sentence on one line of stderr and exit with status 2."""
+    typer.echo(f"error: {one_line(message)}", err=True)
     raise typer.Exit(2)
 
 
@@ -105,15 +111,24 @@ def _run(scenario_ref: str, db: str, seed: int | None, rounds: int | None) -> No
     try:
         scenario = load_scenario(scenario_ref)
         store = Store(db)
-        _ = store.engine  # connect now so a bad URL fails before the run starts
-    except (ScenarioError, StoreError) as err:
-        fail(str(err))
-    try:
         session = Session(scenario, seed=seed, rounds=rounds, store=store)
-    except ValueError as err:  # an agent type refused its parameters (a misspelt persona, say)
-        fail(f"{scenario_ref}: {err}")
-    result, seconds = run_with_progress(session)
+    except (ValueError, TypeError) as err:  # ScenarioError, or an agent type refused its parameters
+        fail(str(err) if isinstance(err, ScenarioError) else f"{scenario_ref}: {err}")
+    try:
+        _ = store.engine  # connect now (after every other check) so a bad URL fails before the run starts
+    except StoreError as err:
+        fail(str(err))
+    result, seconds = run_session(session)
     print_summary(result, seconds, db)
+
+
+def run_session(session: Session) -> tuple[RunResult, float]:
+    """``run_with_progress``, with a store that stays away ending in one sentence (exit status 3)."""
+    try:
+        return run_with_progress(session)
+    except StoreUnavailable as err:
+        typer.echo(f"error: {one_line(str(err))}", err=True)
+        raise typer.Exit(3) from None
 
 
 @app.command()
