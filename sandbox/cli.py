@@ -107,11 +107,11 @@ def print_market(s: dict[str, Any]) -> None:
     console.print(table)
 
 
-def _run(scenario_ref: str, db: str, seed: int | None, rounds: int | None) -> None:
+def _run(scenario_ref: str, db: str, seed: int | None, rounds: int | None, store_wait: float = 60.0) -> None:
     try:
         scenario = load_scenario(scenario_ref)
         store = Store(db)
-        session = Session(scenario, seed=seed, rounds=rounds, store=store)
+        session = Session(scenario, seed=seed, rounds=rounds, store=store, store_wait=store_wait)
     except (ValueError, TypeError) as err:  # ScenarioError, or an agent type refused its parameters
         fail(str(err) if isinstance(err, ScenarioError) else f"{scenario_ref}: {err}")
     try:
@@ -161,9 +161,15 @@ def run_cmd(
     db: DbOpt = DEFAULT_DB,
     seed: SeedOpt = None,
     rounds: RoundsOpt = None,
+    store_wait: Annotated[
+        float,
+        typer.Option(
+            "--store-wait", min=0, max=86_400, help="Seconds a round's write keeps trying while the store is away."
+        ),
+    ] = 60.0,
 ) -> None:
     """Run any scenario file."""
-    _run(scenario, db, seed, rounds)
+    _run(scenario, db, seed, rounds, store_wait)
 
 
 @app.command()
@@ -183,9 +189,32 @@ from sandbox import cli_traces  # noqa: E402,F401  (the traces command)
 from sandbox import cli_ui  # noqa: E402,F401  (the ui command)
 
 
+def _click_kinds(err: BaseException) -> set[str]:
+    # typer ships its own copy of click, so its exceptions are told by class name, not imported class
+    return {k.__name__ for k in type(err).__mro__}
+
+
 def main() -> None:
-    """Entry point of the ``agora`` console script."""
-    app()
+    """Entry point of the ``agora`` console script: a mistake in the arguments is one line on stderr too."""
+    import sys
+
+    try:
+        code = app(standalone_mode=False)
+    except Exception as err:
+        kinds = _click_kinds(err)
+        if "NoArgsIsHelpError" in kinds:  # bare ``agora``: the help, as before
+            err.show()  # type: ignore[attr-defined]
+            sys.exit(2)
+        if "Abort" in kinds:
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        if "ClickException" not in kinds:
+            raise
+        ctx = getattr(err, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        typer.echo(f"error: {one_line(err.format_message())}{hint}", err=True)  # type: ignore[attr-defined]
+        sys.exit(getattr(err, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -284,3 +284,44 @@ def test_refusals_from_a_real_process(tmp_path, change) -> None:
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in out.stderr, out.stderr
     assert _digest(tmp_path) == before
+
+
+_TOKENS = st.one_of(
+    st.sampled_from(["--seed", "--rounds", "--db", "--store-wait", "--bogus", "--", "-x", "services", "tiny"]),
+    st.sampled_from(["-1", "0", "1", "2", str(10**7), str(10**26), "-9" * 30, "abc", "nan", "1e400", ""]),
+    st.sampled_from(["mysql://u:pw@127.0.0.1/x", "bad://", "/no/such/dir/a.db", "a\u202eb", "x\x00y", "é\n"]),
+    st.text(max_size=12),
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    command=st.sampled_from(["run", "demo", "traces", "resume", "replay", "compare", "fork", "nope"]),
+    args=st.lists(_TOKENS, max_size=6),
+)
+def test_fuzz_command_line_through_main(tmp_path_factory, command, args) -> None:
+    """The console script's own entry point: any argument list ends in success or one line on stderr."""
+    import contextlib
+    import io
+
+    from sandbox.cli import main
+
+    folder = tmp_path_factory.mktemp("argv")
+    if command in ("run", "demo") and not any(a in args for a in ("--rounds",)):
+        args = [*args, "--rounds", "1"]  # good runs stay short
+    argv, cwd = sys.argv, os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        os.chdir(folder)
+        sys.argv = ["agora", command, *args]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as done:
+            main()
+    finally:
+        sys.argv = argv
+        os.chdir(cwd)
+    code = done.value.code
+    if code not in (0, None):
+        lines = [line for line in err.getvalue().splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), (command, args, err.getvalue())
+    assert "Traceback" not in err.getvalue() + out.getvalue()
