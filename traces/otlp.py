@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from protocols import semconv as sc
+from traces.redact import redact_spans
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class OtlpSink:
         """Queue spans for export; waits for room rather than dropping them."""
         if not spans:
             return
+        spans = redact_spans(spans)  # keys and tokens the run was given never leave (traces.redact)
         self._start()
         for i in range(0, len(spans), REQUEST_SPANS):
             self._queue.put((list(spans[i : i + REQUEST_SPANS]), done))
