@@ -18,11 +18,12 @@ from sandbox.ledger import Ledger
 from sandbox.market import Member
 from sandbox.record import RoundLog, action_rows, actions_digest, ledger_rows, transaction_rows
 from sandbox.scenario import Scenario
+from traces.redact import redact, register, url_secrets
 from traces.store import RoundBatch, Store, retrying, shown_url
 
 SECRET_NAME = re.compile(
-    r"(api_?key|token$|secret|password|credential)", re.IGNORECASE
-)  # token$: not max_tokens, token_budget
+    r"(api_?key|token$|secret|password|credential|authorization|headers?$|cookie)", re.IGNORECASE
+)  # token$: not max_tokens, token_budget; headers: extra_headers carry Authorization
 
 
 def without_secrets(value: Any) -> Any:
@@ -35,6 +36,8 @@ def without_secrets(value: Any) -> Any:
         return {k: without_secrets(v) for k, v in value.items() if not SECRET_NAME.search(str(k))}
     if isinstance(value, list):
         return [without_secrets(v) for v in value]
+    if isinstance(value, str) and url_secrets(value):  # http://user:key@host/?api-key=...: the URL without them
+        return redact(value, url_secrets(value))
     return value
 
 
@@ -61,6 +64,9 @@ class Recorder:
         """Write the run row and the agents in one transaction; queue the first policy version."""
         if self._policy_version == 0:  # begin is called again when the store was away the first time
             self.policy_change(1, scenario.policy, "scenario", "initial policy")
+        for agent in agents.values():  # every key, header and URL credential is redacted by value from now on
+            register(agent.params, getattr(getattr(agent, "settings", None), "params", None))
+        register([spec.params for spec in scenario.population])
         if self.store is None:
             return
         batch = RoundBatch()

@@ -19,6 +19,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel import Session as SqlSession
 
 from protocols import semconv as sc
+from traces.redact import redact_rows
 from traces.store import Store, insert_ignoring
 
 CHUNK = 2000  # rows per INSERT statement; keeps statements well under driver parameter limits
@@ -195,6 +196,7 @@ def write_spans(
     Returns how many span rows of ``run_id`` the store holds once the rows are in.
     """
     table = SpanRow.__table__  # type: ignore[attr-defined]
+    redact_rows(rows)  # type: ignore[arg-type]  # (rows are dicts) keys and tokens the run was given never reach the store (traces.redact)
     with store.engine.begin() as conn:
         stmt = insert_ignoring(table, conn.dialect.name)
         for i in range(0, len(rows), CHUNK):

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlmodel import SQLModel, create_engine
 
+from traces.redact import redact, redact_rows
 from traces.schema import RunRow
 
 DEFAULT_DB = "agora.db"
@@ -327,12 +328,16 @@ class Store:
     # --- writes -------------------------------------------------------------
     def create_run(self, run: Mapping[str, Any]) -> None:
         """Insert the row of a new run."""
+        row = dict(run)
+        redact_rows([row])
         with self.engine.begin() as conn:
-            conn.execute(insert(RunRow), [dict(run)])
+            conn.execute(insert(RunRow), [row])
 
     def commit_round(self, run_id: str, batch: RoundBatch, run_update: Mapping[str, Any]) -> None:
         """Write a round's rows and update the run row, in one transaction."""
         tables = SQLModel.metadata.tables
+        for rows in batch.rows.values():
+            redact_rows(rows)  # no key, token or credential the run was given is stored (traces.redact)
         with self.engine.begin() as conn:
             for name, rows in batch.rows.items():
                 if rows:
@@ -353,5 +358,6 @@ class Store:
         """Change fields of a run row (status, summary, ...)."""
         if "summary_json" in values and not isinstance(values["summary_json"], (str, type(None))):
             values["summary_json"] = json.dumps(values["summary_json"], sort_keys=True)
+        values = {k: redact(v) if isinstance(v, str) else v for k, v in values.items()}
         with self.engine.begin() as conn:
             conn.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
