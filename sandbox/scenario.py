@@ -38,6 +38,12 @@ class MarketSpec(BaseModel):
     max_actions_per_round: int = Field(
         10, ge=1, le=10_000, description="Actions per agent per round; more are rejected."
     )
+    flood_rows: int = Field(
+        20,
+        ge=0,
+        le=10_000,
+        description="Actions past max_actions_per_round recorded one by one; the rest of an agent's round is one row.",
+    )
     offer_rounds: int = Field(3, ge=1, le=1_000_000, description="Rounds of silence before an open thread expires.")
     delivery_rounds: int = Field(3, ge=1, le=1_000_000, description="Rounds a seller has to deliver after acceptance.")
     report_rounds: int = Field(

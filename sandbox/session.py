@@ -333,17 +333,23 @@ class Session:
         if isinstance(item, ActionBase):
             return item, self.protocol.submit(item, self.market, aid), item.model_dump_json(exclude_none=True)
         if isinstance(item, (str, bytes, dict)):
-            raw = (
-                item
-                if isinstance(item, str)
-                else (item.decode("utf-8", "replace") if isinstance(item, bytes) else json.dumps(item, default=repr))
-            )
-            action, verdict = self.protocol.submit_raw(item, self.market, aid)
+            try:  # nothing an agent returns may fail the run: circular, 5,000-deep, unprintable
+                raw = (
+                    item
+                    if isinstance(item, str)
+                    else (
+                        item.decode("utf-8", "replace") if isinstance(item, bytes) else json.dumps(item, default=repr)
+                    )
+                )
+                action, verdict = self.protocol.submit_raw(item, self.market, aid)
+            except (ValueError, TypeError, RecursionError) as err:
+                reason = f"the action could not be read ({type(err).__name__}: {_text(err, 200)})"
+                return None, Verdict.reject(Rule.SCHEMA, reason), _bounded_repr(item)
             return action, verdict, raw[:8000]
         return (
             None,
             Verdict.reject(Rule.SCHEMA, f"agents must return actions, got {type(item).__name__}"),
-            repr(item)[:8000],
+            _bounded_repr(item),
         )
 
     def _apply_actions(self, decisions: dict[str, Sequence[Any] | BaseException], log: RoundLog) -> Counter[str]:
@@ -354,10 +360,12 @@ class Session:
         for aid in order:
             out = decisions[aid]
             if isinstance(out, BaseException):
-                verdict = Verdict.reject(Rule.AGENT_ERROR, f"the turn failed: {type(out).__name__}: {out}")
+                verdict = Verdict.reject(Rule.AGENT_ERROR, f"the turn failed: {type(out).__name__}: {_text(out)}")
                 self._record(log, aid, "turn_error", "", verdict, None, fines)
                 continue
-            for i, item in enumerate(out if isinstance(out, (list, tuple)) else [out]):
+            items = out if isinstance(out, (list, tuple)) else [out]
+            keep = cap + self.scenario.market.flood_rows
+            for i, item in enumerate(items[:keep]):
                 span = self.tracer.submit_start(aid)  # None when tracing is off
                 action, verdict, payload = self._check(item, aid)
                 if i >= cap:
@@ -373,6 +381,13 @@ class Session:
                 self._record(log, aid, kind, payload, verdict, thread_id, fines)
                 if span is not None:
                     self.tracer.submit_end(span, log.records[-1], action)
+            if len(items) > keep:  # a flood: refused unread (past the cap), one row for all of them
+                n = len(items) - keep
+                reason = (
+                    f"{n:,} more actions past the limit of {cap} per round were dropped unread; "
+                    f"recorded as this one row (fined as {n:,} rate_limit refusals)"
+                )
+                self._record(log, aid, "flood", "", Verdict.reject(Rule.RATE_LIMIT, reason), None, fines, count=n)
         return fines
 
     def _record(
@@ -384,6 +399,7 @@ class Session:
         verdict: Verdict,
         thread_id: str | None,
         fines: Counter[str],
+        count: int = 1,
     ) -> None:
         log.records.append(ActionRecord(len(log.records) + 1, aid, kind, payload, verdict, thread_id))
         self._receipts[aid].append(
@@ -397,10 +413,10 @@ class Session:
             )
         )
         if not verdict.accepted:
-            self.rejections[verdict.rule] += 1
+            self.rejections[verdict.rule] += count
             fine = self.policy.fine_for(verdict.rule)
             if fine > 0:
-                fines[aid] += to_micros(fine)
+                fines[aid] += to_micros(fine) * count
 
     def _deal_record(self, deal: Deal) -> DealRecord:
         t = deal.thread
@@ -469,6 +485,27 @@ class Session:
     def metrics(self) -> Any:
         """Per-round metrics so far as a pandas DataFrame."""
         return RunResult(self.run_id, self.round, self.summary(), self.history).metrics()
+
+
+def _text(err: BaseException, limit: int = 2000) -> str:
+    """An exception's text, cut to ``limit`` characters; a ``__str__`` that raises is not the run's problem."""
+    try:
+        text = str(err)
+    except Exception:  # noqa: BLE001
+        text = f"<{type(err).__name__} whose text cannot be shown>"
+    return text if len(text) <= limit else f"{text[:limit]}... [{len(text) - limit:,} more characters cut]"
+
+
+def _bounded_repr(item: Any) -> str:
+    """A short repr of anything (reprlib stops at depth 6 and long strings), for the record."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxstring, r.maxother = 6, 2000, 200
+    try:
+        return r.repr(item)[:8000]
+    except Exception:  # noqa: BLE001  (a hostile __repr__)
+        return f"<{type(item).__name__}>"
 
 
 def _set_policy_command(session: Session, payload: dict[str, Any], author: str, reason: str) -> str:

@@ -99,6 +99,13 @@ def redact(text: str, secrets: Iterable[str] | None = None) -> str:
     return text
 
 
+def cap_text(text: str | None, limit: int = 2000) -> str | None:
+    """``text`` cut to ``limit`` characters, saying how much was cut (an agent's exception can be megabytes)."""
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit:,} more characters cut]"
+
+
 def redact_value(value: Any, secrets: list[str]) -> Any:
     """``value`` with secrets redacted in every string inside it (mappings and sequences copied)."""
     if isinstance(value, str):
