@@ -38,12 +38,19 @@ def fail(message: str) -> None:
 
 
 def run_with_progress(session: Session) -> tuple[RunResult, float]:
-    """Run a session with a progress bar; return the result and wall seconds."""
+    """Run a session with a progress bar; return the result and wall seconds.
+
+    A store that stays away ends the command with one line on stderr and exit status 3.
+    """
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     t0 = time.perf_counter()
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(f"{session.scenario.name} rounds", total=session.scenario.rounds)
-        result = session.run(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    try:
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task(f"{session.scenario.name} rounds", total=session.scenario.rounds)
+            result = session.run(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except StoreUnavailable as err:
+        typer.echo(f"error: {one_line(str(err))}", err=True)
+        raise typer.Exit(3) from None
     return result, time.perf_counter() - t0
 
 
@@ -118,17 +125,8 @@ def _run(scenario_ref: str, db: str, seed: int | None, rounds: int | None, store
         _ = store.engine  # connect now (after every other check) so a bad URL fails before the run starts
     except StoreError as err:
         fail(str(err))
-    result, seconds = run_session(session)
+    result, seconds = run_with_progress(session)
     print_summary(result, seconds, db)
-
-
-def run_session(session: Session) -> tuple[RunResult, float]:
-    """``run_with_progress``, with a store that stays away ending in one sentence (exit status 3)."""
-    try:
-        return run_with_progress(session)
-    except StoreUnavailable as err:
-        typer.echo(f"error: {one_line(str(err))}", err=True)
-        raise typer.Exit(3) from None
 
 
 @app.command()

@@ -117,7 +117,7 @@ class Session:
         self.rejections: Counter[str] = Counter()
         # store_wait: seconds a round's commit keeps trying while the store is away (docs/reliability.md)
         self.recorder = Recorder(Store(store) if isinstance(store, str) else store, self.run_id, store_wait)
-        self._unsaved: RoundLog | None = None  # a played round the store was away for
+        self._unsaved: tuple[RoundLog, dict[str, Any]] | None = None  # a played round the store was away for
         self._receipts: dict[str, list[Receipt]] = defaultdict(list)
         self._pending_policy: list[tuple[IncentivePolicy, str, str]] = []
         self._role_counts: Counter[str] = Counter()
@@ -247,7 +247,7 @@ class Session:
 
     def _commit(self, log: RoundLog, metrics: dict[str, Any]) -> None:
         """Write the round (retrying while the store is away), then count its spans and run the hooks."""
-        self._unsaved = log
+        self._unsaved = (log, metrics)
         if self.recorder.unsaved_round == log.round:
             self.recorder.write_unsaved()
             self.ledger.drain()  # the round's postings, kept pending until written
@@ -260,7 +260,7 @@ class Session:
 
     def _write_unsaved(self) -> None:
         if self._unsaved is not None:
-            self._commit(self._unsaved, {})
+            self._commit(*self._unsaved)
 
     def _stop_on_outage(self, err: StoreUnavailable) -> None:
         """The store stayed away: keep the unwritten round in memory and end the segment without writing."""

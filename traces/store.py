@@ -231,15 +231,15 @@ def _damaged(err: DatabaseError) -> bool:
 def _check_sqlite_file(engine: Engine, shown: str) -> None:
     """Read every page header of an SQLite file once, so damage is found at open, not mid-run.
 
-    ``quick_check`` reads the whole file; it is skipped past 256 MB, where a damaged file still
-    fails at the first write, in the one sentence ``_connect`` gives.
+    ``quick_check`` reads the whole file; it is skipped past 32 MB (a check per open would cost a
+    second), where a damaged file fails at its first damaged page instead.
     """
     from sqlalchemy import text
 
     with engine.connect() as conn:
         pages = conn.execute(text("PRAGMA page_count")).scalar() or 0
         size = conn.execute(text("PRAGMA page_size")).scalar() or 4096
-        if pages * size > 256 * 1024 * 1024:
+        if pages * size > 32 * 1024 * 1024:
             return
         result = conn.execute(text("PRAGMA quick_check(1)")).scalar()
     if result != "ok":
@@ -276,7 +276,10 @@ class Store:
             url = make_url(self.url)
             backend = url.get_backend_name()
             if backend not in BACKENDS:
-                raise StoreError(f"'{shown}' is a {backend} URL; Agora stores runs in SQLite or PostgreSQL: {usable}")
+                raise StoreError(
+                    f"'{shown}' is not a database URL Agora can use (a {backend} URL; Agora stores runs in "
+                    f"SQLite or PostgreSQL): {usable}"
+                )
             kwargs: dict[str, Any] = {"echo": self._echo}
             if backend == "sqlite":
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": self.busy_timeout}
