@@ -28,6 +28,9 @@ class Agent:
     description: ClassVar[str] = ""
     is_async: ClassVar[bool] = False
     wake_default: ClassVar[WakeRule] = EVERY_ROUND
+    # parameters every agent takes (sandbox.limits refuses others it cannot find): its wake rule, and the
+    # ground-truth label a labelled benchmark may attach (benchmarks/bench_detectors.py)
+    known_params: ClassVar[tuple[str, ...]] = ("wake", "truth")
     """When the agent wants a turn (``agents.wake``): every round unless a subclass or the ``wake`` parameter opts in."""
 
     def __init__(self, agent_id: str, role: str, rng: random.Random | None = None, **params: Any) -> None:

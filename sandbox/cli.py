@@ -15,7 +15,7 @@ from rich.table import Table
 
 from sandbox.scenario import ScenarioError, load_scenario
 from sandbox.session import RunResult, Session
-from traces.store import DEFAULT_DB, Store, StoreError
+from traces.store import DEFAULT_DB, Store, StoreError, StoreUnavailable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Agora: a sandbox for markets of LLM agents.")
 console = Console()
@@ -25,19 +25,32 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed (default: the 
 RoundsOpt = Annotated[int | None, typer.Option("--rounds", help="Rounds (default: the scenario's).")]
 
 
+def one_line(message: str) -> str:
+    """``message`` on one line: several mistakes joined by '; ', control characters escaped."""
+    text = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
 def fail(message: str) -> None:
-    """Print one clear sentence and exit with status 2."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print one clear sentence on one line of stderr and exit with status 2."""
+    typer.echo(f"error: {one_line(message)}", err=True)
     raise typer.Exit(2)
 
 
 def run_with_progress(session: Session) -> tuple[RunResult, float]:
-    """Run a session with a progress bar; return the result and wall seconds."""
+    """Run a session with a progress bar; return the result and wall seconds.
+
+    A store that stays away ends the command with one line on stderr and exit status 3.
+    """
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     t0 = time.perf_counter()
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(f"{session.scenario.name} rounds", total=session.scenario.rounds)
-        result = session.run(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    try:
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task(f"{session.scenario.name} rounds", total=session.scenario.rounds)
+            result = session.run(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except StoreUnavailable as err:
+        typer.echo(f"error: {one_line(str(err))}", err=True)
+        raise typer.Exit(3) from None
     return result, time.perf_counter() - t0
 
 
@@ -101,17 +114,17 @@ def print_market(s: dict[str, Any]) -> None:
     console.print(table)
 
 
-def _run(scenario_ref: str, db: str, seed: int | None, rounds: int | None) -> None:
+def _run(scenario_ref: str, db: str, seed: int | None, rounds: int | None, store_wait: float = 60.0) -> None:
     try:
         scenario = load_scenario(scenario_ref)
         store = Store(db)
-        _ = store.engine  # connect now so a bad URL fails before the run starts
-    except (ScenarioError, StoreError) as err:
-        fail(str(err))
+        session = Session(scenario, seed=seed, rounds=rounds, store=store, store_wait=store_wait)
+    except (ValueError, TypeError) as err:  # ScenarioError, or an agent type refused its parameters
+        fail(str(err) if isinstance(err, ScenarioError) else f"{scenario_ref}: {err}")
     try:
-        session = Session(scenario, seed=seed, rounds=rounds, store=store)
-    except ValueError as err:  # an agent type refused its parameters (a misspelt persona, say)
-        fail(f"{scenario_ref}: {err}")
+        _ = store.engine  # connect now (after every other check) so a bad URL fails before the run starts
+    except StoreError as err:
+        fail(str(err))
     result, seconds = run_with_progress(session)
     print_summary(result, seconds, db)
 
@@ -150,9 +163,15 @@ def run_cmd(
     db: DbOpt = DEFAULT_DB,
     seed: SeedOpt = None,
     rounds: RoundsOpt = None,
+    store_wait: Annotated[
+        float,
+        typer.Option(
+            "--store-wait", min=0, max=86_400, help="Seconds a round's write keeps trying while the store is away."
+        ),
+    ] = 60.0,
 ) -> None:
     """Run any scenario file."""
-    _run(scenario, db, seed, rounds)
+    _run(scenario, db, seed, rounds, store_wait)
 
 
 @app.command()
@@ -172,9 +191,32 @@ from sandbox import cli_traces  # noqa: E402,F401  (the traces command)
 from sandbox import cli_ui  # noqa: E402,F401  (the ui command)
 
 
+def _click_kinds(err: BaseException) -> set[str]:
+    # typer ships its own copy of click, so its exceptions are told by class name, not imported class
+    return {k.__name__ for k in type(err).__mro__}
+
+
 def main() -> None:
-    """Entry point of the ``agora`` console script."""
-    app()
+    """Entry point of the ``agora`` console script: a mistake in the arguments is one line on stderr too."""
+    import sys
+
+    try:
+        code = app(standalone_mode=False)
+    except Exception as err:
+        kinds = _click_kinds(err)
+        if "NoArgsIsHelpError" in kinds:  # bare ``agora``: the help, as before
+            err.show()  # type: ignore[attr-defined]
+            sys.exit(2)
+        if "Abort" in kinds:
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        if "ClickException" not in kinds:
+            raise
+        ctx = getattr(err, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        typer.echo(f"error: {one_line(err.format_message())}{hint}", err=True)  # type: ignore[attr-defined]
+        sys.exit(getattr(err, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

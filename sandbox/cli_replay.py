@@ -103,7 +103,7 @@ def resume(run: Annotated[str, typer.Argument(help="Run id of a stopped run.")],
         with _bar("resume") as bar:
             task = bar.add_task("rounds", total=None)
             result = do_resume(run, store, progress=lambda d, t: bar.update(task, completed=d, total=t))
-    except ReplayError as err:
+    except (ReplayError, StoreError) as err:  # StoreUnavailable: the store went away again mid-run
         fail(str(err))
     print_summary(result, time.perf_counter() - t0, db)
 

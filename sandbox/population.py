@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agents.observation import Private
 from agents.registry import AGENT_TYPES
 from protocols.money import to_micros
+from sandbox.limits import MAX_AGENTS, MAX_MONEY, MAX_UNITS, check_printable, unknown_params
 
 Amount = float | tuple[float, float]
+Seed = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+"""A seed fits a signed 64-bit integer (the store keeps it in one)."""
 
 
 class PopulationSpec(BaseModel):
@@ -27,22 +30,24 @@ class PopulationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agent: str = Field(description="Agent type, e.g. zi_c, zi_u, markup_seller, budget_buyer.")
-    n: int = Field(ge=1, le=100_000, description="How many agents.")
+    n: int = Field(ge=1, le=MAX_AGENTS, description="How many agents.")
     role: str = Field(description="'buyer' or 'seller'.")
-    budget: float = Field(0.0, ge=0, description="Starting money of each agent, in currency units.")
-    service: str = Field("service", min_length=1, description="The service these agents buy or sell.")
+    budget: float = Field(0.0, ge=0, le=MAX_MONEY, description="Starting money of each agent, in currency units.")
+    service: str = Field("service", min_length=1, max_length=100, description="The service these agents buy or sell.")
     value: Amount | None = Field(None, description="Buyers: value per unit, a number or [low, high].")
     cost: Amount | None = Field(None, description="Sellers: cost per unit, a number or [low, high].")
-    demand: int = Field(1, ge=0, description="Buyers: units wanted.")
-    capacity: int = Field(0, ge=0, description="Sellers: units they can deliver.")
+    demand: int = Field(1, ge=0, le=MAX_UNITS, description="Buyers: units wanted.")
+    capacity: int = Field(0, ge=0, le=MAX_UNITS, description="Sellers: units they can deliver.")
     schedule: list[float] | None = Field(
-        None, description="Per-unit values (buyers) or costs (sellers); replaces value/cost and sets demand/capacity."
+        None,
+        max_length=10_000,
+        description="Per-unit values (buyers) or costs (sellers); replaces value/cost and sets demand/capacity.",
     )
     quality: Amount | None = Field(
         None, description="Sellers: true quality in [0, 1] of what they deliver, or [low, high]."
     )
     params: dict[str, Any] = Field(default_factory=dict, description="Parameters of the agent type.")
-    seed: int | None = Field(None, description="Salt for this population's draws (default: its position).")
+    seed: Seed | None = Field(None, description="Salt for this population's draws (default: its position).")
 
     @field_validator("agent")
     @classmethod
@@ -50,6 +55,11 @@ class PopulationSpec(BaseModel):
         if kind not in AGENT_TYPES:
             raise ValueError(f"unknown agent type '{kind}'; known types: {', '.join(sorted(AGENT_TYPES))}")
         return kind
+
+    @field_validator("service")
+    @classmethod
+    def _printable_service(cls, service: str) -> str:
+        return check_printable(service, "a service name")
 
     @field_validator("role")
     @classmethod
@@ -71,15 +81,17 @@ class PopulationSpec(BaseModel):
         if v is None:
             return v
         lo, hi = (v, v) if isinstance(v, (int, float)) else v
-        if not (math.isfinite(lo) and math.isfinite(hi)) or lo < 0 or hi < lo:
-            raise ValueError(f"must be a number >= 0 or a range [low, high] with 0 <= low <= high, got {v}")
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo < 0 or hi < lo or hi > MAX_MONEY:
+            raise ValueError(
+                f"must be a number >= 0 or a range [low, high] with 0 <= low <= high <= {MAX_MONEY:.0e}, got {v}"
+            )
         return v
 
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, v: list[float] | None) -> list[float] | None:
-        if v is not None and (not v or any(not math.isfinite(x) or x < 0 for x in v)):
-            raise ValueError(f"a schedule is a non-empty list of numbers >= 0, got {v}")
+        if v is not None and (not v or any(not math.isfinite(x) or x < 0 or x > MAX_MONEY for x in v)):
+            raise ValueError(f"a schedule is a non-empty list of numbers from 0 to {MAX_MONEY:.0e}")
         return v
 
     @field_validator("quality")
@@ -103,7 +115,28 @@ class PopulationSpec(BaseModel):
             raise ValueError("sellers need a 'cost' (a number or [low, high])")
         if self.role == "seller" and self.capacity < 1:
             raise ValueError("sellers need a 'capacity' of at least 1")
+        bad = unknown_params(AGENT_TYPES[self.agent], self.params)
+        if bad:
+            raise ValueError(bad)
         return self
+
+    @property
+    def units(self) -> int:
+        """Units the whole group wants or offers (agents times demand or capacity)."""
+        return self.n * (self.demand if self.role == "buyer" else self.capacity)
+
+
+def check_populations(specs: list[PopulationSpec]) -> None:
+    """Refuse populations too large to hold in memory, in one sentence (``ValueError``)."""
+    agents = sum(s.n for s in specs)
+    if agents > MAX_AGENTS:
+        raise ValueError(f"the population has {agents:,} agents in all; at most {MAX_AGENTS:,} are allowed")
+    units = sum(s.units for s in specs)
+    if units > 10 * MAX_UNITS:
+        raise ValueError(
+            f"the population wants or offers {units:,} units in all (agents x demand or capacity); "
+            f"at most {10 * MAX_UNITS:,} are allowed"
+        )
 
 
 def _draw(rng: random.Random, amount: Amount) -> float:

@@ -18,11 +18,12 @@ from sandbox.ledger import Ledger
 from sandbox.market import Member
 from sandbox.record import RoundLog, action_rows, actions_digest, ledger_rows, transaction_rows
 from sandbox.scenario import Scenario
-from traces.store import RoundBatch, Store
+from traces.redact import redact, register, url_secrets
+from traces.store import RoundBatch, Store, retrying, shown_url
 
 SECRET_NAME = re.compile(
-    r"(api_?key|token$|secret|password|credential)", re.IGNORECASE
-)  # token$: not max_tokens, token_budget
+    r"(api_?key|token$|secret|password|credential|authorization|headers?$|cookie)", re.IGNORECASE
+)  # token$: not max_tokens, token_budget; headers: extra_headers carry Authorization
 
 
 def without_secrets(value: Any) -> Any:
@@ -35,24 +36,42 @@ def without_secrets(value: Any) -> Any:
         return {k: without_secrets(v) for k, v in value.items() if not SECRET_NAME.search(str(k))}
     if isinstance(value, list):
         return [without_secrets(v) for v in value]
+    if isinstance(value, str) and url_secrets(value):  # http://user:key@host/?api-key=...: the URL without them
+        return redact(value, url_secrets(value))
     return value
 
 
 class Recorder:
     """The session's writer to the store (or to nowhere, when ``store`` is None)."""
 
-    def __init__(self, store: Store | None, run_id: str) -> None:
+    def __init__(self, store: Store | None, run_id: str, store_wait: float = 60.0) -> None:
         self.store = store
         self.run_id = run_id
+        self.store_wait = store_wait  # seconds a write keeps trying while the store is away
         self._policy_version = 0
         self._policy_rows: list[dict[str, Any]] = []
+        self._unsaved: tuple[int, RoundBatch, dict[str, Any]] | None = None  # built, not yet written
+
+    def _write(self, op: Any, what: str, done: Any = None) -> None:
+        assert self.store is not None
+        then = (
+            f"; the run stopped after its last committed round: call run() again on this session when the store "
+            f"is back, or run `agora resume {self.run_id}` against it"
+        )
+        retrying(op, wait=self.store_wait, what=what, where=shown_url(self.store.url), done=done, then=then)
 
     def begin(self, scenario: Scenario, agents: Mapping[str, Agent], members: Mapping[str, Member], now: float) -> None:
-        """Write the run row, the agents and the first policy version."""
-        self.policy_change(1, scenario.policy, "scenario", "initial policy")
+        """Write the run row and the agents in one transaction; queue the first policy version."""
+        if self._policy_version == 0:  # begin is called again when the store was away the first time
+            self.policy_change(1, scenario.policy, "scenario", "initial policy")
+        for agent in agents.values():  # every key, header and URL credential is redacted by value from now on
+            register(agent.params, getattr(getattr(agent, "settings", None), "params", None))
+        register([spec.params for spec in scenario.population])
         if self.store is None:
             return
-        self.store.create_run(
+        batch = RoundBatch()
+        batch.add(
+            "runs",
             {
                 "id": self.run_id,
                 "scenario": scenario.name,
@@ -63,9 +82,8 @@ class Recorder:
                 "n_agents": len(agents),
                 "config_json": json.dumps(without_secrets(scenario.model_dump(mode="json"))),
                 "started_at": now,
-            }
+            },
         )
-        batch = RoundBatch()
         batch.extend(
             "agents",
             (
@@ -81,7 +99,8 @@ class Recorder:
                 for aid, m in members.items()
             ),
         )
-        self.store.commit_round(self.run_id, batch, {})
+        store = self.store
+        self._write(lambda: store.commit_round(self.run_id, batch, {}), "the run's first row")
 
     def policy_change(self, round_: int, policy: IncentivePolicy, author: str, reason: str) -> None:
         """Queue a policy version row; it is written with the round's batch."""
@@ -98,15 +117,20 @@ class Recorder:
         )
 
     def commit(self, log: RoundLog, metrics: Mapping[str, Any], ledger: Ledger) -> None:
-        """Write everything the round produced in one transaction."""
-        entries = ledger.drain()
+        """Write everything the round produced in one transaction, trying again while the store is away.
+
+        The ledger's postings leave its pending list only once written, so a round that could not
+        be written is still whole in memory; ``write_unsaved`` writes it later (``StoreUnavailable``
+        is raised meanwhile).
+        """
         if self.store is None:
+            ledger.drain()
             self._policy_rows.clear()
             return
         batch = log.batch
         batch.extend("actions", action_rows(self.run_id, log))
         batch.extend("transactions", transaction_rows(self.run_id, log.deals))
-        batch.extend("ledger_entries", ledger_rows(self.run_id, entries))
+        batch.extend("ledger_entries", ledger_rows(self.run_id, ledger.pending))
         batch.extend("policy_versions", self._policy_rows)
         self._policy_rows = []
         batch.add(
@@ -127,12 +151,36 @@ class Recorder:
                 "actions_hash": actions_digest(log),
             },
         )
-        self.store.commit_round(self.run_id, batch, {"rounds_done": log.round})
+        self._unsaved = (log.round, batch, {"rounds_done": log.round})
+        self.write_unsaved()
+        ledger.drain()  # nothing posts between building the batch and here
+
+    @property
+    def unsaved_round(self) -> int | None:
+        """The round built but not yet written (the store was away), if any."""
+        return None if self._unsaved is None else self._unsaved[0]
+
+    def write_unsaved(self) -> None:
+        """Write the round kept after a store outage (no-op when there is none)."""
+        if self._unsaved is None or self.store is None:
+            return
+        round_, batch, update = self._unsaved
+        store = self.store
+        self._write(
+            lambda: store.commit_round(self.run_id, batch, update),
+            f"round {round_}",
+            done=lambda: store.rounds_done(self.run_id) >= round_,  # committed, but the answer was lost
+        )
+        self._unsaved = None
 
     def finish(self, status: str, summary: Mapping[str, Any], error: str | None = None) -> None:
         """Mark the run finished (or failed), with its summary."""
         if self.store is None:
             return
-        self.store.update_run(
-            self.run_id, status=status, finished_at=time.time(), summary_json=dict(summary), error=error
+        store = self.store
+        self._write(
+            lambda: store.update_run(
+                self.run_id, status=status, finished_at=time.time(), summary_json=dict(summary), error=error
+            ),
+            f"the run's status ({status})",
         )

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from agents.base import Agent, DryRun
 from agents.observation import ObservationLimits, Receipt
 from agents.registry import register, resolve
@@ -33,15 +35,15 @@ from sandbox.market import Deal, Market, Member
 from sandbox.mechanisms import build_market
 from sandbox.metrics import VIOLATION_RULES, RunTotals, report, update_totals
 from sandbox.observe import Observer
-from sandbox.population import PopulationSpec, draw_members
+from sandbox.population import PopulationSpec, check_populations, draw_members
 from sandbox.record import ActionRecord, DealRecord, RoundLog
 from sandbox.recorder import Recorder
 from sandbox.safety import SafetyLayer
-from sandbox.scenario import Scenario
+from sandbox.scenario import Scenario, explain, parse_scenario
 from sandbox.tracing import session_tracer
 from traces.control import mark_applied, pending_commands
-from traces.otel import Tracing
-from traces.store import Store
+from traces.otel import TraceStoreError, Tracing
+from traces.store import Store, StoreError, StoreUnavailable, is_transient
 
 Hook = Callable[["Session", RoundLog], None]
 ControlHandler = Callable[["Session", dict[str, Any], str, str], str]
@@ -86,12 +88,14 @@ class Session:
         run_id: str | None = None,
         limits: ObservationLimits | None = None,
         tracing: bool | Tracing | None = None,
+        store_wait: float = 60.0,
     ) -> None:
         self.scenario = (scenario or Scenario()).model_copy(deep=True)
-        if seed is not None:
-            self.scenario.seed = seed
-        if rounds is not None:
-            self.scenario.rounds = rounds
+        if seed is not None or rounds is not None:  # checked as a scenario file's would be (ScenarioError)
+            changes = {"seed": seed, "rounds": rounds}
+            self.scenario = parse_scenario(
+                {**self.scenario.model_dump(), **{k: v for k, v in changes.items() if v is not None}}, "Session"
+            )
         self.seed = self.scenario.seed
         self.protocol = Protocol(self.scenario.market.protocol_config())
         self.policy: IncentivePolicy = self.scenario.policy
@@ -113,7 +117,9 @@ class Session:
         self.totals = RunTotals()
         self.history: list[dict[str, Any]] = []
         self.rejections: Counter[str] = Counter()
-        self.recorder = Recorder(Store(store) if isinstance(store, str) else store, self.run_id)
+        # store_wait: seconds a round's commit keeps trying while the store is away (docs/reliability.md)
+        self.recorder = Recorder(Store(store) if isinstance(store, str) else store, self.run_id, store_wait)
+        self._unsaved: tuple[RoundLog, dict[str, Any]] | None = None  # a played round the store was away for
         self._receipts: dict[str, list[Receipt]] = defaultdict(list)
         self._pending_policy: list[tuple[IncentivePolicy, str, str]] = []
         self._role_counts: Counter[str] = Counter()
@@ -130,6 +136,10 @@ class Session:
         """Add ``n`` agents of a type; returns their ids. Unknown keywords become agent parameters.
 
         ``session.spawn(ZIC, n=20, role="buyer", budget=100, value=(20, 80), demand=2)``
+
+        The bounds of a scenario file apply (docs/scenarios.md): at most 100,000 agents in all,
+        demand or capacity up to 1,000,000, money up to 10^9, parameters the agent type knows;
+        a mistake raises ``ScenarioError`` (a ``ValueError``) in one sentence.
         """
         if self._begun:
             raise RuntimeError("spawn agents before the run starts")
@@ -139,7 +149,11 @@ class Session:
         fields = set(PopulationSpec.model_fields)
         params = {**kwargs.pop("params", {}), **{k: v for k, v in kwargs.items() if k not in fields}}
         known = {k: v for k, v in kwargs.items() if k in fields}
-        spec = PopulationSpec(agent=cls.kind, n=n, role=role, params=params, **known)
+        try:
+            spec = PopulationSpec(agent=cls.kind, n=n, role=role, params=params, **known)
+        except ValidationError as err:
+            raise explain("spawn", err) from None
+        check_populations([*self.scenario.population, spec])
         self.scenario.population.append(spec)
         return self._add_population(spec, len(self.scenario.population) - 1)
 
@@ -173,8 +187,15 @@ class Session:
 
     def _apply_control(self, log: RoundLog) -> None:
         store = self.recorder.store
+        commands = []
         if store is not None:
-            for cmd in pending_commands(store, self.run_id):
+            try:
+                commands = pending_commands(store, self.run_id)
+            except Exception as err:  # the store is away: the commands stay pending for a later round
+                if not is_transient(err):
+                    raise
+        if store is not None:
+            for cmd in commands:
                 outcome = self.run_command(cmd.kind, cmd.payload_json, cmd.author, cmd.reason)
                 assert cmd.id is not None
                 mark_applied(store, cmd.id, log.round, outcome)
@@ -202,6 +223,7 @@ class Session:
         """Async form of ``run``, for callers that already have an event loop."""
         target = self.scenario.rounds if rounds is None else self.round + rounds
         self._begin()
+        self._write_unsaved()  # a round played before a store outage is written before anything else
         try:
             self.tracer.start_run()
             while self.round < target:
@@ -209,9 +231,15 @@ class Session:
                 if progress:
                     progress(self.round, target)
             self.tracer.end_run()  # flushes the spans and checks none was lost
+        except StoreUnavailable as err:
+            self._stop_on_outage(err)
+            raise
         except BaseException as err:
             status = "interrupted" if isinstance(err, (KeyboardInterrupt, asyncio.CancelledError)) else "failed"
-            self.recorder.finish(status, self.summary(), error=f"{type(err).__name__}: {err}")
+            try:
+                self.recorder.finish(status, self.summary(), error=f"{type(err).__name__}: {err}"[:2000])
+            except StoreError:  # the store is away too: the run's own error is the one to report
+                pass
             self.tracer.end_run(err)  # raises TraceStoreError from err if spans could not be written
             raise
         self.recorder.finish("finished" if self.round >= self.scenario.rounds else "paused", self.summary())
@@ -220,9 +248,40 @@ class Session:
     def _begin(self) -> None:
         if self._begun:
             return
-        self._begun = True
         self.totals.max_surplus = to_micros(self.market.max_surplus())
         self.recorder.begin(self.scenario, self.agents, self.market.members, time.time())
+        self._begun = True  # only once the run's rows are written: a store outage here leaves it to retry
+
+    def _commit(self, log: RoundLog, metrics: dict[str, Any]) -> None:
+        """Write the round (retrying while the store is away), then count its spans and run the hooks."""
+        self._unsaved = (log, metrics)
+        if self.recorder.unsaved_round == log.round:
+            self.recorder.write_unsaved()
+            self.ledger.drain()  # the round's postings, kept pending until written
+        else:
+            self.recorder.commit(log, metrics, self.ledger)
+        self._unsaved = None
+        self.tracer.confirm()
+        for hook in self.hooks.after_commit:
+            hook(self, log)
+
+    def _write_unsaved(self) -> None:
+        if self._unsaved is not None:
+            self._commit(*self._unsaved)
+
+    def _stop_on_outage(self, err: StoreUnavailable) -> None:
+        """The store stayed away: keep the unwritten round in memory and end the segment without writing."""
+        wait, self.recorder.store_wait = self.recorder.store_wait, 0.0  # one try: it just had its full wait
+        try:
+            self.recorder.finish("store_unavailable", self.summary(), error=str(err)[:2000])
+        except StoreError:
+            pass
+        finally:
+            self.recorder.store_wait = wait
+        try:
+            self.tracer.end_run(err)
+        except TraceStoreError:  # the held spans are written with the round, when the store is back
+            pass
 
     async def astep(self) -> RoundLog:
         """Play one round."""
@@ -322,17 +381,23 @@ class Session:
         if isinstance(item, ActionBase):
             return item, self.protocol.submit(item, self.market, aid), item.model_dump_json(exclude_none=True)
         if isinstance(item, (str, bytes, dict)):
-            raw = (
-                item
-                if isinstance(item, str)
-                else (item.decode("utf-8", "replace") if isinstance(item, bytes) else json.dumps(item, default=repr))
-            )
-            action, verdict = self.protocol.submit_raw(item, self.market, aid)
+            try:  # nothing an agent returns may fail the run: circular, 5,000-deep, unprintable
+                raw = (
+                    item
+                    if isinstance(item, str)
+                    else (
+                        item.decode("utf-8", "replace") if isinstance(item, bytes) else json.dumps(item, default=repr)
+                    )
+                )
+                action, verdict = self.protocol.submit_raw(item, self.market, aid)
+            except (ValueError, TypeError, RecursionError) as err:
+                reason = f"the action could not be read ({type(err).__name__}: {_text(err, 200)})"
+                return None, Verdict.reject(Rule.SCHEMA, reason), _bounded_repr(item)
             return action, verdict, raw[:8000]
         return (
             None,
             Verdict.reject(Rule.SCHEMA, f"agents must return actions, got {type(item).__name__}"),
-            repr(item)[:8000],
+            _bounded_repr(item),
         )
 
     def _apply_actions(
@@ -349,10 +414,12 @@ class Session:
         for aid in order:
             out = decisions[aid]
             if isinstance(out, BaseException):
-                verdict = Verdict.reject(Rule.AGENT_ERROR, f"the turn failed: {type(out).__name__}: {out}")
+                verdict = Verdict.reject(Rule.AGENT_ERROR, f"the turn failed: {type(out).__name__}: {_text(out)}")
                 self._record(log, aid, "turn_error", "", verdict, None, fines)
                 continue
-            for item in out if isinstance(out, (list, tuple)) else [out]:
+            items = out if isinstance(out, (list, tuple)) else [out]
+            keep = max(0, cap + self.scenario.market.flood_rows - used[aid])  # the cap counts every step of the round
+            for item in items[:keep]:
                 span = self.tracer.submit_start(aid)  # None when tracing is off
                 action, verdict, payload = self._check(item, aid)
                 used[aid] += 1
@@ -369,6 +436,14 @@ class Session:
                 self._record(log, aid, kind, payload, verdict, thread_id, fines)
                 if span is not None:
                     self.tracer.submit_end(span, log.records[-1], action)
+            if len(items) > keep:  # a flood: refused unread (past the cap), one row for all of them
+                n = len(items) - keep
+                used[aid] += n
+                reason = (
+                    f"{n:,} more actions past the limit of {cap} per round were dropped unread; "
+                    f"recorded as this one row (fined as {n:,} rate_limit refusals)"
+                )
+                self._record(log, aid, "flood", "", Verdict.reject(Rule.RATE_LIMIT, reason), None, fines, count=n)
 
     def _record(
         self,
@@ -379,6 +454,7 @@ class Session:
         verdict: Verdict,
         thread_id: str | None,
         fines: Counter[str],
+        count: int = 1,
     ) -> None:
         log.records.append(ActionRecord(len(log.records) + 1, aid, kind, payload, verdict, thread_id))
         self._receipts[aid].append(
@@ -392,10 +468,10 @@ class Session:
             )
         )
         if not verdict.accepted:
-            self.rejections[verdict.rule] += 1
+            self.rejections[verdict.rule] += count
             fine = self.policy.fine_for(verdict.rule)
             if fine > 0:
-                fines[aid] += to_micros(fine)
+                fines[aid] += to_micros(fine) * count
 
     def _deal_record(self, deal: Deal) -> DealRecord:
         t = deal.thread
@@ -436,10 +512,7 @@ class Session:
         self.history.append({"round": log.round, **metrics})
         self.tracer.end_round()
         self.tracer.stage(log)  # the spans ended so far, the round's own included, commit with its records
-        self.recorder.commit(log, metrics, self.ledger)
-        self.tracer.confirm()
-        for hook in self.hooks.after_commit:
-            hook(self, log)
+        self._commit(log, metrics)
 
     # --- results --------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
@@ -469,6 +542,27 @@ class Session:
     def metrics(self) -> Any:
         """Per-round metrics so far as a pandas DataFrame."""
         return RunResult(self.run_id, self.round, self.summary(), self.history).metrics()
+
+
+def _text(err: BaseException, limit: int = 2000) -> str:
+    """An exception's text, cut to ``limit`` characters; a ``__str__`` that raises is not the run's problem."""
+    try:
+        text = str(err)
+    except Exception:  # noqa: BLE001
+        text = f"<{type(err).__name__} whose text cannot be shown>"
+    return text if len(text) <= limit else f"{text[:limit]}... [{len(text) - limit:,} more characters cut]"
+
+
+def _bounded_repr(item: Any) -> str:
+    """A short repr of anything (reprlib stops at depth 6 and long strings), for the record."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxstring, r.maxother = 6, 2000, 200
+    try:
+        return r.repr(item)[:8000]
+    except Exception:  # noqa: BLE001  (a hostile __repr__)
+        return f"<{type(item).__name__}>"
 
 
 def _set_policy_command(session: Session, payload: dict[str, Any], author: str, reason: str) -> str:

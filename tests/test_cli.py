@@ -51,14 +51,14 @@ def test_bad_scenario_is_one_clear_sentence(tmp_path) -> None:
     scn.write_text("rounds: 3\npopulation:\n  - {agent: zi_c, n: 2, role: buyer, budget: -5, value: 3}\n")
     out = _run(["run", str(scn)], tmp_path)
     assert out.returncode == 2
-    text = " ".join(out.stdout.split())
+    text = " ".join(out.stderr.split())  # errors are one line on stderr
     assert "population[0].budget" in text and "Traceback" not in out.stdout + out.stderr
 
 
 def test_bad_database_url_is_one_clear_sentence(tmp_path) -> None:
     out = _run(["demo", "--db", "nosuchdriver://x/y"], tmp_path)
     assert out.returncode == 2
-    assert "is not a database URL" in " ".join(out.stdout.split()) and "Traceback" not in out.stderr
+    assert "SQLite or PostgreSQL" in " ".join(out.stderr.split()) and "Traceback" not in out.stderr
 
 
 def test_quickstart_example_runs(tmp_path) -> None:
@@ -81,5 +81,5 @@ def test_bad_agent_parameter_is_one_clear_sentence(tmp_path) -> None:
     )
     out = _run(["run", str(scn), "--db", str(tmp_path / "p.db")], tmp_path)
     assert out.returncode == 2
-    text = " ".join(out.stdout.split())
+    text = " ".join(out.stderr.split())
     assert "unknown persona 'bargin_hunter'" in text and "Traceback" not in out.stdout + out.stderr

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from agents import ZIC
+from agents.llm import LLMAgent
 from sandbox import Session
 from sandbox.recorder import without_secrets
+from sandbox.scenario import ScenarioError
 
 
 def test_secret_parameters_are_left_out_of_the_record(tmp_path) -> None:
     db = str(tmp_path / "s.db")
     s = Session(seed=1, rounds=2, store=db)
     s.spawn(ZIC, n=2, role="seller", service="svc", cost=5, capacity=2)
-    s.spawn(ZIC, n=2, role="buyer", service="svc", budget=50, value=30, api_key="sk-very-secret", auth_token="tok-123")
+    with pytest.raises(ScenarioError, match="no parameter 'api_key'"):  # a scripted trader takes no key at all
+        s.spawn(ZIC, n=2, role="buyer", service="svc", budget=50, value=30, api_key="sk-very-secret")
+    s.spawn(
+        LLMAgent, n=2, role="buyer", service="svc", budget=50, value=30, model="scripted/zi_c", api_key="sk-very-secret"
+    )
+    s.agents["buyer-000"].params["auth_token"] = "tok-123"  # a parameter under a secret name, set by hand
     s.run()
     con = sqlite3.connect(db)
     dumped = " ".join(str(r) for t in ("runs", "agents") for r in con.execute(f"select * from {t}").fetchall())

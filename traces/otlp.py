@@ -28,6 +28,7 @@ from protocols import semconv as sc
 from traces.otlp_config import OtlpConfig, OtlpConfigError, otlp_endpoint_from_env, resolve, traces_url
 
 __all__ = ["OtlpConfigError", "OtlpSink", "otlp_endpoint_from_env", "sink_for", "traces_url", "without_content"]
+from traces.redact import redact_spans
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ class OtlpSink:
         """Queue spans for export; when the queue is full they are dropped and counted, never waited for."""
         if not spans:
             return
+        spans = redact_spans(spans)  # keys and tokens the run was given never leave (traces.redact)
         self._start()
         for i in range(0, len(spans), REQUEST_SPANS):
             batch = _Batch(list(spans[i : i + REQUEST_SPANS]), done)

@@ -19,6 +19,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel import Session as SqlSession
 
 from protocols import semconv as sc
+from traces.redact import cap_text, redact_rows
 from traces.store import Store, insert_ignoring
 
 CHUNK = 2000  # rows per INSERT statement; keeps statements well under driver parameter limits
@@ -128,6 +129,11 @@ def _trace_hex(trace_id: int) -> str:
     return found
 
 
+def _capped(attributes: Any) -> dict[str, Any]:
+    # an exception's message and stack can be megabytes when an agent raises one built to be
+    return {k: cap_text(v, 8000) if isinstance(v, str) else v for k, v in (attributes or {}).items()}
+
+
 def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, Any]:
     """A ``spans`` row for an ended SDK span (``ReadableSpan``)."""
     attrs = _attributes(span)
@@ -162,13 +168,13 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
         "input_tokens": get(sc.GEN_AI_INPUT_TOKENS),
         "output_tokens": get(sc.GEN_AI_OUTPUT_TOKENS),
         "status": _name(status.status_code),
-        "status_message": status.description,
+        "status_message": cap_text(status.description),
         "start_ns": start,
         "end_ns": end,
         "duration_ns": end - start,
         "attributes_json": _json(attrs),
         "events_json": _json(
-            [{"name": e.name, "time_ns": e.timestamp, "attributes": dict(e.attributes or {})} for e in events]
+            [{"name": e.name, "time_ns": e.timestamp, "attributes": _capped(e.attributes)} for e in events]
         )
         if events
         else None,
@@ -195,6 +201,7 @@ def write_spans(
     Returns how many span rows of ``run_id`` the store holds once the rows are in.
     """
     table = SpanRow.__table__  # type: ignore[attr-defined]
+    redact_rows(rows)  # type: ignore[arg-type]  # (rows are dicts) keys and tokens the run was given never reach the store (traces.redact)
     with store.engine.begin() as conn:
         stmt = insert_ignoring(table, conn.dialect.name)
         for i in range(0, len(rows), CHUNK):

@@ -8,23 +8,88 @@ committed in one transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, event, insert, inspect, update
+from sqlalchemy import Boolean, event, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlmodel import SQLModel, create_engine
 
+from traces.redact import redact, redact_rows
 from traces.schema import RunRow
 
 DEFAULT_DB = "agora.db"
 
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
 class StoreError(RuntimeError):
     """A store problem explained in one sentence that says what to change."""
+
+    transient = False  # True: the store could not be reached now; trying again later may work
+
+
+class StoreUnavailable(StoreError):
+    """The store stayed away longer than the writer waits; the message says how to go on."""
+
+    transient = True
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether ``err`` says the store is away for now (connection lost, locked, read-only), not wrong."""
+    if isinstance(err, StoreError):
+        return err.transient
+    if isinstance(err, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(err, DBAPIError) and bool(err.connection_invalidated)
+
+
+def retrying(
+    op: Callable[[], T],
+    *,
+    wait: float,
+    what: str,
+    where: str,
+    done: Callable[[], bool] | None = None,
+    then: str = "",
+) -> T | None:
+    """Run ``op``; while the store is away, try again with backoff (0.05 s doubling to 2 s) for ``wait`` s.
+
+    ``done`` tells whether an attempt whose answer was lost did commit (then None is returned).
+    Past ``wait``, raises ``StoreUnavailable`` saying ``what`` was not written and ``then`` (what to do).
+    """
+    deadline = time.monotonic() + wait
+    delay, attempts = 0.05, 0
+    while True:
+        attempts += 1
+        try:
+            return op()
+        except Exception as err:
+            if not is_transient(err):
+                raise
+            reason = " ".join(str(getattr(err, "orig", None) or err).split())[:200]
+        if time.monotonic() + delay > deadline:
+            raise StoreUnavailable(
+                f"the store at '{where}' stayed unreachable for {wait:g} s ({attempts} attempts; last: {reason}), "
+                f"so {what} was not written{then}"
+            )
+        log.warning("store at %s unreachable (%s); trying again in %.2f s", where, reason, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+        if done is not None:
+            try:
+                if done():
+                    return None
+            except Exception as err:  # still away: the next attempt tells
+                if not is_transient(err):
+                    raise
 
 
 def normalise_url(url_or_path: str | None) -> str:
@@ -140,9 +205,12 @@ def _mismatch() -> bool:
 
 
 def _check_columns(engine: Engine, url: str) -> None:
-    """Refuse a store whose tables an older Agora made (there are no migrations yet)."""
+    """Refuse a store whose tables an older or a newer Agora made (there are no migrations yet)."""
     inspector = inspect(engine)
+    present = set(inspector.get_table_names())
     for table in SQLModel.metadata.sorted_tables:
+        if table.name not in present:
+            continue  # created next, by create_all
         have = {c["name"] for c in inspector.get_columns(table.name)}
         missing = [c.name for c in table.columns if c.name not in have]
         if missing:
@@ -150,14 +218,57 @@ def _check_columns(engine: Engine, url: str) -> None:
                 f"the store at '{url}' was made by an older version of Agora: table '{table.name}' lacks "
                 f"{', '.join(missing)}; use a new database file or URL (or drop its tables) and run again"
             )
+        extra = sorted(have - {c.name for c in table.columns})
+        if extra:  # a newer Agora added columns this one would leave empty (and may require)
+            raise StoreError(
+                f"the store at '{url}' was made by a newer version of Agora: table '{table.name}' has columns "
+                f"this version does not know ({', '.join(extra)}); upgrade Agora or use a new database file or URL"
+            )
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def shown_url(url: str) -> str:
+    """``url`` with any password masked, for messages (a URL may carry credentials)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return url
+
+
+def _damaged(err: DatabaseError) -> bool:
+    text = str(err.orig).lower()
+    return any(w in text for w in ("not a database", "malformed", "disk image", "corrupt", "file is encrypted"))
+
+
+def _check_sqlite_file(engine: Engine, shown: str) -> None:
+    """Read every page header of an SQLite file once, so damage is found at open, not mid-run.
+
+    ``quick_check`` reads the whole file; it is skipped past 32 MB (a check per open would cost a
+    second), where a damaged file fails at its first damaged page instead.
+    """
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        pages = conn.execute(text("PRAGMA page_count")).scalar() or 0
+        size = conn.execute(text("PRAGMA page_size")).scalar() or 4096
+        if pages * size > 32 * 1024 * 1024:
+            return
+        result = conn.execute(text("PRAGMA quick_check(1)")).scalar()
+    if result != "ok":
+        raise StoreError(
+            f"the store at '{shown}' is damaged ({result}); move it aside and use a new file, or restore a copy"
+        )
 
 
 class Store:
     """Access to one database: creates the schema, commits batches, reads back."""
 
-    def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
+    def __init__(self, url: str | None = None, *, echo: bool = False, busy_timeout: float = 10.0) -> None:
         self.url = normalise_url(url)
         self._echo = echo
+        self.busy_timeout = busy_timeout  # SQLite: seconds to wait for another writer's lock
         self._engine: Engine | None = None
 
     @property
@@ -173,29 +284,57 @@ class Store:
         return self._engine
 
     def _connect(self) -> Engine:
+        shown = shown_url(self.url)
+        usable = "give a file path such as agora.db or a URL such as postgresql+psycopg://user@127.0.0.1:5432/dbname"
         try:
             url = make_url(self.url)
+            backend = url.get_backend_name()
+            if backend not in BACKENDS:
+                raise StoreError(
+                    f"'{shown}' is not a database URL Agora can use (a {backend} URL; Agora stores runs in "
+                    f"SQLite or PostgreSQL): {usable}"
+                )
             kwargs: dict[str, Any] = {"echo": self._echo}
-            if url.get_backend_name() == "sqlite":
-                kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
+            if backend == "sqlite":
+                kwargs["connect_args"] = {"check_same_thread": False, "timeout": self.busy_timeout}
             else:
                 kwargs["pool_pre_ping"] = True
             engine = create_engine(self.url, **kwargs)
-        except (ArgumentError, NoSuchModuleError, ValueError) as err:
-            raise StoreError(
-                f"'{self.url}' is not a database URL Agora can use ({err}); give a file path such as "
-                "agora.db or a URL such as postgresql+psycopg://user@127.0.0.1:5432/dbname"
-            ) from None
+        except (ArgumentError, NoSuchModuleError, ValueError, ImportError) as err:
+            reason = " ".join(str(err).split())[:200]
+            raise StoreError(f"'{shown}' is not a database URL Agora can use ({reason}); {usable}") from None
         from traces import tables  # noqa: F401  (every table module, so create_all sees them all)
 
         if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", self._sqlite_pragmas)
         try:
+            if engine.dialect.name == "sqlite":
+                _check_sqlite_file(engine, shown)
+            _check_columns(engine, shown)  # before create_all, so a refused store is left as it was
             SQLModel.metadata.create_all(engine)
-            _check_columns(engine, self.url)
-        except OperationalError as err:
-            raise StoreError(f"cannot open the store at '{self.url}': {err.orig}; check the path or URL") from None
+        except DatabaseError as err:
+            engine.dispose()
+            reason = " ".join(str(err.orig).split())[:200]
+            hint = (
+                "it is not an SQLite database or it is damaged (truncated, overwritten); move it aside and use "
+                "a new file, or restore a copy"
+                if engine.dialect.name == "sqlite" and _damaged(err)
+                else "check the path or URL, and that the database server is running"
+            )
+            opened = StoreError(f"cannot open the store at '{shown}' ({reason}): {hint}")
+            opened.transient = isinstance(err, OperationalError) and not _damaged(err)
+            raise opened from None
+        except StoreError:
+            engine.dispose()
+            raise
         return engine
+
+    def _sqlite_pragmas(self, dbapi_conn: Any, record: Any) -> None:
+        _sqlite_pragmas(dbapi_conn, record)
+        if self.busy_timeout != 10:
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            cur.close()
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -206,12 +345,16 @@ class Store:
     # --- writes -------------------------------------------------------------
     def create_run(self, run: Mapping[str, Any]) -> None:
         """Insert the row of a new run."""
+        row = dict(run)
+        redact_rows([row])
         with self.engine.begin() as conn:
-            conn.execute(insert(RunRow), [dict(run)])
+            conn.execute(insert(RunRow), [row])
 
     def commit_round(self, run_id: str, batch: RoundBatch, run_update: Mapping[str, Any]) -> None:
         """Write a round's rows and update the run row, in one transaction."""
         tables = SQLModel.metadata.tables
+        for rows in batch.rows.values():
+            redact_rows(rows)  # no key, token or credential the run was given is stored (traces.redact)
         with self.engine.begin() as conn:
             for name, rows in batch.rows.items():
                 if rows:
@@ -225,9 +368,16 @@ class Store:
             if run_update:
                 conn.execute(update(RunRow).where(RunRow.id == run_id).values(**run_update))
 
+    def rounds_done(self, run_id: str) -> int:
+        """Rounds of ``run_id`` committed so far (0 for an unknown run)."""
+        with self.engine.connect() as conn:
+            done = conn.execute(select(RunRow.rounds_done).where(RunRow.id == run_id)).scalar()
+        return int(done or 0)
+
     def update_run(self, run_id: str, **values: Any) -> None:
         """Change fields of a run row (status, summary, ...)."""
         if "summary_json" in values and not isinstance(values["summary_json"], (str, type(None))):
             values["summary_json"] = json.dumps(values["summary_json"], sort_keys=True)
+        values = {k: redact(v) if isinstance(v, str) else v for k, v in values.items()}
         with self.engine.begin() as conn:
             conn.execute(update(RunRow).where(RunRow.id == run_id).values(**values))

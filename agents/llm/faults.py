@@ -14,6 +14,7 @@ Kinds: ``timeout``, ``connection``, ``rate_limited``, ``auth``, ``bad_request``,
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 RETRYABLE = frozenset({"rate_limited", "server_error", "timeout", "connection"})
 """Kinds worth another attempt after a backoff."""
@@ -112,3 +113,29 @@ def classify(err: BaseException) -> str:
     if status is not None and status >= 500:
         return "server_error"
     return "error"
+
+
+MAX_CALL_TOKENS = 10_000_000
+"""More tokens than any model's context in one call: a count past it is taken as wrong."""
+
+
+def checked_usage(usage: Any) -> tuple[int, int, str | None]:
+    """(prompt, completion) tokens from a response's ``usage``, each clamped to 0..MAX_CALL_TOKENS.
+
+    A model (or a server in front of it) may report negative, absurd or non-numeric counts; taken
+    as given they would make the spend negative and switch the budget off. The third value says
+    what was wrong, for the call's record, or is None.
+    """
+    out, wrong = [], []
+    for key in ("prompt_tokens", "completion_tokens"):
+        raw = usage.get(key) if isinstance(usage, dict) else None
+        try:
+            n = int(raw or 0)
+        except (TypeError, ValueError, OverflowError):
+            n, raw = 0, repr(raw)[:40]
+        clamped = min(max(n, 0), MAX_CALL_TOKENS)
+        if clamped != n or (raw not in (None, 0) and not isinstance(raw, (int, float))):
+            wrong.append(f"{key}={raw}")
+        out.append(clamped)
+    note = f"usage out of range ({', '.join(wrong)}); counted as {out[0]} and {out[1]}" if wrong else None
+    return out[0], out[1], note

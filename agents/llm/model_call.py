@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from agents.llm.budget import CallPool, Limits, Spend
 from agents.llm.calls import CallRecord, emit_span, request_hash, tools_hash
-from agents.llm.faults import RETRYABLE, classify
+from agents.llm.faults import RETRYABLE, checked_usage, classify
 
 
 def _litellm() -> Any:
@@ -106,8 +106,8 @@ def _answered(
     """Record an answered call (usage, cost, spend, span); the assistant message."""
     rec.response = body
     usage = body.get("usage") or {}
-    rec.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-    rec.completion_tokens = int(usage.get("completion_tokens") or 0)
+    rec.prompt_tokens, rec.completion_tokens, wrong = checked_usage(usage)  # never negative (issue 19)
+    rec.error = wrong or rec.error
     rec.cost = cost
     log.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
     pool.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
