@@ -6,7 +6,8 @@ import _thread
 import asyncio
 import importlib.util
 import json
-from collections.abc import Sequence
+import signal
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,22 @@ def _bare_loop(coro: Any) -> Any:
         loop.close()
 
 
+@pytest.fixture
+def python_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler for the test, as in a terminal or a Jupyter kernel.
+
+    A process started in the background by a shell inherits SIGINT ignored, and then
+    ``_thread.interrupt_main`` (the simulated Ctrl-C) does nothing and the test would wait forever.
+    """
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 @pytest.mark.parametrize("runner", [asyncio.run, _bare_loop], ids=["asyncio.run", "jupyter-like"])
-def test_an_interrupt_while_running_in_a_loop_cancels_the_run_and_records_it(tmp_path, runner) -> None:
+def test_an_interrupt_while_running_in_a_loop_cancels_the_run_and_records_it(tmp_path, runner, python_sigint) -> None:
     store = Store(str(tmp_path / "i.db"))
     s = Session(tiny(rounds=8), store=store)
     s.spawn(_InterruptingAgent, n=1, role="buyer", budget=10, value=1, service="svc")
