@@ -10,9 +10,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sandbox.progress import RunProgress
 from sandbox.scenario import ScenarioError, load_scenario
 from sandbox.session import RunResult, Session
 from traces.store import DEFAULT_DB, Store, StoreError, StoreUnavailable
@@ -38,16 +38,14 @@ def fail(message: str) -> None:
 
 
 def run_with_progress(session: Session) -> tuple[RunResult, float]:
-    """Run a session with a progress bar; return the result and wall seconds.
+    """Run a session with a progress bar and the live line of model calls; return the result and wall seconds.
 
     A store that stays away ends the command with one line on stderr and exit status 3.
     """
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     t0 = time.perf_counter()
     try:
-        with Progress(*columns, console=console, transient=False) as bar:
-            task = bar.add_task(f"{session.scenario.name} rounds", total=session.scenario.rounds)
-            result = session.run(progress=lambda done, total: bar.update(task, completed=done, total=total))
+        with RunProgress(session, console=console) as bar:  # rounds, and the model calls within a round
+            result = session.run(progress=bar.update)
     except StoreUnavailable as err:
         typer.echo(f"error: {one_line(str(err))}", err=True)
         raise typer.Exit(3) from None

@@ -211,13 +211,31 @@ class Session:
         self._pending_policy.clear()
 
     # --- the run ----------------------------------------------------------------------
-    def run(self, rounds: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
+    def run(
+        self,
+        rounds: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        show_progress: bool = False,
+    ) -> RunResult:
         """Run to the end (or ``rounds`` more rounds) and return the result.
 
         Works inside a running event loop too (a notebook cell): the run then goes on a worker
         thread while this call waits (``sandbox.loop``). In async code, ``await session.arun()``.
+        ``show_progress`` draws a rounds bar with the model calls answered, in flight and waiting
+        (``sandbox.progress``), in a terminal or a notebook.
         """
-        return run_sync(self.arun(rounds, progress))
+        if not show_progress:
+            return run_sync(self.arun(rounds, progress))
+        from sandbox.progress import RunProgress
+
+        with RunProgress(self) as bar:
+
+            def both(done: int, total: int) -> None:
+                bar.update(done, total)
+                if progress is not None:
+                    progress(done, total)
+
+            return run_sync(self.arun(rounds, both))
 
     async def arun(self, rounds: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
         """Async form of ``run``, for callers that already have an event loop."""

@@ -20,6 +20,8 @@ seed and the record, never on which call finished first, and a replay refuses th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +91,7 @@ class CallPool:
         self.spend = Spend()
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.waiting = 0  # calls waiting for a place under the cap (progress displays read it)
         self.turns = 0  # turns admitted so far (the mean turn is the estimate for an agent's first)
         self.refused = 0
         self._asks: list[_Ask] = []
@@ -152,6 +155,19 @@ class CallPool:
     def leave(self) -> None:
         """Count a call coming back."""
         self.in_flight -= 1
+
+    @asynccontextmanager
+    async def place(self) -> AsyncIterator[None]:
+        """A place under the cap on calls in flight, counting the calls that wait for one."""
+        self.waiting += 1
+        try:
+            await self.semaphore.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            yield
+        finally:
+            self.semaphore.release()
 
 
 POOLS = "llm_call_pools"  # the key of the pools in a session's shared dict

@@ -160,7 +160,7 @@ async def call_model(
             continue  # the recorded retry follows; there is no model to wait for
         litellm = _litellm()
         queued = time.perf_counter()
-        async with pool.semaphore:
+        async with pool.place():
             start_ns, t0 = time.time_ns(), time.perf_counter()
             rec.queue_ms = (t0 - queued) * 1000  # waiting for a place under the cap, not model time
             pool.enter()
