@@ -14,8 +14,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+# Property and fuzz tests draw the same examples on every run, so the suite's outcome never
+# depends on chance; AGORA_HYPOTHESIS_PROFILE=explore draws new ones (to look for new bugs).
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("AGORA_HYPOTHESIS_PROFILE", "deterministic"))
 for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "MISTRAL_API_KEY", "GROQ_API_KEY"):
     os.environ.pop(_key, None)  # a key in the developer's shell must not turn a test into a paid call
 

@@ -223,11 +223,10 @@ def _bad_scenario(draw: st.DrawFn) -> object:
                 )
             )
         else:
-            group = (
-                data["population"][draw(st.integers(0, 1))]
-                if isinstance(data.get("population"), list) and len(data["population"]) > 1
-                else {}
-            )
+            pop = data.get("population")
+            group = pop[draw(st.integers(0, 1))] if isinstance(pop, list) and len(pop) > 1 else {}
+            if not isinstance(group, dict):  # an earlier draw replaced the group by a scalar
+                group = {}
             group[draw(_pop_fields)] = draw(st.one_of(_scalars, st.lists(_scalars, max_size=3)))
     return data
 
