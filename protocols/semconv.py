@@ -18,6 +18,7 @@ SPAN_POLICY = "policy.change"
 
 # agora.* market facts
 RUN_ID = "agora.run.id"
+PROJECT_NAME = "openinference.project.name"  # resource attribute: the Phoenix project a run's spans go to
 SESSION_ID = "session.id"  # the run id again, on trace roots: Phoenix and Langfuse group a run's traces by it
 ROUND = "agora.round"
 AGENT_ID = "agora.agent.id"

@@ -43,7 +43,9 @@ def test_the_same_spans_reach_the_store_and_the_collector(tmp_path, receiver) ->
         sp = got[sid]
         assert (sp["name"], sp["trace_id"], sp["parent_id"]) == (row.name, row.trace_id, row.parent_id)
     root = next(sp for sp in receiver.spans if sp["parent_id"] is None)
-    assert root["attrs"][sc.RUN_ID] == s.run_id and root["resource"]["service.name"]
+    assert (
+        root["attrs"][sc.RUN_ID] == s.run_id and root["resource"]["service.name"] == root["resource"][sc.PROJECT_NAME]
+    )  # Phoenix files by project
     submit = next(sp for sp in receiver.spans if sp["name"] == sc.SPAN_SUBMIT)
     assert submit["attrs"][sc.VERDICT] in ("accepted", "rejected") and isinstance(submit["attrs"][sc.ACTION_SEQ], int)
 

@@ -119,6 +119,11 @@ def test_a_bulk_decision_is_written_as_control_rows_and_applied(recorded: dict) 
     assert {(c.author, c.reason, json.loads(c.payload_json)["decision"]) for c in cmds} == {
         ("reviewer-rita", "seen, harmless", "dismiss")
     }
+    from traces.write_log import attempts
+
+    [tried] = [w for w in attempts(store, RED) if w.action == "review_alert"]
+    assert (tried.operator, tried.allowed) == ("reviewer-rita", True), "the decision is in the write log"
+    assert sorted(json.loads(tried.detail_json)["cases"]) == sorted(real)
     red.run(rounds=1)
     for a in real:
         row = al.alert(store, RED, a)
@@ -170,3 +175,19 @@ def test_queue_reads_filter_and_page_in_sql(tmp_path) -> None:
     assert sum(g["cases"] for g in groups) == 40 and all(g["kind"] == "collusion" for g in groups)
     ids = aq.case_ids(store, "r", aq.CaseFilter(kinds=("collusion",), statuses=("open",)))
     assert len(ids) == 20
+
+
+def test_a_refused_decision_is_recorded_and_writes_nothing(recorded: dict) -> None:
+    from traces.write_log import attempts
+
+    store = recorded["store"]
+    case = next(a.alert_id for a in al.review_queue(store, RED))  # any open case: nothing will be written
+    before = len(control.pending_commands(store, RED))
+    at = _page()  # no name given in the sidebar
+    at.multiselect(key="agora.alert.chosen").set_value([case])
+    at.text_input(key="agora.review.reason").input("no name")
+    at.button[-1].click().run()
+    assert any("name" in e.value for e in at.error), [e.value for e in at.error]
+    assert len(control.pending_commands(store, RED)) == before
+    refused = [w for w in attempts(store, RED) if w.action == "review_alert" and not w.allowed]
+    assert refused and json.loads(refused[-1].detail_json)["cases"] == [case]

@@ -124,7 +124,9 @@ def install(service_name: str = "agora") -> RunRouter:
         if isinstance(current, TracerProvider):
             current.add_span_processor(router)
         elif isinstance(current, trace.ProxyTracerProvider):
-            provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}), sampler=ALWAYS_ON)
+            # Phoenix files spans by openinference.project.name, not service.name: the same name for both
+            resource = Resource.create({SERVICE_NAME: service_name, sc.PROJECT_NAME: service_name})
+            provider = TracerProvider(resource=resource, sampler=ALWAYS_ON)
             provider.add_span_processor(router)
             trace.set_tracer_provider(provider)
         else:

@@ -23,7 +23,7 @@ PAGE_SIZE = 50
 ANY = "(any)"
 
 st.title("Alerts")
-refusal = widgets.operator()
+widgets.operator()
 info = widgets.pick_run()
 if info is None:
     st.stop()
@@ -107,11 +107,11 @@ with st.form("review"):
     go = st.form_submit_button("Record decision", disabled=not live)
 if go:
     targets = dq.case_ids(run_id, flt) if every else list(chosen)
-    if refusal:
-        st.error(refusal)
-    elif not targets:
-        st.error("Choose at least one case (or every case the filters select).")
-    else:
+    detail = {"decision": decision, "cases": targets[:1000], "n_cases": len(targets), "reason": reason}
+    if decision == "fine" and amount > 0:
+        detail["amount"] = amount
+    empty = None if targets else "Choose at least one case (or every case the filters select)."
+    if widgets.attempt(run_id, "review_alert", detail, empty):  # recorded, allowed or refused
         ids = dq.submit_reviews(
             run_id, targets, decision, widgets.author(), reason, amount if decision == "fine" and amount > 0 else None
         )
