@@ -36,7 +36,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from bench_llm import Server  # noqa: E402  (the stand-in server in its own process)
 
 from agents.llm import LLMAgent  # noqa: E402
-from agents.llm.budget import current_pools  # noqa: E402
+from agents.llm.budget import pools_of  # noqa: E402
 from sandbox import Session  # noqa: E402
 from sandbox.scenario import Scenario  # noqa: E402
 
@@ -117,7 +117,7 @@ def bench_market(a: argparse.Namespace) -> None:
                 calls["requests"] += 1
                 calls["tokens"] += r["prompt_tokens"]
                 calls["chars"] += _text_chars(r["messages_json"])
-            calls["peak"] = max([calls["peak"], *(p.peak_in_flight for p in current_pools().values())])
+            calls["peak"] = max([calls["peak"], *(p.peak_in_flight for p in pools_of(session.shared).values())])
 
         s.hooks.round_end.append(tally)
         buyers = [m for m in s.market.members.values() if m.role == "buyer"]
@@ -189,7 +189,7 @@ def bench_concurrency(a: argparse.Namespace) -> None:
 
         def tally(session: Session, log: Any) -> None:
             seen["calls"] = sum(1 for r in log.batch.rows.get("llm_calls", []) if r["event"] == "call")
-            seen["peak"] = max((p.peak_in_flight for p in current_pools().values()), default=0)
+            seen["peak"] = max((p.peak_in_flight for p in pools_of(session.shared).values()), default=0)
 
         s.hooks.round_end.append(tally)
         print(f"concurrency: {a.agents} LLM agents, 1 s latency, cap {a.cap}, one round", flush=True)
