@@ -20,6 +20,7 @@ from typing import Any
 from agents.base import Agent, DryRun
 from agents.llm.budget import Limits, pool_in
 from agents.llm.calls import CallRecord
+from agents.llm.faults import MAX_ANSWER_CHARS, MAX_TOOL_CALLS
 from agents.llm.model_call import CallLog, CallSettings
 from agents.llm.personas import persona as get_persona
 from agents.llm.personas import pick
@@ -30,6 +31,9 @@ from protocols.actions import ActionBase
 from protocols.mechanism_table import llm_tools
 
 DEFAULT_MODEL = "scripted/auto"
+DEFAULT_MAX_TOKENS = 1024
+"""The completion cap sent with every call unless ``max_tokens`` says otherwise (issue 19): a
+rambling model stops there instead of at the end of its context."""
 KEYLESS_OK = ("openai", "hosted_vllm", "openai_like")
 LLM_TABLE = "llm_calls"
 
@@ -73,7 +77,9 @@ class LLMAgent(Agent):
         backoff: float = 0.5,
         max_actions: int = 8,
         temperature: float | None = None,
-        max_tokens: int | None = None,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+        max_answer_chars: int = MAX_ANSWER_CHARS,
+        max_tool_calls: int = MAX_TOOL_CALLS,
         api_base: str | None = None,
         api_key: str | None = None,
         **params: Any,
@@ -84,10 +90,15 @@ class LLMAgent(Agent):
         self.pool_key = f"{pool}/{max_in_flight}"
         self.max_in_flight = max_in_flight
         self.session_limits = Limits(session_token_budget, session_cost_budget)
+        for name, cap in (("max_tokens", max_tokens), ("max_answer_chars", max_answer_chars)):
+            if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+                raise ValueError(f"{name} must be a whole number of at least 1, not {cap!r}")
+        if isinstance(max_tool_calls, bool) or not isinstance(max_tool_calls, int) or max_tool_calls < 0:
+            raise ValueError(f"max_tool_calls must be a whole number of at least 0, not {max_tool_calls!r}")
         call_params: dict[str, Any] = {}
         for key, value in (
             ("temperature", temperature),
-            ("max_tokens", max_tokens),
+            ("max_tokens", DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens),  # every call has a cap
             ("api_base", api_base),
             ("api_key", api_key),
         ):
@@ -107,6 +118,8 @@ class LLMAgent(Agent):
             max_retries=max_retries,
             backoff=backoff,
             limits=Limits(token_budget, cost_budget),
+            max_answer_chars=max_answer_chars,
+            max_tool_calls=max_tool_calls,
         )
         self.max_answers = 1 + max(0, max_repairs)
         self.max_actions = max_actions
@@ -188,6 +201,10 @@ class LLMAgent(Agent):
         if not actions and final.get("faults") and final.get("end_reason") not in ("passed", "done"):
             self._gave_up(obs.round, final.get("end_reason", ""))
         return actions
+
+    def journal_calls(self, write: Any) -> None:
+        """Have every paid call handed to ``write(record)`` as it returns (the session's journal)."""
+        self.log.journal = write
 
     def _gave_up(self, round_: int, reason: str) -> CallRecord:
         return self.log.new(round_, 0, event="gave_up", model=self.model, fault="gave_up", error=reason[:1000])

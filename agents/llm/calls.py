@@ -33,10 +33,14 @@ FAULTS = (
     "refusal",  # text and no tool call
     "empty",  # no text and no tool call
     "invalid",  # a well-formed action the dry run rejected
+    "oversized",  # an answer over the size or tool-call caps, cut before it was kept (what was cut: ``error``)
     "budget",  # a token or money budget stopped the call before it was sent
     "gave_up",  # the turn ended with no action after the retry or repair bound
     "error",  # anything else
 )
+ANSWER_CUT = "agora.llm.answer_cut"
+"""The span event of a call whose answer was cut: ``agora.llm.answer.chars`` / ``kept_chars`` /
+``tool_calls`` / ``kept_tool_calls`` (``agents.llm.faults.cap_answer``)."""
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "seed", "tool_choice", "parallel_tool_calls", "api_base")
 
 
@@ -187,6 +191,7 @@ class CallRecord:
     queue_ms: float = 0.0
     fault: str | None = None
     error: str | None = None
+    cut: dict[str, int] | None = None  # what the answer caps cut (a span event; the row says it in ``error``)
 
     def row(self) -> dict[str, Any]:
         """The ``llm_calls`` row (without ``run_id`` and ``round``, which the session adds)."""
@@ -259,6 +264,8 @@ def emit_span(rec: CallRecord, start_ns: int, end_ns: int, round_: int) -> None:
             attrs[sc.LLM_FAULT] = rec.fault
             attrs[sc.ERROR_TYPE] = rec.fault  # low-cardinality: one of FAULTS
         span.set_attributes(attrs)
+        if rec.cut:
+            span.add_event(ANSWER_CUT, {f"agora.llm.answer.{k}": v for k, v in rec.cut.items()}, timestamp=end_ns)
         if rec.fault:
             span.set_status(trace.Status(trace.StatusCode.ERROR, rec.error or rec.fault))
     span.end(end_time=end_ns)

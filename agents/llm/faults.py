@@ -13,6 +13,7 @@ Kinds: ``timeout``, ``connection``, ``rate_limited``, ``auth``, ``bad_request``,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -139,3 +140,113 @@ def checked_usage(usage: Any) -> tuple[int, int, str | None]:
         out.append(clamped)
     note = f"usage out of range ({', '.join(wrong)}); counted as {out[0]} and {out[1]}" if wrong else None
     return out[0], out[1], note
+
+
+MAX_ANSWER_CHARS = 16_000
+"""Characters of an answer kept by default (its text plus its tool calls' names and arguments).
+
+About four times what ``DEFAULT_MAX_TOKENS`` tokens of text take: a model that keeps to its
+completion cap is never cut; one that ignores it (or a server that pads its answers) is.
+"""
+MAX_TOOL_CALLS = 32
+"""Tool calls kept from one answer by default; the rest are dropped (and said to be)."""
+_KEEP = ("role", "content", "tool_calls")
+
+
+def _text_len(value: Any) -> int:
+    return len(value) if isinstance(value, str) else len(str(value)) if value is not None else 0
+
+
+def cap_answer(
+    body: dict[str, Any], max_chars: int, max_tool_calls: int
+) -> tuple[dict[str, Any], dict[str, int] | None]:
+    """``body`` cut to at most ``max_chars`` characters of answer and ``max_tool_calls`` tool calls.
+
+    Returns the body (the same object when nothing was cut) and what was cut, or None: the
+    original and kept characters (text, tool-call names and arguments) and tool calls, and the
+    characters in other fields (allowed up to ``max_chars`` too). A cut answer keeps only its first choice's
+    role, text and tool calls (other fields of a cut message are dropped); text is cut first,
+    then the arguments of the tool calls kept, in order, so a cut argument is malformed JSON and
+    the agent's repair loop tells the model so.
+    """
+    choices = body.get("choices")
+    message = (
+        choices[0].get("message") if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
+    )
+    if not isinstance(message, dict):
+        return body, None
+    calls = message.get("tool_calls") or []
+    if not isinstance(calls, list):
+        calls = []
+    extra = sum(_text_len(v) for k, v in message.items() if k not in _KEEP)
+    other = sum(_text_len(v) for k, v in body.items() if k not in ("choices", "usage")) + sum(
+        _text_len(c) for c in choices[1:]
+    )
+
+    def fn(c: Any) -> dict[str, Any]:
+        f = c.get("function") if isinstance(c, dict) else None
+        return f if isinstance(f, dict) else {}
+
+    chars = _text_len(message.get("content")) + sum(
+        _text_len(fn(c).get("name")) + _text_len(fn(c).get("arguments")) for c in calls
+    )
+    if chars <= max_chars and extra + other <= max_chars and len(calls) <= max_tool_calls:
+        return body, None
+    left = max_chars
+    content = message.get("content")
+    if isinstance(content, str):
+        content = content[:left]
+        left -= len(content)
+    elif content is not None:
+        content = None  # text parts or anything else: not worth keeping in a cut answer
+    kept_calls = []
+    for c in calls[:max_tool_calls]:
+        f = fn(c)
+        name = str(f.get("name") or "")[:200]
+        args = f.get("arguments")
+        args = args if isinstance(args, str) else json.dumps(args, default=str)
+        args = args[: max(left - len(name), 0)]
+        left -= len(name) + len(args)
+        cid = c.get("id") if isinstance(c, dict) else None
+        kept_calls.append(
+            {
+                "id": str(cid)[:100] if cid is not None else None,
+                "type": "function",
+                "function": {"name": name, "arguments": args},
+            }
+        )
+    cut_message: dict[str, Any] = {"role": "assistant", "content": content}
+    if kept_calls:
+        cut_message["tool_calls"] = kept_calls
+    first = {k: v for k, v in choices[0].items() if k in ("index", "finish_reason")}
+    cut_body = {
+        **{
+            k: (v[:200] if isinstance(v, str) else v)
+            for k, v in body.items()
+            if k in ("id", "model", "object", "created")
+        },
+        "choices": [{**first, "message": cut_message}],
+        "usage": body.get("usage"),
+    }
+    kept_chars = _text_len(content) + sum(
+        _text_len(c["function"]["name"]) + _text_len(c["function"]["arguments"]) for c in kept_calls
+    )
+    return cut_body, {
+        "chars": chars,
+        "kept_chars": kept_chars,
+        "tool_calls": len(calls),
+        "kept_tool_calls": len(kept_calls),
+        "other_chars": extra + other,  # in fields besides the text and tool calls, dropped from a cut answer
+    }
+
+
+def cut_note(cut: dict[str, int]) -> str:
+    """One sentence saying what ``cap_answer`` cut."""
+    parts = []
+    if cut["chars"] > cut["kept_chars"]:
+        parts.append(f"{cut['chars']:,} characters of answer cut to {cut['kept_chars']:,}")
+    if cut["tool_calls"] > cut["kept_tool_calls"]:
+        parts.append(f"{cut['tool_calls']:,} tool calls cut to {cut['kept_tool_calls']:,}")
+    if not parts:
+        parts.append(f"{cut['other_chars']:,} characters in fields besides the text and tool calls dropped")
+    return "answer over its caps: " + "; ".join(parts)

@@ -11,12 +11,14 @@ import asyncio
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agents.llm.budget import CallPool, Limits, Spend
 from agents.llm.calls import CallRecord, emit_span, request_hash, tools_hash
-from agents.llm.faults import RETRYABLE, checked_usage, classify
+from agents.llm.faults import MAX_ANSWER_CHARS, MAX_TOOL_CALLS, RETRYABLE, cap_answer, checked_usage, classify, cut_note
+from agents.llm.sending import Sent, answer_within, sending
 
 
 def _litellm() -> Any:
@@ -25,6 +27,9 @@ def _litellm() -> Any:
     import litellm
 
     litellm.suppress_debug_info = True  # its help banners would interleave with the run's output
+    from agents.llm.sending import watch_litellm
+
+    watch_litellm(litellm)  # tells when a request is really sent (agents.llm.sending)
     return litellm
 
 
@@ -36,10 +41,16 @@ class RecordedAnswer:
     cost: float = 0.0
     fault: str | None = None
     error: str | None = None
+    latency_ms: float | None = None  # as recorded, when the record is a paid call answered again (a resume)
+    queue_ms: float | None = None
 
 
 class RecordedAnswers(Protocol):
-    """Answers looked up by request hash instead of calling a model (a replay; see sandbox.llm_replay)."""
+    """Answers looked up by request hash instead of calling a model (a replay; see sandbox.llm_replay).
+
+    ``lookup`` may return None: the record does not hold this request and the model is called
+    (a resume answers the calls its killed segment paid for, then goes live).
+    """
 
     def lookup(
         self,
@@ -48,7 +59,7 @@ class RecordedAnswers(Protocol):
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         params: dict[str, Any],
-    ) -> RecordedAnswer:
+    ) -> RecordedAnswer | None:
         """The recorded answer to this request (a request the record lacks is a ``bad_request`` fault)."""
         ...
 
@@ -65,6 +76,8 @@ class CallSettings:
     backoff_cap: float = 8.0
     limits: Limits = field(default_factory=Limits)
     answers: RecordedAnswers | None = None  # set during a replay: no model is called
+    max_answer_chars: int = MAX_ANSWER_CHARS  # longer answers are cut before they are kept or sent back
+    max_tool_calls: int = MAX_TOOL_CALLS  # tool calls beyond it in one answer are dropped
 
 
 @dataclass
@@ -77,6 +90,7 @@ class CallLog:
     tools_sent: set[str] = field(default_factory=set)
     seq: int = 0
     stopped: str | None = None
+    journal: Callable[[CallRecord], None] | None = None  # writes each paid call as it returns (the session's)
 
     def new(self, turn_round: int, attempt: int, **kw: Any) -> CallRecord:
         """A new record, numbered within the round."""
@@ -101,19 +115,35 @@ def _stop_reason(log: CallLog, settings: CallSettings) -> str | None:
 
 
 def _answered(
-    rec: CallRecord, log: CallLog, pool: CallPool, body: dict[str, Any], cost: float, start_ns: int, turn_round: int
+    rec: CallRecord,
+    log: CallLog,
+    pool: CallPool,
+    body: dict[str, Any],
+    cost: float,
+    start_ns: int,
+    turn_round: int,
+    settings: CallSettings,
 ) -> dict[str, Any]:
-    """Record an answered call (usage, cost, spend, span); the assistant message."""
+    """Record an answered call (usage, cost, spend, span); the assistant message, cut to the caps."""
+    body, rec.cut = cap_answer(body, settings.max_answer_chars, settings.max_tool_calls)
+    if rec.cut:  # kept and sent back cut; the record says how much there was (issue 19)
+        rec.fault, rec.error = "oversized", cut_note(rec.cut)
     rec.response = body
     usage = body.get("usage") or {}
     rec.prompt_tokens, rec.completion_tokens, wrong = checked_usage(usage)  # never negative (issue 19)
-    rec.error = wrong or rec.error
+    rec.error = "; ".join(x for x in (rec.error, wrong) if x) or None
     rec.cost = cost
     log.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
     pool.spend.add(rec.prompt_tokens, rec.completion_tokens, rec.cost)
     emit_span(rec, start_ns, time.time_ns(), turn_round)
     choices = body.get("choices") or []
     return (choices[0].get("message") if choices else None) or {"role": "assistant", "content": ""}
+
+
+def _journal(log: CallLog, rec: CallRecord) -> None:
+    """Hand a paid call to the session's journal as it returns (a killed run keeps it; see docs/reliability.md)."""
+    if log.journal is not None:
+        log.journal(rec)
 
 
 async def call_model(
@@ -147,12 +177,20 @@ async def call_model(
             tools=tools if first_tools else None,
         )
         log.tools_sent.add(thash)
-        if settings.answers is not None:  # a replay: a lookup by the request hash, no model and no cap
-            start_ns, t0 = time.time_ns(), time.perf_counter()
-            got = settings.answers.lookup(rhash, settings.model, messages, tools, settings.params)
-            rec.latency_ms = (time.perf_counter() - t0) * 1000
+        start_ns, t0 = time.time_ns(), time.perf_counter()
+        got = (
+            settings.answers.lookup(rhash, settings.model, messages, tools, settings.params)
+            if settings.answers is not None
+            else None
+        )
+        if got is not None:  # a replay or a resume: a lookup by the request hash, no model and no cap
+            rec.latency_ms = (time.perf_counter() - t0) * 1000 if got.latency_ms is None else got.latency_ms
+            rec.queue_ms = rec.queue_ms if got.queue_ms is None else got.queue_ms
             if got.body is not None:
-                return _answered(rec, log, pool, got.body, got.cost, start_ns, turn_round), rec
+                message = _answered(rec, log, pool, got.body, got.cost, start_ns, turn_round, settings)
+                if got.fault == "oversized" and rec.fault is None:  # cut when it was paid for
+                    rec.fault, rec.error = got.fault, got.error
+                return message, rec
             rec.fault, rec.error = got.fault or "error", got.error
             emit_span(rec, start_ns, time.time_ns(), turn_round)
             if rec.fault not in RETRYABLE or retry == settings.max_retries:
@@ -161,35 +199,49 @@ async def call_model(
         litellm = _litellm()
         queued = time.perf_counter()
         async with pool.place():
-            start_ns, t0 = time.time_ns(), time.perf_counter()
-            rec.queue_ms = (t0 - queued) * 1000  # waiting for a place under the cap, not model time
+            placed, placed_ns = time.perf_counter(), time.time_ns()
+            sent = Sent()
             pool.enter()
             try:
-                resp = await asyncio.wait_for(
-                    litellm.acompletion(
-                        model=settings.model,
-                        messages=messages,
-                        tools=tools,
-                        timeout=settings.timeout,
-                        max_retries=0,
-                        num_retries=0,
-                        drop_params=True,
-                        **settings.params,
-                    ),
-                    settings.timeout + 1.0,
-                )
+                with sending(sent):  # the request's task sees it: litellm's hook marks when it is sent
+                    task = asyncio.ensure_future(
+                        litellm.acompletion(
+                            model=settings.model,
+                            messages=messages,
+                            tools=tools,
+                            timeout=settings.timeout,
+                            max_retries=0,
+                            num_retries=0,
+                            drop_params=True,
+                            **settings.params,
+                        )
+                    )
+                resp = await answer_within(task, sent, settings.timeout + 1.0)
             except Exception as err:  # every model or network failure is a recorded fault, never a crash
                 rec.fault, rec.error = classify(err), f"{type(err).__name__}: {str(err)[:500]}"
                 resp = None
             finally:
                 pool.leave()
+        # time under the cap and in litellm's worker threads is queueing, not the model's (issue 19)
+        t0 = sent.at if sent.at is not None else placed
+        start_ns = sent.at_ns if sent.at_ns is not None else placed_ns
+        rec.queue_ms = (t0 - queued) * 1000
         rec.latency_ms = (time.perf_counter() - t0) * 1000
         if resp is not None:
             message = _answered(
-                rec, log, pool, resp.model_dump(mode="json"), _cost(resp, settings.model), start_ns, turn_round
+                rec,
+                log,
+                pool,
+                resp.model_dump(mode="json"),
+                _cost(resp, settings.model),
+                start_ns,
+                turn_round,
+                settings,
             )
+            _journal(log, rec)
             return message, rec
         emit_span(rec, start_ns, time.time_ns(), turn_round)
+        _journal(log, rec)
         if rec.fault not in RETRYABLE or retry == settings.max_retries:
             return None, rec
         delay = min(settings.backoff * 2**retry, settings.backoff_cap) * (

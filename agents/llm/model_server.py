@@ -88,6 +88,7 @@ class ModelServer:
         self.stats: Counter[str] = Counter()
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.max_tokens_seen: Counter[object] = Counter()  # the completion cap of each request (None: none sent)
         self._seen: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -126,6 +127,7 @@ class ModelServer:
             self.stats["bad_request"] += 1
             return _error(400, "the body must be JSON with 'model' and 'messages'", "invalid_request_error")
         seed = body.get("seed")
+        self.max_tokens_seen[body.get("max_tokens", body.get("max_completion_tokens"))] += 1
         key = request_key(messages, seed, model)
         nth = self._seen.get(key, 0)
         self._seen[key] = nth + 1
@@ -183,6 +185,7 @@ class ModelServer:
         """Forget counts and the requests seen (tests call it between cases)."""
         self.stats.clear()
         self._seen.clear()
+        self.max_tokens_seen.clear()
         self.peak_in_flight = 0
 
     # --- running -------------------------------------------------------------

@@ -38,6 +38,7 @@ from agents.incentives import policy_from_messages, terms_of
 from agents.llm.compact import decode
 from agents.llm.personas import PERSONAS
 from agents.llm.prompt import CONSTANTS_CLOSE, CONSTANTS_OPEN, OBS_CLOSE, OBS_OPEN, PASS_WORD
+from agents.llm.sending import mark_sent
 from agents.llm.stand_in_mechanisms import mechanism_trader
 from agents.observation import Observation
 from agents.scripted import ZIC, ZIU, BudgetBuyer, MarkupSeller
@@ -262,6 +263,7 @@ class ScriptedStandIn(CustomLLM):
         self._seen: dict[str, int] = {}
 
     def _answer(self, model: str, messages: list[Any], optional_params: dict[str, Any]) -> ModelResponse:
+        mark_sent()  # in process: the request is "sent" when the stand-in starts on it (agents.llm.sending)
         plain = [m if isinstance(m, dict) else dict(m) for m in messages]
         seed = optional_params.get("seed")
         key = request_key(plain, seed, model)

@@ -1,0 +1,120 @@
+"""When a model request is really sent, so that its timeout counts from then (issue 19).
+
+``litellm.acompletion`` first hands the call to a worker thread of the event loop's default
+executor (a few threads: ``min(32, cpus + 4)``), which builds the request and returns the
+coroutine that sends it. Under load calls queue there, and a deadline started when the call
+was handed over counted that queue as the model's time: queued calls were recorded as model
+timeouts. Here the deadline starts when the request is sent:
+
+- the call's task carries a ``Sent`` in a context variable (``sending``); litellm runs its
+  worker in a copy of that context, so whatever runs for the call can mark it (``mark_sent``);
+- litellm's pre-API-call hook marks it right before the HTTP request (``watch_litellm``), and
+  the in-process providers (the scripted stand-in, a replay's record) mark it as they answer;
+- ``answer_within`` waits for the answer: until the request is sent the wait is queueing
+  (bounded by ``SEND_WAIT`` times the timeout, and then a ``NotSent`` error, never a model
+  timeout); once sent, the call has its timeout from that moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+SEND_WAIT = 2.0
+"""How many timeouts a call may wait to be sent (litellm's worker threads busy) before it is given up."""
+
+
+class NotSent(Exception):
+    """The request was not sent in time: it waited for litellm's worker threads (not the model's time)."""
+
+
+class Sent:
+    """The moment one request was sent (``at``: ``time.perf_counter()``, ``at_ns``: ``time.time_ns()``)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.event = asyncio.Event()
+        self.at: float | None = None
+        self.at_ns: int | None = None
+
+    def mark(self) -> None:
+        """Note that the request is going out now (from any thread; the first mark counts)."""
+        if self.at is not None:
+            return
+        self.at, self.at_ns = time.perf_counter(), time.time_ns()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.event.set()
+        else:  # litellm's worker thread
+            self.loop.call_soon_threadsafe(self.event.set)
+
+
+_SENT: contextvars.ContextVar[Sent | None] = contextvars.ContextVar("agora_llm_sent", default=None)
+
+
+@contextmanager
+def sending(sent: Sent) -> Iterator[None]:
+    """Tasks created inside see ``sent`` (create the call's task in this block)."""
+    token = _SENT.set(sent)
+    try:
+        yield
+    finally:
+        _SENT.reset(token)
+
+
+def mark_sent() -> None:
+    """Mark the current call's request as sent (no-op outside a call made by ``call_model``)."""
+    sent = _SENT.get()
+    if sent is not None:
+        sent.mark()
+
+
+async def answer_within(task: asyncio.Future[Any], sent: Sent, timeout: float) -> Any:
+    """The result of ``task``, given ``timeout`` seconds from when its request was sent.
+
+    Raises ``TimeoutError`` (a model timeout, with a sentence) when the model took longer, and
+    ``NotSent`` when the request waited more than ``SEND_WAIT * timeout`` to be sent.
+    """
+    waiter = asyncio.ensure_future(sent.event.wait())
+    try:
+        await asyncio.wait({task, waiter}, timeout=SEND_WAIT * timeout, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        if sent.at is None:
+            raise NotSent(
+                f"the request was not sent within {SEND_WAIT * timeout:g} s of being handed to litellm "
+                "(its worker threads were busy); no model time was spent"
+            )
+        left = timeout - (time.perf_counter() - sent.at)
+        done, _ = await asyncio.wait({task}, timeout=max(left, 0.0))
+        if not done:
+            raise TimeoutError(f"no answer within {timeout:g} s of sending the request")
+        return task.result()
+    finally:
+        waiter.cancel()
+        if not task.done():
+            task.cancel()
+
+
+_WATCHED: set[int] = set()
+
+
+def watch_litellm(litellm: Any) -> None:
+    """Register (once) the litellm callback that marks a request sent right before it goes out."""
+    if id(litellm) in _WATCHED:
+        return
+    from litellm.integrations.custom_logger import CustomLogger
+
+    class _SentHook(CustomLogger):  # type: ignore[misc]
+        def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
+            mark_sent()
+
+    litellm.callbacks = [*litellm.callbacks, _SentHook()]
+    _WATCHED.add(id(litellm))
