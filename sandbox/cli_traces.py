@@ -1,7 +1,8 @@
 """``agora traces RUN``: a run's trace summary in the terminal.
 
 Counts by operation, model tokens by agent, rejections by rule, the slowest spans, and the
-started / ended / stored counts the run checked when it ended.
+started / ended / stored counts the run checked when it ended. The model calls of a round
+not committed yet (a run in progress, or killed mid-round) come first, from the journal.
 """
 
 from __future__ import annotations
@@ -14,11 +15,36 @@ from rich.table import Table
 from protocols import semconv as sc
 from sandbox.cli import DbOpt, app, console, fail
 from traces import read, trace_read
+from traces.llm_calls import journal
 from traces.store import DEFAULT_DB, Store, StoreError
 
 
 def _ms(ns: int) -> str:
     return f"{ns / 1e6:.3f} ms"
+
+
+def in_progress(store: Store, run_id: str, rounds_done: int) -> None:
+    """Print the model calls of the round in progress (``llm_call_journal``), if there are any."""
+    rows = journal(store, run_id, rounds_done)
+    if not rows:
+        return
+    t = Table(title=f"model calls of round {rounds_done + 1}, in progress (not committed; from the journal)")
+    for col in ("agent", "calls", "faults", "input", "output", "cost $"):
+        t.add_column(col, justify="left" if col in ("agent", "faults") else "right")
+    by_agent: dict[str, list[dict]] = {}
+    for r in rows:
+        by_agent.setdefault(r["agent_id"], []).append(r)
+    for agent, rs in sorted(by_agent.items()):
+        faults = sorted({r["fault"] for r in rs if r["fault"]})
+        t.add_row(
+            agent,
+            str(len(rs)),
+            ", ".join(faults) or "-",
+            str(sum(r["prompt_tokens"] for r in rs)),
+            str(sum(r["completion_tokens"] for r in rs)),
+            f"{sum(r['cost_usd'] for r in rs):.6f}",
+        )
+    console.print(t, highlight=False)
 
 
 @app.command("traces")
@@ -36,7 +62,10 @@ def traces_cmd(
     if run is None:
         fail(f"no run '{run_id}' in {db}; list runs with the UI or check the --db option")
     ops = trace_read.operation_counts(store, run_id)
+    in_progress(store, run_id, run.rounds_done)
     if not ops:
+        if journal(store, run_id, run.rounds_done):
+            return  # killed or still in its first round: its paid calls are all there is
         fail(
             f"run '{run_id}' has no spans in {db}; it ran with tracing off (Session(tracing=False)) or without a store"
         )

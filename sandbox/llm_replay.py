@@ -24,6 +24,7 @@ from typing import Any
 
 from agents.llm.calls import first_difference, request_hash, request_view, tools_hash
 from agents.llm.model_call import RecordedAnswer
+from agents.llm.sending import mark_sent
 from sandbox.verify import Divergence
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -145,7 +146,13 @@ class RecordedModel:
             self.served += 1
             if row.get("response_json") is None:
                 return RecordedAnswer(None, fault=row.get("fault") or "error", error=row.get("error"))
-            return RecordedAnswer(json.loads(row["response_json"]), float(row.get("cost_usd") or 0.0))
+            cut = row.get("fault") == "oversized"  # the answer was cut when recorded: the record says by how much
+            return RecordedAnswer(
+                json.loads(row["response_json"]),
+                float(row.get("cost_usd") or 0.0),
+                fault="oversized" if cut else None,
+                error=row.get("error") if cut else None,
+            )
         finally:
             self.lookup_seconds += time.perf_counter() - t0
 
@@ -159,6 +166,8 @@ class RecordedModel:
 
     def _answer(self, model: str, messages: list[Any], optional_params: Mapping[str, Any]) -> Any:
         from litellm import ModelResponse
+
+        mark_sent()  # answered in process (agents.llm.sending)
 
         plain = [m if isinstance(m, dict) else dict(m) for m in messages]
         tools = list(optional_params.get("tools") or [])
@@ -237,7 +246,7 @@ def llm_agents(agents: Mapping[str, Any]) -> int:
     return sum(1 for a in agents.values() if isinstance(getattr(getattr(a, "settings", None), "params", None), dict))
 
 
-def route_agents(agents: Mapping[str, Any], record: RecordedModel | None) -> int:
+def route_agents(agents: Mapping[str, Any], record: RecordedModel | JournalAnswers | None) -> int:
     """Answer LLM agents' calls from ``record`` (None: from their configured models again); returns how many."""
     n = 0
     for agent in agents.values():
@@ -246,6 +255,26 @@ def route_agents(agents: Mapping[str, Any], record: RecordedModel | None) -> int
             continue
         settings.answers = record
         n += 1
+    return n
+
+
+def recorded_caps(agents: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> int:
+    """Give each LLM agent the completion cap its recorded calls had; returns how many agents changed.
+
+    Runs recorded before every call carried ``max_tokens`` (issue 19) have calls without it, and
+    ``max_tokens`` is part of the request hash: such agents replay (and go on) without a cap.
+    """
+    first: dict[str, Mapping[str, Any]] = {}
+    for r in rows:
+        first.setdefault(r["agent_id"], r)
+    n = 0
+    for aid, row in first.items():
+        params = getattr(getattr(agents.get(aid), "settings", None), "params", None)
+        if isinstance(params, dict) and "max_tokens" in params:
+            recorded = json.loads(row.get("params_json") or "{}")
+            if "max_tokens" not in recorded:
+                params.pop("max_tokens")
+                n += 1
     return n
 
 
@@ -261,3 +290,47 @@ def stand_in_agents(agents: Mapping[str, Any]) -> int:
             if settings is not None and hasattr(settings, "model") and not str(settings.model).startswith("scripted/"):
                 settings.model = agent.model = "scripted/auto"
     return n
+
+
+class JournalAnswers:
+    """The calls a killed run paid for in its round in progress (``llm_call_journal``), answered by hash.
+
+    ``agora resume`` gives it to the LLM agents for the rounds after the last committed one: a
+    request the journal holds is answered from it (its fault too, so a recorded retry is not
+    paid twice); any other request returns None and the model is called.
+    """
+
+    def __init__(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        self.by_hash: dict[str, deque[Mapping[str, Any]]] = defaultdict(deque)
+        for r in rows:
+            if r.get("event") == "call":
+                self.by_hash[r["request_hash"]].append(r)
+        self.served = 0
+
+    def __len__(self) -> int:
+        return sum(len(q) for q in self.by_hash.values())
+
+    def lookup(
+        self,
+        request_hash: str,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        params: dict[str, Any],
+    ) -> RecordedAnswer | None:
+        """The paid answer to this request, or None (not in the journal: call the model)."""
+        queue = self.by_hash.get(request_hash)
+        if not queue:
+            return None
+        row = queue.popleft()
+        self.served += 1
+        body = json.loads(row["response_json"]) if row.get("response_json") is not None else None
+        fault = row.get("fault") or (None if body is not None else "error")
+        return RecordedAnswer(
+            body,
+            float(row.get("cost_usd") or 0.0),
+            fault=fault,
+            error=row.get("error"),
+            latency_ms=float(row.get("latency_ms") or 0.0),
+            queue_ms=float(row.get("queue_ms") or 0.0),
+        )

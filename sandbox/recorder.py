@@ -12,14 +12,17 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from agents.base import Agent
 from protocols.policy import IncentivePolicy
 from sandbox.ledger import Ledger
 from sandbox.market import Member
 from sandbox.record import RoundLog, action_rows, actions_digest, ledger_rows, transaction_rows
 from sandbox.scenario import Scenario
+from traces.llm_calls import journal_call
 from traces.redact import redact, register, url_secrets
-from traces.store import RoundBatch, Store, retrying, shown_url
+from traces.store import RoundBatch, Store, StoreError, retrying, shown_url
 
 SECRET_NAME = re.compile(
     r"(api_?key|token$|secret|password|credential|authorization|headers?$|cookie)", re.IGNORECASE
@@ -51,6 +54,24 @@ class Recorder:
         self._policy_version = 0
         self._policy_rows: list[dict[str, Any]] = []
         self._unsaved: tuple[int, RoundBatch, dict[str, Any]] | None = None  # built, not yet written
+        self.journaled = 0  # paid model calls written as they returned
+        self.journal_failed = 0  # ... and those the store was away for (their round's commit still has them)
+        self._journal_off = False  # after a failed journal write, until the next round commits
+
+    def journal(self, rec: Any) -> None:
+        """Write one paid model call now, before its round commits, so a killed run keeps it.
+
+        Best effort: the round's commit writes every call anyway, so while the store is away the
+        journal is skipped (no call waits for it) until a round commits again.
+        """
+        if self.store is None or self._journal_off:
+            return
+        try:
+            journal_call(self.store, self.run_id, rec.turn_round, rec.row())
+            self.journaled += 1
+        except (StoreError, SQLAlchemyError):
+            self.journal_failed += 1
+            self._journal_off = True
 
     def _write(self, op: Any, what: str, done: Any = None) -> None:
         assert self.store is not None
@@ -66,6 +87,9 @@ class Recorder:
             self.policy_change(1, scenario.policy, "scenario", "initial policy")
         for agent in agents.values():  # every key, header and URL credential is redacted by value from now on
             register(agent.params, getattr(getattr(agent, "settings", None), "params", None))
+            journal_calls = getattr(agent, "journal_calls", None)
+            if journal_calls is not None:  # LLM agents: each paid call is written as it returns
+                journal_calls(self.journal)
         register([spec.params for spec in scenario.population])
         if self.store is None:
             return
@@ -172,6 +196,7 @@ class Recorder:
             done=lambda: store.rounds_done(self.run_id) >= round_,  # committed, but the answer was lost
         )
         self._unsaved = None
+        self._journal_off = False
 
     def finish(self, status: str, summary: Mapping[str, Any], error: str | None = None) -> None:
         """Mark the run finished (or failed), with its summary."""

@@ -23,7 +23,14 @@ from typing import Any
 import yaml
 
 from protocols.policy import IncentivePolicy
-from sandbox.llm_replay import RecordedModel, llm_agents, route_agents, stand_in_agents
+from sandbox.llm_replay import (
+    JournalAnswers,
+    RecordedModel,
+    llm_agents,
+    recorded_caps,
+    route_agents,
+    stand_in_agents,
+)
 from sandbox.loop import run_sync
 from sandbox.record import RoundLog
 from sandbox.scenario import Scenario
@@ -31,6 +38,7 @@ from sandbox.session import RunResult, Session
 from sandbox.tracing import session_tracer
 from sandbox.verify import CheckingRecorder, Divergence, RecordChecker, ReplayDiverged
 from traces import history, read
+from traces.llm_calls import journal
 from traces.llm_calls import llm_calls as recorded_calls
 from traces.store import Store
 
@@ -107,9 +115,11 @@ class Replayer:
         self.session.hooks.round_start.append(self._timeline)
         self.session.hooks.round_end.append(self._model_check)
         self.model: RecordedModel | None = None
+        self.paid: JournalAnswers | None = None  # a resume's journal of the round in progress
         if llm_agents(self.session.agents):
             self.model = RecordedModel(recorded_calls(store, run_id), lambda: self.session.round)
             self.model.install()  # also a litellm provider, for callers that go through litellm
+            recorded_caps(self.session.agents, self.model.rows)  # a run recorded before the default cap
             route_agents(self.session.agents, self.model)
 
     def _model_check(self, session: Session, log: RoundLog) -> None:
@@ -332,6 +342,10 @@ async def aresume(run_id: str, store: Store | str | None = None, progress: Progr
         if diverged is not None:
             raise ReplayError(f"cannot resume: the committed rounds do not replay identically ({diverged})")
         rp.release("live")
+        paid = JournalAnswers(journal(db, run_id, row.rounds_done))
+        if len(paid):  # calls the killed segment paid for in its round in progress: answered, not paid again
+            route_agents(rp.session.agents, paid)
+        rp.paid = paid
         s = rp.session
         s._begin()  # noqa: SLF001  (resuming at round 0 must not write the run row twice)
         rp.recorder.store = db

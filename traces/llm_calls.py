@@ -4,6 +4,13 @@ One row per attempt (retries included), per budget stop and per turn given up. A
 answers each call from ``response_json`` by ``request_hash``; the chat span of the call
 carries the same hash (``agora.llm.request_hash``). The tool definitions are stored on an
 agent's first call only (``tools_json``); later rows keep their hash (``tools_sha256``).
+
+``llm_call_journal`` holds each paid call as it returns, in its own small transaction, so a
+run killed mid-round keeps the calls it paid for. The round's commit adopts them: it writes
+the round's ``llm_calls`` rows and deletes the round's journal rows in the same transaction
+(``Store.commit_round`` clears tables marked ``info={"journal": True}``). What is left in the
+journal after a kill is the round in progress: ``agora resume`` answers those calls from it
+instead of calling the model again, and ``agora traces`` lists them.
 """
 
 from __future__ import annotations
@@ -11,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Column, Index, Text, select
+from sqlalchemy import Column, Index, Text, insert, select
 from sqlmodel import Field, SQLModel
 
+from traces.redact import redact_rows
 from traces.store import Store
 
 
@@ -58,3 +66,48 @@ def llm_calls(store: Store, run_id: str) -> Iterator[dict[str, Any]]:
     with store.engine.connect() as conn:
         for row in conn.execute(q).mappings():
             yield dict(row)
+
+
+class LLMCallJournalRow(SQLModel, table=True):
+    """A paid call written as it returned, before its round commits (the round's commit deletes it)."""
+
+    __tablename__ = "llm_call_journal"
+    __table_args__ = (Index("ix_llm_call_journal_run", "run_id", "round"), {"info": {"journal": True}})
+
+    id: int | None = Field(default=None, primary_key=True, description="order of writing")
+    run_id: str
+    round: int
+    agent_id: str
+    seq: int
+    attempt: int
+    event: str
+    model: str
+    request_hash: str
+    messages_json: str = Field(sa_type=Text)
+    params_json: str = Field(sa_type=Text)
+    tools_sha256: str = ""
+    tools_json: str | None = Field(default=None, sa_type=Text)
+    response_json: str | None = Field(default=None, sa_type=Text)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    queue_ms: float = 0.0
+    fault: str | None = None
+    error: str | None = Field(default=None, sa_type=Text)
+
+
+def journal_call(store: Store, run_id: str, round_: int, row: dict[str, Any]) -> None:
+    """Write one paid call to the journal now, in its own transaction (keys redacted as everywhere)."""
+    full = {"run_id": run_id, "round": round_, **row}
+    redact_rows([full])
+    with store.engine.begin() as conn:
+        conn.execute(insert(LLMCallJournalRow.__table__), [full])  # type: ignore[attr-defined]
+
+
+def journal(store: Store, run_id: str, after_round: int = 0) -> list[dict[str, Any]]:
+    """The journal's calls of rounds after ``after_round`` (the round in progress), in the order written."""
+    t = LLMCallJournalRow.__table__  # type: ignore[attr-defined]
+    q = select(t).where(t.c.run_id == run_id, t.c.round > after_round).order_by(t.c.id)
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, event, insert, inspect, select, update
+from sqlalchemy import Boolean, delete, event, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
@@ -367,6 +367,11 @@ class Store:
                         conn.execute(stmt, rows)
             if run_update:
                 conn.execute(update(RunRow).where(RunRow.id == run_id).values(**run_update))
+            done = run_update.get("rounds_done")
+            if done is not None:  # the round's rows adopt its journal: the paid calls are in llm_calls now
+                for table in tables.values():
+                    if table.info.get("journal"):
+                        conn.execute(delete(table).where(table.c.run_id == run_id, table.c.round <= done))
 
     def rounds_done(self, run_id: str) -> int:
         """Rounds of ``run_id`` committed so far (0 for an unknown run)."""
