@@ -168,6 +168,13 @@ def register_rules(rules: MechanismRules) -> MechanismRules:
     return rules
 
 
+def unregister_rules(name: str) -> None:
+    """Remove a mechanism's record (tests that register a mechanism clean up with this)."""
+    _REGISTRY.pop(name, None)
+    for key in [k for k in _TOOLS if k[0] == name]:
+        del _TOOLS[key]
+
+
 class _AcceptedByMechanism(Mapping[str, frozenset[str]]):
     """Which action types each registered mechanism accepts from any role (derived, always current)."""
 

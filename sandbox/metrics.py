@@ -122,6 +122,11 @@ def add_fact_metric(name: str) -> None:
         REPORTERS[name] = lambda log, t: log.facts.get(name)
 
 
+def remove_fact_metric(name: str) -> None:
+    """Stop reporting a fact metric ``add_fact_metric`` added."""
+    REPORTERS.pop(name, None)
+
+
 def _round_hhi(log: RoundLog) -> float | None:
     volume: Counter[str] = Counter()
     for d in _settled(log):

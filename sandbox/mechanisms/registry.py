@@ -21,11 +21,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, PlainValidator, SerializeAsAny
 
 from protocols.dialogue import Deadlines
-from protocols.mechanism_table import MechanismRules, register_rules
+from protocols.mechanism_table import MechanismRules, register_rules, unregister_rules
 from protocols.policy import IncentivePolicy
 from sandbox.ledger import Ledger
 from sandbox.market import MarketBase
-from sandbox.metrics import add_fact_metric
+from sandbox.metrics import add_fact_metric, remove_fact_metric
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,17 @@ def register_mechanism(
     for name in entry.metrics:
         add_fact_metric(name)
     return entry
+
+
+def unregister_mechanism(name: str) -> None:
+    """Remove a mechanism, its record and the metrics only it declared (tests clean up with this)."""
+    entry = _REGISTRY.pop(name, None)
+    unregister_rules(name)
+    if entry is not None:
+        still = {m for e in _REGISTRY.values() for m in e.metrics}
+        for metric in entry.metrics:
+            if metric not in still:
+                remove_fact_metric(metric)
 
 
 def known() -> str:
