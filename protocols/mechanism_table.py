@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +45,9 @@ class MechanismRules:
     checks: tuple[MechanismCheck, ...] = ()
     """The mechanism's own checks, run (in order) after ``check_mechanism`` and before the dialogue checks."""
 
-    @property
+    @cached_property
     def accepted(self) -> frozenset[str]:
-        """Every action type the mechanism accepts, whatever the role."""
+        """Every action type the mechanism accepts, whatever the role (computed once: the protocol reads it per action)."""
         return frozenset().union(*self.actions.values())
 
     def actions_for(self, role: str) -> frozenset[str]:
