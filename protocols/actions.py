@@ -162,28 +162,6 @@ class Inspect(ActionBase):
     listing_id: str = Field(description="The item to inspect.", max_length=64)
 
 
-Action = Annotated[
-    Union[
-        PostService,
-        RequestQuote,
-        MakeOffer,
-        Counter,
-        Accept,
-        Reject,
-        Withdraw,
-        Deliver,
-        ReportOutcome,
-        Message,
-        PlaceOrder,
-        SetPrice,
-        BuyNow,
-        SealedBid,
-        RequestMatch,
-        Inspect,
-    ],
-    Field(discriminator="type"),
-]
-
 ACTION_TYPES: tuple[type[ActionBase], ...] = (
     PostService,
     RequestQuote,
@@ -202,6 +180,8 @@ ACTION_TYPES: tuple[type[ActionBase], ...] = (
     RequestMatch,
     Inspect,
 )
+Action: Any = Annotated[Union[ACTION_TYPES], Field(discriminator="type")]  # noqa: UP007  (a union of the tuple)
+"""Any action, chosen by its ``type`` tag (built from ``ACTION_TYPES``, the one list of action types)."""
 # mypy reads an Annotated union as a special form, not a type; pydantic takes it as one
 ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(cast(Any, Action))
 ACTION_NAMES: frozenset[str] = frozenset(t.model_fields["type"].default for t in ACTION_TYPES)

@@ -1,8 +1,9 @@
 """The checks ``Protocol.submit`` runs, each a pure function that passes (None) or rejects.
 
 A check reads the action, the market view, who submitted it and the protocol's settings.
-They run in the fixed order of ``DEFAULT_CHECKS``: identity, breaker state, dialogue,
-communication, then action constraints (prices, capacity, self-trade, funds).
+They run in the fixed order of ``DEFAULT_CHECKS``: identity, breaker state, the mechanism's
+actions and its own checks (``protocols.mechanism_table``), dialogue, communication, then
+action constraints (prices, capacity, self-trade, funds).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from protocols.actions import (
     RequestQuote,
 )
 from protocols.dialogue import THREAD_ACTIONS, Deadlines, move
-from protocols.market_rules import MechanismView, check_mechanism, check_order, check_posted
+from protocols.market_rules import MechanismView
+from protocols.mechanism_table import check_mechanism, check_mechanism_rules
 from protocols.money import to_micros
 from protocols.state import Listing, MarketView, Thread
 from protocols.verdict import Rule, Verdict
@@ -193,8 +195,7 @@ DEFAULT_CHECKS: tuple[Check, ...] = (
     check_identity,
     check_suspended,
     check_mechanism,
-    check_order,
-    check_posted,
+    check_mechanism_rules,
     check_dialogue,
     check_communication,
     check_prices,

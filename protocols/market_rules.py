@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from protocols.actions import (
-    ACTION_TYPES,
     ActionBase,
     BuyNow,
     Inspect,
@@ -25,31 +24,13 @@ from protocols.actions import (
     RequestMatch,
     SealedBid,
     SetPrice,
-    tool_schemas,
 )
-from protocols.mechanism_table import MECHANISMS, llm_tools
 from protocols.money import to_micros
 from protocols.state import Listing, MarketView
 from protocols.verdict import Rule, Verdict
 
 if TYPE_CHECKING:
     from protocols.constraints import ProtocolConfig
-
-NEGOTIATION = frozenset(
-    {
-        "post_service",
-        "request_quote",
-        "make_offer",
-        "counter",
-        "accept",
-        "reject",
-        "withdraw",
-        "deliver",
-        "report_outcome",
-    }
-)
-MECHANISM_ACTIONS: dict[str, frozenset[str]] = {name: m.accepted for name, m in MECHANISMS.items()}
-"""Which action types each mechanism accepts, from any role (derived from ``protocols.mechanism_table``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,23 +67,6 @@ class MechanismView(MarketView, Protocol):
     def match_for(self, agent_id: str, service: str, max_price: int) -> Listing | None:
         """The listing the intermediary would match this buyer with, if any."""
         ...
-
-
-def _mechanism(view: object) -> str:
-    return str(getattr(view, "mechanism", "bilateral"))
-
-
-def check_mechanism(action: ActionBase, view: object, who: str, cfg: ProtocolConfig) -> Verdict | None:
-    """The action must be one this market's mechanism offers."""
-    mech = _mechanism(view)
-    allowed = MECHANISM_ACTIONS.get(mech)
-    kind = action.type
-    if allowed is not None and kind not in allowed:
-        return Verdict.reject(
-            Rule.MECHANISM,
-            f"this market is a {mech.replace('_', ' ')} market; allowed actions: {', '.join(sorted(allowed))}",
-        )
-    return None
 
 
 def _price_ok(price: float, cfg: ProtocolConfig) -> Verdict | None:
@@ -209,16 +173,3 @@ def check_posted(action: ActionBase, view: MechanismView, who: str, cfg: Protoco
             return Verdict.reject(Rule.AUCTION, f"bid at least the reserve price {li.ask_micros / 1e6:.2f}")
         return _funds(view, who, to_micros(action.price))
     return None
-
-
-MARKET_CHECKS = (check_mechanism, check_order, check_posted)
-"""Added to ``Protocol.checks`` after the identity and breaker checks."""
-
-
-def tools_for(mechanism: str, role: str | None = None) -> list[dict[str, object]]:
-    """The LLM tool definitions of the actions a mechanism accepts (from ``role``, or from any role)."""
-    if role is not None:
-        return llm_tools(mechanism, role)
-    allowed = MECHANISM_ACTIONS.get(mechanism)
-    types = tuple(t for t in ACTION_TYPES if allowed is None or t.model_fields["type"].default in allowed)
-    return tool_schemas(types)

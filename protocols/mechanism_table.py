@@ -1,21 +1,31 @@
-"""One record per market mechanism: the actions it accepts per role and its instructions for LLM agents.
+"""The pure half of the mechanism registry: per mechanism, its actions per role, its checks, its LLM text.
 
-This table is the single source of what a mechanism offers. ``protocols.market_rules``
-derives the ``mechanism`` rule from it (an action of a type no role of the mechanism has
-is refused), and LLM agents are offered exactly the tools of their role in it
-(``llm_tools``), with the mechanism's ``instructions`` in their system prompt. Each record
-is shaped to become part of a mechanism registry entry (name, spec, market class, actions
-per role, checks, metrics, LLM instructions) later: add a mechanism by adding a record.
+This table is the single source of what a mechanism offers and refuses. ``check_mechanism``
+refuses an action of a type no role of the view's mechanism has; ``check_mechanism_rules``
+runs the mechanism's own checks (``MechanismRules.checks``); LLM agents are offered exactly
+the tools of their role (``llm_tools``), with the mechanism's ``instructions`` in their
+system prompt. The other half of an entry (the scenario's spec model and the live market
+class) lives in ``sandbox.mechanisms.registry``, joined to this one by name:
+``sandbox.mechanisms.registry.register_mechanism`` registers both halves in one call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from protocols.actions import ACTION_TYPES, tool_schemas
+from protocols.actions import ACTION_TYPES, ActionBase, tool_schemas
+from protocols.market_rules import check_order, check_posted
+from protocols.verdict import Rule, Verdict
+
+if TYPE_CHECKING:
+    from protocols.constraints import ProtocolConfig
+
+MechanismCheck = Callable[[ActionBase, Any, str, "ProtocolConfig"], "Verdict | None"]
+"""A mechanism's own check: ``(action, view, submitter, config) -> Verdict | None`` (None passes)."""
 
 ROLES = ("buyer", "seller")
 
@@ -32,10 +42,12 @@ class MechanismRules:
     """What a turn means in this market and which rules reject actions: a short text for the prompt."""
     texts_every_turn: bool = False
     """Listing texts describe the goods themselves: quote them on every turn, not only the first time seen."""
+    checks: tuple[MechanismCheck, ...] = ()
+    """The mechanism's own checks, run (in order) after ``check_mechanism`` and before the dialogue checks."""
 
-    @property
+    @cached_property
     def accepted(self) -> frozenset[str]:
-        """Every action type the mechanism accepts, whatever the role."""
+        """Every action type the mechanism accepts, whatever the role (computed once: the protocol reads it per action)."""
         return frozenset().union(*self.actions.values())
 
     def actions_for(self, role: str) -> frozenset[str]:
@@ -43,11 +55,22 @@ class MechanismRules:
         return self.actions.get(role, self.accepted)
 
 
-def _rules(
-    name: str, title: str, buyer: set[str], seller: set[str], instructions: str, texts_every_turn: bool = False
+def mechanism_rules(
+    name: str,
+    title: str,
+    buyer: set[str],
+    seller: set[str],
+    instructions: str,
+    *,
+    checks: tuple[MechanismCheck, ...] = (),
+    texts_every_turn: bool = False,
 ) -> MechanismRules:
+    """A record: the action types of each role, the instructions (whitespace folded) and the checks."""
     actions = MappingProxyType({"buyer": frozenset(buyer), "seller": frozenset(seller)})
-    return MechanismRules(name, title, actions, " ".join(instructions.split()), texts_every_turn)
+    return MechanismRules(name, title, actions, " ".join(instructions.split()), texts_every_turn, tuple(checks))
+
+
+_rules = mechanism_rules
 
 
 _TABLE = (
@@ -72,6 +95,7 @@ _TABLE = (
         When the board shows 'demand', simulated consumers buy from every firm at the end of each round by logit
         demand, and your profit is (price - cost) x quantity. Rejected: set_price for a service you do not sell,
         buying your own or a sold-out listing, buying beyond your balance, a price outside the band.""",
+        checks=(check_posted,),
     ),
     _rules(
         "double_auction",
@@ -84,6 +108,7 @@ _TABLE = (
         Units refill at the start of each trading period. Rejected (rule): a bid not above the standing bid or an
         ask not below the standing ask (improvement), a unit you no longer have (capacity, stale_order), an order
         against your own standing order (self_trade), a bid you cannot pay (funds), a price outside the band.""",
+        checks=(check_order,),
     ),
     _rules(
         "sealed_bid",
@@ -95,6 +120,7 @@ _TABLE = (
         others' bids. An auction clears after its last_bid_round (on the board): the highest bids win and pay
         the highest losing bid (price_rule 'second') or their own bid ('first'). Rejected: a bid below the
         reserve, on a closed auction, on your own listing, beyond your balance, a price outside the band.""",
+        checks=(check_posted,),
     ),
     _rules(
         "intermediary",
@@ -108,6 +134,7 @@ _TABLE = (
         'reported', scored by the buyer with report_outcome; the rest is refunded. Rejected: no listing of that
         service at or below max_price that you can afford, a move on a thread that does not await it, a price
         outside the band.""",
+        checks=(check_posted,),
     ),
     _rules(
         "information",
@@ -118,26 +145,101 @@ _TABLE = (
         which may be false. inspect(listing_id) shows you the item's content and its value to you in your next
         turn only; then you forget it unless you buy it. buy_now(listing_id) buys the item at its price.
         Rejected: an unknown item, your own item, buying beyond your balance.""",
+        checks=(check_posted,),
         texts_every_turn=True,
     ),
 )
 
-MECHANISMS: Mapping[str, MechanismRules] = MappingProxyType({m.name: m for m in _TABLE})
-"""Every mechanism by name."""
+_REGISTRY: dict[str, MechanismRules] = {m.name: m for m in _TABLE}
+MECHANISMS: Mapping[str, MechanismRules] = MappingProxyType(_REGISTRY)
+"""Every mechanism by name (a live view: a registered mechanism appears here)."""
 
-_ALL = frozenset().union(*(m.accepted for m in _TABLE))
 _TOOLS: dict[tuple[str, str], list[dict[str, Any]]] = {}
+_KNOWN_TYPES = frozenset(t.model_fields["type"].default for t in ACTION_TYPES)
+
+
+def register_rules(rules: MechanismRules) -> MechanismRules:
+    """Add (or replace) a mechanism's record; every action type it names must be a known action type."""
+    unknown = sorted(rules.accepted - _KNOWN_TYPES)
+    if unknown:
+        raise ValueError(f"mechanism '{rules.name}' names unknown action types: {', '.join(unknown)}")
+    _REGISTRY[rules.name] = rules
+    for key in [k for k in _TOOLS if k[0] == rules.name]:
+        del _TOOLS[key]
+    return rules
+
+
+def unregister_rules(name: str) -> None:
+    """Remove a mechanism's record (tests that register a mechanism clean up with this)."""
+    _REGISTRY.pop(name, None)
+    for key in [k for k in _TOOLS if k[0] == name]:
+        del _TOOLS[key]
+
+
+class _AcceptedByMechanism(Mapping[str, frozenset[str]]):
+    """Which action types each registered mechanism accepts from any role (derived, always current)."""
+
+    def __getitem__(self, name: str) -> frozenset[str]:
+        return _REGISTRY[name].accepted
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_REGISTRY)
+
+    def __len__(self) -> int:
+        return len(_REGISTRY)
+
+
+MECHANISM_ACTIONS: Mapping[str, frozenset[str]] = _AcceptedByMechanism()
+"""Which action types each mechanism accepts, from any role (derived from the records)."""
+
+
+def _all_accepted() -> frozenset[str]:
+    return frozenset().union(*(m.accepted for m in _REGISTRY.values()))
+
+
+def _mechanism(view: object) -> str:
+    return str(getattr(view, "mechanism", "bilateral"))
+
+
+def check_mechanism(action: ActionBase, view: object, who: str, cfg: ProtocolConfig) -> Verdict | None:
+    """The action must be one this market's mechanism offers."""
+    mech = _mechanism(view)
+    rules = _REGISTRY.get(mech)
+    if rules is not None and action.type not in rules.accepted:
+        return Verdict.reject(
+            Rule.MECHANISM,
+            f"this market is a {mech.replace('_', ' ')} market; allowed actions: {', '.join(sorted(rules.accepted))}",
+        )
+    return None
+
+
+def check_mechanism_rules(action: ActionBase, view: object, who: str, cfg: ProtocolConfig) -> Verdict | None:
+    """The checks of the view's mechanism (its record's ``checks``), with ``Protocol.submit``'s semantics.
+
+    The first rejection decides; an accepting verdict with notes stands if no later check rejects.
+    """
+    rules = _REGISTRY.get(_mechanism(view))
+    if rules is None:
+        return None
+    noted: Verdict | None = None
+    for check in rules.checks:
+        verdict = check(action, view, who, cfg)
+        if verdict is not None:
+            if not verdict.accepted:
+                return verdict
+            noted = noted or verdict
+    return noted
 
 
 def rules_of(mechanism: str) -> MechanismRules | None:
     """The record of a mechanism, or None for a name the table does not know."""
-    return MECHANISMS.get(mechanism)
+    return _REGISTRY.get(mechanism)
 
 
 def actions_for(mechanism: str, role: str) -> frozenset[str]:
     """The action types an agent of ``role`` may send in ``mechanism`` (every known type for an unknown one)."""
-    rules = MECHANISMS.get(mechanism)
-    return rules.actions_for(role) if rules is not None else _ALL
+    rules = _REGISTRY.get(mechanism)
+    return rules.actions_for(role) if rules is not None else _all_accepted()
 
 
 def llm_tools(mechanism: str, role: str) -> list[dict[str, Any]]:
@@ -179,7 +281,16 @@ def _lean(tool: dict[str, Any]) -> dict[str, Any]:
 
 def instructions_for(mechanism: str) -> str:
     """The mechanism's instructions for LLM agents (a generic line for an unknown mechanism)."""
-    rules = MECHANISMS.get(mechanism)
+    rules = _REGISTRY.get(mechanism)
     if rules is None:
         return f"This market's mechanism is '{mechanism}'; use the tools offered and read the board."
     return rules.instructions
+
+
+def tools_for(mechanism: str, role: str | None = None) -> list[dict[str, Any]]:
+    """The LLM tool definitions of the actions a mechanism accepts (from ``role``, or from any role)."""
+    if role is not None:
+        return llm_tools(mechanism, role)
+    rules = _REGISTRY.get(mechanism)
+    types = tuple(t for t in ACTION_TYPES if rules is None or t.model_fields["type"].default in rules.accepted)
+    return tool_schemas(types)

@@ -37,17 +37,6 @@ def escrow_on_accept(buyer: str, price: int) -> list[Posting]:
     return [Posting(account(buyer), ESCROW, price, "escrow")]
 
 
-def release_on_settle(seller: str, escrowed: int, policy: IncentivePolicy) -> list[Posting]:
-    """Escrow goes to the seller, less the fee, which goes to the treasury."""
-    fee = min(share(escrowed, policy.fee_rate), escrowed)
-    out = []
-    if escrowed - fee > 0:
-        out.append(Posting(ESCROW, account(seller), escrowed - fee, "release"))
-    if fee > 0:
-        out.append(Posting(ESCROW, TREASURY, fee, "fee"))
-    return out
-
-
 def refund(buyer: str, escrowed: int) -> list[Posting]:
     """Escrow goes back to the buyer (expiry of an undelivered deal)."""
     return [Posting(ESCROW, account(buyer), escrowed, "refund")] if escrowed > 0 else []

@@ -1,15 +1,18 @@
-"""The bilateral services market: listings, threads, inboxes, and the ledger they move.
+"""The live market: ``MarketBase`` (what every mechanism is) and ``Market`` (bilateral negotiation).
 
-``Market`` is the live state. It is the ``MarketView`` the protocol reads, and ``apply``
-carries out an action the protocol has accepted. Nothing here decides legality: that is
-``protocols``' job; this module only changes state and the books.
+``MarketBase`` is the live state every mechanism shares (members, listings, threads, the
+ledger) and the ``MarketView`` the protocol reads; a mechanism subclasses it and implements
+its abstract methods. ``Market`` is the bilateral services market (listings, threads,
+inboxes), and the base of the mechanisms that reuse its negotiation and settlement. Nothing
+here decides legality: that is ``protocols``' job; this module only changes state and books.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from agents.observation import InboxMessage, Private
 from protocols import settlement as st
@@ -77,15 +80,23 @@ class Deal:
     cost: int | None = None
 
 
-class Market(SafetyViewMixin):
-    """Live market state; implements ``protocols.state.MarketView``.
+class MarketBase(SafetyViewMixin, ABC):
+    """Live market state shared by every mechanism; implements ``protocols.state.MarketView``.
 
-    This is the bilateral mechanism and the base of the others (``sandbox.mechanisms``):
-    a mechanism overrides ``apply``, ``run_deadlines``, ``board_for`` and the
-    ``MechanismView`` queries it needs.
+    A mechanism (registered with ``sandbox.mechanisms.registry.register_mechanism``) subclasses
+    this class (or ``Market`` to reuse bilateral negotiation) and:
+
+    - must set ``mechanism`` to its registered name and implement ``apply`` (carry out an
+      accepted action) and ``run_deadlines`` (the end of each round: expiries, clearing);
+    - overrides ``from_spec`` when it takes settings from its scenario spec;
+    - may override ``board_for`` (what a member sees of it), ``round_facts`` (facts for the
+      metrics; its registered ``metrics`` are read from here), ``summary`` (run figures) and
+      ``max_surplus`` (the efficiency denominator);
+    - overrides the ``MechanismView`` queries its checks read (``book_top``, ``next_unit``,
+      ``sells``, ``auction_open``, ``match_for``); the defaults here say "none".
     """
 
-    mechanism = "bilateral"
+    mechanism: ClassVar[str] = ""
 
     def __init__(self, ledger: Ledger, deadlines: Deadlines | None = None, inbox_size: int = 8) -> None:
         self.ledger = ledger
@@ -100,6 +111,13 @@ class Market(SafetyViewMixin):
         self._inbox_size = inbox_size
         self._listing_seq = 0
         self._thread_seq = 0
+
+    @classmethod
+    def from_spec(
+        cls, spec: Any, ledger: Ledger, deadlines: Deadlines, *, seed: int, rounds: int, policy: IncentivePolicy
+    ) -> MarketBase:
+        """The live market for a scenario's ``mechanism:`` section (``spec``, of the registered spec model)."""
+        return cls(ledger, deadlines)
 
     # --- MarketView -----------------------------------------------------------
     def is_agent(self, agent_id: str) -> bool:
@@ -123,7 +141,7 @@ class Market(SafetyViewMixin):
         m = self.members.get(agent_id)
         return 0 if m is None else m.private.capacity - m.units_listed
 
-    # --- MechanismView (the bilateral market has no book, auctions or matches) --------
+    # --- MechanismView defaults: no book, auctions or matches ----------------------------
     def book_top(self, service: str) -> tuple[Order | None, Order | None]:
         """The standing bid and ask of a service (none here)."""
         return None, None
@@ -195,6 +213,25 @@ class Market(SafetyViewMixin):
     def escrow_expected(self) -> int:
         """What escrow must hold: the price of every accepted, undelivered or unreported deal."""
         return sum(t.escrow_micros for t in self.live.values())
+
+    def _notify(self, t: Thread, text: str) -> None:
+        for side in (t.buyer, t.seller):
+            self.members[side].notices.append(text)
+
+    # --- what a mechanism must implement --------------------------------------------
+    @abstractmethod
+    def apply(self, action: ActionBase, who: str, policy: IncentivePolicy) -> tuple[str | None, Deal | None]:
+        """Carry out an action the protocol accepted; return the thread it touched and any deal it ended."""
+
+    @abstractmethod
+    def run_deadlines(self, policy: IncentivePolicy) -> list[Deal]:
+        """End of round: expire, clear or settle what is due; return the deals that moved money."""
+
+
+class Market(MarketBase):
+    """The bilateral negotiation market, and the base of the mechanisms that reuse its threads."""
+
+    mechanism = "bilateral"
 
     # --- applying accepted actions -------------------------------------------------
     def apply(self, action: ActionBase, who: str, policy: IncentivePolicy) -> tuple[str | None, Deal | None]:
@@ -316,7 +353,3 @@ class Market(SafetyViewMixin):
                 self._end(t, S.EXPIRED)
                 self._notify(t, f"thread {t.id} expired (no move in time)")
         return deals
-
-    def _notify(self, t: Thread, text: str) -> None:
-        for side in (t.buyer, t.seller):
-            self.members[side].notices.append(text)

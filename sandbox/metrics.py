@@ -111,13 +111,20 @@ REPORTERS: dict[str, Reporter] = {
     "price_dispersion": lambda log, t: _std([d.price / 1e6 for d in _settled(log)]),
     "outcome_score": lambda log, t: _mean([d.thread.score for d in _settled(log) if d.thread.score is not None]),
     "violations": lambda log, t: sum(1 for r in log.records if r.verdict.rule in VIOLATION_RULES),
-    # what a mechanism defines (None elsewhere): double-auction periods, Bertrand's collusion index
-    "period": lambda log, t: log.facts.get("period"),
-    "period_efficiency": lambda log, t: log.facts.get("period_efficiency"),
-    "posted_mean_price": lambda log, t: log.facts.get("posted_mean_price"),
-    "mean_profit": lambda log, t: log.facts.get("mean_profit"),
-    "collusion_index": lambda log, t: log.facts.get("collusion_index"),
+    # then what a mechanism defines (None elsewhere), added by its registration (add_fact_metric):
+    # double-auction periods, Bertrand's collusion index (sandbox.mechanisms.registry)
 }
+
+
+def add_fact_metric(name: str) -> None:
+    """Report the round fact ``name`` (a mechanism's ``round_facts()``) as a round metric; None when absent."""
+    if name not in REPORTERS:
+        REPORTERS[name] = lambda log, t: log.facts.get(name)
+
+
+def remove_fact_metric(name: str) -> None:
+    """Stop reporting a fact metric ``add_fact_metric`` added."""
+    REPORTERS.pop(name, None)
 
 
 def _round_hhi(log: RoundLog) -> float | None:

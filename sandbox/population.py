@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agents.observation import Private
-from agents.registry import AGENT_TYPES
+from agents.registry import resolve
 from protocols.money import to_micros
 from sandbox.limits import MAX_AGENTS, MAX_MONEY, MAX_UNITS, check_printable, unknown_params
 
@@ -29,7 +29,9 @@ class PopulationSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    agent: str = Field(description="Agent type, e.g. zi_c, zi_u, markup_seller, budget_buyer.")
+    agent: str = Field(
+        description="Agent type, e.g. zi_c, zi_u, markup_seller, budget_buyer, or a dotted path mypkg.mod:MyAgent."
+    )
     n: int = Field(ge=1, le=MAX_AGENTS, description="How many agents.")
     role: str = Field(description="'buyer' or 'seller'.")
     budget: float = Field(0.0, ge=0, le=MAX_MONEY, description="Starting money of each agent, in currency units.")
@@ -52,8 +54,7 @@ class PopulationSpec(BaseModel):
     @field_validator("agent")
     @classmethod
     def _known_agent(cls, kind: str) -> str:
-        if kind not in AGENT_TYPES:
-            raise ValueError(f"unknown agent type '{kind}'; known types: {', '.join(sorted(AGENT_TYPES))}")
+        resolve(kind)  # a registered kind or a dotted path to an Agent subclass; else one sentence
         return kind
 
     @field_validator("service")
@@ -115,7 +116,7 @@ class PopulationSpec(BaseModel):
             raise ValueError("sellers need a 'cost' (a number or [low, high])")
         if self.role == "seller" and self.capacity < 1:
             raise ValueError("sellers need a 'capacity' of at least 1")
-        bad = unknown_params(AGENT_TYPES[self.agent], self.params)
+        bad = unknown_params(resolve(self.agent), self.params)
         if bad:
             raise ValueError(bad)
         return self

@@ -18,7 +18,8 @@ from protocols.dialogue import Deadlines
 from protocols.policy import IncentivePolicy
 from protocols.safety import SafetyConfig
 from sandbox.limits import MAX_MONEY, MAX_UNITS, check_printable
-from sandbox.mechanisms.spec import BilateralSpec, MechanismSpec
+from sandbox.mechanisms.registry import MechanismSpecField
+from sandbox.mechanisms.spec import BilateralSpec
 from sandbox.population import PopulationSpec, Seed, check_populations
 
 
@@ -90,7 +91,7 @@ class Scenario(BaseModel):
     population: list[PopulationSpec] = Field(
         default_factory=list, max_length=10_000, description="Groups of agents (100,000 agents in all at most)."
     )
-    mechanism: MechanismSpec = Field(
+    mechanism: MechanismSpecField = Field(
         default_factory=BilateralSpec, description="The market mechanism (docs/mechanisms.md)."
     )
     safety: SafetyConfig = Field(default_factory=SafetyConfig, description="The safety layer (docs/safety.md).")

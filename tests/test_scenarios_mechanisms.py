@@ -94,7 +94,7 @@ def test_mechanism_runs_replay_exactly(tmp_path, name):
 
 
 def test_llm_tools_follow_the_mechanism():
-    from protocols.market_rules import tools_for
+    from protocols.mechanism_table import tools_for
 
     names = {t["function"]["name"] for t in tools_for("double_auction")}
     assert names == {"place_order", "message"}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Page:
-    """One page: its file in ``ui/views/`` (without ``.py``), its title and its URL path."""
+    """One page: its file in ``ui/views/`` (without ``.py``; an absolute path also works), its title, its URL path."""
 
     file: str
     title: str

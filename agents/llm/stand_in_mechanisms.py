@@ -11,6 +11,8 @@ one (e.g. ``marketic_truthful``) is played as it is, whatever the mechanism.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from agents.base import Agent
 from agents.observation import Observation
 from agents.posted_traders import AuctionSeller, PostedBuyer, PostedSeller, SealedBidder
@@ -44,7 +46,9 @@ def _information(obs: Observation, strategy: str) -> type[Agent]:
     return BlindBuyer if strategy == "zi_u" else InspectingBuyer
 
 
-MECHANISM_STRATEGIES = {
+StandInPick = Callable[[Observation, str], type[Agent]]
+
+MECHANISM_STRATEGIES: dict[str, StandInPick] = {
     "double_auction": _double_auction,
     "posted_price": _posted_price,
     "sealed_bid": _sealed_bid,
@@ -52,6 +56,11 @@ MECHANISM_STRATEGIES = {
     "information": _information,
 }
 """For each mechanism other than bilateral: (observation, stand-in strategy) -> the trader to play."""
+
+
+def register_stand_in_trader(mechanism: str, pick: StandInPick) -> None:
+    """Name the scripted trader the offline stand-in model plays in a (newly registered) mechanism."""
+    MECHANISM_STRATEGIES[mechanism] = pick
 
 
 def mechanism_trader(obs: Observation, strategy: str) -> type[Agent] | None:

@@ -1,13 +1,17 @@
 """Emergence detectors: pure functions over a sliding window of round facts that raise alerts.
 
-``run_detectors`` runs every detector that ``DetectorsConfig`` switches on.
+Each detector is registered once (``protocols.detectors.registry``); ``DetectorsConfig`` has a
+field per registered detector and ``run_detectors`` runs every one it switches on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails
+from pydantic_core import ValidationError as CoreValidationError
 
 from protocols.detectors.bubbles import BubbleConfig, detect_bubbles
 from protocols.detectors.collusion import CollusionConfig, collusion_index, detect_collusion, detect_reported_collusion
@@ -22,22 +26,36 @@ from protocols.detectors.facts import (
     Severity,
     TradeFact,
 )
+from protocols.detectors.registry import DETECTORS, Detector, register_detector, unregister_detector
 from protocols.detectors.rings import RingConfig, detect_rings
 from protocols.detectors.storms import StormConfig, detect_storms
 from protocols.detectors.wash import WashConfig, detect_wash
 
 
+def _collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig) -> list[Alert]:
+    return detect_collusion(window, market, cfg) + detect_reported_collusion(window, market, cfg)
+
+
+for _detector in (
+    Detector("collusion", CollusionConfig, _collusion),
+    Detector("wash", WashConfig, detect_wash),
+    Detector("concentration", ConcentrationConfig, detect_concentration, lambda c: 2 * c.window),
+    Detector("storms", StormConfig, detect_storms),
+    Detector("bubbles", BubbleConfig, detect_bubbles),
+    Detector("rings", RingConfig, detect_rings),
+):
+    register_detector(_detector)
+
+
 class DetectorsConfig(BaseModel):
-    """Which detectors run, with their settings; ``None`` switches one off."""
+    """Which detectors run, with their settings: one field per registered detector; ``None`` switches one off.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    The detector fields are derived from the registry (``protocols.detectors.registry``): a
+    detector the scenario leaves out gets its default config (or None when it is off by default).
+    """
 
-    collusion: CollusionConfig | None = Field(default_factory=CollusionConfig)
-    wash: WashConfig | None = Field(default_factory=WashConfig)
-    concentration: ConcentrationConfig | None = Field(default_factory=ConcentrationConfig)
-    storms: StormConfig | None = Field(default_factory=StormConfig)
-    bubbles: BubbleConfig | None = Field(default_factory=BubbleConfig)
-    rings: RingConfig | None = Field(default_factory=RingConfig)
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     repeat_after: int = Field(10, ge=1, description="Rounds before the same finding counts again in its case.")
     reopen_margin: float = Field(
         0.5,
@@ -46,33 +64,55 @@ class DetectorsConfig(BaseModel):
         "dismissal by this share (0.5: 50% more), or its severity is higher.",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _detector_fields(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        errors: list[InitErrorDetails] = []
+        for key, value in data.items():
+            if key in cls.model_fields:
+                continue
+            entry = DETECTORS.get(key)
+            if entry is None:
+                errors.append({"type": "extra_forbidden", "loc": (key,), "input": value})
+            elif value is not None and not isinstance(value, entry.config):
+                try:
+                    out[key] = entry.config.model_validate(value)
+                except ValidationError as err:
+                    for e in err.errors():
+                        detail: InitErrorDetails = {"type": e["type"], "loc": (key, *e["loc"]), "input": e["input"]}
+                        if "ctx" in e:
+                            detail["ctx"] = e["ctx"]
+                        errors.append(detail)
+        if errors:
+            raise CoreValidationError.from_exception_data(cls.__name__, errors)
+        for name, entry in DETECTORS.items():
+            if name not in out:
+                out[name] = entry.config() if entry.on_by_default else None
+        return out
+
+    def config_of(self, name: str) -> Any:
+        """The config of detector ``name`` (None when it is off or not registered)."""
+        return (self.__pydantic_extra__ or {}).get(name)
+
     @property
     def lookback(self) -> int:
         """Rounds of facts the detectors need kept."""
-        wins = [c.window for c in (self.collusion, self.wash, self.storms, self.bubbles, self.rings) if c]
-        if self.concentration:
-            wins.append(2 * self.concentration.window)
+        wins = [d.lookback(c) for d in DETECTORS.values() if (c := self.config_of(d.name)) is not None]
         return max(wins, default=1)
 
 
 def run_detectors(window: Sequence[RoundFacts], market: MarketFacts, cfg: DetectorsConfig) -> list[Alert]:
-    """Every enabled detector's alerts for the window (oldest round first)."""
+    """Every enabled detector's alerts for the window (oldest round first), in registration order."""
     if not window:
         return []
     out: list[Alert] = []
-    if cfg.collusion:
-        out += detect_collusion(window, market, cfg.collusion)
-        out += detect_reported_collusion(window, market, cfg.collusion)
-    if cfg.wash:
-        out += detect_wash(window, market, cfg.wash)
-    if cfg.concentration:
-        out += detect_concentration(window, market, cfg.concentration)
-    if cfg.storms:
-        out += detect_storms(window, market, cfg.storms)
-    if cfg.bubbles:
-        out += detect_bubbles(window, market, cfg.bubbles)
-    if cfg.rings:
-        out += detect_rings(window, market, cfg.rings)
+    for d in DETECTORS.values():
+        c = cfg.config_of(d.name)
+        if c is not None:
+            out += d.detect(window, market, c)
     return out
 
 
@@ -82,7 +122,9 @@ __all__ = [
     "Benchmark",
     "BubbleConfig",
     "CollusionConfig",
+    "DETECTORS",
     "ConcentrationConfig",
+    "Detector",
     "DetectorsConfig",
     "FirmFact",
     "MarketFacts",
@@ -101,5 +143,7 @@ __all__ = [
     "detect_storms",
     "detect_wash",
     "hhi",
+    "register_detector",
     "run_detectors",
+    "unregister_detector",
 ]

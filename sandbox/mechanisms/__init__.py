@@ -1,21 +1,20 @@
-"""Market mechanisms, picked by a scenario's ``mechanism:`` section in one place: ``build_market``.
+"""Market mechanisms: each one module (spec model + market class) plus one registration here.
 
-Every mechanism is a ``sandbox.market.Market`` (the bilateral market is the base): the
-session calls ``apply`` for each accepted action and ``run_deadlines`` at the end of each
-round; the observer asks ``board_for`` what a member may see; the metrics read
-``round_facts``; the run summary adds ``summary``.
+The registry (``sandbox.mechanisms.registry``) joins each mechanism's protocol record
+(``protocols.mechanism_table``: actions per role, checks, LLM instructions) with its spec
+model and market class; ``build_market`` and the scenario's ``mechanism:`` field are derived
+from it. What a market class must implement is in ``sandbox.market.MarketBase``.
 """
 
 from __future__ import annotations
 
-from protocols.dialogue import Deadlines
-from protocols.policy import IncentivePolicy
-from sandbox.ledger import Ledger
+from protocols.mechanism_table import rules_of
 from sandbox.market import Market
 from sandbox.mechanisms.double_auction import DoubleAuctionMarket
 from sandbox.mechanisms.information import InformationMarket
 from sandbox.mechanisms.intermediary import IntermediaryMarket
 from sandbox.mechanisms.posted_price import PostedPriceMarket
+from sandbox.mechanisms.registry import MECHANISMS, Mechanism, build_market, register_mechanism
 from sandbox.mechanisms.sealed_bid import SealedBidMarket
 from sandbox.mechanisms.spec import (
     BilateralSpec,
@@ -28,6 +27,7 @@ from sandbox.mechanisms.spec import (
 )
 
 __all__ = [
+    "MECHANISMS",
     "BilateralSpec",
     "DoubleAuctionMarket",
     "DoubleAuctionSpec",
@@ -35,43 +35,25 @@ __all__ = [
     "InformationSpec",
     "IntermediaryMarket",
     "IntermediarySpec",
+    "Mechanism",
     "MechanismSpec",
     "PostedPriceMarket",
     "PostedPriceSpec",
     "SealedBidMarket",
     "SealedBidSpec",
     "build_market",
+    "register_mechanism",
 ]
 
 
-def build_market(
-    spec: MechanismSpec | None,
-    ledger: Ledger,
-    deadlines: Deadlines,
-    *,
-    seed: int = 0,
-    rounds: int = 1,
-    policy: IncentivePolicy | None = None,
-) -> Market:
-    """The live market for a scenario's mechanism section (bilateral when None)."""
-    market = _build(spec, ledger, deadlines, seed, rounds, policy or IncentivePolicy())
-    market.policy = policy or IncentivePolicy()
-    return market
-
-
-def _build(
-    spec: MechanismSpec | None, ledger: Ledger, deadlines: Deadlines, seed: int, rounds: int, policy: IncentivePolicy
-) -> Market:
-    if spec is None or isinstance(spec, BilateralSpec):
-        return Market(ledger, deadlines)
-    if isinstance(spec, DoubleAuctionSpec):
-        return DoubleAuctionMarket(ledger, deadlines, spec, rounds)
-    if isinstance(spec, PostedPriceSpec):
-        return PostedPriceMarket(ledger, deadlines, spec)
-    if isinstance(spec, SealedBidSpec):
-        return SealedBidMarket(ledger, deadlines, spec)
-    if isinstance(spec, IntermediarySpec):
-        return IntermediaryMarket(ledger, deadlines, spec, seed, policy)
-    if isinstance(spec, InformationSpec):
-        return InformationMarket(ledger, deadlines, spec)
-    raise ValueError(f"unknown mechanism {spec!r}")
+for _name, _spec, _market, _metrics in (
+    ("bilateral", BilateralSpec, Market, ()),
+    ("double_auction", DoubleAuctionSpec, DoubleAuctionMarket, ("period", "period_efficiency")),
+    ("posted_price", PostedPriceSpec, PostedPriceMarket, ("posted_mean_price", "mean_profit", "collusion_index")),
+    ("sealed_bid", SealedBidSpec, SealedBidMarket, ()),
+    ("intermediary", IntermediarySpec, IntermediaryMarket, ()),
+    ("information", InformationSpec, InformationMarket, ()),
+):
+    _rules = rules_of(_name)
+    assert _rules is not None, f"protocols.mechanism_table has no record '{_name}'"
+    register_mechanism(_rules, _spec, _market, metrics=_metrics)

@@ -40,6 +40,13 @@ class DoubleAuctionMarket(Market):
 
     mechanism = "double_auction"
 
+    @classmethod
+    def from_spec(
+        cls, spec: Any, ledger: Ledger, deadlines: Deadlines, *, seed: int, rounds: int, policy: IncentivePolicy
+    ) -> DoubleAuctionMarket:
+        """The auction for ``spec``; periods are counted over the run's ``rounds``."""
+        return cls(ledger, deadlines, spec, rounds)
+
     def __init__(self, ledger: Ledger, deadlines: Deadlines, spec: DoubleAuctionSpec, rounds_total: int) -> None:
         super().__init__(ledger, deadlines)
         self.spec = spec

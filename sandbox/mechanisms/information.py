@@ -32,6 +32,13 @@ class InformationMarket(PostedPriceMarket):
 
     mechanism = "information"
 
+    @classmethod
+    def from_spec(
+        cls, spec: Any, ledger: Ledger, deadlines: Deadlines, *, seed: int, rounds: int, policy: IncentivePolicy
+    ) -> InformationMarket:
+        """The information market selling ``spec.items``."""
+        return cls(ledger, deadlines, spec)
+
     def __init__(self, ledger: Ledger, deadlines: Deadlines, spec: InformationSpec) -> None:
         super().__init__(ledger, deadlines, None)
         self.spec = spec

@@ -35,6 +35,13 @@ class IntermediaryMarket(Market):
 
     mechanism = "intermediary"
 
+    @classmethod
+    def from_spec(
+        cls, spec: Any, ledger: Ledger, deadlines: Deadlines, *, seed: int, rounds: int, policy: IncentivePolicy
+    ) -> IntermediaryMarket:
+        """The intermediary for ``spec``; its outcome draws are seeded from ``seed``."""
+        return cls(ledger, deadlines, spec, seed, policy)
+
     def __init__(
         self, ledger: Ledger, deadlines: Deadlines, spec: IntermediarySpec, seed: int, policy: IncentivePolicy
     ) -> None:

@@ -31,6 +31,13 @@ class PostedPriceMarket(Market):
 
     mechanism = "posted_price"
 
+    @classmethod
+    def from_spec(
+        cls, spec: Any, ledger: Ledger, deadlines: Deadlines, *, seed: int, rounds: int, policy: IncentivePolicy
+    ) -> PostedPriceMarket:
+        """The posted-price market for ``spec``."""
+        return cls(ledger, deadlines, spec)
+
     def __init__(self, ledger: Ledger, deadlines: Deadlines, spec: PostedPriceSpec | None = None) -> None:
         super().__init__(ledger, deadlines)
         self.demand_spec: LogitDemandSpec | None = spec.demand if spec else None

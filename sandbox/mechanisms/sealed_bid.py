@@ -29,6 +29,13 @@ class SealedBidMarket(Market):
 
     mechanism = "sealed_bid"
 
+    @classmethod
+    def from_spec(
+        cls, spec: Any, ledger: Ledger, deadlines: Deadlines, *, seed: int, rounds: int, policy: IncentivePolicy
+    ) -> SealedBidMarket:
+        """The sealed-bid market for ``spec``."""
+        return cls(ledger, deadlines, spec)
+
     def __init__(self, ledger: Ledger, deadlines: Deadlines, spec: SealedBidSpec) -> None:
         super().__init__(ledger, deadlines)
         self.spec = spec

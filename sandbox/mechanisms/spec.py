@@ -1,12 +1,13 @@
 """The ``mechanism:`` section of a scenario file: which market runs, and its settings.
 
-One pydantic model per mechanism, chosen by ``kind``; ``build_market`` turns it into the
-live market. Leaving the section out gives the bilateral negotiation market.
+One pydantic model per built-in mechanism, chosen by ``kind`` among the registered
+mechanisms (``sandbox.mechanisms.registry``); ``build_market`` turns it into the live
+market. Leaving the section out gives the bilateral negotiation market.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -99,7 +100,7 @@ class InformationSpec(_Spec):
         return items
 
 
-MechanismSpec = Annotated[
-    Union[BilateralSpec, DoubleAuctionSpec, PostedPriceSpec, SealedBidSpec, IntermediarySpec, InformationSpec],
-    Field(discriminator="kind"),
+MechanismSpec = Union[
+    BilateralSpec, DoubleAuctionSpec, PostedPriceSpec, SealedBidSpec, IntermediarySpec, InformationSpec
 ]
+"""The built-in specs (for type hints; a scenario accepts any registered mechanism's spec)."""

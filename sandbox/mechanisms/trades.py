@@ -11,11 +11,11 @@ from collections import deque
 from protocols import settlement as st
 from protocols.policy import IncentivePolicy
 from protocols.state import Thread, ThreadState
-from sandbox.market import Deal, Market
+from sandbox.market import Deal, MarketBase
 
 
 def trade_now(
-    market: Market,
+    market: MarketBase,
     buyer: str,
     seller: str,
     service: str,
