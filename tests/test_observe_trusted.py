@@ -1,0 +1,97 @@
+"""Observations are built without validation (``protocols.trusted``): they must be exactly what
+validation would have made, in every built-in scenario, and every dict and list an agent gets
+must be its own (an agent that mutates its observation changes nothing another agent sees)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import sandbox.session as session_mod
+from agents.observation import Observation
+from protocols.trusted import trusted
+from sandbox.observe import Observer
+from sandbox.scenario import builtin_names, load_scenario
+from sandbox.session import Session
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_trusted_observations_equal_validated_ones(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Observation] = []
+
+    class Checking(Observer):
+        def observe(self, *args: Any, **kwargs: Any) -> Observation:
+            obs = super().observe(*args, **kwargs)
+            again = Observation.model_validate(obs.model_dump())
+            assert obs.model_dump_json() == again.model_dump_json()
+            assert obs.model_fields_set == again.model_fields_set
+            assert obs.market.model_fields_set == again.market.model_fields_set
+            assert obs.private.model_fields_set == again.private.model_fields_set
+            seen.append(obs)
+            return obs
+
+    monkeypatch.setattr(session_mod, "Observer", Checking)
+    sc = load_scenario(name)
+    Session(sc, rounds=min(sc.rounds, 6), tracing=False).run()
+    assert seen
+    assert any(o.market.listings or o.market.board or o.threads for o in seen)
+
+
+def test_observations_do_not_share_mutable_parts() -> None:
+    s = Session(load_scenario("services"), rounds=3, tracing=False)
+    s.run()
+    members = list(s.market.members.values())
+    obs = Observer(s.market, s.protocol.config, s.policy.model_dump(), s.scenario.rounds)
+    a, b = obs.observe(members[0], ()), obs.observe(members[1], ())
+    for x, y in (
+        (a.incentives, b.incentives),
+        (a.market.recent_prices, b.market.recent_prices),
+        (a.market.board, b.market.board),
+        (a.private.values, members[0].private.values),
+        (a.private.costs, members[0].private.costs),
+        (a.private.schedule, members[0].private.schedule),
+    ):
+        assert x is not y
+    a.incentives["fee_rate"] = 0.99
+    a.private.values["x"] = 1.0
+    assert b.incentives.get("fee_rate") != 0.99
+    assert "x" not in members[0].private.values
+
+
+def test_trusted_refuses_unknown_fields_and_fills_defaults() -> None:
+    from agents.observation import Receipt
+
+    with pytest.raises(TypeError):
+        trusted(Receipt, round=1, action_type="x", accepted=True, rule="ok", reason="", bogus=1)
+    r = trusted(Receipt, round=1, action_type="x", accepted=True, rule="ok", reason="")
+    assert r.thread_id is None and r.model_fields_set == {"round", "action_type", "accepted", "rule", "reason"}
+    assert list(r.model_dump()) == list(Receipt.model_fields)
+
+
+def test_field_or_none_answers_as_getattr_does() -> None:
+    from pydantic import ConfigDict
+
+    from protocols.actions import ActionBase, MakeOffer, PlaceOrder
+    from protocols.trusted import field_or_none
+
+    class WithProperty(ActionBase):
+        type: str = "odd"
+
+        @property
+        def thread_id(self) -> str:
+            return "T-hidden"
+
+    class WithExtra(ActionBase):
+        model_config = ConfigDict(extra="allow")
+        type: str = "odd2"
+
+    order = PlaceOrder(side="buy", service="w", price=3.0)
+    offer = MakeOffer(price=1.0, thread_id="T1")
+    extra = WithExtra(listing_id="L9")  # type: ignore[call-arg]
+    objects: list[object] = [order, offer, WithProperty(), extra, object(), {"thread_id": "x"}]
+    for obj in objects:
+        for name in ("thread_id", "listing_id", "service", "price", "type"):
+            assert field_or_none(obj, name) == getattr(obj, name, None), (obj, name)
+    assert field_or_none(WithProperty(), "thread_id") == "T-hidden"
+    assert field_or_none(extra, "listing_id") == "L9"
