@@ -30,6 +30,7 @@ from protocols.policy import IncentivePolicy, policy_diff
 from protocols.protocol import Protocol
 from protocols.trusted import field_or_none, trusted
 from protocols.verdict import Rule, Verdict
+from sandbox import gcfreeze
 from sandbox.ledger import Ledger
 from sandbox.loop import run_sync
 from sandbox.market import Deal, Market, Member
@@ -240,6 +241,10 @@ class Session:
 
     async def arun(self, rounds: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
         """Async form of ``run``, for callers that already have an event loop."""
+        with gcfreeze.frozen():  # the collector skips what existed before the run (sandbox/gcfreeze.py)
+            return await self._arun(rounds, progress)
+
+    async def _arun(self, rounds: int | None, progress: Callable[[int, int], None] | None) -> RunResult:
         target = self.scenario.rounds if rounds is None else self.round + rounds
         self._begin()
         self._write_unsaved()  # a round played before a store outage is written before anything else
