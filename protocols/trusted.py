@@ -33,14 +33,18 @@ def trusted(cls: type[M], /, **values: Any) -> M:
         plain = not cls.__pydantic_post_init__ and not cls.__pydantic_root_model__
         names = _ORDER[cls] = tuple(cls.__pydantic_fields__) if plain else ()
     if len(values) != len(names) or not names:
-        unknown = set(values) - set(names)
+        unknown = set(values) - set(cls.__pydantic_fields__)
         if unknown:
             raise TypeError(f"{cls.__name__} has no field(s) {', '.join(sorted(unknown))}")
         return cls.model_construct(**values)
-    try:
-        data = {n: values[n] for n in names}
-    except KeyError as err:
-        raise TypeError(f"{cls.__name__} has no field(s) {', '.join(sorted(set(values) - set(names)))}") from err
+    if tuple(values) == names:  # given in declaration order (the engine's own callers do): kept as is
+        data = values
+    else:
+        try:
+            data = {n: values[n] for n in names}
+        except KeyError as err:
+            missing = ", ".join(sorted(set(values) - set(names)))
+            raise TypeError(f"{cls.__name__} has no field(s) {missing}") from err
     m = cls.__new__(cls)
     _set(m, "__dict__", data)
     _set(m, "__pydantic_fields_set__", set(values))
