@@ -104,30 +104,57 @@ class Observer:
         for li in ranked:
             by_service.setdefault(li.service, []).append(listing_info(li, rep(li.seller)))
         self.by_service = by_service
-        # who sells in each service's list: an agent selling nothing there sees the list as it is
-        self._sellers = {svc: {li.seller for li in lis} for svc, lis in by_service.items()}
+        # where each seller's own listings sit in each service's list: an agent selling nothing there
+        # sees the list as it is, a seller the list without its own (found by position, not by a copy)
+        self._sellers: dict[str, dict[str, list[int]]] = {}
+        for svc, lis in by_service.items():
+            at = self._sellers[svc] = {}
+            for i, li in enumerate(lis):
+                at.setdefault(li.seller, []).append(i)
         self.public = {
             s: [float(x) for x in list(p)[-self.limits.recent_prices :]]
             for s, p in sorted(market.recent_prices.items())
         }
         self.min_price, self.max_price = float(config.min_price), float(config.max_price)
 
-    def _shown(self, ranked: Sequence[ListingInfo], me: str, sellers: set[str] | None = None) -> list[ListingInfo]:
+    def _shown(
+        self, ranked: Sequence[ListingInfo], me: str, sellers: Mapping[str, list[int]] | None = None
+    ) -> list[ListingInfo]:
         """The listings one agent sees: the best half of its slots, plus a rotating window.
 
         Showing every buyer the same few best listings makes a large market pile onto them;
         the window over the rest starts at a place fixed by (agent, round), so each agent
-        sees a different slice each round, deterministically. Rank order is kept.
+        sees a different slice each round, deterministically. Rank order is kept. ``sellers``:
+        where each seller's listings sit in ``ranked`` (found here when not given).
+
+        The window is taken over ``ranked`` without the agent's own listings; that list is not
+        built (a copy of every listing for each agent made a large market quadratic): a position
+        in it is mapped to ``ranked`` past the agent's own few.
         """
         k = self.limits.listings
-        others = list(ranked) if sellers is not None and me not in sellers else [li for li in ranked if li.seller != me]
-        if len(others) <= k:
-            return others
+        own = sellers.get(me, ()) if sellers is not None else [i for i, li in enumerate(ranked) if li.seller == me]
+        n = len(ranked) - len(own)
+        if not own:
+            if n <= k:
+                return list(ranked)
+            at = ranked.__getitem__
+        else:
+
+            def at(j: int) -> ListingInfo:
+                for p in own:  # ascending positions of the agent's own listings
+                    if p <= j:
+                        j += 1
+                    else:
+                        break
+                return ranked[j]
+
+            if n <= k:
+                return [at(j) for j in range(n)]
         head = k // 2
-        rest = len(others) - head
+        rest = n - head
         start = zlib.crc32(f"{me}/{self.market.round}".encode()) % rest
         picked = sorted(head + (start + i) % rest for i in range(k - head))
-        return others[:head] + [others[i] for i in picked]
+        return [at(j) for j in range(head)] + [at(i) for i in picked]
 
     def observe(self, m: Member, receipts: Sequence[Receipt], notices: Sequence[str] = ()) -> Observation:
         """The observation of member ``m``; consumes its inbox and notices."""

@@ -95,3 +95,41 @@ def test_field_or_none_answers_as_getattr_does() -> None:
             assert field_or_none(obj, name) == getattr(obj, name, None), (obj, name)
     assert field_or_none(WithProperty(), "thread_id") == "T-hidden"
     assert field_or_none(extra, "listing_id") == "L9"
+
+
+def _shown_by_copy(ranked: list[Any], me: str, k: int, round_: int) -> list[Any]:
+    """The window as it was computed before: over a filtered copy of the whole list."""
+    import zlib
+
+    others = [li for li in ranked if li.seller != me]
+    if len(others) <= k:
+        return others
+    head = k // 2
+    rest = len(others) - head
+    start = zlib.crc32(f"{me}/{round_}".encode()) % rest
+    picked = sorted(head + (start + i) % rest for i in range(k - head))
+    return others[:head] + [others[i] for i in picked]
+
+
+def test_the_window_without_a_copy_is_the_window_over_a_copy() -> None:
+    import random
+
+    from agents.observation import ListingInfo
+
+    s = Session(load_scenario("services"), rounds=1, tracing=False)
+    s.run()
+    rng = random.Random(7)
+    for trial in range(400):
+        n_sellers = rng.randint(1, 8)
+        ranked = [
+            ListingInfo(id=f"L{i}", seller=f"s{rng.randrange(n_sellers)}", service="x", ask_price=1.0, remaining=1)
+            for i in range(rng.randint(0, 40))
+        ]
+        obs = Observer(s.market, s.protocol.config, {}, 10)
+        positions: dict[str, list[int]] = {}
+        for i, li in enumerate(ranked):
+            positions.setdefault(li.seller, []).append(i)
+        for me in ("s0", "s1", "buyer-x"):
+            want = _shown_by_copy(ranked, me, obs.limits.listings, s.market.round)
+            assert obs._shown(ranked, me, positions) == want, trial
+            assert obs._shown(ranked, me) == want, trial
