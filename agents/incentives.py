@@ -14,6 +14,7 @@ outcome share of the price and the buyer is refunded the rest.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Mapping
@@ -134,18 +135,24 @@ class Terms:
         return min(self.fines.get(rule, 0.0), max(balance, 0.0))
 
 
-_last: list[Any] = [None, Terms()]  # the last incentives object parsed, and its terms
+_last: list[Any] = [None, Terms()]  # a private copy of the last incentives parsed, and their terms
 
 
 def terms_of(obs: Any) -> Terms:
     """The terms in an observation (anything with an ``incentives`` mapping).
 
-    Traders ask several times per turn; the last parse is kept and reused while the very same
-    incentives object comes back (it is held here, so its identity cannot be reused).
+    Every agent asks every turn, each with its own copy of the same policy; the last parse is
+    kept and reused while equal incentives come back (``Terms.of`` depends only on their
+    contents; the key kept here is a deep copy, so no agent can change it).
     """
     incentives = getattr(obs, "incentives", None)
-    if _last[0] is not incentives or incentives is None:
-        _last[:] = [incentives, Terms.of(incentives)]
+    if incentives is None or type(incentives) is not type(_last[0]) or incentives != _last[0]:
+        terms = Terms.of(incentives)
+        try:
+            _last[:] = [copy.deepcopy(incentives), terms]
+        except Exception:  # noqa: BLE001  (something that cannot be copied is not kept)
+            _last[:] = [None, terms]
+        return terms
     return _last[1]
 
 

@@ -28,6 +28,7 @@ from protocols.market_rules import MechanismView
 from protocols.mechanism_table import check_mechanism, check_mechanism_rules
 from protocols.money import to_micros
 from protocols.state import Listing, MarketView, Thread
+from protocols.trusted import field_or_none
 from protocols.verdict import Rule, Verdict
 
 
@@ -65,7 +66,7 @@ def check_suspended(action: ActionBase, view: MarketView, who: str, cfg: Protoco
 
 
 def _thread_of(action: ActionBase) -> str | None:
-    return getattr(action, "thread_id", None)
+    return field_or_none(action, "thread_id")
 
 
 def check_dialogue(action: ActionBase, view: MarketView, who: str, cfg: ProtocolConfig) -> Verdict | None:
@@ -86,7 +87,7 @@ def check_dialogue(action: ActionBase, view: MarketView, who: str, cfg: Protocol
             if not view.is_agent(action.to):
                 return Verdict.reject(Rule.UNKNOWN_AGENT, f"no agent '{action.to}' to message")
             return None
-    listing_id = getattr(action, "listing_id", None)
+    listing_id = field_or_none(action, "listing_id")
     thread_id = _thread_of(action)
     if thread_id is not None:
         thread = view.thread(thread_id)
@@ -142,7 +143,7 @@ def check_prices(action: ActionBase, view: MarketView, who: str, cfg: ProtocolCo
 def _listing_for(action: ActionBase, view: MarketView) -> tuple[Listing | None, Thread | None]:
     thread_id = _thread_of(action)
     thread = view.thread(thread_id) if thread_id else None
-    listing_id = thread.listing_id if thread else getattr(action, "listing_id", None)
+    listing_id = thread.listing_id if thread else field_or_none(action, "listing_id")
     return (view.listing(listing_id) if listing_id else None), thread
 
 

@@ -24,6 +24,7 @@ from protocols.actions import (
 )
 from protocols.money import to_micros
 from protocols.state import MarketView
+from protocols.trusted import field_or_none
 from protocols.verdict import Rule, Verdict
 
 # everything else creates or advances a deal (bilateral moves, orders, posted prices, bids,
@@ -71,17 +72,17 @@ class LimitsConfig(BaseModel):
 
 def _service_and_parties(action: ActionBase, view: MarketView, who: str) -> tuple[str | None, str | None, str | None]:
     """(service, buyer, seller) of the deal an action is about, where it is about one."""
-    thread_id = getattr(action, "thread_id", None)
+    thread_id = field_or_none(action, "thread_id")
     thread = view.thread(thread_id) if thread_id else None
     if thread is not None:
         return thread.service, thread.buyer, thread.seller
-    listing_id = getattr(action, "listing_id", None)
+    listing_id = field_or_none(action, "listing_id")
     listing = view.listing(listing_id) if listing_id else None
     if listing is not None:
         return listing.service, who, listing.seller
     if isinstance(action, PostService):
         return action.service, None, who
-    return getattr(action, "service", None), None, None  # orders, posted prices, match requests
+    return field_or_none(action, "service"), None, None  # orders, posted prices, match requests
 
 
 def check_throttle(action: ActionBase, view: MarketView, who: str, cfg: LimitsConfig) -> Verdict | None:
@@ -165,7 +166,7 @@ def check_price_band(action: ActionBase, view: MarketView, who: str, cfg: Limits
     """Prices must stay within ``price_band`` of the service's recent reference price."""
     if cfg.price_band is None:
         return None
-    price = action.ask_price if isinstance(action, PostService) else getattr(action, "price", None)
+    price = action.ask_price if isinstance(action, PostService) else field_or_none(action, "price")
     if price is None or isinstance(action, Message):
         return None
     service, _, _ = _service_and_parties(action, view, who)

@@ -81,6 +81,7 @@ def _bind(fn: Callable[[ActionBase, MarketView, str, C], Verdict | None], cfg: C
         return fn(action, view, who, cfg)
 
     check.__name__ = check.__qualname__ = name
+    check.__wrapped__ = fn  # type: ignore[attr-defined]  # Protocol.plan reads which actions it can touch
     return check
 
 

@@ -34,6 +34,7 @@ from protocols.market_rules import Order
 from protocols.money import to_micros
 from protocols.policy import IncentivePolicy
 from protocols.state import Listing, Thread, ThreadState
+from protocols.trusted import field_or_none
 from sandbox.ledger import Ledger
 from sandbox.market_activity import SafetyViewMixin
 from sandbox.metrics import max_surplus
@@ -250,7 +251,7 @@ class Market(MarketBase):
         if isinstance(action, Message):
             self._deliver_message(action, who)
             return action.thread_id, None
-        if isinstance(action, (RequestQuote, MakeOffer)) and getattr(action, "thread_id", None) is None:
+        if isinstance(action, (RequestQuote, MakeOffer)) and field_or_none(action, "thread_id") is None:
             thread = self._open(action.listing_id, who)  # type: ignore[arg-type]
         else:
             thread = self.threads[action.thread_id]  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from protocols.actions import Accept, ActionBase, Message, PostService
 from protocols.state import Activity, Profile
+from protocols.trusted import field_or_none
 
 if TYPE_CHECKING:
     from sandbox.market import Market
@@ -51,12 +52,12 @@ class SafetyViewMixin:
     def _forget(self: Market, action: ActionBase, who: str) -> None:
         cache = self._activity_cache
         cache.pop(who, None)
-        thread_id = getattr(action, "thread_id", None)
+        thread_id = field_or_none(action, "thread_id")
         t = self.threads.get(thread_id) if thread_id else None
         if t is not None:
             cache.pop(t.buyer, None)
             cache.pop(t.seller, None)
-        listing_id = getattr(action, "listing_id", None)
+        listing_id = field_or_none(action, "listing_id")
         li = self.listings.get(listing_id) if listing_id else None
         if li is not None:
             cache.pop(li.seller, None)

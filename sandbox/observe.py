@@ -2,6 +2,11 @@
 
 The public part (listings by service, recent prices, the policy) is computed once per
 round and shared; the private part is a handful of lookups per agent.
+
+The market's own state is trusted: observations are built with ``protocols.trusted`` (no
+validation), with the same field types validation would give and the same copies (every
+dict and list an agent gets is its own; listings and messages, as before, are shared
+read-only models). ``tests/test_observe_trusted.py`` checks them against validated ones.
 """
 
 from __future__ import annotations
@@ -23,19 +28,21 @@ from protocols.constraints import ProtocolConfig
 from protocols.dialogue import allowed_moves, move
 from protocols.settlement import rank_price
 from protocols.state import Listing, Thread
+from protocols.trusted import trusted
 from sandbox.market import Market, Member
 
 
 def listing_info(li: Listing, reputation: float | None = None) -> ListingInfo:
     """The public face of a listing."""
-    return ListingInfo(
+    return trusted(
+        ListingInfo,
         id=li.id,
         seller=li.seller,
         service=li.service,
         description=li.description,
         ask_price=li.ask_micros / 1e6,
         remaining=li.remaining,
-        reputation=reputation,
+        reputation=None if reputation is None else float(reputation),
     )
 
 
@@ -54,7 +61,8 @@ def your_moves(t: Thread, me: str) -> list[str]:
 def thread_info(t: Thread, me: str) -> ThreadInfo:
     """A thread as one of its parties sees it, with the moves open to that party."""
     yours = your_moves(t, me)
-    return ThreadInfo(
+    return trusted(
+        ThreadInfo,
         id=t.id,
         listing_id=t.listing_id,
         service=t.service,
@@ -64,7 +72,7 @@ def thread_info(t: Thread, me: str) -> ThreadInfo:
         price=None if t.price_micros is None else t.price_micros / 1e6,
         offered_by_you=t.proposer == me,
         your_move=yours,
-        quality=t.quality,
+        quality=None if t.quality is None else float(t.quality),
         opened_round=t.opened_round,
         last_move_round=t.last_move_round,
     )
@@ -96,27 +104,57 @@ class Observer:
         for li in ranked:
             by_service.setdefault(li.service, []).append(listing_info(li, rep(li.seller)))
         self.by_service = by_service
-        # who sells in each service's list: an agent selling nothing there sees the list as it is
-        self._sellers = {svc: {li.seller for li in lis} for svc, lis in by_service.items()}
-        self.public = {s: list(p)[-self.limits.recent_prices :] for s, p in sorted(market.recent_prices.items())}
-        self.min_price, self.max_price = config.min_price, config.max_price
+        # where each seller's own listings sit in each service's list: an agent selling nothing there
+        # sees the list as it is, a seller the list without its own (found by position, not by a copy)
+        self._sellers: dict[str, dict[str, list[int]]] = {}
+        for svc, lis in by_service.items():
+            at = self._sellers[svc] = {}
+            for i, li in enumerate(lis):
+                at.setdefault(li.seller, []).append(i)
+        self.public = {
+            s: [float(x) for x in list(p)[-self.limits.recent_prices :]]
+            for s, p in sorted(market.recent_prices.items())
+        }
+        self.min_price, self.max_price = float(config.min_price), float(config.max_price)
 
-    def _shown(self, ranked: Sequence[ListingInfo], me: str, sellers: set[str] | None = None) -> list[ListingInfo]:
+    def _shown(
+        self, ranked: Sequence[ListingInfo], me: str, sellers: Mapping[str, list[int]] | None = None
+    ) -> list[ListingInfo]:
         """The listings one agent sees: the best half of its slots, plus a rotating window.
 
         Showing every buyer the same few best listings makes a large market pile onto them;
         the window over the rest starts at a place fixed by (agent, round), so each agent
-        sees a different slice each round, deterministically. Rank order is kept.
+        sees a different slice each round, deterministically. Rank order is kept. ``sellers``:
+        where each seller's listings sit in ``ranked`` (found here when not given).
+
+        The window is taken over ``ranked`` without the agent's own listings; that list is not
+        built (a copy of every listing for each agent made a large market quadratic): a position
+        in it is mapped to ``ranked`` past the agent's own few.
         """
         k = self.limits.listings
-        others = list(ranked) if sellers is not None and me not in sellers else [li for li in ranked if li.seller != me]
-        if len(others) <= k:
-            return others
+        own = sellers.get(me, ()) if sellers is not None else [i for i, li in enumerate(ranked) if li.seller == me]
+        n = len(ranked) - len(own)
+        if not own:
+            if n <= k:
+                return list(ranked)
+            at = ranked.__getitem__
+        else:
+
+            def at(j: int) -> ListingInfo:
+                for p in own:  # ascending positions of the agent's own listings
+                    if p <= j:
+                        j += 1
+                    else:
+                        break
+                return ranked[j]
+
+            if n <= k:
+                return [at(j) for j in range(n)]
         head = k // 2
-        rest = len(others) - head
+        rest = n - head
         start = zlib.crc32(f"{me}/{self.market.round}".encode()) % rest
         picked = sorted(head + (start + i) % rest for i in range(k - head))
-        return others[:head] + [others[i] for i in picked]
+        return [at(j) for j in range(head)] + [at(i) for i in picked]
 
     def observe(self, m: Member, receipts: Sequence[Receipt], notices: Sequence[str] = ()) -> Observation:
         """The observation of member ``m``; consumes its inbox and notices."""
@@ -128,19 +166,22 @@ class Observer:
         if len(services) > 1:  # each service's list is already in rank order
             seen.sort(key=lambda li: (rank_price(li.ask_price, li.reputation, self.policy), li.id))
         threads = sorted(m.threads.values(), key=lambda t: (t.last_move_round, t.id), reverse=True)[: lim.threads]
-        private = Private(
-            values=m.private.values,
-            costs=m.private.costs,
-            demand=max(m.private.demand - m.units_committed, 0),
-            capacity=max(m.private.capacity - m.units_listed, 0),
-            schedule=m.private.schedule,
-            quality=m.private.quality,
+        p = m.private  # a validated model: its own copies are handed out, as validation made them
+        private = trusted(
+            Private,
+            values=dict(p.values),
+            costs=dict(p.costs),
+            demand=max(p.demand - m.units_committed, 0),
+            capacity=max(p.capacity - m.units_listed, 0),
+            schedule={k: list(v) for k, v in p.schedule.items()},
+            quality=p.quality,
         )
         all_notices = [*m.notices, *notices][-lim.notices :]
         inbox = list(m.inbox)[-lim.inbox :]
         m.notices.clear()
         m.inbox.clear()
-        return Observation(
+        return trusted(
+            Observation,
             agent_id=m.id,
             role=m.role,
             round=self.market.round,
@@ -151,15 +192,16 @@ class Observer:
             threads=[thread_info(t, m.id) for t in threads],
             inbox=inbox,
             receipts=list(receipts)[-lim.receipts :],
-            market=MarketInfo(
+            market=trusted(
+                MarketInfo,
                 listings=seen[: lim.listings],
-                recent_prices=self.public,
+                recent_prices={k: v[:] for k, v in self.public.items()},
                 min_price=self.min_price,
                 max_price=self.max_price,
                 mechanism=self.market.mechanism,
-                board=self.market.board_for(m),
+                board=dict(self.market.board_for(m)),
             ),
-            incentives=self.incentives,
+            incentives=dict(self.incentives),
             notices=all_notices,
-            reputation=m.reputation,
+            reputation=None if m.reputation is None else float(m.reputation),
         )

@@ -28,7 +28,9 @@ from protocols.communication import apply_redactions
 from protocols.money import to_micros
 from protocols.policy import IncentivePolicy, policy_diff
 from protocols.protocol import Protocol
+from protocols.trusted import field_or_none, trusted
 from protocols.verdict import Rule, Verdict
+from sandbox import gcfreeze
 from sandbox.ledger import Ledger
 from sandbox.loop import run_sync
 from sandbox.market import Deal, Market, Member
@@ -239,6 +241,10 @@ class Session:
 
     async def arun(self, rounds: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
         """Async form of ``run``, for callers that already have an event loop."""
+        with gcfreeze.frozen():  # the collector skips what existed before the run (sandbox/gcfreeze.py)
+            return await self._arun(rounds, progress)
+
+    async def _arun(self, rounds: int | None, progress: Callable[[int, int], None] | None) -> RunResult:
         target = self.scenario.rounds if rounds is None else self.round + rounds
         self._begin()
         self._write_unsaved()  # a round played before a store outage is written before anything else
@@ -341,12 +347,18 @@ class Session:
         """
         out: dict[str, Sequence[Any] | BaseException] = {}
         waiting = []
+        # at a round's start an every-round agent always gets its turn; without sub-steps nothing ever
+        # reads the wake state it would update, so the check is skipped (agents/wake.py)
+        no_wake_check = step == 0 and self.scenario.market.max_substeps == 0
         for aid, obs in observations.items():
             agent = self.agents[aid]
-            try:
-                go, why = agent.wants_turn(obs, step > 0)
-            except Exception as err:  # a broken wake rule costs the agent nothing: it gets its turn
-                go, why = True, f"wake check failed: {type(err).__name__}"
+            if no_wake_check and agent.wake.every_round and type(agent).wants_turn is Agent.wants_turn:
+                go, why = True, "every round"
+            else:
+                try:
+                    go, why = agent.wants_turn(obs, step > 0)
+                except Exception as err:  # a broken wake rule costs the agent nothing: it gets its turn
+                    go, why = True, f"wake check failed: {type(err).__name__}"
             if not go:
                 self._receipts[aid][:0] = obs.receipts  # kept for the turn that sees them
                 if step == 0:
@@ -444,7 +456,7 @@ class Session:
                 if used[aid] > cap:
                     verdict = Verdict.reject(Rule.RATE_LIMIT, f"at most {cap} actions per round; the rest were dropped")
                 kind = action.type if action is not None else "invalid"  # type: ignore[attr-defined]
-                thread_id = getattr(action, "thread_id", None)
+                thread_id = field_or_none(action, "thread_id")
                 if verdict.accepted:
                     assert action is not None
                     self.market.note_applied(action, aid)  # per-round activity the safety checks read
@@ -476,13 +488,14 @@ class Session:
     ) -> None:
         log.records.append(ActionRecord(len(log.records) + 1, aid, kind, payload, verdict, thread_id))
         self._receipts[aid].append(
-            Receipt(
+            trusted(  # the engine's own data: built without validation (protocols/trusted.py)
+                Receipt,
                 round=log.round,
-                action_type=kind,
+                action_type=str(kind),
                 thread_id=thread_id,
-                accepted=verdict.accepted,
-                rule=verdict.rule,
-                reason=verdict.reason,
+                accepted=bool(verdict.accepted),
+                rule=str(verdict.rule),
+                reason=str(verdict.reason),
             )
         )
         if not verdict.accepted:
