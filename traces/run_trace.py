@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from sqlalchemy.exc import SQLAlchemyError
 
 from traces.otlp import without_content
-from traces.spans import counts_row, span_row, stored_count, write_spans
+from traces.spans import DirectRow, counts_row, readable_from_row, span_row, stored_count, write_spans
 from traces.store import RoundBatch, StoreError
 
 if TYPE_CHECKING:
@@ -48,6 +48,19 @@ class SpanCounts:
     pending: int
     otlp_exported: int = 0
     otlp_failed: int = 0
+
+
+SCOPE = "agora.sandbox"  # the instrumentation scope of the session's spans (sandbox.tracing)
+
+
+def _rebuild() -> Any:
+    """Row -> ``ReadableSpan`` with the process provider's resource and the session's scope."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    resource = getattr(trace.get_tracer_provider(), "resource", None)
+    scope = InstrumentationScope(SCOPE)
+    return lambda row: readable_from_row(row, resource, scope)
 
 
 class RunTrace:
@@ -103,6 +116,20 @@ class RunTrace:
                 if self.tracing.store is None:
                     return
             self.pending.append(item)
+
+    def add(self, row: DirectRow) -> None:
+        """A span made as its row (``traces.spans.direct_row``): counted as started and ended, and held."""
+        sink = self.tracing.otlp
+        skip_otlp = sink is not None and not sink.accepting()
+        with self._lock:
+            self.started += 1
+            self.ended += 1
+            if skip_otlp:
+                self.otlp_failed += 1
+                if self.tracing.store is None:
+                    return
+                row = dict(row)  # type: ignore[assignment]  # a plain row: not for the collector
+            self.pending.append(row)
 
     # --- written in the run's flow --------------------------------------------------
     def counts(self) -> SpanCounts:
@@ -206,8 +233,14 @@ class RunTrace:
         sink = self.tracing.otlp
         if sink is None or not items:
             return
-        # held items are spans, or rows for spans made while the collector was down (already counted)
-        spans = [s for s in items if not isinstance(s, dict)]
+        # held items are spans, rows made without the SDK (rebuilt as spans for the collector), or rows
+        # for spans made while the collector was down (already counted)
+        rebuilt = _rebuild()
+        spans = [
+            s if not isinstance(s, dict) else rebuilt(s)
+            for s in items
+            if not isinstance(s, dict) or isinstance(s, DirectRow)
+        ]
         if spans and not self.tracing.capture_content:
             spans = [without_content(s) for s in spans]
         sink.submit(spans, self._otlp_done)
