@@ -8,16 +8,18 @@ configures the SDK. ``NoTracer`` is the switched-off form: the same calls, doing
 
 The spans made once per agent or action (a scripted agent's turn, a wait, a submission, a
 settlement) skip the SDK: while the round's span is current and recording, each is written
-straight as its row (``traces.spans.direct_row``: the row the SDK span would have made, with
-an id from the SDK's id generator) and counted by the run as started and ended; OTLP export
-rebuilds the span from the row, so a collector sees the same tree. A scripted turn is still
-made current (as a non-recording span with its ids) so any span started inside nests under
-it. These spans do not pass through span processors added to the SDK provider. Elsewhere
-(an LLM agent's turn, no round span) the SDK makes them as before.
+straight as its row (``traces.spans.direct_row``: the row the SDK span would have made) and
+counted by the run as started and ended. Their ids ascend within a traced segment (a random
+prefix from the SDK's id generator, then a counter), so the store's key index is appended to.
+OTLP export rebuilds the span from the row, so a collector sees the same tree. A scripted
+turn is still made current (as a non-recording span with its ids) so any span started inside
+nests under it. These spans do not pass through span processors added to the SDK provider.
+Elsewhere (an LLM agent's turn, no current round span) the SDK makes them as before.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import traceback
@@ -96,7 +98,11 @@ class SessionTracer(NoTracer):
             self.run = self.tracing.open_run(self.session.run_id)
             self._tracer = trace.get_tracer(SCOPE)  # the SDK tracer itself, not the proxy, once installed
             ids = getattr(self._tracer, "id_generator", None)
-            self._new_id = getattr(ids, "generate_span_id", None)
+            if ids is not None:
+                # ids of the spans made as rows: a random 32-bit prefix per traced segment and a counter, so
+                # they ascend and the store's key index is appended to instead of written at random pages
+                base = (ids.generate_span_id() & 0xFFFFFFFF00000000) or 1 << 32
+                self._new_id = itertools.count(base + 1).__next__
         return self.run
 
     def start_run(self) -> None:

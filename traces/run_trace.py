@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from sqlalchemy.exc import SQLAlchemyError
 
 from traces.otlp import without_content
-from traces.spans import DirectRow, counts_row, readable_from_row, span_row, stored_count, write_spans
+from traces.spans import counts_row, readable_from_row, span_row, stored_count, write_spans
 from traces.store import RoundBatch, StoreError
 
 if TYPE_CHECKING:
@@ -48,6 +48,12 @@ class SpanCounts:
     pending: int
     otlp_exported: int = 0
     otlp_failed: int = 0
+
+
+class _Unsent(dict):  # type: ignore[type-arg]
+    """The row of a span made while the collector was down: stored, never handed to the collector."""
+
+    __slots__ = ()
 
 
 SCOPE = "agora.sandbox"  # the instrumentation scope of the session's spans (sandbox.tracing)
@@ -107,6 +113,8 @@ class RunTrace:
         if self._early or (skip_otlp and self.tracing.store is not None):
             try:
                 item = span_row(span, self.run_id, self.tracing.capture_content)
+                if skip_otlp:
+                    item = _Unsent(item)
             except Exception:  # noqa: BLE001  (never raise into span.end(); converted again at write time)
                 item = span
         with self._lock:
@@ -117,7 +125,7 @@ class RunTrace:
                     return
             self.pending.append(item)
 
-    def add(self, row: DirectRow) -> None:
+    def add(self, row: dict[str, Any]) -> None:
         """A span made as its row (``traces.spans.direct_row``): counted as started and ended, and held."""
         sink = self.tracing.otlp
         skip_otlp = sink is not None and not sink.accepting()
@@ -128,7 +136,7 @@ class RunTrace:
                 self.otlp_failed += 1
                 if self.tracing.store is None:
                     return
-                row = dict(row)  # type: ignore[assignment]  # a plain row: not for the collector
+                row = _Unsent(row)
             self.pending.append(row)
 
     # --- written in the run's flow --------------------------------------------------
@@ -233,14 +241,10 @@ class RunTrace:
         sink = self.tracing.otlp
         if sink is None or not items:
             return
-        # held items are spans, rows made without the SDK (rebuilt as spans for the collector), or rows
-        # for spans made while the collector was down (already counted)
+        # held items are spans, rows of spans made without the SDK (rebuilt as spans for the collector), or
+        # rows of spans made while the collector was down (``_Unsent``: already counted as not delivered)
         rebuilt = _rebuild()
-        spans = [
-            s if not isinstance(s, dict) else rebuilt(s)
-            for s in items
-            if not isinstance(s, dict) or isinstance(s, DirectRow)
-        ]
+        spans = [rebuilt(s) if isinstance(s, dict) else s for s in items if not isinstance(s, _Unsent)]
         if spans and not self.tracing.capture_content:
             spans = [without_content(s) for s in spans]
         sink.submit(spans, self._otlp_done)

@@ -193,16 +193,6 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
     }
 
 
-class DirectRow(dict):  # type: ignore[type-arg]
-    """A ``spans`` row made without an SDK span (``direct_row``): OTLP export rebuilds the span from it.
-
-    A plain dict in a run's held spans is a row made from an SDK span while the collector was down
-    (already counted as not delivered); a ``DirectRow`` still goes to the collector.
-    """
-
-    __slots__ = ()
-
-
 def direct_row(
     run_id: str,
     name: str,
@@ -217,45 +207,45 @@ def direct_row(
     status_message: str | None = None,
     events: Sequence[tuple[str, int, dict[str, Any]]] = (),
     links: Sequence[tuple[int, int, dict[str, Any]]] = (),
-) -> DirectRow:
+) -> dict[str, Any]:
     """The row ``span_row`` would make of an INTERNAL span with these facts, made without the SDK.
 
     ``attrs`` must hold only values the SDK keeps as they are (str, bool, int, float, no None);
     ``events`` are (name, time in ns, attributes), ``links`` (trace id, span id, attributes).
     """
     get = attrs.get
-    return DirectRow(
-        span_id=format(span_id, "016x"),
-        trace_id=_trace_hex(trace_id),
-        parent_id=format(parent_id, "016x") if parent_id is not None else None,
-        run_id=run_id,
-        name=name,
-        operation=get(sc.GEN_AI_OPERATION) or name,
-        kind="INTERNAL",
-        agent_id=get(sc.AGENT_ID),
-        round=get(sc.ROUND),
-        thread_id=get(sc.THREAD_ID),
-        action_type=get(sc.ACTION_TYPE),
-        verdict=get(sc.VERDICT),
-        rule=get(sc.VERDICT_RULE),
-        model=get(sc.GEN_AI_REQUEST_MODEL),
-        input_tokens=get(sc.GEN_AI_INPUT_TOKENS),
-        output_tokens=get(sc.GEN_AI_OUTPUT_TOKENS),
-        status=status,
-        status_message=cap_text(status_message),
-        start_ns=start,
-        end_ns=end,
-        duration_ns=end - start,
-        attributes_json=_json(attrs),
-        events_json=_json([{"name": n, "time_ns": t, "attributes": _capped(a)} for n, t, a in events])
+    return {
+        "span_id": format(span_id, "016x"),
+        "trace_id": _trace_hex(trace_id),
+        "parent_id": format(parent_id, "016x") if parent_id is not None else None,
+        "run_id": run_id,
+        "name": name,
+        "operation": get(sc.GEN_AI_OPERATION) or name,
+        "kind": "INTERNAL",
+        "agent_id": get(sc.AGENT_ID),
+        "round": get(sc.ROUND),
+        "thread_id": get(sc.THREAD_ID),
+        "action_type": get(sc.ACTION_TYPE),
+        "verdict": get(sc.VERDICT),
+        "rule": get(sc.VERDICT_RULE),
+        "model": get(sc.GEN_AI_REQUEST_MODEL),
+        "input_tokens": get(sc.GEN_AI_INPUT_TOKENS),
+        "output_tokens": get(sc.GEN_AI_OUTPUT_TOKENS),
+        "status": status,
+        "status_message": cap_text(status_message) if status_message is not None else None,
+        "start_ns": start,
+        "end_ns": end,
+        "duration_ns": end - start,
+        "attributes_json": _json(attrs),
+        "events_json": _json([{"name": n, "time_ns": t, "attributes": _capped(a)} for n, t, a in events])
         if events
         else None,
-        links_json=_json(
+        "links_json": _json(
             [{"trace_id": format(t, "032x"), "span_id": format(s, "016x"), "attributes": dict(a)} for t, s, a in links]
         )
         if links
         else None,
-    )
+    }
 
 
 def readable_from_row(row: Mapping[str, Any], resource: Any, scope: Any) -> Any:
