@@ -112,3 +112,26 @@ def test_rows_made_without_the_sdk_reach_a_collector_as_spans(tmp_path) -> None:
         assert sp["attrs"] == {k: v for k, v in row.attrs().items()}
     settle = next(sp for sp in receiver.spans if sp["name"] == sc.SPAN_SETTLE)
     assert settle["attrs"][sc.TX_ID] >= 1
+
+
+def test_attributes_json_is_the_text_json_writes() -> None:
+    """The fast encoder (orjson where it is installed) writes exactly json's text, or leaves the row to json."""
+    from random import Random
+
+    from traces.spans import _attrs_json, _json
+
+    rng = Random(7)
+    samples: list[dict[str, Any]] = [
+        {"a": 1.5, "b": 1e16},
+        {"a": (1, 2.5)},
+        {"a": 2**70},
+        {"a": "caf\u00e9", "b": "\x7f", "c": "\ud800"},
+        {"a": True, "b": None, "c": -(2**63)},
+    ]
+    for _ in range(3000):
+        text = "".join(
+            chr(rng.choice([rng.randrange(0, 160), rng.randrange(0, 0x3000)])) for _ in range(rng.randrange(9))
+        )
+        samples.append({text: text, "n": rng.randrange(-(2**63), 2**63), "b": rng.random() < 0.5, "z": None})
+    for attrs in samples:
+        assert _attrs_json(attrs) == _json(attrs)

@@ -95,6 +95,34 @@ class SpanCountRow(SQLModel, table=True):
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 _json = _ENCODER.encode
 
+try:  # orjson is installed with the LLM stack (langsmith); without it every row goes through json
+    from orjson import dumps as _dumps
+except ImportError:  # pragma: no cover
+    _dumps = None
+
+
+_PLAIN = frozenset((str, int, bool, type(None)))
+
+
+def _attrs_json(attrs: dict[str, Any]) -> str:
+    """``_json(attrs)``, the same text, through orjson (~3x faster) where orjson writes exactly what json writes.
+
+    It does for str, int, bool and None values whose output is ASCII without DEL (json escapes
+    other characters as ``\\uXXXX``); anything else (floats: json's and orjson's exponents differ;
+    sequences, subclasses, what orjson refuses such as big ints and lone surrogates) goes through json.
+    """
+    if _dumps is not None:
+        for v in attrs.values():
+            if type(v) not in _PLAIN:
+                return _json(attrs)
+        try:
+            out = _dumps(attrs)
+        except TypeError:
+            return _json(attrs)
+        if out.isascii() and b"\x7f" not in out:
+            return out.decode()
+    return _json(attrs)
+
 
 def _attributes(span: Any) -> dict[str, Any]:
     """A copy of the span's attributes; the SDK's BoundedAttributes copied directly, not key by key."""
@@ -172,7 +200,7 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
         "start_ns": start,
         "end_ns": end,
         "duration_ns": end - start,
-        "attributes_json": _json(attrs),
+        "attributes_json": _attrs_json(attrs),
         "events_json": _json(
             [{"name": e.name, "time_ns": e.timestamp, "attributes": _capped(e.attributes)} for e in events]
         )
@@ -236,7 +264,7 @@ def direct_row(
         "start_ns": start,
         "end_ns": end,
         "duration_ns": end - start,
-        "attributes_json": _json(attrs),
+        "attributes_json": _attrs_json(attrs),
         "events_json": _json([{"name": n, "time_ns": t, "attributes": _capped(a)} for n, t, a in events])
         if events
         else None,

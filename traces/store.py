@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlmodel import SQLModel, create_engine
 
-from traces.redact import redact, redact_rows
+from traces.redact import known, redact, redact_rows
 from traces.schema import RunRow
 
 DEFAULT_DB = "agora.db"
@@ -348,8 +348,9 @@ class Store:
     def commit_round(self, run_id: str, batch: RoundBatch, run_update: Mapping[str, Any]) -> None:
         """Write a round's rows and update the run row, in one transaction."""
         tables = SQLModel.metadata.tables
+        secrets = known()  # looked up once per round: it reads the environment
         for rows in batch.rows.values():
-            redact_rows(rows)  # no key, token or credential the run was given is stored (traces.redact)
+            redact_rows(rows, secrets)  # no key, token or credential the run was given is stored (traces.redact)
         with self.engine.begin() as conn:
             for name, rows in batch.rows.items():
                 if rows:
