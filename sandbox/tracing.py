@@ -5,12 +5,24 @@ Tree: ``session.run`` > ``session.round`` > ``invoke_agent <agent>`` for an LLM 
 (one per submitted action, the checks' outcome as attributes), ``market.settle`` (linked to the
 negotiation's first span) and ``policy.change``. Only the ``opentelemetry.trace`` API is used here; ``traces.otel``
 configures the SDK. ``NoTracer`` is the switched-off form: the same calls, doing nothing.
+
+The spans made once per agent or action (a scripted agent's turn, a wait, a submission, a
+settlement) skip the SDK: while the round's span is current and recording, each is written
+straight as its row (``traces.spans.direct_row``: the row the SDK span would have made) and
+counted by the run as started and ended. Their ids ascend within a traced segment (a random
+prefix from the SDK's id generator, then a counter), so the store's key index is appended to.
+OTLP export rebuilds the span from the row, so a collector sees the same tree. A scripted
+turn is still made current (as a non-recording span with its ids) so any span started inside
+nests under it. These spans do not pass through span processors added to the SDK provider.
+Elsewhere (an LLM agent's turn, no current round span) the SDK makes them as before.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from time import time_ns
@@ -18,12 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
 from protocols import semconv as sc
 from protocols.money import to_micros
 from sandbox.tracing_off import NoTracer
 from traces.otel import RunTrace, SpanCounts, TraceLossError, TraceStoreError, Tracing
+from traces.spans import direct_row
 
 __all__ = ["SCOPE", "NoTracer", "SessionTracer", "session_tracer"]
 
@@ -37,6 +50,22 @@ if TYPE_CHECKING:
 SCOPE = "agora.sandbox"
 _NEW_TRACE = otel_context.Context()  # an empty context: a span started in it is the root of a new trace
 _MAX_PRICE_MICROS = 2**62  # larger (or non-finite) prices are hostile input; keep them out of int attributes
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+
+
+def _exception_event(err: BaseException) -> tuple[str, int, dict[str, Any]]:
+    """The event the SDK's ``Span.record_exception`` adds, made by hand."""
+    module, qualname = type(err).__module__, type(err).__qualname__
+    return (
+        "exception",
+        time_ns(),
+        {
+            "exception.type": f"{module}.{qualname}" if module and module != "builtins" else qualname,
+            "exception.message": str(err),
+            "exception.stacktrace": "".join(traceback.format_exception(err)),
+            "exception.escaped": "False",
+        },
+    )
 
 
 def _uses_model(agent: Agent) -> bool:
@@ -59,12 +88,21 @@ class SessionTracer(NoTracer):
         self._token: Any = None
         self._thread_first: dict[str, tuple[int, int]] = {}  # thread id -> (trace id, span id) of its first move
         self._turns: dict[str, str] = {}  # agent id -> span id of its turn this round
+        self._round_span: Any = None
+        self._direct: tuple[int, int] | None = None  # (trace id, span id) of the round span rows hang under
+        self._new_id: Any = None  # the SDK's span id generator
 
     # --- the run ------------------------------------------------------------------
     def _open(self) -> RunTrace:
         if self.run is None or self.run.closed:
             self.run = self.tracing.open_run(self.session.run_id)
             self._tracer = trace.get_tracer(SCOPE)  # the SDK tracer itself, not the proxy, once installed
+            ids = getattr(self._tracer, "id_generator", None)
+            if ids is not None:
+                # ids of the spans made as rows: a random 32-bit prefix per traced segment and a counter, so
+                # they ascend and the store's key index is appended to instead of written at random pages
+                base = (ids.generate_span_id() & 0xFFFFFFFF00000000) or 1 << 32
+                self._new_id = itertools.count(base + 1).__next__
         return self.run
 
     def start_run(self) -> None:
@@ -138,6 +176,11 @@ class SessionTracer(NoTracer):
             attributes={sc.RUN_ID: run_id, sc.SESSION_ID: run_id, sc.ROUND: round_},
         )
         self._round_span = span
+        ctx = span.get_span_context()
+        direct = (
+            span.is_recording() and self._new_id is not None and self.tracing.router.run_of(ctx.trace_id) is self.run
+        )
+        self._direct = (ctx.trace_id, ctx.span_id) if direct else None
         token = otel_context.attach(trace.set_span_in_context(span))
         try:
             yield span
@@ -150,12 +193,40 @@ class SessionTracer(NoTracer):
             otel_context.detach(token)
             self.end_round()
             self._round_span = None
+            self._direct = None
 
     def end_round(self) -> None:
         """End the current round's span (once)."""
         span = getattr(self, "_round_span", None)
         if span is not None and span.is_recording():
             span.end()
+
+    # --- spans made as rows -------------------------------------------------------------
+    def _parent(self) -> tuple[int, int] | None:
+        """The round span's ids when it is the current span, so a span can be made as its row under it."""
+        direct = self._direct
+        if direct is not None and trace.get_current_span() is self._round_span:
+            return direct
+        return None
+
+    def _emit(
+        self,
+        name: str,
+        attrs: dict[str, Any],
+        parent: tuple[int, int],
+        start: int,
+        end: int,
+        span_id: int | None = None,
+        **extra: Any,
+    ) -> int:
+        """Make a span under ``parent`` as its row, held by the run; returns its span id."""
+        run = self.run
+        assert run is not None
+        if None in attrs.values():  # the SDK drops attributes set to None
+            attrs = {k: v for k, v in attrs.items() if v is not None}
+        sid = span_id if span_id is not None else self._new_id()
+        run.add(direct_row(run.run_id, name, parent[0], sid, parent[1], start, end, attrs, **extra))
+        return sid
 
     # --- agent turns ------------------------------------------------------------------
     def _turn_attrs(self, agent: Agent) -> dict[str, Any]:
@@ -196,6 +267,9 @@ class SessionTracer(NoTracer):
 
     def decide(self, agent: Agent, obs: Observation) -> Sequence[Any]:
         """The agent's turn inside its turn span (current while the agent decides)."""
+        parent = None if _uses_model(agent) else self._parent()
+        if parent is not None:
+            return self._decide_as_row(agent, obs, parent)
         span, token = self._turn(agent)
         try:
             out = agent.decide(obs)
@@ -207,6 +281,34 @@ class SessionTracer(NoTracer):
         finally:
             otel_context.detach(token)
             span.end()
+
+    def _decide_as_row(self, agent: Agent, obs: Observation, parent: tuple[int, int]) -> Sequence[Any]:
+        """A scripted turn whose span is made as its row; a non-recording span with its ids is current meanwhile."""
+        start = time_ns()
+        attrs = self._turn_attrs(agent)
+        sid = self._new_id()
+        self._turns[agent.id] = format(sid, "016x")
+        carriers = self.run.carriers  # type: ignore[union-attr]  # (a run is open: _parent said so)
+        carriers[sid] = (agent.id, self.session.round)
+        token = otel_context.attach(
+            trace.set_span_in_context(NonRecordingSpan(SpanContext(parent[0], sid, False, _SAMPLED)))
+        )
+        extra: dict[str, Any] = {}
+        try:
+            out = agent.decide(obs)
+            attrs[sc.AGENT_ACTIONS] = len(out) if isinstance(out, (list, tuple)) else 1
+            return out
+        except BaseException as err:
+            extra = {
+                "events": (_exception_event(err),),
+                "status": "ERROR",
+                "status_message": f"{type(err).__name__}: {err}",
+            }
+            raise
+        finally:
+            otel_context.detach(token)
+            carriers.pop(sid, None)
+            self._emit(sc.SPAN_AGENT_DECIDE, attrs, parent, start, time_ns(), sid, **extra)
 
     async def adecide(self, agent: Agent, obs: Observation, check: DryRun) -> Sequence[Any]:
         """An async turn inside ``invoke_agent``; the agent's own spans (``chat``) nest under it."""
@@ -232,6 +334,11 @@ class SessionTracer(NoTracer):
             sc.GEN_AI_INPUT_TOKENS: 0,
             sc.GEN_AI_OUTPUT_TOKENS: 0,
         }
+        parent = self._parent()
+        if parent is not None:
+            now = time_ns()
+            self._emit(f"{sc.SPAN_AGENT_TURN} {agent.id}", attrs, parent, now, now)
+            return
         self._tracer.start_span(f"{sc.SPAN_AGENT_TURN} {agent.id}", attributes=attrs).end()
 
     # --- submissions --------------------------------------------------------------------
@@ -265,14 +372,19 @@ class SessionTracer(NoTracer):
             thread = self.session.market.threads.get(tid)
             if thread is not None:
                 attrs[sc.COUNTERPARTY] = thread.other(record.agent_id)
-        span = self._tracer.start_span(sc.SPAN_SUBMIT, attributes=attrs, start_time=started)
-        span.end()
-        ctx = span.get_span_context()
-        sid = format(ctx.span_id, "016x")
+        parent = self._parent()
+        if parent is not None:
+            trace_id, span_id = parent[0], self._emit(sc.SPAN_SUBMIT, attrs, parent, started, time_ns())
+        else:
+            span = self._tracer.start_span(sc.SPAN_SUBMIT, attributes=attrs, start_time=started)
+            span.end()
+            ctx = span.get_span_context()
+            trace_id, span_id = ctx.trace_id, ctx.span_id
+        sid = format(span_id, "016x")
         record.span_id = sid
         if thread is not None:
             thread.span_ids.append(sid)
-            self._thread_first.setdefault(thread.id, (ctx.trace_id, ctx.span_id))
+            self._thread_first.setdefault(thread.id, (trace_id, span_id))
 
     # --- settlements, policy, control ---------------------------------------------------
     def settle(self, record: DealRecord) -> None:
@@ -292,8 +404,13 @@ class SessionTracer(NoTracer):
             sc.FEE: record.fee,
             sc.DEAL_STATUS: record.status,
         }
-        span = self._tracer.start_span(sc.SPAN_SETTLE, attributes=attrs, links=links)
-        span.end()
+        parent = self._parent()
+        if parent is not None:
+            now = time_ns()
+            self._emit(sc.SPAN_SETTLE, attrs, parent, now, now, links=[(first[0], first[1], {})] if first else ())
+        else:
+            span = self._tracer.start_span(sc.SPAN_SETTLE, attributes=attrs, links=links)
+            span.end()
         if first is not None:
             record.trace_id = format(first[0], "032x")
 

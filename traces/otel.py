@@ -67,6 +67,10 @@ class RunRouter(SpanProcessor):
             for tid in run.trace_ids:
                 self._traces.pop(tid, None)
 
+    def run_of(self, trace_id: int) -> RunTrace | None:
+        """The run a trace is bound to, if any."""
+        return self._traces.get(trace_id)
+
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         """Count the span for its run; root spans carrying a registered run id bind their trace."""
         trace_id = span.context.trace_id

@@ -117,9 +117,9 @@ def redact_value(value: Any, secrets: list[str]) -> Any:
     return value
 
 
-def redact_rows(rows: Iterable[dict[str, Any]]) -> None:
-    """Redact every string column of ``rows`` in place (the store's batches)."""
-    secrets = known()
+def redact_rows(rows: Iterable[dict[str, Any]], secrets: list[str] | None = None) -> None:
+    """Redact every string column of ``rows`` in place (the store's batches); ``secrets``: ``known()`` if None."""
+    secrets = known() if secrets is None else secrets
     if not secrets:
         return
     for row in rows:

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from sqlalchemy.exc import SQLAlchemyError
 
 from traces.otlp import without_content
-from traces.spans import counts_row, span_row, stored_count, write_spans
+from traces.spans import counts_row, readable_from_row, span_row, stored_count, write_spans
 from traces.store import RoundBatch, StoreError
 
 if TYPE_CHECKING:
@@ -48,6 +48,25 @@ class SpanCounts:
     pending: int
     otlp_exported: int = 0
     otlp_failed: int = 0
+
+
+class _Unsent(dict):  # type: ignore[type-arg]
+    """The row of a span made while the collector was down: stored, never handed to the collector."""
+
+    __slots__ = ()
+
+
+SCOPE = "agora.sandbox"  # the instrumentation scope of the session's spans (sandbox.tracing)
+
+
+def _rebuild() -> Any:
+    """Row -> ``ReadableSpan`` with the process provider's resource and the session's scope."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+    resource = getattr(trace.get_tracer_provider(), "resource", None)
+    scope = InstrumentationScope(SCOPE)
+    return lambda row: readable_from_row(row, resource, scope)
 
 
 class RunTrace:
@@ -94,6 +113,8 @@ class RunTrace:
         if self._early or (skip_otlp and self.tracing.store is not None):
             try:
                 item = span_row(span, self.run_id, self.tracing.capture_content)
+                if skip_otlp:
+                    item = _Unsent(item)
             except Exception:  # noqa: BLE001  (never raise into span.end(); converted again at write time)
                 item = span
         with self._lock:
@@ -103,6 +124,20 @@ class RunTrace:
                 if self.tracing.store is None:
                     return
             self.pending.append(item)
+
+    def add(self, row: dict[str, Any]) -> None:
+        """A span made as its row (``traces.spans.direct_row``): counted as started and ended, and held."""
+        sink = self.tracing.otlp
+        skip_otlp = sink is not None and not sink.accepting()
+        with self._lock:
+            self.started += 1
+            self.ended += 1
+            if skip_otlp:
+                self.otlp_failed += 1
+                if self.tracing.store is None:
+                    return
+                row = _Unsent(row)
+            self.pending.append(row)
 
     # --- written in the run's flow --------------------------------------------------
     def counts(self) -> SpanCounts:
@@ -206,8 +241,10 @@ class RunTrace:
         sink = self.tracing.otlp
         if sink is None or not items:
             return
-        # held items are spans, or rows for spans made while the collector was down (already counted)
-        spans = [s for s in items if not isinstance(s, dict)]
+        # held items are spans, rows of spans made without the SDK (rebuilt as spans for the collector), or
+        # rows of spans made while the collector was down (``_Unsent``: already counted as not delivered)
+        rebuilt = _rebuild()
+        spans = [rebuilt(s) if isinstance(s, dict) else s for s in items if not isinstance(s, _Unsent)]
         if spans and not self.tracing.capture_content:
             spans = [without_content(s) for s in spans]
         sink.submit(spans, self._otlp_done)

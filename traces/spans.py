@@ -95,6 +95,34 @@ class SpanCountRow(SQLModel, table=True):
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 _json = _ENCODER.encode
 
+try:  # orjson is installed with the LLM stack (langsmith); without it every row goes through json
+    from orjson import dumps as _dumps
+except ImportError:  # pragma: no cover
+    _dumps = None
+
+
+_PLAIN = frozenset((str, int, bool, type(None)))
+
+
+def _attrs_json(attrs: dict[str, Any]) -> str:
+    """``_json(attrs)``, the same text, through orjson (~3x faster) where orjson writes exactly what json writes.
+
+    It does for str, int, bool and None values whose output is ASCII without DEL (json escapes
+    other characters as ``\\uXXXX``); anything else (floats: json's and orjson's exponents differ;
+    sequences, subclasses, what orjson refuses such as big ints and lone surrogates) goes through json.
+    """
+    if _dumps is not None:
+        for v in attrs.values():
+            if type(v) not in _PLAIN:
+                return _json(attrs)
+        try:
+            out = _dumps(attrs)
+        except TypeError:
+            return _json(attrs)
+        if out.isascii() and b"\x7f" not in out:
+            return out.decode()
+    return _json(attrs)
+
 
 def _attributes(span: Any) -> dict[str, Any]:
     """A copy of the span's attributes; the SDK's BoundedAttributes copied directly, not key by key."""
@@ -172,7 +200,7 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
         "start_ns": start,
         "end_ns": end,
         "duration_ns": end - start,
-        "attributes_json": _json(attrs),
+        "attributes_json": _attrs_json(attrs),
         "events_json": _json(
             [{"name": e.name, "time_ns": e.timestamp, "attributes": _capped(e.attributes)} for e in events]
         )
@@ -191,6 +219,89 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
         if links
         else None,
     }
+
+
+def direct_row(
+    run_id: str,
+    name: str,
+    trace_id: int,
+    span_id: int,
+    parent_id: int | None,
+    start: int,
+    end: int,
+    attrs: dict[str, Any],
+    *,
+    status: str = "UNSET",
+    status_message: str | None = None,
+    events: Sequence[tuple[str, int, dict[str, Any]]] = (),
+    links: Sequence[tuple[int, int, dict[str, Any]]] = (),
+) -> dict[str, Any]:
+    """The row ``span_row`` would make of an INTERNAL span with these facts, made without the SDK.
+
+    ``attrs`` must hold only values the SDK keeps as they are (str, bool, int, float, no None);
+    ``events`` are (name, time in ns, attributes), ``links`` (trace id, span id, attributes).
+    """
+    get = attrs.get
+    return {
+        "span_id": format(span_id, "016x"),
+        "trace_id": _trace_hex(trace_id),
+        "parent_id": format(parent_id, "016x") if parent_id is not None else None,
+        "run_id": run_id,
+        "name": name,
+        "operation": get(sc.GEN_AI_OPERATION) or name,
+        "kind": "INTERNAL",
+        "agent_id": get(sc.AGENT_ID),
+        "round": get(sc.ROUND),
+        "thread_id": get(sc.THREAD_ID),
+        "action_type": get(sc.ACTION_TYPE),
+        "verdict": get(sc.VERDICT),
+        "rule": get(sc.VERDICT_RULE),
+        "model": get(sc.GEN_AI_REQUEST_MODEL),
+        "input_tokens": get(sc.GEN_AI_INPUT_TOKENS),
+        "output_tokens": get(sc.GEN_AI_OUTPUT_TOKENS),
+        "status": status,
+        "status_message": cap_text(status_message) if status_message is not None else None,
+        "start_ns": start,
+        "end_ns": end,
+        "duration_ns": end - start,
+        "attributes_json": _attrs_json(attrs),
+        "events_json": _json([{"name": n, "time_ns": t, "attributes": _capped(a)} for n, t, a in events])
+        if events
+        else None,
+        "links_json": _json(
+            [{"trace_id": format(t, "032x"), "span_id": format(s, "016x"), "attributes": dict(a)} for t, s, a in links]
+        )
+        if links
+        else None,
+    }
+
+
+def readable_from_row(row: Mapping[str, Any], resource: Any, scope: Any) -> Any:
+    """The SDK ``ReadableSpan`` a ``spans`` row stands for (for OTLP export of rows made without the SDK)."""
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+    flags = TraceFlags(TraceFlags.SAMPLED)
+    trace_id = int(row["trace_id"], 16)
+    parent = row["parent_id"]
+    code = StatusCode[row["status"]]
+    return ReadableSpan(
+        name=row["name"],
+        context=SpanContext(trace_id, int(row["span_id"], 16), False, flags),
+        parent=SpanContext(trace_id, int(parent, 16), False, flags) if parent else None,
+        resource=resource,
+        attributes=json.loads(row["attributes_json"]),
+        events=[Event(e["name"], e["attributes"], e["time_ns"]) for e in json.loads(row["events_json"] or "[]")],
+        links=[
+            Link(SpanContext(int(lk["trace_id"], 16), int(lk["span_id"], 16), False, flags), lk["attributes"])
+            for lk in json.loads(row["links_json"] or "[]")
+        ],
+        kind=SpanKind[row["kind"]],
+        status=Status(code, row["status_message"]) if code is StatusCode.ERROR else Status(code),
+        start_time=row["start_ns"],
+        end_time=row["end_ns"],
+        instrumentation_scope=scope,
+    )
 
 
 def write_spans(

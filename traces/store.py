@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import Boolean, delete, event, insert, inspect, select, update
@@ -20,7 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlmodel import SQLModel, create_engine
 
-from traces.redact import redact, redact_rows
+from traces.redact import known, redact, redact_rows
 from traces.schema import RunRow
 
 DEFAULT_DB = "agora.db"
@@ -155,7 +156,7 @@ def upsert(table: Any, dialect: str) -> Any:
     return stmt.on_conflict_do_update(index_elements=keys, set_=rest)
 
 
-_PLAIN: dict[tuple[Any, ...], tuple[str, tuple[str, ...]] | None] = {}
+_PLAIN: dict[tuple[Any, ...], tuple[str, Any] | None] = {}
 
 
 def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]]) -> bool:
@@ -177,15 +178,17 @@ def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]
             compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
             order = compiled.positiontup
             if not compiled.insert_prefetch and order is not None and set(order) == set(keys):
-                plan = (str(compiled), tuple(order))
+                plan = (str(compiled), itemgetter(*order) if len(order) > 1 else lambda r, k=order[0]: (r[k],))
         _PLAIN[key] = plan
     if plan is None:
         return False
-    sql, order = plan
+    sql, values = plan
     n = len(keys)
+    if any(len(r) != n for r in rows):  # rows of one batch with different keys: left to SQLAlchemy
+        return False
     try:
-        params = [tuple([r[k] for k in order]) for r in rows if len(r) == n or _mismatch()]
-    except (KeyError, _RowShape):
+        params = list(map(values, rows))  # each row's values as a tuple in the statement's order
+    except KeyError:
         return False
     conn.exec_driver_sql(sql, params)
     return True
@@ -194,14 +197,6 @@ def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]
 def _passes_through(type_: Any, dialect: Any) -> bool:
     # SQLite's driver stores a bool as the integer SQLAlchemy's Boolean would have made of it
     return isinstance(type_, Boolean) or type_.bind_processor(dialect) is None
-
-
-class _RowShape(Exception):
-    """Rows of one batch with different keys: left to SQLAlchemy."""
-
-
-def _mismatch() -> bool:
-    raise _RowShape
 
 
 def _check_columns(engine: Engine, url: str) -> None:
@@ -353,8 +348,9 @@ class Store:
     def commit_round(self, run_id: str, batch: RoundBatch, run_update: Mapping[str, Any]) -> None:
         """Write a round's rows and update the run row, in one transaction."""
         tables = SQLModel.metadata.tables
+        secrets = known()  # looked up once per round: it reads the environment
         for rows in batch.rows.values():
-            redact_rows(rows)  # no key, token or credential the run was given is stored (traces.redact)
+            redact_rows(rows, secrets)  # no key, token or credential the run was given is stored (traces.redact)
         with self.engine.begin() as conn:
             for name, rows in batch.rows.items():
                 if rows:

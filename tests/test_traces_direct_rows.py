@@ -1,0 +1,137 @@
+"""Spans made as rows (no SDK span) are the rows the SDK would have made, and reach OTLP as the same tree."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from otlp_receivers import HttpReceiver
+from traces_helpers import tiny
+
+from agents.base import Agent
+from agents.observation import Observation
+from protocols import semconv as sc
+from sandbox import Session
+from sandbox.tracing import SessionTracer
+from traces import Store, trace_read
+from traces.otel import setup_tracing
+
+
+class _Broken(Agent):
+    """A FAKE scripted agent whose turn raises every second round."""
+
+    kind = "fake_broken"
+
+    def decide(self, obs: Observation) -> Sequence[Any]:
+        if obs.round % 2 == 0:
+            raise RuntimeError(f"broken in round {obs.round}")
+        return []
+
+
+class _Nesting(Agent):
+    """A FAKE scripted agent that starts a span of its own inside its turn."""
+
+    kind = "fake_nesting"
+
+    def decide(self, obs: Observation) -> Sequence[Any]:
+        with trace.get_tracer("tests.fake").start_as_current_span("inner", attributes={"x": obs.round}):
+            return []
+
+
+def _run(store: Store, sdk_only: bool, monkeypatch: pytest.MonkeyPatch) -> str:
+    if sdk_only:  # every span through the SDK, as before spans were made as rows
+        monkeypatch.setattr(SessionTracer, "_parent", lambda self: None)
+    s = Session(tiny(rounds=10), store=store)
+    s.spawn(_Broken, n=1, role="buyer", budget=10, value=1, service="svc")
+    s.spawn(_Nesting, n=1, role="buyer", budget=10, value=1, service="svc", wake="on_event")
+    s.run()
+    monkeypatch.undo()
+    return s.run_id
+
+
+def _shape(store: Store, run_id: str) -> list[tuple[Any, ...]]:
+    """Every span without its ids and times: its parent's name, columns, attributes, events, links."""
+    rows = list(trace_read.spans(store, run_id, limit=None))
+    by_id = {r.span_id: r for r in rows}
+    out = []
+    for r in rows:
+        parent = by_id[r.parent_id].name if r.parent_id else None
+        events = [
+            (e["name"], {k: v for k, v in e["attributes"].items() if k != "exception.stacktrace"})
+            for e in json.loads(r.events_json or "[]")
+        ]
+        stack_ok = all(
+            "RuntimeError" in e["attributes"].get("exception.stacktrace", "RuntimeError")
+            for e in json.loads(r.events_json or "[]")
+        )
+        links = [
+            (by_id[lk["span_id"]].name, lk["attributes"]) if lk["span_id"] in by_id else ("?", lk["attributes"])
+            for lk in json.loads(r.links_json or "[]")
+        ]
+        attrs = json.dumps(r.attrs(), sort_keys=True).replace(run_id, "RUN")
+        cols = (r.name, r.operation, r.kind, r.agent_id, r.round, r.thread_id, r.action_type, r.verdict, r.rule)
+        out.append((parent, *cols, r.status, r.status_message, attrs, events, links, stack_ok))
+    return sorted(out, key=repr)
+
+
+def test_rows_made_without_the_sdk_are_the_rows_the_sdk_makes(tmp_path, monkeypatch) -> None:
+    a, b = Store(str(tmp_path / "a.db")), Store(str(tmp_path / "b.db"))
+    direct, sdk = _run(a, False, monkeypatch), _run(b, True, monkeypatch)
+    got, want = _shape(a, direct), _shape(b, sdk)
+    assert got == want
+    names = {g[1] for g in got}
+    assert {sc.SPAN_SUBMIT, sc.SPAN_AGENT_DECIDE, sc.SPAN_SETTLE, "inner"} <= names
+    assert any(g[1].startswith(sc.SPAN_AGENT_TURN) for g in got)  # waits
+    assert any(g[-3] for g in got)  # a failed turn's exception event
+    assert any(g[0] == sc.SPAN_AGENT_DECIDE and g[1] == "inner" for g in got)  # nested under the turn
+    inner = [r for r in trace_read.spans(a, direct, limit=None) if r.name == "inner"]
+    assert inner and all(r.agent_id and r.round for r in inner)  # inherited from the turn
+    for run_id, store in ((direct, a), (sdk, b)):
+        c = trace_read.span_counts(store, run_id)
+        assert c.started == c.ended == c.stored == c.in_store == len(got) and c.ok
+
+
+def test_rows_made_without_the_sdk_reach_a_collector_as_spans(tmp_path) -> None:
+    receiver = HttpReceiver().start()
+    try:
+        store = Store(str(tmp_path / "o.db"))
+        s = Session(tiny(rounds=10), store=store, tracing=setup_tracing(store, otlp_endpoint=receiver.url))
+        s.spawn(_Broken, n=1, role="buyer", budget=10, value=1, service="svc")
+        s.run()
+    finally:
+        receiver.stop()
+    stored = {r.span_id: r for r in trace_read.spans(store, s.run_id, limit=None)}
+    got = {sp["span_id"]: sp for sp in receiver.spans}
+    assert set(got) == set(stored)
+    for sid, row in stored.items():
+        sp = got[sid]
+        assert (sp["name"], sp["trace_id"], sp["parent_id"]) == (row.name, row.trace_id, row.parent_id)
+        assert sp["attrs"] == {k: v for k, v in row.attrs().items()}
+    settle = next(sp for sp in receiver.spans if sp["name"] == sc.SPAN_SETTLE)
+    assert settle["attrs"][sc.TX_ID] >= 1
+
+
+def test_attributes_json_is_the_text_json_writes() -> None:
+    """The fast encoder (orjson where it is installed) writes exactly json's text, or leaves the row to json."""
+    from random import Random
+
+    from traces.spans import _attrs_json, _json
+
+    rng = Random(7)
+    samples: list[dict[str, Any]] = [
+        {"a": 1.5, "b": 1e16},
+        {"a": (1, 2.5)},
+        {"a": 2**70},
+        {"a": "caf\u00e9", "b": "\x7f", "c": "\ud800"},
+        {"a": True, "b": None, "c": -(2**63)},
+    ]
+    for _ in range(3000):
+        text = "".join(
+            chr(rng.choice([rng.randrange(0, 160), rng.randrange(0, 0x3000)])) for _ in range(rng.randrange(9))
+        )
+        samples.append({text: text, "n": rng.randrange(-(2**63), 2**63), "b": rng.random() < 0.5, "z": None})
+    for attrs in samples:
+        assert _attrs_json(attrs) == _json(attrs)
