@@ -98,7 +98,7 @@ class CallPool:
         self.spend = Spend()
         self.in_flight = 0
         self.peak_in_flight = 0
-        self.waiting = 0  # calls waiting for a place under the cap (progress displays read it)
+        self._waiting_place = 0
         self.turns = 0  # turns admitted so far (the mean turn is the estimate for an agent's first)
         self.refused = 0
         self._asks: list[_Ask] = []
@@ -116,6 +116,11 @@ class CallPool:
         if self._semaphore is None or self._loop is not loop:
             self._loop, self._semaphore = loop, asyncio.Semaphore(self.max_in_flight)
         return self._semaphore
+
+    @property
+    def waiting(self) -> int:
+        """Calls waiting: for a place under the cap, or (not yet prepared) for their turn to start (progress reads it)."""
+        return self._waiting_place + len(self._gate)
 
     def estimate(self, last_tokens: int | None, last_cost: float | None) -> tuple[int, float]:
         """What a turn reserves: the agent's previous turn, else the mean admitted turn so far, else 0."""
@@ -186,11 +191,11 @@ class CallPool:
     @asynccontextmanager
     async def place(self) -> AsyncIterator[None]:
         """A place under the cap on calls in flight, counting the calls that wait for one."""
-        self.waiting += 1
+        self._waiting_place += 1
         try:
             await self.semaphore.acquire()
         finally:
-            self.waiting -= 1
+            self._waiting_place -= 1
         try:
             yield
         finally:
