@@ -240,12 +240,9 @@ def _direct_turn(gm: Any, ctx: Any) -> Any:
         return await out if inspect.isawaitable(out) else out  # nodes may be plain functions in older trees
 
     async def go() -> dict[str, Any]:
-        merge(await run(gm.build_prompt(state, rt)))
         merge(await gm.call(state, rt))
         while state.get("status") != "end":
-            merge(await run(gm.parse(state, rt) if state["status"] == "parse" else gm.check(state, rt)))
-            if state.get("status") == "call":
-                merge(await gm.call(state, rt))
+            merge(await run(gm.call(state, rt) if state["status"] == "call" else gm.check(state, rt)))
         return state
 
     return go()
@@ -303,7 +300,7 @@ def bench_graph(turns: int = 2000) -> None:
 
     async def by_graph() -> None:
         for _ in range(turns):
-            out = await graph.ainvoke({"messages": [], "actions": [], "faults": []}, context=ctx())
+            out = await graph.ainvoke({}, context=ctx())
             assert out["end_reason"] == "done", out.get("end_reason")
 
     async def by_loop() -> None:

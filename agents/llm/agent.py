@@ -12,6 +12,7 @@ its own from its id, so a population can mix personas and models reproducibly.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 from collections.abc import Sequence
@@ -163,33 +164,40 @@ class LLMAgent(Agent):
         # Ask the session budget before awaiting anything, so every turn of the round has asked
         # when the pool decides; the seeded draw is this turn's place in the admission order.
         last_tokens, last_cost = self._last_spend or (None, None)
-        refused = await pool.admit(self.rng.random(), self.id, *pool.estimate(last_tokens, last_cost))
+        admission = pool.admit(self.rng.random(), self.id, *pool.estimate(last_tokens, last_cost))
+        try:
+            refused = await admission
+        except asyncio.CancelledError:
+            if admission.done() and not admission.cancelled() and admission.result() is None:
+                pool.turn_done()  # started, then cancelled before it ran: give its place back
+            raise
         if refused:
             self.log.stopped = f"session {refused}"
             self.log.new(obs.round, 0, event="budget", model=self.model, fault="budget", error=self.log.stopped)
             self.last_turn = {"end_reason": self.log.stopped, "faults": ["budget"]}
             return []
         before = (self.log.spend.tokens, self.log.spend.cost_usd)
-        ctx = TurnContext(
-            obs=obs,
-            check=check,
-            settings=settings,
-            log=self.log,
-            pool=pool,
-            tools=tools_for(obs.role, obs.market.mechanism),
-            persona=self.persona.name,
-            persona_text=self.persona.instructions,
-            memory=self.memory,
-            max_answers=self.max_answers,
-            max_actions=self.max_actions,
-        )
         try:
-            final = await turn_graph().ainvoke({"messages": [], "actions": [], "faults": []}, context=ctx)
+            ctx = TurnContext(
+                obs=obs,
+                check=check,
+                settings=settings,
+                log=self.log,
+                pool=pool,
+                tools=tools_for(obs.role, obs.market.mechanism),
+                persona=self.persona.name,
+                persona_text=self.persona.instructions,
+                memory=self.memory,
+                max_answers=self.max_answers,
+                max_actions=self.max_actions,
+            )
+            final = await turn_graph().ainvoke({}, context=ctx)
         except Exception as err:  # a bug in the loop costs this turn, not the round
             self._gave_up(obs.round, f"the turn failed: {type(err).__name__}: {err}")
             self.last_turn = {"end_reason": "error", "faults": ["error"]}
             return []
         finally:
+            pool.turn_done()
             self._last_spend = (self.log.spend.tokens - before[0], self.log.spend.cost_usd - before[1])
         actions = list(final.get("actions", []))
         self.last_turn = {

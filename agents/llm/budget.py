@@ -15,11 +15,18 @@ estimate of its usage (the agent's previous turn, else the mean turn so far): a 
 while the settled spend plus the reservations before it are under the budget. Real usage settles
 as calls answer, and the next round's decisions start from it. So who is refused depends on the
 seed and the record, never on which call finished first, and a replay refuses the same turns.
+
+Admitted turns also start in that seeded order, at most ``2 x max_in_flight`` at a time (the
+turn gate, ``CallPool.turn_done`` frees a place): with 1,000 turns and a cap of 64, the first
+turns build their prompts and send their calls at once instead of every turn preparing before
+the first call goes out, and a prepared turn is always waiting when a place under the cap frees.
+The cap's own queue (``place``) is first come, first served.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -91,10 +98,14 @@ class CallPool:
         self.spend = Spend()
         self.in_flight = 0
         self.peak_in_flight = 0
-        self.waiting = 0  # calls waiting for a place under the cap (progress displays read it)
+        self._waiting_place = 0
         self.turns = 0  # turns admitted so far (the mean turn is the estimate for an agent's first)
         self.refused = 0
         self._asks: list[_Ask] = []
+        self.max_turns = 2 * self.max_in_flight  # turns started and not done, at most (the turn gate)
+        self.turns_running = 0
+        self._gate: deque[asyncio.Future[str | None]] = deque()  # admitted turns waiting to start, in order
+        self._gate_loop: asyncio.AbstractEventLoop | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
 
@@ -106,6 +117,11 @@ class CallPool:
             self._loop, self._semaphore = loop, asyncio.Semaphore(self.max_in_flight)
         return self._semaphore
 
+    @property
+    def waiting(self) -> int:
+        """Calls waiting: for a place under the cap, or (not yet prepared) for their turn to start (progress reads it)."""
+        return self._waiting_place + len(self._gate)
+
     def estimate(self, last_tokens: int | None, last_cost: float | None) -> tuple[int, float]:
         """What a turn reserves: the agent's previous turn, else the mean admitted turn so far, else 0."""
         if last_tokens is not None and last_cost is not None:
@@ -115,18 +131,17 @@ class CallPool:
         return 0, 0.0
 
     def admit(self, order: float, agent_id: str, tokens: int, cost_usd: float) -> asyncio.Future[str | None]:
-        """Ask to start a turn; the future gives None (admitted) or why the session budget refuses it.
+        """Ask to start a turn; the future gives None when the turn may start, or why the session budget refuses it.
 
         Call it before the turn awaits anything: every turn the round started asks before the
         decision runs (it is scheduled behind them), and they are decided in ``(order, agent_id)``
-        order, not in the order they asked.
+        order, not in the order they asked. Admitted turns start in that order, at most
+        ``max_turns`` at a time: a turn that got None must call ``turn_done`` when it ends.
         """
         loop = asyncio.get_running_loop()
+        if loop is not self._gate_loop:  # a new run's loop: nothing of an earlier (perhaps interrupted) loop waits
+            self._gate_loop, self._gate, self.turns_running, self._asks = loop, deque(), 0, []
         answer: asyncio.Future[str | None] = loop.create_future()
-        if self.limits.unlimited:
-            self.turns += 1
-            answer.set_result(None)
-            return answer
         if not self._asks:
             loop.call_soon(self._decide)
         self._asks.append(_Ask(order, agent_id, tokens, cost_usd, answer))
@@ -136,16 +151,33 @@ class CallPool:
         asks, self._asks = sorted(self._asks, key=lambda a: (a.order, a.agent_id)), []
         tokens, cost = self.spend.tokens, self.spend.cost_usd
         reserved = 0
+        unlimited = self.limits.unlimited
         for ask in asks:
-            note = f" and {reserved} reserved by turns admitted before this one" if reserved else ""
-            reason = self.limits.over(tokens, cost, note)
+            reason = None
+            if not unlimited:
+                note = f" and {reserved} reserved by turns admitted before this one" if reserved else ""
+                reason = self.limits.over(tokens, cost, note)
             if reason is None:
                 self.turns += 1
                 tokens, cost, reserved = tokens + ask.tokens, cost + ask.cost_usd, reserved + ask.tokens
+                self._gate.append(ask.answer)  # started below, in this order, as places allow
             else:
                 self.refused += 1
-            if not ask.answer.done():  # a cancelled turn no longer waits
-                ask.answer.set_result(reason)
+                if not ask.answer.done():  # a cancelled turn no longer waits
+                    ask.answer.set_result(reason)
+        self._start_turns()
+
+    def _start_turns(self) -> None:
+        while self._gate and self.turns_running < self.max_turns:
+            answer = self._gate.popleft()
+            if not answer.done():  # a cancelled turn no longer waits
+                self.turns_running += 1
+                answer.set_result(None)
+
+    def turn_done(self) -> None:
+        """An admitted turn ended: the next admitted turn may start."""
+        self.turns_running -= 1
+        self._start_turns()
 
     def enter(self) -> None:
         """Count a call going out (for the peak figure benchmarks print)."""
@@ -159,11 +191,11 @@ class CallPool:
     @asynccontextmanager
     async def place(self) -> AsyncIterator[None]:
         """A place under the cap on calls in flight, counting the calls that wait for one."""
-        self.waiting += 1
+        self._waiting_place += 1
         try:
             await self.semaphore.acquire()
         finally:
-            self.waiting -= 1
+            self._waiting_place -= 1
         try:
             yield
         finally:

@@ -1,8 +1,15 @@
 """The LLM agent's turn as a LangGraph graph.
 
-    prompt -> call -> parse -> check -> end
-                ^        |        |
-                '-nudge--'        '-- repair (rejections, bounded) --> call
+    call -> check -> end
+     ^ |      |
+     '-'      '-- repair (rejections, bounded) --> call
+    nudge
+
+``call`` builds the opening messages on the turn's first pass, asks the model and reads the
+answer's tool calls (an answer with none and no pass word gets a nudge and another call);
+``check`` dry-runs the actions and feeds every verdict back. Two nodes, not one per step: each
+LangGraph super-step costs about 0.3 ms of CPU, more than the node's own work
+(``benchmarks/bench_llm.py graph``).
 
 ``AgentState`` holds what changes during the turn (messages, actions that passed the dry
 run, faults); ``TurnContext`` holds what does not (model settings, the dry run, the pool,
@@ -66,36 +73,44 @@ class TurnContext:
             self.last_record.fault = kind
 
 
-async def build_prompt(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+def opening(ctx: TurnContext) -> list[dict[str, Any]]:
     """Opening messages from the observation, persona and memory."""
-    ctx = runtime.context
-    return {"messages": pr.build_messages(ctx.obs, ctx.persona, ctx.persona_text, ctx.memory), "answers": 0}
+    return pr.build_messages(ctx.obs, ctx.persona, ctx.persona_text, ctx.memory)
 
 
 async def call(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-    """Ask the model; on a final failure end the turn with the reason."""
+    """Ask the model (with the opening messages on the turn's first pass) and read its answer.
+
+    On a final failure the turn ends with the reason; an answer's tool calls go to ``check``.
+    """
     ctx = runtime.context
+    history = state.get("messages") or []
+    first = [] if history else opening(ctx)
+    answers = state.get("answers", 0)
     message, rec = await call_model(
-        ctx.log, ctx.settings, ctx.pool, state["messages"], ctx.tools, ctx.obs.round, state["answers"] + 1
+        ctx.log, ctx.settings, ctx.pool, history + first if first else history, ctx.tools, ctx.obs.round, answers + 1
     )
     ctx.last_record = rec
     if message is None:
         if rec is None:
-            return {"status": "end", "end_reason": ctx.log.stopped or "no call was made", "faults": ["budget"]}
-        return {"status": "end", "end_reason": f"model call failed: {rec.error}", "faults": [rec.fault or "error"]}
+            reason, fault = ctx.log.stopped or "no call was made", "budget"
+        else:
+            reason, fault = f"model call failed: {rec.error}", rec.fault or "error"
+        return {"messages": first, "status": "end", "end_reason": reason, "faults": [fault], "answers": answers}
     clean: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
     if message.get("tool_calls"):
         clean["tool_calls"] = [
             {"id": c.get("id") or f"call_{i}", "type": "function", "function": dict(c.get("function") or {})}
             for i, c in enumerate(message["tool_calls"])
         ]
-    return {"messages": [clean], "answers": state["answers"] + 1, "status": "parse"}
+    update = parse(clean, answers + 1, ctx)
+    update["messages"] = [*first, clean, *update.get("messages", [])]
+    update["answers"] = answers + 1
+    return update
 
 
-async def parse(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-    """Turn the answer's tool calls into pending actions; nudge after an answer with none."""
-    ctx = runtime.context
-    answer = state["messages"][-1]
+def parse(answer: dict[str, Any], answers: int, ctx: TurnContext) -> dict[str, Any]:
+    """The answer's tool calls as pending actions; a nudge after an answer with none (its update)."""
     calls = answer.get("tool_calls") or []
     if calls:
         return {"pending": calls, "status": "check"}
@@ -104,9 +119,9 @@ async def parse(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, A
         return {"status": "end", "end_reason": "passed"}
     kind = "empty" if not text else "refusal"
     ctx.note_fault(kind)
-    left = ctx.max_answers - state["answers"]
+    left = ctx.max_answers - answers
     if left <= 0:
-        return {"status": "end", "end_reason": f"no tool call after {state['answers']} answers", "faults": [kind]}
+        return {"status": "end", "end_reason": f"no tool call after {answers} answers", "faults": [kind]}
     return {"messages": [pr.nudge_message(left)], "status": "call", "faults": [kind]}
 
 
@@ -158,7 +173,7 @@ async def check(state: AgentState, runtime: Runtime[TurnContext]) -> dict[str, A
     for f in faults[:1]:
         ctx.note_fault(f)
     update: dict[str, Any] = {"messages": feedback, "actions": accepted, "faults": faults, "pending": []}
-    left = ctx.max_answers - state["answers"]
+    left = ctx.max_answers - state.get("answers", 0)
     if rejected and left > 0:
         update["messages"] = feedback + [pr.repair_message(rejected, left)]
         update["status"] = "call"
@@ -175,14 +190,10 @@ async def _route(state: AgentState) -> str:
 def build_graph() -> Any:
     """The compiled turn graph (compiled once, shared by every LLM agent)."""
     g = StateGraph(AgentState, context_schema=TurnContext)
-    g.add_node("prompt", build_prompt)
     g.add_node("call", call)
-    g.add_node("parse", parse)
     g.add_node("check", check)
-    g.add_edge(START, "prompt")
-    g.add_edge("prompt", "call")
-    g.add_conditional_edges("call", _route, ["parse", END])
-    g.add_conditional_edges("parse", _route, ["check", "call", END])
+    g.add_edge(START, "call")
+    g.add_conditional_edges("call", _route, ["check", "call", END])
     g.add_conditional_edges("check", _route, ["call", END])
     return g.compile()
 
