@@ -55,7 +55,12 @@ def _wash_in(service: str, deals: list[TradeFact], win: Sequence[RoundFacts], cf
     seen: set[frozenset[str]] = set()
     reported: list[frozenset[str]] = []
     out: list[Alert] = []
-    cycles = sorted(nx.simple_cycles(graph, length_bound=cfg.max_cycle), key=lambda c: (-len(c), sorted(c)))
+    # each cycle is told from its least member, and the cycles are ordered by members, then path: networkx
+    # finds them in an order (and from a starting node) that follows string hashing, so PYTHONHASHSEED
+    cycles = sorted(
+        (_from_least(c) for c in nx.simple_cycles(graph, length_bound=cfg.max_cycle)),
+        key=lambda c: (-len(c), sorted(c), c),
+    )
     for cycle in cycles:  # longest first, so a ring is reported once, not also as its sub-cycles
         members = frozenset(cycle)
         if members in seen or any(members <= r for r in reported):
@@ -106,6 +111,12 @@ def _wash_in(service: str, deals: list[TradeFact], win: Sequence[RoundFacts], cf
             )
         )
     return out
+
+
+def _from_least(cycle: list[str]) -> list[str]:
+    """The same cycle (same direction) started at its least member."""
+    i = cycle.index(min(cycle))
+    return cycle[i:] + cycle[:i]
 
 
 def _may_cycle(edges: list[tuple[str, str]]) -> bool:
