@@ -30,6 +30,44 @@ class ActionRecord:
     span_id: str | None = None
 
 
+_PAYLOAD = ActionRecord.__dict__["payload"]  # the slot's descriptor
+
+
+class LazyActionRecord(ActionRecord):
+    """An ``ActionRecord`` of a built-in action whose ``payload`` (the action's JSON) is made when first
+    read: a run that stores nothing and traces nothing never reads it. Built-in actions are frozen
+    models of plain values, so the JSON made later is the JSON made at submission."""
+
+    __slots__ = ("action",)
+
+    def __init__(self, seq: int, agent_id: str, action_type: str, action: Any, verdict: Verdict, thread_id: str | None):
+        self.action = action
+        super().__init__(seq, agent_id, action_type, None, verdict, thread_id)  # type: ignore[arg-type]
+
+    @property  # type: ignore[override]
+    def payload(self) -> str:
+        found: str | None = _PAYLOAD.__get__(self)
+        if found is None:
+            found = self.action.model_dump_json(exclude_none=True)
+            _PAYLOAD.__set__(self, found)
+        return found
+
+    @payload.setter
+    def payload(self, value: str | None) -> None:
+        _PAYLOAD.__set__(self, value)
+
+    def __eq__(self, other: object) -> bool:  # equal to a plain record with the same fields
+        if not isinstance(other, ActionRecord):
+            return NotImplemented
+        return _fields(self) == _fields(other)
+
+    __hash__ = None  # type: ignore[assignment]  # as the dataclass's
+
+
+def _fields(r: ActionRecord) -> tuple[Any, ...]:
+    return (r.seq, r.agent_id, r.action_type, r.payload, r.verdict, r.thread_id, r.span_id)
+
+
 @dataclass(slots=True)
 class DealRecord:
     """A deal that moved money, with the private value and cost that define its surplus."""

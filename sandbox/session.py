@@ -7,6 +7,7 @@ fine, check the books, report metrics and commit the round's records in one tran
 
 from __future__ import annotations
 
+import _random
 import asyncio
 import json
 import random
@@ -15,6 +16,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from hashlib import sha512
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,7 +25,7 @@ from agents.base import Agent, DryRun
 from agents.observation import ObservationLimits, Receipt
 from agents.registry import register, resolve
 from protocols import settlement as st
-from protocols.actions import ActionBase
+from protocols.actions import ACTION_TYPES, ActionBase
 from protocols.communication import apply_redactions
 from protocols.money import to_micros
 from protocols.policy import IncentivePolicy, policy_diff
@@ -38,7 +40,7 @@ from sandbox.mechanisms import build_market
 from sandbox.metrics import VIOLATION_RULES, RunTotals, report, update_totals
 from sandbox.observe import Observer
 from sandbox.population import PopulationSpec, check_populations, draw_members
-from sandbox.record import ActionRecord, DealRecord, RoundLog
+from sandbox.record import ActionRecord, DealRecord, LazyActionRecord, RoundLog
 from sandbox.recorder import Recorder
 from sandbox.safety import SafetyLayer
 from sandbox.scenario import Scenario, explain, parse_scenario
@@ -46,6 +48,9 @@ from sandbox.tracing import session_tracer
 from traces.control import mark_applied, pending_commands
 from traces.otel import TraceStoreError, Tracing
 from traces.store import Store, StoreError, StoreUnavailable, is_transient
+
+_CRandom = _random.Random
+_BUILT_IN_ACTIONS = frozenset(ACTION_TYPES)  # frozen models of plain values: their JSON may be made later
 
 Hook = Callable[["Session", RoundLog], None]
 ControlHandler = Callable[["Session", dict[str, Any], str, str], str]
@@ -366,7 +371,9 @@ class Session:
                     self.tracer.wait(agent, why)
                 continue
             log.turns += 1
-            agent.rng.seed(f"{self.seed}/{aid}/{self.round}" if step == 0 else f"{self.seed}/{aid}/{self.round}/{step}")
+            reseed(
+                agent.rng, f"{self.seed}/{aid}/{self.round}" if step == 0 else f"{self.seed}/{aid}/{self.round}/{step}"
+            )
             if agent.is_async:
                 waiting.append((aid, self.tracer.adecide(agent, obs, self._dry_run(aid))))
                 continue
@@ -407,9 +414,11 @@ class Session:
     def _dry_run(self, aid: str) -> DryRun:
         return lambda action: self.protocol.submit(action, self.market, aid)
 
-    def _check(self, item: Any, aid: str) -> tuple[ActionBase | None, Verdict, str]:
+    def _check(self, item: Any, aid: str) -> tuple[ActionBase | None, Verdict, str | None]:
+        """The action, its verdict and its payload for the record (None: the action's own JSON, for
+        ``_record`` to make, or to leave to a ``LazyActionRecord`` when nothing stores or traces it)."""
         if isinstance(item, ActionBase):
-            return item, self.protocol.submit(item, self.market, aid), item.model_dump_json(exclude_none=True)
+            return item, self.protocol.submit(item, self.market, aid), None
         if isinstance(item, (str, bytes, dict)):
             try:  # nothing an agent returns may fail the run: circular, 5,000-deep, unprintable
                 raw = (
@@ -463,7 +472,7 @@ class Session:
                     thread_id, deal = self.market.apply(apply_redactions(action, verdict), aid, self.policy)
                     if deal is not None:
                         log.deals.append(self._deal_record(deal))
-                self._record(log, aid, kind, payload, verdict, thread_id, fines)
+                self._record(log, aid, kind, payload, verdict, thread_id, fines, action=action, lazy=span is None)
                 if span is not None:
                     self.tracer.submit_end(span, log.records[-1], action)
             if len(items) > keep:  # a flood: refused unread (past the cap), one row for all of them
@@ -480,13 +489,24 @@ class Session:
         log: RoundLog,
         aid: str,
         kind: str,
-        payload: str,
+        payload: str | None,
         verdict: Verdict,
         thread_id: str | None,
         fines: Counter[str],
         count: int = 1,
+        action: ActionBase | None = None,
+        lazy: bool = False,
     ) -> None:
-        log.records.append(ActionRecord(len(log.records) + 1, aid, kind, payload, verdict, thread_id))
+        """Record one action (``payload`` None: ``action``'s JSON) and its receipt for the agent."""
+        seq = len(log.records) + 1
+        if payload is not None:
+            log.records.append(ActionRecord(seq, aid, kind, payload, verdict, thread_id))
+        elif lazy and self.recorder.store is None and type(action) in _BUILT_IN_ACTIONS:
+            log.records.append(LazyActionRecord(seq, aid, kind, action, verdict, thread_id))
+        else:
+            assert action is not None
+            payload = action.model_dump_json(exclude_none=True)
+            log.records.append(ActionRecord(seq, aid, kind, payload, verdict, thread_id))
         self._receipts[aid].append(
             trusted(  # the engine's own data: built without validation (protocols/trusted.py)
                 Receipt,
@@ -573,6 +593,17 @@ class Session:
     def metrics(self) -> Any:
         """Per-round metrics so far as a pandas DataFrame."""
         return RunResult(self.run_id, self.round, self.summary(), self.history).metrics()
+
+
+def reseed(rng: random.Random, key: str) -> None:
+    """``rng.seed(key)``, the same state, without ``Random.seed``'s Python-level dispatch for a plain
+    ``random.Random`` (what version 2 does with a string: the key's bytes and their SHA-512 as one int)."""
+    if type(rng) is not random.Random:
+        rng.seed(key)
+        return
+    b = key.encode()
+    _CRandom.seed(rng, int.from_bytes(b + sha512(b).digest()))
+    rng.gauss_next = None  # type: ignore[attr-defined]
 
 
 def _text(err: BaseException, limit: int = 2000) -> str:

@@ -126,6 +126,8 @@ def _may_cycle(edges: list[tuple[str, str]]) -> bool:
     or no seller left in the graph is in no cycle. In a market where every agent keeps one
     side (most rounds of most markets) nothing is left and the cycle search is skipped.
     """
+    if {a for a, _ in edges}.isdisjoint([b for _, b in edges]):
+        return False  # nobody both buys and sells (a double auction's traders keep one side): nothing to peel
     succ: dict[str, set[str]] = {}
     pred: dict[str, set[str]] = {}
     for a, b in edges:

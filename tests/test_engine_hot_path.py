@@ -1,0 +1,72 @@
+"""The untraced hot path's shortcuts give what the plain code gave.
+
+- ``reseed``: an agent's generator reseeded each turn is in the state ``Random.seed(str)`` leaves;
+- ``LazyActionRecord``: a run that stores and traces nothing makes an action's JSON only when
+  read, and it is the JSON a stored run records.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+
+from protocols.actions import PlaceOrder
+from protocols.verdict import Verdict
+from sandbox.record import ActionRecord, LazyActionRecord
+from sandbox.scenario import load_scenario
+from sandbox.session import Session, reseed
+
+
+def test_reseed_leaves_the_state_seed_leaves() -> None:
+    for key in ("0/buyer-001/1", "12345/seller-199/20/3", "", "é/ü/∞"):
+        a, b = random.Random(), random.Random()
+        a.gauss(0, 1), b.gauss(0, 1)  # a pending gauss value must be dropped too
+        a.seed(key)
+        reseed(b, key)
+        assert a.getstate() == b.getstate()
+        assert [a.gauss(0, 1) for _ in range(3)] == [b.gauss(0, 1) for _ in range(3)]
+
+
+def test_reseed_calls_a_subclass_own_seed() -> None:
+    seen: list[object] = []
+
+    class Mine(random.Random):
+        def seed(self, a=None, version=2) -> None:  # type: ignore[override]
+            seen.append(a)
+            super().seed(a, version)
+
+    reseed(Mine(), "k")
+    assert seen[-1] == "k"
+
+
+def test_a_lazy_record_reads_as_the_plain_record() -> None:
+    order = PlaceOrder(side="buy", service="widget", price=12.5, unit=3)
+    lazy = LazyActionRecord(4, "buyer-1", "place_order", order, Verdict.accept(), None)
+    plain = ActionRecord(4, "buyer-1", "place_order", order.model_dump_json(exclude_none=True), Verdict.accept())
+    assert lazy.payload == plain.payload and lazy == plain and plain == lazy
+    assert repr(lazy).replace("LazyActionRecord", "ActionRecord") == repr(plain)
+    lazy.payload = "{}"
+    assert lazy.payload == "{}" and lazy != plain
+
+
+def _payloads(session: Session) -> list[tuple[int, int, str, str]]:
+    got: list[tuple[int, int, str, str]] = []
+    session.hooks.round_end.append(
+        lambda s, log: got.extend((log.round, r.seq, r.agent_id, r.payload) for r in log.records)
+    )
+    session.run()
+    return got
+
+
+def test_an_unstored_run_records_the_payloads_a_stored_run_stores(tmp_path) -> None:
+    sc = load_scenario("double_auction")
+    lazy_kinds: set[type] = set()
+    free = Session(sc, rounds=6, tracing=False)
+    free.hooks.round_end.append(lambda s, log: lazy_kinds.update(type(r) for r in log.records))
+    unstored = _payloads(free)
+    assert LazyActionRecord in lazy_kinds  # the shortcut was taken
+    db = str(tmp_path / "r.db")
+    stored = Session(sc, rounds=6, tracing=False, store=db, run_id="r")
+    seen = _payloads(stored)
+    rows = sqlite3.connect(db).execute("select round, seq, agent_id, payload from actions order by round, seq")
+    assert unstored == seen == [tuple(r) for r in rows]
