@@ -19,12 +19,36 @@ from contextlib import contextmanager
 
 _lock = threading.Lock()
 _active = 0
+_held = False  # the collector is off because a run here switched it off (round_start)
+
+
+def round_start() -> None:
+    """At each round's start, inside ``frozen()``: the collector stays off while rounds play; what
+    the last round made and kept gets one pass of the youngest generation (cyclic garbage goes)
+    and is frozen with the rest.
+
+    What a round keeps (threads, listings, ledger entries) mostly lives to the run's end. Left to
+    the collector, a large market's round started several full passes, each walking everything
+    the run had kept plus the round's observations: at 10,000 agents 42% of the run's CPU went to
+    collection, against 21% at 1,000 (docs/performance.md). Here a round's temporaries are freed
+    by reference counting before the pass, so it walks only what the round kept. Nothing a run
+    computes changes; cyclic garbage waits for the next round's start, and a cycle that becomes
+    garbage after its round for the run's end.
+    """
+    global _held
+    with _lock:
+        if _held:
+            gc.collect(0)  # with the collector off, everything made since the last freeze is in generation 0
+            gc.freeze()
+        elif _active and gc.isenabled():
+            gc.disable()
+            _held = True
 
 
 @contextmanager
 def frozen() -> Iterator[None]:
     """Freeze what exists now for the duration; runs may nest or overlap (threads)."""
-    global _active
+    global _active, _held
     with _lock:
         _active += 1
         gc.freeze()
@@ -34,4 +58,7 @@ def frozen() -> Iterator[None]:
         with _lock:
             _active -= 1
             if _active == 0:
+                if _held:
+                    gc.enable()
+                    _held = False
                 gc.unfreeze()

@@ -318,6 +318,7 @@ class Session:
         self.round += 1
         self.market.round = self.round
         log = RoundLog(self.round)
+        gcfreeze.round_start()  # no collector passes while rounds play; one short pass here (sandbox/gcfreeze.py)
         with self.tracer.round(self.round):
             for hook in self.hooks.round_start:
                 hook(self, log)

@@ -70,3 +70,33 @@ def test_an_unstored_run_records_the_payloads_a_stored_run_stores(tmp_path) -> N
     seen = _payloads(stored)
     rows = sqlite3.connect(db).execute("select round, seq, agent_id, payload from actions order by round, seq")
     assert unstored == seen == [tuple(r) for r in rows]
+
+
+def test_rounds_play_without_collector_passes_and_cycles_are_freed_at_the_next_round() -> None:
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    enabled: list[bool] = []
+    cycles: list[weakref.ref[Node]] = []
+    alive_at_start: list[list[bool]] = []
+
+    def start(s: Session, log) -> None:
+        enabled.append(gc.isenabled())
+        alive_at_start.append([r() is not None for r in cycles])
+
+    def end(s: Session, log) -> None:
+        a = Node()
+        a.me = a  # type: ignore[attr-defined]  # cyclic garbage once this hook returns
+        cycles.append(weakref.ref(a))
+
+    was = gc.isenabled()
+    s = Session(load_scenario("double_auction"), rounds=4, tracing=False)
+    s.hooks.round_start.append(start)
+    s.hooks.round_end.append(end)
+    s.run()
+    assert enabled == [False] * 4 and gc.isenabled() == was
+    # the cycle a round made is gone when the next round starts
+    assert alive_at_start[1:] == [[False] * n for n in range(1, 4)]

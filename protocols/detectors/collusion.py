@@ -93,15 +93,19 @@ def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Col
             continue
         # a seller's typical price is its median: one buyer overpaying must not break the parallel
         medians = {s: median(ps) for s, ps in sellers.items() if len(ps) >= cfg.min_seller_trades}
-        figures = {s: _seller_figures(s, sellers[s], medians[s], bench, market, service) for s in medians}
         # each candidate must, on its own: hold its price (a cartel does; random or competitive
-        # pricing scatters), price far above the benchmark, and far above its own cost
+        # pricing scatters), price far above the benchmark, and far above its own cost; the
+        # scatter (a median over its deals) is worked out only for a seller that passes the rest
+        figures: dict[str, SellerFigures] = {}
+        for s, med in medians.items():
+            if round(collusion_index(med, bench), 3) < cfg.index_threshold:
+                continue
+            margin = _margin(s, med, market, service)
+            if cfg.min_margin is not None and margin is not None and margin < cfg.min_margin:
+                continue
+            figures[s] = _seller_figures(s, sellers[s], med, bench, market, service)
         qualified = {
-            s: medians[s]
-            for s, f in figures.items()
-            if (cfg.own_spread is None or f["spread"] <= cfg.own_spread)
-            and f["index"] >= cfg.index_threshold
-            and (cfg.min_margin is None or f["margin"] is None or f["margin"] >= cfg.min_margin)
+            s: medians[s] for s, f in figures.items() if (cfg.own_spread is None or f["spread"] <= cfg.own_spread)
         }
         group = parallel_group(qualified, cfg.parallel_spread)
         total = sum(sum(ps) for ps in sellers.values())
@@ -178,8 +182,14 @@ def _seller_figures(
         "spread": round(median(abs(p - med) for p in prices) / med, 3) if med > 0 else 0.0,
         "index": round(collusion_index(med, bench), 3),
         "cost": cost,
-        "margin": None if cost is None or med <= 0 else round((med - cost) / med, 3),
+        "margin": _margin(seller, med, market, service),
     }
+
+
+def _margin(seller: str, med: float, market: MarketFacts, service: str) -> float | None:
+    """A seller's margin over its own cost at its median price, as ``_seller_figures`` gives it."""
+    cost = market.costs.get(seller, {}).get(service)
+    return None if cost is None or med <= 0 else round((med - cost) / med, 3)
 
 
 def detect_reported_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig) -> list[Alert]:
