@@ -28,7 +28,7 @@ from protocols.constraints import ProtocolConfig
 from protocols.dialogue import allowed_moves, move
 from protocols.settlement import rank_price
 from protocols.state import Listing, Thread
-from protocols.trusted import trusted
+from protocols.trusted import builder, trusted
 from sandbox.market import Market, Member
 
 
@@ -45,6 +45,10 @@ def listing_info(li: Listing, reputation: float | None = None) -> ListingInfo:
         reputation=None if reputation is None else float(reputation),
     )
 
+
+_private = builder(Private)
+_market_info = builder(MarketInfo)
+_observation = builder(Observation)
 
 _MOVES: dict[tuple[object, bool, bool], list[str]] = {}
 
@@ -167,41 +171,45 @@ class Observer:
             seen.sort(key=lambda li: (rank_price(li.ask_price, li.reputation, self.policy), li.id))
         threads = sorted(m.threads.values(), key=lambda t: (t.last_move_round, t.id), reverse=True)[: lim.threads]
         p = m.private  # a validated model: its own copies are handed out, as validation made them
-        private = trusted(
-            Private,
-            values=dict(p.values),
-            costs=dict(p.costs),
-            demand=max(p.demand - m.units_committed, 0),
-            capacity=max(p.capacity - m.units_listed, 0),
-            schedule={k: list(v) for k, v in p.schedule.items()},
-            quality=p.quality,
+        private = _private(
+            {
+                "values": dict(p.values),
+                "costs": dict(p.costs),
+                "demand": max(p.demand - m.units_committed, 0),
+                "capacity": max(p.capacity - m.units_listed, 0),
+                "schedule": {k: list(v) for k, v in p.schedule.items()},
+                "quality": p.quality,
+            }
         )
         all_notices = [*m.notices, *notices][-lim.notices :]
         inbox = list(m.inbox)[-lim.inbox :]
         m.notices.clear()
         m.inbox.clear()
-        return trusted(
-            Observation,
-            agent_id=m.id,
-            role=m.role,
-            round=self.market.round,
-            rounds_left=max(self.rounds_total - self.market.round, 0),
-            balance=self.market.available_micros(m.id) / 1e6,
-            private=private,
-            my_listings=[listing_info(li) for li in m.listings.values() if li.remaining > 0][: lim.listings],
-            threads=[thread_info(t, m.id) for t in threads],
-            inbox=inbox,
-            receipts=list(receipts)[-lim.receipts :],
-            market=trusted(
-                MarketInfo,
-                listings=seen[: lim.listings],
-                recent_prices={k: v[:] for k, v in self.public.items()},
-                min_price=self.min_price,
-                max_price=self.max_price,
-                mechanism=self.market.mechanism,
-                board=dict(self.market.board_for(m)),
-            ),
-            incentives=dict(self.incentives),
-            notices=all_notices,
-            reputation=None if m.reputation is None else float(m.reputation),
+        market = self.market
+        return _observation(  # every field, in declaration order (tests/test_observe_trusted.py)
+            {
+                "agent_id": m.id,
+                "role": m.role,
+                "round": market.round,
+                "rounds_left": max(self.rounds_total - market.round, 0),
+                "balance": market.available_micros(m.id) / 1e6,
+                "private": private,
+                "my_listings": [listing_info(li) for li in m.listings.values() if li.remaining > 0][: lim.listings],
+                "threads": [thread_info(t, m.id) for t in threads],
+                "inbox": inbox,
+                "receipts": list(receipts)[-lim.receipts :],
+                "market": _market_info(
+                    {
+                        "listings": seen[: lim.listings],
+                        "recent_prices": {k: v[:] for k, v in self.public.items()},
+                        "min_price": self.min_price,
+                        "max_price": self.max_price,
+                        "mechanism": market.mechanism,
+                        "board": dict(market.board_for(m)),
+                    }
+                ),
+                "incentives": dict(self.incentives),
+                "notices": all_notices,
+                "reputation": None if m.reputation is None else float(m.reputation),
+            }
         )

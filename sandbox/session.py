@@ -30,7 +30,7 @@ from protocols.communication import apply_redactions
 from protocols.money import to_micros
 from protocols.policy import IncentivePolicy, policy_diff
 from protocols.protocol import Protocol
-from protocols.trusted import field_or_none, trusted
+from protocols.trusted import builder, field_or_none
 from protocols.verdict import Rule, Verdict
 from sandbox import gcfreeze
 from sandbox.ledger import Ledger
@@ -50,6 +50,7 @@ from traces.otel import TraceStoreError, Tracing
 from traces.store import Store, StoreError, StoreUnavailable, is_transient
 
 _CRandom = _random.Random
+_receipt = builder(Receipt)
 _BUILT_IN_ACTIONS = frozenset(ACTION_TYPES)  # frozen models of plain values: their JSON may be made later
 
 Hook = Callable[["Session", RoundLog], None]
@@ -509,14 +510,15 @@ class Session:
             payload = action.model_dump_json(exclude_none=True)
             log.records.append(ActionRecord(seq, aid, kind, payload, verdict, thread_id))
         self._receipts[aid].append(
-            trusted(  # the engine's own data: built without validation (protocols/trusted.py)
-                Receipt,
-                round=log.round,
-                action_type=str(kind),
-                thread_id=thread_id,
-                accepted=bool(verdict.accepted),
-                rule=str(verdict.rule),
-                reason=str(verdict.reason),
+            _receipt(  # the engine's own data: built without validation (protocols/trusted.py)
+                {
+                    "round": log.round,
+                    "action_type": str(kind),
+                    "thread_id": thread_id,
+                    "accepted": bool(verdict.accepted),
+                    "rule": str(verdict.rule),
+                    "reason": str(verdict.reason),
+                }
             )
         )
         if not verdict.accepted:

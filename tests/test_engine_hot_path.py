@@ -100,3 +100,43 @@ def test_rounds_play_without_collector_passes_and_cycles_are_freed_at_the_next_r
     assert enabled == [False] * 4 and gc.isenabled() == was
     # the cycle a round made is gone when the next round starts
     assert alive_at_start[1:] == [[False] * n for n in range(1, 4)]
+
+
+def test_observations_hold_every_field_in_declaration_order(monkeypatch) -> None:
+    from agents.observation import Observation
+    from sandbox.observe import Observer
+
+    seen: list[Observation] = []
+    plain = Observer.observe
+
+    def keep(self: Observer, *a, **k) -> Observation:
+        obs = plain(self, *a, **k)
+        seen.append(obs)
+        return obs
+
+    monkeypatch.setattr(Observer, "observe", keep)
+    for name in ("double_auction", "services"):
+        Session(load_scenario(name), rounds=3, tracing=False).run()
+    assert seen
+    for obs in seen:
+        for model in (obs, obs.market, obs.private):
+            assert list(model.__dict__) == list(type(model).model_fields)
+            assert model.model_fields_set == set(type(model).model_fields)
+
+
+def test_builder_makes_what_validation_makes() -> None:
+    from agents.observation import Receipt
+    from protocols.trusted import builder
+
+    data = {
+        "round": 3,
+        "action_type": "place_order",
+        "thread_id": None,
+        "accepted": False,
+        "rule": "funds",
+        "reason": "x",
+    }
+    made = builder(Receipt)(dict(data))
+    valid = Receipt(**data)
+    assert made == valid and made.model_dump_json() == valid.model_dump_json()
+    assert made.model_fields_set == valid.model_fields_set and list(made.__dict__) == list(valid.__dict__)
