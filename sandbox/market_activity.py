@@ -112,6 +112,15 @@ class SafetyViewMixin:
             return None
         return float(median(prices))
 
+    def action_cap_of(self: Market, agent_id: str) -> int | None:
+        """The throttle on an agent now (``activity(agent_id).action_cap`` without the rest)."""
+        m = self.members.get(agent_id)
+        return None if m is None else m.action_cap
+
+    def nothing_halted(self: Market) -> bool:
+        """Whether no scope is halted (``is_halted`` is then False for every scope)."""
+        return not self.halted
+
     def is_halted(self: Market, scope: str) -> bool:
         """Whether a market-wide breaker has halted this scope."""
         return scope in self.halted

@@ -140,3 +140,23 @@ def test_builder_makes_what_validation_makes() -> None:
     valid = Receipt(**data)
     assert made == valid and made.model_dump_json() == valid.model_dump_json()
     assert made.model_fields_set == valid.model_fields_set and list(made.__dict__) == list(valid.__dict__)
+
+
+def test_halt_and_throttle_shortcuts_answer_as_the_full_checks() -> None:
+    from protocols.limits import LimitsConfig, check_halt, check_throttle
+    from protocols.verdict import Rule
+
+    s = Session(load_scenario("double_auction"), rounds=1, tracing=False)
+    s.run()
+    m, who = s.market, next(iter(s.market.members))
+    order = PlaceOrder(side="buy", service="widget", price=10.0, unit=0)
+    cfg = LimitsConfig()
+    assert m.nothing_halted() and check_halt(order, m, who, cfg) is None
+    m.halted.add("service:widget")
+    assert not m.nothing_halted() and check_halt(order, m, who, cfg).rule == Rule.HALTED  # type: ignore[union-attr]
+    m.halted.clear()
+    assert m.action_cap_of(who) is None and check_throttle(order, m, who, cfg) is None
+    m.members[who].action_cap = 0
+    m.invalidate_activity()
+    assert m.action_cap_of(who) == 0 and check_throttle(order, m, who, cfg).rule == Rule.THROTTLED  # type: ignore[union-attr]
+    assert m.action_cap_of("nobody") is None
