@@ -28,6 +28,7 @@ from protocols.actions import (
     ReportOutcome,
     RequestMatch,
 )
+from protocols.trusted import trusted
 
 
 class _ZITrader(Agent):
@@ -59,7 +60,17 @@ class _ZITrader(Agent):
         unit = units - left if units is not None else None
         price = round(self.rng.uniform(lo, hi), 2)
         price = min(max(price, lo), hi)  # rounding must not leave the allowed interval
-        return [PlaceOrder(side="buy" if buying else "sell", service=svc, price=price, unit=unit)]
+        # our own code and plain values: built without validation (protocols/trusted.py), as it would make it
+        return [
+            trusted(
+                PlaceOrder,
+                type="place_order",
+                side="buy" if buying else "sell",
+                service=svc,
+                price=float(price),
+                unit=unit,
+            )
+        ]
 
 
 class ZIUTrader(_ZITrader):
