@@ -62,8 +62,9 @@ class _ZITrader(Agent):
         price = min(max(price, lo), hi)  # rounding must not leave the allowed interval
         # our own code and plain values: built without validation (protocols/trusted.py), as it would make it
         return [
-            trusted(
+            trusted(  # every field, in declaration order: the quick path
                 PlaceOrder,
+                sender=None,
                 type="place_order",
                 side="buy" if buying else "sell",
                 service=svc,
