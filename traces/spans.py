@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Text, func, select
+from sqlalchemy import BigInteger, Column, Index, Text, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
 from sqlmodel import Session as SqlSession
@@ -29,6 +29,9 @@ from traces.store import Store, insert_ignoring
 CHUNK = 2000  # rows per INSERT statement; keeps statements well under driver parameter limits
 
 
+_HAS_THREAD = text("thread_id IS NOT NULL")
+
+
 class SpanRow(SQLModel, table=True):
     """One ended OpenTelemetry span of a run."""
 
@@ -38,7 +41,8 @@ class SpanRow(SQLModel, table=True):
         Index("ix_spans_run_agent_start", "run_id", "agent_id", "start_ns"),
         Index("ix_spans_run_round", "run_id", "round"),
         Index("ix_spans_run_op_start", "run_id", "operation", "start_ns"),
-        Index("ix_spans_run_thread", "run_id", "thread_id"),
+        # partial: only spans of a negotiation (most spans, a turn or an order on a book, have no thread)
+        Index("ix_spans_run_thread", "run_id", "thread_id", sqlite_where=_HAS_THREAD, postgresql_where=_HAS_THREAD),
         Index("ix_spans_run_parent", "run_id", "parent_id"),
         {"info": {"idempotent": True}},
     )
