@@ -120,9 +120,8 @@ def _attrs_json(attrs: dict[str, Any]) -> str:
     sequences, subclasses, what orjson refuses such as big ints and lone surrogates) goes through json.
     """
     if _dumps is not None:
-        for v in attrs.values():
-            if type(v) not in _PLAIN:
-                return _json(attrs)
+        if not _PLAIN.issuperset(map(type, attrs.values())):
+            return _json(attrs)
         try:
             out = _dumps(attrs)
         except TypeError:
@@ -188,16 +187,22 @@ reading it back gives the value as it was set, not as the column converted it.
 """
 
 
+_COLUMN_OF = {key: (column, kind) for key, column, kind in COLUMN_ATTRIBUTES}
+_NO_COLUMNS = dict.fromkeys(column for _, column, _ in COLUMN_ATTRIBUTES)  # every column None, in order
+_COLUMN_KEYS = frozenset(_COLUMN_OF)
+
+
 def _move_columns(attrs: dict[str, Any], row: dict[str, Any]) -> None:
     """Move the attributes ``COLUMN_ATTRIBUTES`` names out of ``attrs`` into ``row``'s columns.
 
     The one mapping of attributes to columns, for spans made by the SDK and made as rows alike.
     """
-    pop = attrs.pop
-    for key, column, kind in COLUMN_ATTRIBUTES:
-        value = pop(key, None)
+    row.update(_NO_COLUMNS)
+    for key in _COLUMN_KEYS.intersection(attrs):
+        value = attrs.pop(key)
+        column, kind = _COLUMN_OF[key]
         row[column] = value
-        if value is not None and type(value) is not kind:
+        if type(value) is not kind:
             attrs[key] = value  # kept in the JSON too: the column cannot say what type it had
 
 
