@@ -34,6 +34,7 @@ from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, Sta
 
 from protocols import semconv as sc
 from protocols.money import to_micros
+from protocols.trusted import field_or_none
 from sandbox.tracing_off import NoTracer
 from traces.otel import RunTrace, SpanCounts, TraceLossError, TraceStoreError, Tracing
 from traces.spans import direct_row
@@ -377,10 +378,10 @@ class SessionTracer(NoTracer):
             sc.VERDICT_REASON: v.reason,
             sc.ACTION_JSON: record.payload,
         }
-        price = getattr(action, "price", None)
+        price = field_or_none(action, "price")  # getattr(action, name, None) without pydantic's slow miss
         if isinstance(price, (int, float)) and math.isfinite(price) and abs(price) * 1e6 < _MAX_PRICE_MICROS:
             attrs[sc.PRICE] = to_micros(price)
-        listing = getattr(action, "listing_id", None)
+        listing = field_or_none(action, "listing_id")
         if listing:
             attrs[sc.LISTING_ID] = listing
         tid = record.thread_id
