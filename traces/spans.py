@@ -38,8 +38,10 @@ class SpanRow(SQLModel, table=True):
     __tablename__ = "spans"
     __table_args__ = (
         Index("ix_spans_run_start", "run_id", "start_ns"),
-        Index("ix_spans_run_agent_start", "run_id", "agent_id", "start_ns"),
-        Index("ix_spans_run_round", "run_id", "round"),
+        # one index for a round's spans and an agent's spans in a round: a round's entries are appended
+        # together, where an agent-first key scattered every round's writes over one page per agent
+        # (stores made before 2026-12-03 keep ix_spans_run_agent_start and ix_spans_run_round instead)
+        Index("ix_spans_run_round_agent", "run_id", "round", "agent_id", "start_ns"),
         Index("ix_spans_run_op_start", "run_id", "operation", "start_ns"),
         # partial: only spans of a negotiation (most spans, a turn or an order on a book, have no thread)
         Index("ix_spans_run_thread", "run_id", "thread_id", sqlite_where=_HAS_THREAD, postgresql_where=_HAS_THREAD),
