@@ -34,6 +34,7 @@ from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, Sta
 
 from protocols import semconv as sc
 from protocols.money import to_micros
+from protocols.trusted import field_or_none
 from sandbox.tracing_off import NoTracer
 from traces.otel import RunTrace, SpanCounts, TraceLossError, TraceStoreError, Tracing
 from traces.spans import direct_row
@@ -68,6 +69,17 @@ def _exception_event(err: BaseException) -> tuple[str, int, dict[str, Any]]:
     )
 
 
+def _context_getter() -> Any:
+    """The current OpenTelemetry context, read straight from its context variable where the SDK keeps one."""
+    from opentelemetry.context import _RUNTIME_CONTEXT
+
+    var = getattr(_RUNTIME_CONTEXT, "_current_context", None)
+    return var.get if var is not None else otel_context.get_current
+
+
+_current_context = _context_getter()
+
+
 def _uses_model(agent: Agent) -> bool:
     """An LLM agent (its turns call a model): ``kind`` "llm", or a class that says ``uses_model = True``."""
     return bool(getattr(agent, "uses_model", False)) or agent.kind == "llm"
@@ -89,6 +101,7 @@ class SessionTracer(NoTracer):
         self._thread_first: dict[str, tuple[int, int]] = {}  # thread id -> (trace id, span id) of its first move
         self._turns: dict[str, str] = {}  # agent id -> span id of its turn this round
         self._round_span: Any = None
+        self._round_ctx: Any = None  # the context the round attached: while it is current, the round span is
         self._direct: tuple[int, int] | None = None  # (trace id, span id) of the round span rows hang under
         self._new_id: Any = None  # the SDK's span id generator
 
@@ -181,7 +194,8 @@ class SessionTracer(NoTracer):
             span.is_recording() and self._new_id is not None and self.tracing.router.run_of(ctx.trace_id) is self.run
         )
         self._direct = (ctx.trace_id, ctx.span_id) if direct else None
-        token = otel_context.attach(trace.set_span_in_context(span))
+        self._round_ctx = trace.set_span_in_context(span)
+        token = otel_context.attach(self._round_ctx)
         try:
             yield span
         except BaseException as err:
@@ -193,6 +207,7 @@ class SessionTracer(NoTracer):
             otel_context.detach(token)
             self.end_round()
             self._round_span = None
+            self._round_ctx = None
             self._direct = None
 
     def end_round(self) -> None:
@@ -205,7 +220,9 @@ class SessionTracer(NoTracer):
     def _parent(self) -> tuple[int, int] | None:
         """The round span's ids when it is the current span, so a span can be made as its row under it."""
         direct = self._direct
-        if direct is not None and trace.get_current_span() is self._round_span:
+        if direct is not None and (
+            _current_context() is self._round_ctx or trace.get_current_span() is self._round_span
+        ):
             return direct
         return None
 
@@ -229,14 +246,16 @@ class SessionTracer(NoTracer):
         return sid
 
     # --- agent turns ------------------------------------------------------------------
-    def _turn_attrs(self, agent: Agent) -> dict[str, Any]:
+    def _turn_attrs(self, agent: Agent, llm: bool | None = None) -> dict[str, Any]:
         attrs = {
             sc.AGENT_ID: agent.id,
             sc.AGENT_ROLE: agent.role,
             sc.AGENT_KIND: agent.kind,
             sc.ROUND: self.session.round,
         }
-        if _uses_model(agent):  # GenAI names only where a model is called: LLM backends list these as agents
+        if (
+            _uses_model(agent) if llm is None else llm
+        ):  # GenAI names only where a model is called: LLM backends list these as agents
             attrs.update(
                 {
                     sc.GEN_AI_OPERATION: sc.SPAN_AGENT_TURN,
@@ -285,7 +304,7 @@ class SessionTracer(NoTracer):
     def _decide_as_row(self, agent: Agent, obs: Observation, parent: tuple[int, int]) -> Sequence[Any]:
         """A scripted turn whose span is made as its row; a non-recording span with its ids is current meanwhile."""
         start = time_ns()
-        attrs = self._turn_attrs(agent)
+        attrs = self._turn_attrs(agent, False)
         sid = self._new_id()
         self._turns[agent.id] = format(sid, "016x")
         carriers = self.run.carriers  # type: ignore[union-attr]  # (a run is open: _parent said so)
@@ -359,10 +378,10 @@ class SessionTracer(NoTracer):
             sc.VERDICT_REASON: v.reason,
             sc.ACTION_JSON: record.payload,
         }
-        price = getattr(action, "price", None)
+        price = field_or_none(action, "price")  # getattr(action, name, None) without pydantic's slow miss
         if isinstance(price, (int, float)) and math.isfinite(price) and abs(price) * 1e6 < _MAX_PRICE_MICROS:
             attrs[sc.PRICE] = to_micros(price)
-        listing = getattr(action, "listing_id", None)
+        listing = field_or_none(action, "listing_id")
         if listing:
             attrs[sc.LISTING_ID] = listing
         tid = record.thread_id

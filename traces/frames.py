@@ -23,7 +23,7 @@ from sqlalchemy import Select, select
 
 from traces.llm_calls import LLMCallRow
 from traces.schema import ActionRow, LedgerEntryRow, RoundRow, RunRow, TransactionRow
-from traces.spans import SpanRow
+from traces.spans import COLUMN_ATTRIBUTES, SpanRow, attributes_json_of
 from traces.store import Store
 
 __all__ = [
@@ -125,7 +125,26 @@ def spans(
     for column, value in (("agent_id", agent), ("round", round_), ("operation", operation), ("trace_id", trace_id)):
         if value is not None:
             q = q.where(t.c[column] == value)
-    return _frame(store, q.order_by(t.c.start_ns, t.c.span_id))
+    df = _frame(store, q.order_by(t.c.start_ns, t.c.span_id))
+    if not df.empty:  # every attribute in attributes_json, those kept in columns too (traces.spans)
+        df["attributes_json"] = [attributes_json_of(r) for r in _records(df)]
+    return df
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """The column-held attributes of each row as stored (pandas reads an integer column with NULLs as floats)."""
+    out = []
+    for r in df.to_dict("records"):
+        row = {"attributes_json": r["attributes_json"]}
+        for _, column, kind in COLUMN_ATTRIBUTES:
+            v = r.get(column)
+            if v is None or (isinstance(v, float) and v != v):
+                v = None
+            elif kind is int and isinstance(v, float):
+                v = int(v)
+            row[column] = v
+        out.append(row)
+    return out
 
 
 def llm_calls(

@@ -1,8 +1,12 @@
 """The span table, the per-run span counts, and idempotent span writes.
 
 Real columns hold what the UI and the audit filter on (run, trace, parent, agent, round,
-operation, model, tokens, status, times in nanoseconds); every attribute, event and link
-is kept as JSON beside them. Span rows are written insert-or-ignore on ``span_id``, so
+operation, model, tokens, status, times in nanoseconds); every other attribute, and every
+event and link, is kept as JSON beside them. An attribute held by a column (``COLUMN_ATTRIBUTES``:
+the agent, round, thread, action type, verdict, rule, model and token counts) is written once,
+in its column, not repeated in ``attributes_json``; ``attributes_of`` (and ``SpanRow.attrs``,
+OTLP export, the UI, ``traces.frames``) puts it back, so a span reads with every attribute it
+had. Rows written before (attributes in both places) read the same. Span rows are written insert-or-ignore on ``span_id``, so
 exporting the same span twice leaves one row, on SQLite and on PostgreSQL alike.
 """
 
@@ -13,7 +17,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Text, func, select
+from sqlalchemy import BigInteger, Column, Index, Text, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
 from sqlmodel import Session as SqlSession
@@ -25,16 +29,22 @@ from traces.store import Store, insert_ignoring
 CHUNK = 2000  # rows per INSERT statement; keeps statements well under driver parameter limits
 
 
+_HAS_THREAD = text("thread_id IS NOT NULL")
+
+
 class SpanRow(SQLModel, table=True):
     """One ended OpenTelemetry span of a run."""
 
     __tablename__ = "spans"
     __table_args__ = (
         Index("ix_spans_run_start", "run_id", "start_ns"),
-        Index("ix_spans_run_agent_start", "run_id", "agent_id", "start_ns"),
-        Index("ix_spans_run_round", "run_id", "round"),
+        # one index for a round's spans and an agent's spans in a round: a round's entries are appended
+        # together, where an agent-first key scattered every round's writes over one page per agent
+        # (stores made before 2026-12-03 keep ix_spans_run_agent_start and ix_spans_run_round instead)
+        Index("ix_spans_run_round_agent", "run_id", "round", "agent_id", "start_ns"),
         Index("ix_spans_run_op_start", "run_id", "operation", "start_ns"),
-        Index("ix_spans_run_thread", "run_id", "thread_id"),
+        # partial: only spans of a negotiation (most spans, a turn or an order on a book, have no thread)
+        Index("ix_spans_run_thread", "run_id", "thread_id", sqlite_where=_HAS_THREAD, postgresql_where=_HAS_THREAD),
         Index("ix_spans_run_parent", "run_id", "parent_id"),
         {"info": {"idempotent": True}},
     )
@@ -67,8 +77,8 @@ class SpanRow(SQLModel, table=True):
     links_json: str | None = Field(default=None, sa_column=Column(Text))
 
     def attrs(self) -> dict[str, Any]:
-        """The span's attributes as a dict."""
-        return json.loads(self.attributes_json)
+        """The span's attributes as a dict (those kept only in columns put back: ``attributes_of``)."""
+        return attributes_of(self)
 
     def events(self) -> list[dict[str, Any]]:
         """The span's events (name, time in ns, attributes)."""
@@ -112,9 +122,8 @@ def _attrs_json(attrs: dict[str, Any]) -> str:
     sequences, subclasses, what orjson refuses such as big ints and lone surrogates) goes through json.
     """
     if _dumps is not None:
-        for v in attrs.values():
-            if type(v) not in _PLAIN:
-                return _json(attrs)
+        if not _PLAIN.issuperset(map(type, attrs.values())):
+            return _json(attrs)
         try:
             out = _dumps(attrs)
         except TypeError:
@@ -162,6 +171,63 @@ def _capped(attributes: Any) -> dict[str, Any]:
     return {k: cap_text(v, 8000) if isinstance(v, str) else v for k, v in (attributes or {}).items()}
 
 
+COLUMN_ATTRIBUTES: tuple[tuple[str, str, type], ...] = (
+    (sc.AGENT_ID, "agent_id", str),
+    (sc.ROUND, "round", int),
+    (sc.THREAD_ID, "thread_id", str),
+    (sc.ACTION_TYPE, "action_type", str),
+    (sc.VERDICT, "verdict", str),
+    (sc.VERDICT_RULE, "rule", str),
+    (sc.GEN_AI_REQUEST_MODEL, "model", str),
+    (sc.GEN_AI_INPUT_TOKENS, "input_tokens", int),
+    (sc.GEN_AI_OUTPUT_TOKENS, "output_tokens", int),
+)
+"""(attribute, column, type): an attribute whose value has exactly this type lives in its column only.
+
+A value of another type (a round given as text, a bool) stays in ``attributes_json`` as well, so
+reading it back gives the value as it was set, not as the column converted it.
+"""
+
+
+_COLUMN_OF = {key: (column, kind) for key, column, kind in COLUMN_ATTRIBUTES}
+_NO_COLUMNS = dict.fromkeys(column for _, column, _ in COLUMN_ATTRIBUTES)  # every column None, in order
+_COLUMN_KEYS = frozenset(_COLUMN_OF)
+
+
+def _move_columns(attrs: dict[str, Any], row: dict[str, Any]) -> None:
+    """Move the attributes ``COLUMN_ATTRIBUTES`` names out of ``attrs`` into ``row``'s columns.
+
+    The one mapping of attributes to columns, for spans made by the SDK and made as rows alike.
+    """
+    row.update(_NO_COLUMNS)
+    for key in _COLUMN_KEYS.intersection(attrs):
+        value = attrs.pop(key)
+        column, kind = _COLUMN_OF[key]
+        row[column] = value
+        if type(value) is not kind:
+            attrs[key] = value  # kept in the JSON too: the column cannot say what type it had
+
+
+def attributes_of(row: Any) -> dict[str, Any]:
+    """Every attribute of a stored span: ``attributes_json`` with the column-held ones put back.
+
+    ``row`` is a ``SpanRow`` or a mapping of its columns. Rows written before columns held their
+    attributes alone carry them in the JSON too; the JSON's value is kept then.
+    """
+    get = row.get if isinstance(row, Mapping) else lambda name: getattr(row, name, None)
+    attrs: dict[str, Any] = json.loads(get("attributes_json") or "{}")
+    for key, column, _ in COLUMN_ATTRIBUTES:
+        value = get(column)
+        if value is not None and key not in attrs:
+            attrs[key] = value
+    return attrs
+
+
+def attributes_json_of(row: Any) -> str:
+    """``attributes_of(row)`` as JSON text (for readers that hand the attributes on as text)."""
+    return _json(attributes_of(row))
+
+
 def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, Any]:
     """A ``spans`` row for an ended SDK span (``ReadableSpan``)."""
     attrs = _attributes(span)
@@ -178,7 +244,7 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
     links = getattr(span, "_links", None)
     if links is None:
         links = span.links
-    return {
+    row = {
         "span_id": _hex_span(ctx.span_id),
         "trace_id": _trace_hex(ctx.trace_id),
         "parent_id": _hex_span(parent.span_id) if parent is not None else None,
@@ -186,39 +252,36 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
         "name": span.name,
         "operation": get(sc.GEN_AI_OPERATION) or span.name,
         "kind": _name(span.kind),
-        "agent_id": get(sc.AGENT_ID),
-        "round": get(sc.ROUND),
-        "thread_id": get(sc.THREAD_ID),
-        "action_type": get(sc.ACTION_TYPE),
-        "verdict": get(sc.VERDICT),
-        "rule": get(sc.VERDICT_RULE),
-        "model": get(sc.GEN_AI_REQUEST_MODEL),
-        "input_tokens": get(sc.GEN_AI_INPUT_TOKENS),
-        "output_tokens": get(sc.GEN_AI_OUTPUT_TOKENS),
-        "status": _name(status.status_code),
-        "status_message": cap_text(status.description),
-        "start_ns": start,
-        "end_ns": end,
-        "duration_ns": end - start,
-        "attributes_json": _attrs_json(attrs),
-        "events_json": _json(
-            [{"name": e.name, "time_ns": e.timestamp, "attributes": _capped(e.attributes)} for e in events]
-        )
-        if events
-        else None,
-        "links_json": _json(
-            [
-                {
-                    "trace_id": format(lk.context.trace_id, "032x"),
-                    "span_id": _hex_span(lk.context.span_id),
-                    "attributes": dict(lk.attributes or {}),
-                }
-                for lk in links
-            ]
-        )
-        if links
-        else None,
     }
+    _move_columns(attrs, row)
+    row.update(
+        {
+            "status": _name(status.status_code),
+            "status_message": cap_text(status.description),
+            "start_ns": start,
+            "end_ns": end,
+            "duration_ns": end - start,
+            "attributes_json": _attrs_json(attrs),
+            "events_json": _json(
+                [{"name": e.name, "time_ns": e.timestamp, "attributes": _capped(e.attributes)} for e in events]
+            )
+            if events
+            else None,
+            "links_json": _json(
+                [
+                    {
+                        "trace_id": format(lk.context.trace_id, "032x"),
+                        "span_id": _hex_span(lk.context.span_id),
+                        "attributes": dict(lk.attributes or {}),
+                    }
+                    for lk in links
+                ]
+            )
+            if links
+            else None,
+        }
+    )
+    return row
 
 
 def direct_row(
@@ -239,41 +302,41 @@ def direct_row(
     """The row ``span_row`` would make of an INTERNAL span with these facts, made without the SDK.
 
     ``attrs`` must hold only values the SDK keeps as they are (str, bool, int, float, no None);
+    it is taken over (the column-held attributes are moved out of it into the row).
     ``events`` are (name, time in ns, attributes), ``links`` (trace id, span id, attributes).
     """
-    get = attrs.get
-    return {
+    row = {
         "span_id": format(span_id, "016x"),
         "trace_id": _trace_hex(trace_id),
         "parent_id": format(parent_id, "016x") if parent_id is not None else None,
         "run_id": run_id,
         "name": name,
-        "operation": get(sc.GEN_AI_OPERATION) or name,
+        "operation": attrs.get(sc.GEN_AI_OPERATION) or name,
         "kind": "INTERNAL",
-        "agent_id": get(sc.AGENT_ID),
-        "round": get(sc.ROUND),
-        "thread_id": get(sc.THREAD_ID),
-        "action_type": get(sc.ACTION_TYPE),
-        "verdict": get(sc.VERDICT),
-        "rule": get(sc.VERDICT_RULE),
-        "model": get(sc.GEN_AI_REQUEST_MODEL),
-        "input_tokens": get(sc.GEN_AI_INPUT_TOKENS),
-        "output_tokens": get(sc.GEN_AI_OUTPUT_TOKENS),
-        "status": status,
-        "status_message": cap_text(status_message) if status_message is not None else None,
-        "start_ns": start,
-        "end_ns": end,
-        "duration_ns": end - start,
-        "attributes_json": _attrs_json(attrs),
-        "events_json": _json([{"name": n, "time_ns": t, "attributes": _capped(a)} for n, t, a in events])
-        if events
-        else None,
-        "links_json": _json(
-            [{"trace_id": format(t, "032x"), "span_id": format(s, "016x"), "attributes": dict(a)} for t, s, a in links]
-        )
-        if links
-        else None,
     }
+    _move_columns(attrs, row)
+    row.update(
+        {
+            "status": status,
+            "status_message": cap_text(status_message) if status_message is not None else None,
+            "start_ns": start,
+            "end_ns": end,
+            "duration_ns": end - start,
+            "attributes_json": _attrs_json(attrs),
+            "events_json": _json([{"name": n, "time_ns": t, "attributes": _capped(a)} for n, t, a in events])
+            if events
+            else None,
+            "links_json": _json(
+                [
+                    {"trace_id": format(t, "032x"), "span_id": format(s, "016x"), "attributes": dict(a)}
+                    for t, s, a in links
+                ]
+            )
+            if links
+            else None,
+        }
+    )
+    return row
 
 
 def readable_from_row(row: Mapping[str, Any], resource: Any, scope: Any) -> Any:
@@ -290,7 +353,7 @@ def readable_from_row(row: Mapping[str, Any], resource: Any, scope: Any) -> Any:
         context=SpanContext(trace_id, int(row["span_id"], 16), False, flags),
         parent=SpanContext(trace_id, int(parent, 16), False, flags) if parent else None,
         resource=resource,
-        attributes=json.loads(row["attributes_json"]),
+        attributes=attributes_of(row),
         events=[Event(e["name"], e["attributes"], e["time_ns"]) for e in json.loads(row["events_json"] or "[]")],
         links=[
             Link(SpanContext(int(lk["trace_id"], 16), int(lk["span_id"], 16), False, flags), lk["attributes"])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, delete, event, insert, inspect, select, update
+from sqlalchemy import Boolean, Float, delete, event, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
@@ -163,8 +163,9 @@ def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]
     """Insert many SQLite rows straight through the driver when nothing needs SQLAlchemy's help.
 
     SQLAlchemy spends ~20 us per row building parameters; when no column of the table converts
-    its values on the way in and no default is filled in, the compiled SQL with tuples is the
-    same insert. Returns False (nothing written) when the ordinary path must be taken.
+    its values on the way in (or only a ``Float`` column does, which ``float`` does the same way)
+    and no default is filled in, the compiled SQL with tuples is the same insert. Returns False
+    (nothing written) when the ordinary path must be taken.
     """
     if conn.dialect.name != "sqlite" or len(rows) < 2:
         return False
@@ -174,17 +175,21 @@ def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]
     if plan is False:
         plan = None
         cols = table.columns
-        if all(k in cols and _passes_through(cols[k].type, conn.dialect) for k in keys):
+        kinds = [_conversion(cols[k].type, conn.dialect) if k in cols else False for k in keys]
+        if all(kind is not False for kind in kinds):
             compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
             order = compiled.positiontup
             if not compiled.insert_prefetch and order is not None and set(order) == set(keys):
-                plan = (str(compiled), itemgetter(*order) if len(order) > 1 else lambda r, k=order[0]: (r[k],))
+                getter = itemgetter(*order) if len(order) > 1 else lambda r, k=order[0]: (r[k],)
+                convert = dict(zip(keys, kinds, strict=True))
+                floats = [i for i, k in enumerate(order) if convert[k] is float]
+                plan = (str(compiled), _floats_at(getter, floats) if floats else getter)
         _PLAIN[key] = plan
     if plan is None:
         return False
     sql, values = plan
     n = len(keys)
-    if any(len(r) != n for r in rows):  # rows of one batch with different keys: left to SQLAlchemy
+    if set(map(len, rows)) != {n}:  # rows of one batch with different keys: left to SQLAlchemy
         return False
     try:
         params = list(map(values, rows))  # each row's values as a tuple in the statement's order
@@ -194,9 +199,25 @@ def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]
     return True
 
 
-def _passes_through(type_: Any, dialect: Any) -> bool:
+def _conversion(type_: Any, dialect: Any) -> Any:
+    """None: the driver takes the value as it is; ``float``: SQLAlchemy's Float would convert it so; False: neither."""
     # SQLite's driver stores a bool as the integer SQLAlchemy's Boolean would have made of it
-    return isinstance(type_, Boolean) or type_.bind_processor(dialect) is None
+    if isinstance(type_, Boolean) or type_.bind_processor(dialect) is None:
+        return None
+    if type(type_) is Float and not type_.asdecimal:  # its bind processor is float() of a value that is not None
+        return float
+    return False
+
+
+def _floats_at(getter: Callable[[Any], tuple[Any, ...]], at: list[int]) -> Callable[[Any], tuple[Any, ...]]:
+    def values(row: Any) -> tuple[Any, ...]:
+        out = list(getter(row))
+        for i in at:
+            if out[i] is not None:
+                out[i] = float(out[i])
+        return tuple(out)
+
+    return values
 
 
 def _check_columns(engine: Engine, url: str) -> None:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from protocols import semconv as sc
 from traces import trace_read
 from traces.llm_calls import LLMCallRow
+from traces.spans import attributes_json_of
 from ui.data.core import cached_store, db_url
 
 ROUND_SPAN_LIMIT = 3000  # spans shown for a whole round; a round of a 1M-span run holds about 1,000
@@ -65,7 +66,7 @@ def _frame(nodes: list[trace_read.TraceNode], drop_above: int = 0) -> pd.DataFra
                 "end_ns": sp.end_ns,
                 "span_id": sp.span_id,
                 "parent_id": sp.parent_id,
-                "attributes": sp.attributes_json or "{}",
+                "attributes": attributes_json_of(sp),  # with the attributes kept in columns
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS)

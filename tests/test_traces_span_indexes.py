@@ -1,0 +1,41 @@
+"""The span table's reads are served by an index, with and without the planner's statistics (SQLite)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from traces_helpers import tiny
+
+from sandbox import Session
+
+QUERIES = {
+    "a round": "select * from spans where run_id = ? and round = 2 order by start_ns, span_id limit 100",
+    "an agent in a round": "select * from spans where run_id = ? and agent_id = ? and round = 2 "
+    "order by start_ns, span_id limit 100",
+    "a deal's turns": "select * from spans where run_id = ? and operation in ('agent.decide', 'invoke_agent') "
+    "and agent_id in (?, 'x') and round in (2, 3)",
+    "a thread": "select * from spans where run_id = ? and thread_id = ?",
+}
+
+
+def test_span_reads_use_an_index_and_never_scan_the_table(tmp_path) -> None:
+    db = str(tmp_path / "i.db")
+    r = Session(tiny(rounds=4), store=db).run()
+    raw = sqlite3.connect(db)
+    agent, thread = raw.execute(
+        "select agent_id, (select thread_id from spans where thread_id is not null limit 1) from spans "
+        "where agent_id is not null limit 1"
+    ).fetchone()
+    args = {"a round": (r.run_id,), "a thread": (r.run_id, thread)}
+    for analysed in (False, True):
+        if analysed:
+            raw.execute("ANALYZE")
+        for name, sql in QUERIES.items():
+            plan = " | ".join(
+                row[3] for row in raw.execute("explain query plan " + sql, args.get(name, (r.run_id, agent)))
+            )
+            assert "USING" in plan and "SCAN spans" not in plan, (name, plan)
+            if name in ("an agent in a round", "a deal's turns"):
+                assert "ix_spans_run_round_agent" in plan or analysed, (name, plan)
+            if name == "a thread":
+                assert "ix_spans_run_thread" in plan, plan  # the partial index: an equality implies NOT NULL
