@@ -48,7 +48,6 @@ class Sent:
         self.at_ns: int | None = None
         self.gate = gate
         self.at_cap = False  # waiting for a place under the cap in the transport (queueing, unbounded)
-        self.placed: float | None = None  # when the transport got its place
 
     def mark(self, by_transport: bool = False) -> None:
         """Note that the request is going out now (from any thread; the first mark counts)."""
@@ -166,7 +165,6 @@ class GatedTransport:
         sent.at_cap = True
         async with pool.place():
             sent.at_cap = False
-            sent.placed = time.perf_counter()
             sent.mark(by_transport=True)
             pool.enter()
             try:
