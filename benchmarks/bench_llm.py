@@ -13,6 +13,8 @@ Run: .venv/bin/python benchmarks/bench_llm.py [concurrency|cpu|tokens|all]
 - tokens: prompt tokens per decision at 10, 100 and 1,000 agents (mean, median, max of the first attempt
   of each turn, and of all attempts of a turn), and per completed transaction, counted by the stand-in
   with the gpt-4o-mini tokenizer, tool definitions included.
+- cap: the concurrency round (one, 1,000 calls) with the cap taken in the HTTP transport and
+  around the whole litellm call, alternating in one process (the gate switched off for the second).
 The model is the stand-in (not a language model) throughout.
 """
 
@@ -161,6 +163,44 @@ def bench_concurrency(
         )
     finally:
         os.environ.pop("EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER", None)
+        srv.close()
+
+
+def bench_cap(n: int = 1000, cap: int = 64, pairs: int = 2) -> None:
+    """The concurrency round with the cap in the HTTP transport and around the whole litellm call, alternating.
+
+    One process, so both see the same load: "around" switches the transport's gate off
+    (``agents.llm.model_call.gated_client`` answers None, this process only), which is how
+    every call took its place before the gate.
+    """
+    from agents.llm import model_call
+
+    gated = model_call.gated_client
+
+    async def around(settings: Any, pool: Any) -> None:
+        return None
+
+    srv = Server("--latency", "1.0")
+    try:
+        kw = {"model": "openai/gpt-4o-mini", "api_base": srv.url, "api_key": "stand-in", "max_in_flight": cap}
+        kw["wake"] = "every_round"
+        print(f"cap: {n} LLM agents, 1 s latency, cap {cap}, one round, the two ways alternating")
+        for i in range(2 * pairs):
+            name = ("around litellm", "in the transport")[(i + i // 2) % 2]
+            model_call.gated_client = around if name == "around litellm" else gated  # type: ignore[assignment]
+            population(2, 1, **kw).run()  # imports and a first connection: not the round's time
+            s = population(n, 1, **kw)
+            t0 = time.perf_counter()
+            s.run()
+            wall = time.perf_counter() - t0
+            ideal = math.ceil(n / cap) * 1.0
+            print(
+                f"  cap {name}: {wall:.2f} s, ideal {ideal:.1f} s, ideal / measured {ideal / wall:.3f}; "
+                f"load average {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
+    finally:
+        model_call.gated_client = gated  # type: ignore[assignment]
         srv.close()
 
 
@@ -344,7 +384,7 @@ def bench_graph(turns: int = 2000) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("which", nargs="?", default="all", choices=["concurrency", "cpu", "tokens", "graph", "all"])
+    ap.add_argument("which", nargs="?", default="all", choices=["concurrency", "cap", "cpu", "tokens", "graph", "all"])
     ap.add_argument("--base-handler-only", action="store_true", help="concurrency: only litellm's base HTTP handler")
     ap.add_argument("--repeats", type=int, default=5, help="cpu: runs of each path (the median is printed)")
     a = ap.parse_args()
@@ -355,6 +395,8 @@ def main() -> None:
         bench_graph()
     if a.which in ("cpu", "all"):
         bench_cpu(repeats=a.repeats)
+    if a.which == "cap":
+        bench_cap()
     if a.which in ("concurrency", "all"):
         if not a.base_handler_only:
             bench_concurrency(base_handler=False)
