@@ -3,14 +3,18 @@
 Run: .venv/bin/python benchmarks/bench_llm.py [concurrency|cpu|tokens|all]
 
 - concurrency: 1,000 LLM agents against the loopback stand-in server (a separate process) with
-  a fixed 1 s latency and at most 64 calls in flight; efficiency = ideal round time
-  (ceil(calls / cap) x latency) / measured round time, per round.
+  a fixed 1 s latency and at most 64 calls in flight, every agent calling every round, after a
+  warm-up run of 2 agents; efficiency = ideal round time (ceil(calls / cap) x latency) /
+  measured round time, per round.
 - cpu: process CPU seconds of the agents' process (the graph, litellm over HTTP, the protocol
-  check, the record in SQLite with tracing) divided by decisions, at 0 ms model latency; the
-  server runs in another process and is not counted.
+  check, the record in SQLite with tracing) divided by model calls, at 0 ms model latency, every
+  agent calling every round (1,000 calls a run); ``--repeats`` runs of each path, alternating,
+  and their median; the server runs in another process and is not counted.
 - tokens: prompt tokens per decision at 10, 100 and 1,000 agents (mean, median, max of the first attempt
   of each turn, and of all attempts of a turn), and per completed transaction, counted by the stand-in
   with the gpt-4o-mini tokenizer, tool definitions included.
+- cap: the concurrency round (one, 1,000 calls) with the cap taken in the HTTP transport and
+  around the whole litellm call, alternating in one process (the gate switched off for the second).
 The model is the stand-in (not a language model) throughout.
 """
 
@@ -129,9 +133,16 @@ def bench_concurrency(
     os.environ["EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER"] = "true" if base_handler else "false"
     srv = Server("--latency", str(latency))
     try:
-        s = population(
-            n, rounds, model="openai/gpt-4o-mini", api_base=srv.url, api_key="stand-in", max_in_flight=cap, timeout=120
-        )
+        kw: dict[str, Any] = {
+            "model": "openai/gpt-4o-mini",
+            "api_base": srv.url,
+            "api_key": "stand-in",
+            "max_in_flight": cap,
+            "timeout": 120,
+            "wake": "every_round",  # every agent calls every round: the goal's shape (1,000 calls a round)
+        }
+        population(2, 1, **kw).run()  # imports litellm and LangGraph and opens a connection: not a round's time
+        s = population(n, rounds, **kw)
         rows = round_timer(s)
         s.run()
         path = ", litellm's base HTTP handler" if base_handler else ", litellm through the OpenAI SDK"
@@ -144,7 +155,7 @@ def bench_concurrency(
                 f"agents' process CPU {r['cpu']:.1f} s; call time (after the cap) mean {r['lat_mean']:.2f} s, "
                 f"p95 {r['lat_p95']:.2f} s"
             )
-        ideal_n = math.ceil(n / cap) * latency  # round 1 also opens the connections and warms litellm up
+        ideal_n = math.ceil(n / cap) * latency  # round 1 also opens the connections
         print(
             f"  ideal by the issue's formula ceil(N/cap) x latency = {ideal_n:.1f} s; "
             f"server peak in flight {srv.stats()['peak_in_flight']}; load average {os.getloadavg()[0]:.1f} "
@@ -155,6 +166,44 @@ def bench_concurrency(
         srv.close()
 
 
+def bench_cap(n: int = 1000, cap: int = 64, pairs: int = 2) -> None:
+    """The concurrency round with the cap in the HTTP transport and around the whole litellm call, alternating.
+
+    One process, so both see the same load: "around" switches the transport's gate off
+    (``agents.llm.model_call.gated_client`` answers None, this process only), which is how
+    every call took its place before the gate.
+    """
+    from agents.llm import model_call
+
+    gated = model_call.gated_client
+
+    async def around(settings: Any, pool: Any) -> None:
+        return None
+
+    srv = Server("--latency", "1.0")
+    try:
+        kw = {"model": "openai/gpt-4o-mini", "api_base": srv.url, "api_key": "stand-in", "max_in_flight": cap}
+        kw["wake"] = "every_round"
+        print(f"cap: {n} LLM agents, 1 s latency, cap {cap}, one round, the two ways alternating")
+        for i in range(2 * pairs):
+            name = ("around litellm", "in the transport")[(i + i // 2) % 2]
+            model_call.gated_client = around if name == "around litellm" else gated  # type: ignore[assignment]
+            population(2, 1, **kw).run()  # imports and a first connection: not the round's time
+            s = population(n, 1, **kw)
+            t0 = time.perf_counter()
+            s.run()
+            wall = time.perf_counter() - t0
+            ideal = math.ceil(n / cap) * 1.0
+            print(
+                f"  cap {name}: {wall:.2f} s, ideal {ideal:.1f} s, ideal / measured {ideal / wall:.3f}; "
+                f"load average {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
+    finally:
+        model_call.gated_client = gated  # type: ignore[assignment]
+        srv.close()
+
+
 CPU_VARIANTS = (
     ("openai/gpt-4o-mini", False),  # litellm through the OpenAI SDK (the default path)
     ("openai/gpt-4o-mini", True),  # litellm's own HTTP handler: EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER=true
@@ -162,27 +211,39 @@ CPU_VARIANTS = (
 )
 
 
-def bench_cpu(n: int = 200, rounds: int = 5) -> None:
+def bench_cpu(n: int = 200, rounds: int = 5, repeats: int = 5) -> None:
+    """CPU per model call, every agent calling every round; the paths alternate within each repeat."""
     srv = Server()
+    figures: dict[tuple[str, bool], list[float]] = {v: [] for v in CPU_VARIANTS}
+    print(
+        f"cpu: {n} LLM agents x {rounds} rounds, every agent calling every round, over HTTP at 0 ms latency, "
+        f"SQLite record and tracing on; {repeats} repeats, the paths alternating"
+    )
     try:
-        for model, base_handler in CPU_VARIANTS:
-            os.environ["EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER"] = "true" if base_handler else "false"
-            with tempfile.TemporaryDirectory() as d:
-                population(10, 1, f"{d}/warm.db", model=model, api_base=srv.url, api_key="stand-in").run()
-                s = population(n, rounds, f"{d}/cpu.db", model=model, api_base=srv.url, api_key="stand-in")
-                c0, t0 = time.process_time(), time.perf_counter()
-                s.run()
-                cpu, wall = time.process_time() - c0, time.perf_counter() - t0
-            decisions = n * rounds
-            calls = sum(a.spend.calls for a in s.agents.values())
+        with tempfile.TemporaryDirectory() as d:
+            for rep in range(repeats):
+                order = CPU_VARIANTS if rep % 2 == 0 else tuple(reversed(CPU_VARIANTS))
+                for model, base_handler in order:
+                    os.environ["EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER"] = "true" if base_handler else "false"
+                    kw = {"model": model, "api_base": srv.url, "api_key": "stand-in", "wake": "every_round"}
+                    population(10, 1, f"{d}/warm{rep}.db", **kw).run()
+                    s = population(n, rounds, f"{d}/cpu{rep}-{model.split('/')[0]}{base_handler}.db", **kw)
+                    c0 = time.process_time()
+                    s.run()
+                    cpu = time.process_time() - c0
+                    calls = sum(a.spend.calls for a in s.agents.values())
+                    figures[(model, base_handler)].append(cpu / calls * 1000)
+                    path = " with litellm's base HTTP handler" if base_handler else ""
+                    print(
+                        f"  repeat {rep + 1}: {model}{path}: {calls} model calls, {cpu:.2f} CPU s, "
+                        f"{cpu / calls * 1000:.2f} ms per call; load average {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
+        for (model, base_handler), xs in figures.items():
             path = " with litellm's base HTTP handler" if base_handler else ""
             print(
-                f"cpu: {model}{path}, {n} LLM agents x {rounds} rounds over HTTP at 0 ms latency, "
-                "SQLite record and tracing on"
-            )
-            print(
-                f"  {decisions} decisions, {calls} model calls, {cpu:.2f} CPU s, {wall:.2f} wall s; "
-                f"CPU per decision {cpu / decisions * 1000:.2f} ms, per model call {cpu / calls * 1000:.2f} ms"
+                f"  {model}{path}: CPU per model call median {statistics.median(xs):.2f} ms "
+                f"(min {min(xs):.2f}, max {max(xs):.2f}, {len(xs)} repeats)"
             )
     finally:
         os.environ.pop("EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER", None)
@@ -323,8 +384,9 @@ def bench_graph(turns: int = 2000) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("which", nargs="?", default="all", choices=["concurrency", "cpu", "tokens", "graph", "all"])
+    ap.add_argument("which", nargs="?", default="all", choices=["concurrency", "cap", "cpu", "tokens", "graph", "all"])
     ap.add_argument("--base-handler-only", action="store_true", help="concurrency: only litellm's base HTTP handler")
+    ap.add_argument("--repeats", type=int, default=5, help="cpu: runs of each path (the median is printed)")
     a = ap.parse_args()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     if a.which in ("tokens", "all"):
@@ -332,7 +394,9 @@ def main() -> None:
     if a.which in ("graph", "all"):
         bench_graph()
     if a.which in ("cpu", "all"):
-        bench_cpu()
+        bench_cpu(repeats=a.repeats)
+    if a.which == "cap":
+        bench_cap()
     if a.which in ("concurrency", "all"):
         if not a.base_handler_only:
             bench_concurrency(base_handler=False)

@@ -79,6 +79,22 @@ def test_calls_in_flight_never_exceed_the_cap(fresh: ModelServer) -> None:
     assert 2 <= fresh.peak_in_flight <= 3
 
 
+def test_the_cap_is_taken_in_the_transport_and_the_run_closes_its_client(fresh: ModelServer) -> None:
+    from agents.llm.budget import pools_of
+
+    fresh.faults = ServerFaults(latency=0.05)
+    s = _session(fresh, rounds=2, n_buyers=6, n_sellers=4, max_in_flight=2)
+    s.run(1)
+    (pool,) = pools_of(s.shared).values()
+    (client,) = pool._clients.values()  # one OpenAI SDK client for the server, its transport gated
+    assert client.is_closed(), "the run's event loop closed its client when it shut down"
+    assert pool.in_flight == 0 and pool.peak_in_flight == 2 and fresh.peak_in_flight <= 2
+    s.run(1)  # a new run, a new event loop: a new client
+    (again,) = pool._clients.values()
+    assert again is not client and again.is_closed()
+    assert fresh.stats["requests"] >= 20
+
+
 def _faulty_turn(srv: ModelServer, tmp_path, **faults) -> tuple[Session, list[dict]]:
     srv.faults = ServerFaults(seed=1, **faults)
     db = str(tmp_path / "f.db")

@@ -114,6 +114,19 @@ def test_run_with_faults_injected_replays_identically(tmp_path, faulty_stand_in)
     assert report.identical, str(report)
 
 
+def test_two_identical_runs_on_one_faulty_handler_draw_the_same_faults(tmp_path, faulty_stand_in) -> None:
+    """The stand-in draws a fault from the request and its retry number, not from what it saw before."""
+
+    def faults_of(db: str) -> list[tuple]:
+        run_id = _small(db).run().run_id
+        rows = llm_calls(Store(db), run_id)
+        return [(r["round"], r["agent_id"], r["seq"], r["event"], r["fault"], r["request_hash"]) for r in rows]
+
+    first, second = faults_of(str(tmp_path / "one.db")), faults_of(str(tmp_path / "two.db"))
+    assert any(f[4] for f in first), "the handler injects faults"
+    assert first == second
+
+
 def test_fork_of_an_llm_run_replays_its_parent_and_then_replays_itself(tmp_path) -> None:
     register_stand_in(ScriptedStandIn())
     db = str(tmp_path / "fork.db")

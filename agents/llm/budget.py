@@ -108,6 +108,9 @@ class CallPool:
         self._gate_loop: asyncio.AbstractEventLoop | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
+        self._clients: dict[tuple[str, ...], Any] = {}  # model clients of the running loop (model_call.gated_client)
+        self._clients_loop: asyncio.AbstractEventLoop | None = None
+        self._closer: AsyncIterator[None] | None = None
 
     @property
     def semaphore(self) -> asyncio.Semaphore:
@@ -116,6 +119,23 @@ class CallPool:
         if self._semaphore is None or self._loop is not loop:
             self._loop, self._semaphore = loop, asyncio.Semaphore(self.max_in_flight)
         return self._semaphore
+
+    async def client(self, key: tuple[str, ...], make: Any) -> Any:
+        """The client ``make()`` builds for ``key``, one per running event loop (a connection pool is the loop's).
+
+        The loop's clients are closed when it shuts down its async generators (``asyncio.run`` and
+        ``sandbox.loop`` do): an async generator started in the loop holds them and closes them
+        in its ``finally``. A run leaves no connection open behind it.
+        """
+        loop = asyncio.get_running_loop()
+        if self._clients_loop is not loop:
+            self._clients_loop, self._clients = loop, {}
+            self._closer = _close_at_shutdown(self._clients)
+            await self._closer.__anext__()  # started in this loop: the loop's shutdown closes it
+        got = self._clients.get(key)
+        if got is None:
+            got = self._clients[key] = make()
+        return got
 
     @property
     def waiting(self) -> int:
@@ -200,6 +220,18 @@ class CallPool:
             yield
         finally:
             self.semaphore.release()
+
+
+async def _close_at_shutdown(clients: dict[tuple[str, ...], Any]) -> AsyncIterator[None]:
+    """Wait for the loop's shutdown (``shutdown_asyncgens`` closes this generator), then close ``clients``."""
+    try:
+        yield
+    finally:
+        for c in list(clients.values()):
+            try:
+                await c.close()
+            except Exception:  # noqa: BLE001  (closing is best effort: the run is over)
+                pass
 
 
 POOLS = "llm_call_pools"  # the key of the pools in a session's shared dict

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from agents.llm.budget import CallPool, Limits, Spend
 from agents.llm.calls import CallRecord, emit_span, request_hash, tools_hash
 from agents.llm.faults import MAX_ANSWER_CHARS, MAX_TOOL_CALLS, RETRYABLE, cap_answer, checked_usage, classify, cut_note
-from agents.llm.sending import Sent, answer_within, sending
+from agents.llm.sending import Sent, answer_within, gated_http_client, sending
 
 
 def _litellm() -> Any:
@@ -106,6 +106,37 @@ def _cost(resp: Any, model: str) -> float:
     return float(cost) if isinstance(cost, (int, float)) else 0.0
 
 
+async def gated_client(settings: CallSettings, pool: CallPool) -> Any:
+    """An OpenAI SDK client whose transport takes the cap's place only while a request is at the provider.
+
+    For ``openai/...`` models given ``api_base`` and ``api_key`` (a local or hosted
+    OpenAI-compatible server) on litellm's default path (the OpenAI SDK). One client per pool,
+    address, key and event loop, built on litellm's own HTTP client (its aiohttp transport, SSL
+    and proxy settings) with the transports wrapped (``agents.llm.sending.GatedTransport``), and
+    closed when the loop shuts down (``CallPool.client``). None otherwise: the
+    call then holds its place around the whole of litellm's call, as before.
+    """
+    params = settings.params
+    base, key = params.get("api_base"), params.get("api_key")
+    if (
+        not isinstance(base, str)
+        or not isinstance(key, str)
+        or settings.model.split("/", 1)[0] != "openai"
+        or "client" in params
+        or os.environ.get("EXPERIMENTAL_OPENAI_BASE_LLM_HTTP_HANDLER", "").strip().lower() in ("true", "1", "yes")
+    ):
+        return None
+
+    def make() -> Any:
+        from litellm.llms.openai.openai import OpenAIChatCompletion
+        from openai import AsyncOpenAI
+
+        http = gated_http_client(OpenAIChatCompletion._get_async_http_client())  # litellm's own (aiohttp)
+        return AsyncOpenAI(api_key=key, base_url=base, http_client=http, max_retries=0)
+
+    return await pool.client(("openai", base, key), make)
+
+
 def _stop_reason(log: CallLog, settings: CallSettings) -> str | None:
     # Only the agent's own budget is checked per call: its spend grows in its own order. The
     # session budget admits whole turns, in a seeded order (CallPool.admit), never per call,
@@ -144,6 +175,35 @@ def _journal(log: CallLog, rec: CallRecord) -> None:
     """Hand a paid call to the session's journal as it returns (a killed run keeps it; see docs/reliability.md)."""
     if log.journal is not None:
         log.journal(rec)
+
+
+async def _ask(
+    litellm: Any,
+    settings: CallSettings,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    sent: Sent,
+    extra: dict[str, Any],
+) -> tuple[Any, str | None, str | None]:
+    """litellm's answer, or None with the fault kind and error (never raises a model or network problem)."""
+    try:
+        with sending(sent):  # the request's task sees it: litellm's hook (or the transport) marks when it is sent
+            task = asyncio.ensure_future(
+                litellm.acompletion(
+                    model=settings.model,
+                    messages=messages,
+                    tools=tools,
+                    timeout=settings.timeout,
+                    max_retries=0,
+                    num_retries=0,
+                    drop_params=True,
+                    **settings.params,
+                    **extra,
+                )
+            )
+        return await answer_within(task, sent, settings.timeout + 1.0), None, None
+    except Exception as err:  # every model or network failure is a recorded fault, never a crash
+        return None, classify(err), f"{type(err).__name__}: {str(err)[:500]}"
 
 
 async def call_model(
@@ -198,30 +258,20 @@ async def call_model(
             continue  # the recorded retry follows; there is no model to wait for
         litellm = _litellm()
         queued = time.perf_counter()
-        async with pool.place():
-            placed, placed_ns = time.perf_counter(), time.time_ns()
-            sent = Sent()
-            pool.enter()
-            try:
-                with sending(sent):  # the request's task sees it: litellm's hook marks when it is sent
-                    task = asyncio.ensure_future(
-                        litellm.acompletion(
-                            model=settings.model,
-                            messages=messages,
-                            tools=tools,
-                            timeout=settings.timeout,
-                            max_retries=0,
-                            num_retries=0,
-                            drop_params=True,
-                            **settings.params,
-                        )
-                    )
-                resp = await answer_within(task, sent, settings.timeout + 1.0)
-            except Exception as err:  # every model or network failure is a recorded fault, never a crash
-                rec.fault, rec.error = classify(err), f"{type(err).__name__}: {str(err)[:500]}"
-                resp = None
-            finally:
-                pool.leave()
+        client = await gated_client(settings, pool)
+        if client is not None:  # the transport takes the place under the cap, only while the request is out
+            sent = Sent(gate=pool, retry=retry)
+            resp, rec.fault, rec.error = await _ask(litellm, settings, messages, tools, sent, {"client": client})
+            placed, placed_ns = time.perf_counter(), time.time_ns()  # used only if it was never sent
+        else:
+            async with pool.place():
+                placed, placed_ns = time.perf_counter(), time.time_ns()
+                sent = Sent(retry=retry)
+                pool.enter()
+                try:
+                    resp, rec.fault, rec.error = await _ask(litellm, settings, messages, tools, sent, {})
+                finally:
+                    pool.leave()
         # time under the cap and in litellm's worker threads is queueing, not the model's (issue 19)
         t0 = sent.at if sent.at is not None else placed
         start_ns = sent.at_ns if sent.at_ns is not None else placed_ns

@@ -38,7 +38,7 @@ from agents.incentives import policy_from_messages, terms_of
 from agents.llm.compact import decode
 from agents.llm.personas import PERSONAS
 from agents.llm.prompt import CONSTANTS_CLOSE, CONSTANTS_OPEN, OBS_CLOSE, OBS_OPEN, PASS_WORD
-from agents.llm.sending import mark_sent
+from agents.llm.sending import current_retry, mark_sent
 from agents.llm.stand_in_mechanisms import mechanism_trader
 from agents.observation import Observation
 from agents.scripted import ZIC, ZIU, BudgetBuyer, MarkupSeller
@@ -267,10 +267,12 @@ class ScriptedStandIn(CustomLLM):
         plain = [m if isinstance(m, dict) else dict(m) for m in messages]
         seed = optional_params.get("seed")
         key = request_key(plain, seed, model)
-        nth = self._seen.get(key, 0)
-        self._seen[key] = nth + 1
-        if len(self._seen) > 100_000:  # a long run must not grow this without bound
-            self._seen.clear()
+        nth = current_retry()  # the request and its retry number decide the fault: the same in every run
+        if nth is None:  # called outside an agent's call (litellm used directly): count repeats here
+            nth = self._seen.get(key, 0)
+            self._seen[key] = nth + 1
+            if len(self._seen) > 100_000:  # a long run must not grow this without bound
+                self._seen.clear()
         body = answer(model, plain, seed, self.faults, nth, optional_params.get("tools"))
         body["created"] = int(time.time())
         return ModelResponse(**body)

@@ -33,17 +33,25 @@ class NotSent(Exception):
 
 
 class Sent:
-    """The moment one request was sent (``at``: ``time.perf_counter()``, ``at_ns``: ``time.time_ns()``)."""
+    """The moment one request was sent (``at``: ``time.perf_counter()``, ``at_ns``: ``time.time_ns()``).
 
-    def __init__(self) -> None:
+    ``gate``, when set, is the call's ``CallPool``: the request takes its place under the cap in
+    the HTTP transport (``GatedTransport``), only while it is at the provider; litellm's hooks
+    then do not mark it (the transport does, once it has a place).
+    """
+
+    def __init__(self, gate: Any = None, retry: int = 0) -> None:
+        self.retry = retry  # which retry of the same request this is (0: the first try)
         self.loop = asyncio.get_running_loop()
         self.event = asyncio.Event()
         self.at: float | None = None
         self.at_ns: int | None = None
+        self.gate = gate
+        self.at_cap = False  # waiting for a place under the cap in the transport (queueing, unbounded)
 
-    def mark(self) -> None:
+    def mark(self, by_transport: bool = False) -> None:
         """Note that the request is going out now (from any thread; the first mark counts)."""
-        if self.at is not None:
+        if self.at is not None or (self.gate is not None and not by_transport):
             return
         self.at, self.at_ns = time.perf_counter(), time.time_ns()
         try:
@@ -76,6 +84,16 @@ def mark_sent() -> None:
         sent.mark()
 
 
+def current_retry() -> int | None:
+    """Which retry of its request the current call is (0 for the first try), or None outside ``call_model``.
+
+    In-process stand-ins draw their injected faults from the request and this number, so the
+    same run draws the same faults whatever ran on the handler before.
+    """
+    sent = _SENT.get()
+    return None if sent is None else sent.retry
+
+
 async def answer_within(task: asyncio.Future[Any], sent: Sent, timeout: float) -> Any:
     """The result of ``task``, given ``timeout`` seconds from when its request was sent.
 
@@ -85,6 +103,8 @@ async def answer_within(task: asyncio.Future[Any], sent: Sent, timeout: float) -
     waiter = asyncio.ensure_future(sent.event.wait())
     try:
         await asyncio.wait({task, waiter}, timeout=SEND_WAIT * timeout, return_when=asyncio.FIRST_COMPLETED)
+        while not task.done() and sent.at is None and sent.at_cap:  # waiting under the cap, as before any call
+            await asyncio.wait({task, waiter}, timeout=SEND_WAIT * timeout, return_when=asyncio.FIRST_COMPLETED)
         if task.done():
             return task.result()
         if sent.at is None:
@@ -118,3 +138,65 @@ def watch_litellm(litellm: Any) -> None:
 
     litellm.callbacks = [*litellm.callbacks, _SentHook()]
     _WATCHED.add(id(litellm))
+
+
+class GatedTransport:
+    """An httpx transport that holds a place under the call's cap only while its request is at the provider.
+
+    Wraps litellm's own transport (``gated_http_client``). A request made by ``call_model`` with a
+    gate (``Sent.gate``) waits here for a place under the cap, is marked sent, and gives the place
+    back as soon as the answer's body has been read, before the OpenAI SDK and litellm parse it,
+    price it and log it. litellm's request preparation (in its worker thread) and its handling of
+    the answer so run outside the cap: the cap counts requests at the provider, and a place freed
+    by an answer goes at once to a request already prepared. Requests without a gate pass through.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: Any) -> Any:
+        """Send ``request`` through the wrapped transport, under the cap when the call has a gate."""
+        sent = _SENT.get()
+        if sent is None or sent.gate is None:
+            return await self.inner.handle_async_request(request)
+        import httpx
+
+        pool = sent.gate
+        sent.at_cap = True
+        async with pool.place():
+            sent.at_cap = False
+            sent.mark(by_transport=True)
+            pool.enter()
+            try:
+                response = await self.inner.handle_async_request(request)
+                try:
+                    body = b"".join([chunk async for chunk in response.stream])
+                finally:
+                    await response.aclose()
+            finally:
+                pool.leave()
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(body),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        """Close the wrapped transport."""
+        await self.inner.aclose()
+
+    async def __aenter__(self) -> GatedTransport:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+
+def gated_http_client(litellm_client: Any) -> Any:
+    """``litellm_client`` (an ``httpx.AsyncClient`` as litellm builds it) with its transports gated."""
+    litellm_client._transport = GatedTransport(litellm_client._transport)
+    litellm_client._mounts = {
+        k: (GatedTransport(v) if v is not None else None) for k, v in litellm_client._mounts.items()
+    }
+    return litellm_client
