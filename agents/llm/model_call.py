@@ -46,7 +46,7 @@ class RecordedAnswer:
 
 
 class RecordedAnswers(Protocol):
-    """Answers looked up by request hash instead of calling a model (a replay; see sandbox.llm_replay).
+    """Answers looked up by request hash instead of calling a model (a replay; see sandbox.replay.llm).
 
     ``lookup`` may return None: the record does not hold this request and the model is called
     (a resume answers the calls its killed segment paid for, then goes live).

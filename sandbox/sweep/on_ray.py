@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from sandbox.sweep import Cell, run_cell
+from sandbox.sweep.core import Cell, run_cell
 
 
 def _ray() -> Any:

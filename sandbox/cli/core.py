@@ -147,7 +147,7 @@ def demo(
 ) -> None:
     """Run the built-in services market with scripted agents (or LLM agents) and record it."""
     if llm or model:
-        from sandbox.cli_llm import run_llm_demo
+        from sandbox.cli.llm import run_llm_demo
 
         run_llm_demo(db, seed, rounds, model, api_base, max_in_flight, timeout)
     else:
@@ -182,11 +182,11 @@ def scenarios() -> None:
 
 
 # Sub-commands live in their own modules and register themselves on ``app``.
-from sandbox import cli_llm  # noqa: E402,F401,I001  (model-server; demo --llm)
-from sandbox import cli_marketic  # noqa: E402,F401  (marketic, marketic-replay)
-from sandbox import cli_replay  # noqa: E402,F401  (replay, fork, resume, compare, sweep commands)
-from sandbox import cli_traces  # noqa: E402,F401  (the traces command)
-from sandbox import cli_ui  # noqa: E402,F401  (the ui command)
+from sandbox.cli import llm as cli_llm  # noqa: E402,F401,I001  (model-server; demo --llm)
+from sandbox.cli import marketic as cli_marketic  # noqa: E402,F401  (marketic, marketic-replay)
+from sandbox.cli import replay as cli_replay  # noqa: E402,F401  (replay, fork, resume, compare, sweep commands)
+from sandbox.cli import traces as cli_traces  # noqa: E402,F401  (the traces command)
+from sandbox.cli import ui as cli_ui  # noqa: E402,F401  (the ui command)
 
 
 def _click_kinds(err: BaseException) -> set[str]:
@@ -219,7 +219,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     # Run as ``python -m sandbox.cli`` this file is ``__main__``; the sub-command modules
-    # register on ``sandbox.cli.app``, so start that one.
-    from sandbox.cli import main as registered_main
+    # register on ``sandbox.cli.core.app``, so start that one.
+    from sandbox.cli.core import main as registered_main
 
     registered_main()

@@ -23,9 +23,9 @@ from protocols.interventions import Decision, Intervention, Step, decide, is_aut
 from protocols.money import to_micros
 from protocols.safety import SafetyConfig, safety_checks
 from sandbox.record import RoundLog
-from sandbox.safety_breakers import BreakerBoard
-from sandbox.safety_cases import Case
-from sandbox.safety_facts import breaker_rows, market_facts, round_facts
+from sandbox.safety.breakers import BreakerBoard
+from sandbox.safety.cases import Case
+from sandbox.safety.facts import breaker_rows, market_facts, round_facts
 
 if TYPE_CHECKING:
     from sandbox.session import Session

@@ -25,7 +25,7 @@ from typing import Any
 from agents.llm.calls import first_difference, request_hash, request_view, tools_hash
 from agents.llm.model_call import RecordedAnswer
 from agents.llm.sending import mark_sent
-from sandbox.verify import Divergence
+from sandbox.replay.verify import Divergence
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
