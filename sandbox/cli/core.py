@@ -1,115 +1,18 @@
-"""The ``agora`` command: run the demo market, run scenario files, inspect runs."""
+"""The ``agora`` command: run the demo market, run scenario files, list scenarios; ``main``.
+
+The other commands live in the modules of this package and register on ``common.app``.
+"""
 
 from __future__ import annotations
 
-import os
-import time
-from typing import Annotated, Any
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from sandbox.progress import RunProgress
+from sandbox.cli.common import DbOpt, RoundsOpt, SeedOpt, app, console, fail, one_line, print_summary, run_with_progress
 from sandbox.scenario import ScenarioError, load_scenario
-from sandbox.session import RunResult, Session
-from traces.store import DEFAULT_DB, Store, StoreError, StoreUnavailable
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Agora: a sandbox for markets of LLM agents.")
-console = Console()
-
-DbOpt = Annotated[str, typer.Option("--db", help="SQLite file path or database URL.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed (default: the scenario's).")]
-RoundsOpt = Annotated[int | None, typer.Option("--rounds", help="Rounds (default: the scenario's).")]
-
-
-def one_line(message: str) -> str:
-    """``message`` on one line: several mistakes joined by '; ', control characters escaped."""
-    text = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
-
-
-def fail(message: str) -> None:
-    """Print one clear sentence on one line of stderr and exit with status 2."""
-    typer.echo(f"error: {one_line(message)}", err=True)
-    raise typer.Exit(2)
-
-
-def run_with_progress(session: Session) -> tuple[RunResult, float]:
-    """Run a session with a progress bar and the live line of model calls; return the result and wall seconds.
-
-    A store that stays away ends the command with one line on stderr and exit status 3.
-    """
-    t0 = time.perf_counter()
-    try:
-        with RunProgress(session, console=console) as bar:  # rounds, and the model calls within a round
-            result = session.run(progress=bar.update)
-    except StoreUnavailable as err:
-        typer.echo(f"error: {one_line(str(err))}", err=True)
-        raise typer.Exit(3) from None
-    return result, time.perf_counter() - t0
-
-
-def print_summary(result: RunResult, seconds: float, db: str | None) -> None:
-    """The summary table: transactions, volume, efficiency, rejections by reason."""
-    s: dict[str, Any] = result.summary
-    table = Table(title=f"run {result.run_id}", show_header=False)
-    table.add_column("metric", style="bold")
-    table.add_column("value", justify="right")
-    eff = s["efficiency"]
-    rows = [
-        ("rounds", s["rounds"]),
-        ("agents", s["agents"]),
-        ("actions submitted", s["actions"]),
-        ("transactions", s["transactions"]),
-        ("volume", f"{s['volume']:.2f}"),
-        ("mean price", "-" if s["mean_price"] is None else f"{s['mean_price']:.2f}"),
-        ("surplus / max", f"{s['surplus']:.2f} / {s['max_surplus']:.2f}"),
-        ("allocative efficiency", "-" if eff is None else f"{eff:.1%}"),
-        ("fees / fines", f"{s['fees']:.2f} / {s['fines']:.2f}"),
-        ("wall time", f"{seconds:.2f} s"),
-    ]
-    for k, v in rows:
-        table.add_row(k, str(v))
-    console.print(table)
-    print_market(s)
-    rej = Table(title="rejections by reason")
-    rej.add_column("rule")
-    rej.add_column("count", justify="right")
-    for rule, n in sorted(s["rejections"].items(), key=lambda kv: -kv[1]):
-        rej.add_row(rule, str(n))
-    if not s["rejections"]:
-        rej.add_row("(none)", "0")
-    console.print(rej)
-    if s.get("alerts"):
-        alerts = Table(title="safety alerts (kind: open / confirmed / dismissed)")
-        alerts.add_column("kind")
-        alerts.add_column("open / confirmed / dismissed", justify="right")
-        for kind, by in sorted(s["alerts"].items()):
-            alerts.add_row(kind, " / ".join(str(by.get(k, 0)) for k in ("open", "confirmed", "dismissed")))
-        console.print(alerts)
-    if db:
-        console.print(f"record written to [bold]{db}[/] (run id {result.run_id})")
-
-
-def print_market(s: dict[str, Any]) -> None:
-    """The mechanism's own figures (periods, Bertrand benchmarks, claims), when it has any."""
-    extra = s.get("market") or {}
-    if not extra:
-        return
-    table = Table(title=f"{s.get('mechanism', 'market')} mechanism", show_header=False)
-    table.add_column("figure", style="bold")
-    table.add_column("value", justify="right")
-    for key, value in extra.items():
-        if key == "periods":
-            for p in value:
-                eff = "-" if p["efficiency"] is None else f"{p['efficiency']:.1%}"
-                table.add_row(f"period {p['period']}", f"{p['trades']} trades, efficiency {eff}")
-        else:
-            table.add_row(key.replace("_", " "), f"{value:.4f}" if isinstance(value, float) else str(value))
-    console.print(table)
+from sandbox.session import Session
+from traces.store import DEFAULT_DB, Store, StoreError
 
 
 def _run(scenario_ref: str, db: str, seed: int | None, rounds: int | None, store_wait: float = 60.0) -> None:
@@ -181,7 +84,7 @@ def scenarios() -> None:
         console.print(name)
 
 
-# Sub-commands live in their own modules and register themselves on ``app``.
+# Sub-commands live in their own modules and register themselves on ``common.app``.
 from sandbox.cli import llm as cli_llm  # noqa: E402,F401,I001  (model-server; demo --llm)
 from sandbox.cli import marketic as cli_marketic  # noqa: E402,F401  (marketic, marketic-replay)
 from sandbox.cli import replay as cli_replay  # noqa: E402,F401  (replay, fork, resume, compare, sweep commands)
@@ -215,11 +118,3 @@ def main() -> None:
         typer.echo(f"error: {one_line(err.format_message())}{hint}", err=True)  # type: ignore[attr-defined]
         sys.exit(getattr(err, "exit_code", 2))
     sys.exit(code if isinstance(code, int) else 0)
-
-
-if __name__ == "__main__":
-    # Run as ``python -m sandbox.cli`` this file is ``__main__``; the sub-command modules
-    # register on ``sandbox.cli.core.app``, so start that one.
-    from sandbox.cli.core import main as registered_main
-
-    registered_main()

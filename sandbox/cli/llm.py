@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sandbox.cli.core import app, console, fail, print_summary, run_with_progress
+from sandbox.cli.common import app, console, fail, print_summary, run_with_progress
 from sandbox.scenario import Scenario, ScenarioError, load_scenario
 from sandbox.session import Session
 from traces.store import Store, StoreError

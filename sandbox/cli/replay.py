@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sandbox.cli.core import DbOpt, app, console, fail, print_summary
+from sandbox.cli.common import DbOpt, app, console, fail, print_summary
 from sandbox.scenario import ScenarioError
 from traces.store import DEFAULT_DB, Store, StoreError
 

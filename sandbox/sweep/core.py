@@ -249,7 +249,7 @@ def run_sweep(
         if executor == "ray":
             from sandbox.sweep.on_ray import ray_map
 
-            outcomes = ray_map(todo, db_url, scratch, workers, address)
+            outcomes = ray_map(run_cell, todo, db_url, scratch, workers, address)
         elif executor == "local":
             outcomes = _local_map(todo, db_url, scratch, workers)
         else:
