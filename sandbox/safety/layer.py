@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 
 from protocols import semconv as sc
-from protocols import settlement as st
+from protocols import settlement
 from protocols.detectors import Alert, RoundFacts, run_detectors
 from protocols.interventions import Decision, Intervention, Step, decide, is_auto, plan
 from protocols.money import to_micros
@@ -184,7 +184,7 @@ class SafetyLayer(BreakerBoard):
             taken = 0
             if iv.step is Step.FINE:
                 entries = self.session.ledger.post_all(
-                    st.fine(iv.agent, to_micros(iv.amount), market.available_micros(iv.agent)),
+                    settlement.fine(iv.agent, to_micros(iv.amount), market.available_micros(iv.agent)),
                     r,
                     ref=f"alert:{alert_id}",
                 )
