@@ -25,7 +25,8 @@ What it rewrites, in every tracked or new (not ignored) text file except this on
   function) -> ``from sandbox.replay import replay``;
 - file paths: ``sandbox/cli_replay.py`` -> ``sandbox/cli/replay.py``.
 
-A line holding ``restructure: keep`` is left as it is (for prose that names an old path on purpose).
+A line holding ``restructure: keep`` is left as it is (for prose that names an old path on purpose),
+and so are dunder attributes (``sandbox.replay.__name__``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SELF = Path(__file__).resolve()
+EXCLUDE = {SELF, ROOT / "tests" / "test_restructure_script.py"}  # they name the old modules on purpose
 KEEP = "restructure: keep"
 
 # old module -> new module. A package that takes its old module's name is listed with its core module.
@@ -300,7 +302,7 @@ def _dotted_rules(offers: dict[str, set[str]]) -> list[tuple[re.Pattern[str], An
         subs = "|".join(sorted(submodules(pkg) | {core.rsplit(".", 1)[1]}))
         rules.append(
             (
-                re.compile(rf"(?<![\w.]){re.escape(pkg)}\.(?!(?:{subs})\b)([A-Za-z_]\w*)(?!\w)"),
+                re.compile(rf"(?<![\w.]){re.escape(pkg)}\.(?!(?:{subs})\b|__)([A-Za-z_]\w*)(?!\w)"),
                 lambda m, pkg=pkg: f"{home(pkg, m.group(1))}.{m.group(1)}",
             )
         )
@@ -339,7 +341,7 @@ def candidate_files() -> list[Path]:
     out = []
     for name in names:
         p = ROOT / name
-        if p.resolve() == SELF or not p.is_file():
+        if p.resolve() in EXCLUDE or not p.is_file():
             continue
         if p.suffix in TEXT_SUFFIXES or p.name in TEXT_NAMES:
             out.append(p)
