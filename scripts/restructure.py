@@ -25,6 +25,11 @@ What it rewrites, in every tracked or new (not ignored) text file except this on
   function) -> ``from sandbox.replay import replay``;
 - file paths: ``sandbox/cli_replay.py`` -> ``sandbox/cli/replay.py``.
 
+- in the packages' modules: ``from protocols import settlement as st`` -> ``from protocols import
+  settlement`` (and ``st.x`` -> ``settlement.x`` in that file: ``st`` means streamlit), and ``import
+  litellm`` / ``from litellm import X`` -> ``from agents.llm.lite import ...`` (the one module that
+  imports litellm, after setting ``LITELLM_LOCAL_MODEL_COST_MAP``).
+
 A line holding ``restructure: keep`` is left as it is (for prose that names an old path on purpose),
 and so are dunder attributes (``sandbox.replay.__name__``).
 """
@@ -336,6 +341,31 @@ def rewrite_notebook(src: str, offers: dict[str, set[str]], rules: list[tuple[re
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n" if changed else src
 
 
+PACKAGES = ("protocols", "agents", "traces", "sandbox", "ui")
+LITE = ROOT / "agents" / "llm" / "lite.py"
+ST_ALIAS = re.compile(r"^([ \t]*)from protocols import settlement as st[ \t]*$", re.M)
+ST_USE = re.compile(r"(?<![\w.])st\.")
+IMPORT_LITELLM = re.compile(r"^([ \t]*)import litellm[ \t]*$", re.M)
+FROM_LITELLM = re.compile(r"^([ \t]*)from litellm import ([\w, ]+?)[ \t]*$", re.M)
+
+
+def rewrite_conventions(p: Path, src: str) -> str:
+    """The ``st`` alias and the one door to litellm, in the packages' modules."""
+    rel = p.relative_to(ROOT)
+    if rel.parts[0] not in PACKAGES or p.resolve() == LITE:
+        return src
+    if ST_ALIAS.search(src) and "streamlit" not in src:
+        src = ST_USE.sub("settlement.", ST_ALIAS.sub(r"\1from protocols import settlement", src))
+    src = IMPORT_LITELLM.sub(r"\1from agents.llm.lite import litellm", src)
+    offered = bound_names(LITE, "") if LITE.exists() else set()
+
+    def from_lite(m: re.Match[str]) -> str:
+        names = [n.strip() for n in m.group(2).split(",") if n.strip()]
+        return f"{m.group(1)}from agents.llm.lite import {m.group(2)}" if set(names) <= offered else m.group(0)
+
+    return FROM_LITELLM.sub(from_lite, src)
+
+
 def candidate_files() -> list[Path]:
     names = git("ls-files", "--cached", "--others", "--exclude-standard").splitlines()
     out = []
@@ -370,7 +400,7 @@ def rewrite_all(dry: bool, log: list[str]) -> list[Path]:
         else:
             new = rewrite_text(src, rules)
             if p.suffix == ".py":
-                new = rewrite_imports(new, offers, package_of(p))
+                new = rewrite_imports(rewrite_conventions(p, new), offers, package_of(p))
         if new != src:
             changed.append(p)
             log.append(f"rewrite {p.relative_to(ROOT)}")

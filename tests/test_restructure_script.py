@@ -65,3 +65,15 @@ def test_a_module_inside_a_package_imports_from_the_defining_module() -> None:
     r = _script()
     src = "from sandbox.cli import app, console\n"
     assert r.rewrite_imports(src, r.offered(), inside="sandbox.cli") == "from sandbox.cli.common import app, console\n"
+
+
+def test_the_settlement_alias_and_direct_litellm_imports_are_rewritten_in_the_packages() -> None:
+    r = _script()
+    src = "from protocols import settlement as st\nimport litellm\n\nx = st.fine(1)\nfrom litellm import CustomLLM\n"
+    out = r.rewrite_conventions(r.ROOT / "sandbox" / "new_module.py", src)
+    assert out == (
+        "from protocols import settlement\nfrom agents.llm.lite import litellm\n\nx = settlement.fine(1)\n"
+        "from agents.llm.lite import CustomLLM\n"
+    )
+    assert r.rewrite_conventions(r.ROOT / "agents" / "llm" / "lite.py", src) == src  # the door itself
+    assert r.rewrite_conventions(r.ROOT / "tests" / "test_x.py", src) == src  # tests are left as they are
