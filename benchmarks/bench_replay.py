@@ -16,8 +16,8 @@ import tempfile
 import time
 
 from agents.llm import ModelServer, ServerFaults
-from sandbox import Session, replay
-from sandbox.replay import Replayer
+from sandbox import Session
+from sandbox.replay import Replayer, replay
 from sandbox.scenario import parse_scenario
 from traces import Store
 

@@ -238,7 +238,7 @@ def synthetic_deals(store, run_id: str, target: int) -> tuple[int, float]:
 
 def llm_run(store, run_id: str) -> None:
     """A small services market of LLM agents on the offline stand-in model (scripted/auto), traced."""
-    from sandbox.cli_llm import llm_scenario
+    from sandbox.cli.llm import llm_scenario
     from sandbox.scenario import load_scenario
     from sandbox.session import Session
 

@@ -125,7 +125,7 @@ CONTROL_KIND = "agora.control.kind"
 CONTROL_AUTHOR = "agora.control.author"
 CONTROL_OUTCOME = "agora.control.outcome"
 
-# the safety layer: span events on the round span (sandbox/safety.py)
+# the safety layer: span events on the round span (sandbox/safety/layer.py)
 EVENT_ALERT = "safety.alert"
 EVENT_BREAKER = "safety.breaker"
 EVENT_INTERVENTION = "safety.intervention"

@@ -1,16 +1,14 @@
 """The world and the run: ledger, market, sessions, populations, scenarios, the command line.
 
 The only package where state changes; it applies protocol verdicts and writes the record.
+``sandbox.replay`` is the replay package (``from sandbox.replay import replay`` for the function);
+``fork``, ``resume`` and the async forms are re-exported here.
 """
 
-import os
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-from sandbox.ledger import Ledger, LedgerError  # noqa: E402
-from sandbox.replay import afork, areplay, aresume, fork, replay, resume  # noqa: E402  (replay is also the module sandbox.replay)
-from sandbox.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
-from sandbox.session import RunResult, Session  # noqa: E402
+from sandbox.ledger import Ledger, LedgerError
+from sandbox.replay import afork, areplay, aresume, fork, resume
+from sandbox.scenario import Scenario, ScenarioError, load_scenario
+from sandbox.session import RunResult, Session
 
 __all__ = [
     "Ledger",
@@ -24,6 +22,5 @@ __all__ = [
     "aresume",
     "fork",
     "load_scenario",
-    "replay",
     "resume",
 ]

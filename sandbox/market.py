@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from agents.observation import InboxMessage, Private
-from protocols import settlement as st
+from protocols import settlement
 from protocols.actions import (
     Accept,
     ActionBase,
@@ -65,7 +65,7 @@ class Member:
     @property
     def account(self) -> str:
         """The member's ledger account."""
-        return st.account(self.id)
+        return settlement.account(self.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +129,7 @@ class MarketBase(SafetyViewMixin, ABC):
         return m is not None and m.suspended
 
     def available_micros(self, agent_id: str) -> int:
-        return self.ledger.balances.get(st.account(agent_id), 0)
+        return self.ledger.balances.get(settlement.account(agent_id), 0)
 
     def listing(self, listing_id: str) -> Listing | None:
         return self.listings.get(listing_id)
@@ -209,7 +209,7 @@ class MarketBase(SafetyViewMixin, ABC):
         """Register an agent and mint its endowment."""
         member.inbox = deque(maxlen=self._inbox_size)
         self.members[member.id] = member
-        self.ledger.post_all(st.endowment(member.id, member.endowment), self.round, ref=member.id)
+        self.ledger.post_all(settlement.endowment(member.id, member.endowment), self.round, ref=member.id)
 
     def escrow_expected(self) -> int:
         """What escrow must hold: the price of every accepted, undelivered or unreported deal."""
@@ -291,7 +291,7 @@ class Market(MarketBase):
 
     def _accept(self, t: Thread) -> None:
         assert t.price_micros is not None
-        self.ledger.post_all(st.escrow_on_accept(t.buyer, t.price_micros), self.round, ref=t.id)
+        self.ledger.post_all(settlement.escrow_on_accept(t.buyer, t.price_micros), self.round, ref=t.id)
         t.state, t.escrow_micros, t.accepted_round = S.ACCEPTED, t.price_micros, self.round
         self.listings[t.listing_id].reserved += 1
         self.members[t.buyer].units_committed += 1
@@ -303,7 +303,7 @@ class Market(MarketBase):
             self.members[side].threads.pop(t.id, None)
 
     def _settle(self, t: Thread, policy: IncentivePolicy, verification: float | None = None) -> Deal:
-        plan = st.settle(
+        plan = settlement.settle(
             t.buyer,
             t.seller,
             t.escrow_micros,
@@ -318,7 +318,7 @@ class Market(MarketBase):
         price, t.escrow_micros = t.escrow_micros, 0
         if t.score is not None:
             seller = self.members[t.seller]
-            seller.reputation = st.update_reputation(seller.reputation, t.score, policy)
+            seller.reputation = settlement.update_reputation(seller.reputation, t.score, policy)
         self._end(t, S.SETTLED)
         self.members[t.buyer].units_settled += 1
         self.recent_prices.setdefault(t.service, deque(maxlen=8)).append(price / 1e6)
@@ -346,7 +346,7 @@ class Market(MarketBase):
             elif nxt is S.EXPIRED:
                 if t.state is S.ACCEPTED:
                     refunded = t.escrow_micros
-                    self.ledger.post_all(st.refund(t.buyer, refunded), self.round, ref=t.id)
+                    self.ledger.post_all(settlement.refund(t.buyer, refunded), self.round, ref=t.id)
                     t.escrow_micros = 0
                     self.listings[t.listing_id].reserved -= 1
                     self.members[t.buyer].units_committed -= 1

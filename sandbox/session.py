@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from agents.base import Agent, DryRun
 from agents.observation import ObservationLimits, Receipt
 from agents.registry import register, resolve
-from protocols import settlement as st
+from protocols import settlement
 from protocols.actions import ACTION_TYPES, ActionBase
 from protocols.communication import apply_redactions
 from protocols.money import to_micros
@@ -549,14 +549,14 @@ class Session:
             log.deals.append(self._deal_record(deal))
         for aid in sorted(fines):
             taken = self.ledger.post_all(
-                st.fine(aid, fines[aid], self.market.available_micros(aid)), log.round, ref="fine"
+                settlement.fine(aid, fines[aid], self.market.available_micros(aid)), log.round, ref="fine"
             )
             if taken:
                 log.fines += taken[0].amount
                 self.market.members[aid].notices.append(
                     f"fined {taken[0].amount / 1e6:.2f} for rejected actions in round {log.round}"
                 )
-        self.ledger.check(st.ESCROW, self.market.escrow_expected())
+        self.ledger.check(settlement.ESCROW, self.market.escrow_expected())
         for hook in self.hooks.round_end:
             hook(self, log)
         balances = {aid: self.market.available_micros(aid) for aid in self.market.members}

@@ -34,7 +34,7 @@ def record(db: str) -> tuple[str, str, str]:
     s.run()
     red = Session(load_scenario("redteam"), rounds=12, store=db, run_id="redteam-demo")
     red.run()
-    from sandbox.cli_llm import llm_scenario
+    from sandbox.cli.llm import llm_scenario
 
     scenario = llm_scenario(load_scenario("services"), "scripted/auto", {})
     buyer = next(p for p in scenario.population if p.role == "buyer" and p.service == "translation")
@@ -58,7 +58,7 @@ def chat_span(db: str, run_id: str) -> tuple[int, str]:
 
 def serve(db: str) -> tuple[subprocess.Popen, str]:
     """The app on a free loopback port, once it answers its health check."""
-    from sandbox.cli_ui import streamlit_command
+    from sandbox.cli.ui import streamlit_command
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

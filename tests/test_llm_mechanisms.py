@@ -16,7 +16,7 @@ import pytest
 from agents.llm.scripted_model import ScriptedStandIn, register_stand_in
 from protocols.mechanism_table import actions_for, instructions_for
 from sandbox import Session
-from sandbox.cli_llm import llm_scenario
+from sandbox.cli.llm import llm_scenario
 from sandbox.scenario import load_scenario
 from traces import Store
 from traces.llm_calls import llm_calls

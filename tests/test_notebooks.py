@@ -17,8 +17,9 @@ from traces_helpers import tiny
 
 from agents.base import Agent, DryRun
 from agents.observation import Observation
-from sandbox import Session, afork, areplay, aresume, fork, replay, resume
+from sandbox import Session, afork, areplay, aresume, fork, resume
 from sandbox.loop import in_running_loop, run_sync
+from sandbox.replay import replay
 from traces import Store, read, trace_read
 from traces.frames import RunFrames, parse_json, runs
 
@@ -184,7 +185,7 @@ def test_demo_timeout_option_reaches_every_llm_agent(tmp_path, monkeypatch) -> N
     """``agora demo --timeout`` sets the per-call timeout of the LLM agents (a slow local model needs more)."""
     from typer.testing import CliRunner
 
-    import sandbox.cli_llm as cli_llm
+    import sandbox.cli.llm as cli_llm
     from sandbox.cli import app
 
     seen: list[float] = []

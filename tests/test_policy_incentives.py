@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
-from protocols import settlement as st
+from protocols import settlement
 from protocols.policy import IncentivePolicy, policy_diff
 from sandbox.scenario import load_scenario
 from sandbox.session import Session
@@ -53,24 +53,27 @@ def test_fee_fine_api_kept():
     assert p.fine_for("funds") == 0.7 and p.fine_for("schema") == 0.0
 
 
-def _out_of_escrow(plan: st.SettlementPlan) -> int:
-    return sum(x.amount for x in plan.postings if x.source == st.ESCROW)
+def _out_of_escrow(plan: settlement.SettlementPlan) -> int:
+    return sum(x.amount for x in plan.postings if x.source == settlement.ESCROW)
 
 
 def test_settle_full_price_with_fees_taxes_subsidy_and_reward():
     p = IncentivePolicy(fee_rate=0.1, fee_fixed=1.0, tax_rate=0.05, subsidy=2.0, outcome_reward=4.0)
-    plan = st.settle("b", "s", 100_000_000, p, outcome=0.5)
+    plan = settlement.settle("b", "s", 100_000_000, p, outcome=0.5)
     assert plan.payout == 100_000_000 and plan.refund == 0
     assert plan.fee == 10_000_000 + 1_000_000 and plan.tax == 5_000_000
     assert plan.seller_net == 84_000_000
     assert plan.subsidy == 2_000_000 and plan.reward == 2_000_000
     assert _out_of_escrow(plan) == 100_000_000  # escrow always empties
     kinds = {x.kind: (x.source, x.dest) for x in plan.postings}
-    assert kinds["tax"] == (st.ESCROW, st.EXTERNAL) and kinds["subsidy"] == (st.EXTERNAL, "agent:s")
+    assert kinds["tax"] == (settlement.ESCROW, settlement.EXTERNAL) and kinds["subsidy"] == (
+        settlement.EXTERNAL,
+        "agent:s",
+    )
 
 
 def test_fixed_fee_never_exceeds_the_payout():
-    plan = st.settle("b", "s", 500_000, IncentivePolicy(fee_rate=0.0, fee_fixed=2.0))
+    plan = settlement.settle("b", "s", 500_000, IncentivePolicy(fee_rate=0.0, fee_fixed=2.0))
     assert plan.fee == 500_000 and plan.seller_net == 0 and _out_of_escrow(plan) == 500_000
 
 
@@ -81,7 +84,7 @@ def test_fixed_fee_never_exceeds_the_payout():
 def test_outcome_payment_pays_the_share_and_refunds_the_rest(outcome, claim, share):
     cw = 0.0 if claim is None else 0.5
     p = IncentivePolicy(fee_rate=0.0, outcome_payment={"enabled": True, "base_share": 0.5, "claim_weight": cw})
-    plan = st.settle("b", "s", 10_000_000, p, outcome=outcome, claim=claim)
+    plan = settlement.settle("b", "s", 10_000_000, p, outcome=outcome, claim=claim)
     assert plan.payout == round(10_000_000 * share)
     assert plan.refund == 10_000_000 - plan.payout
     assert _out_of_escrow(plan) == 10_000_000
@@ -89,9 +92,9 @@ def test_outcome_payment_pays_the_share_and_refunds_the_rest(outcome, claim, sha
 
 def test_no_report_pays_in_full_and_disabled_rule_ignores_outcomes():
     on = IncentivePolicy(fee_rate=0.0, outcome_payment={"enabled": True, "base_share": 0.2})
-    assert st.settle("b", "s", 1_000, on).payout == 1_000
+    assert settlement.settle("b", "s", 1_000, on).payout == 1_000
     off = IncentivePolicy(fee_rate=0.0)
-    assert st.settle("b", "s", 1_000, off, outcome=0.0).payout == 1_000
+    assert settlement.settle("b", "s", 1_000, off, outcome=0.0).payout == 1_000
 
 
 def test_claim_score_is_proper_truth_maximises_expected_payment():
@@ -100,7 +103,7 @@ def test_claim_score_is_proper_truth_maximises_expected_payment():
     for q in (0.2, 0.5, 0.9):
 
         def expected(c: float, q: float = q) -> float:
-            return q * st.outcome_share(p, 1.0, c) + (1 - q) * st.outcome_share(p, 0.0, c)
+            return q * settlement.outcome_share(p, 1.0, c) + (1 - q) * settlement.outcome_share(p, 0.0, c)
 
         best = max((i / 100 for i in range(101)), key=expected)
         assert math.isclose(best, q, abs_tol=0.011)
@@ -108,21 +111,21 @@ def test_claim_score_is_proper_truth_maximises_expected_payment():
 
 def test_report_bonus_scores_report_against_verification():
     p = IncentivePolicy(outcome_payment={"enabled": True, "report_bonus": 2.0})
-    assert st.settle("b", "s", 1_000, p, outcome=1.0, report=1.0, verification=1.0).bonus == 2_000_000
-    assert st.settle("b", "s", 1_000, p, outcome=0.0, report=0.0, verification=1.0).bonus == 0
-    assert st.settle("b", "s", 1_000, p, outcome=1.0, report=1.0).bonus == 0  # nothing to verify against
+    assert settlement.settle("b", "s", 1_000, p, outcome=1.0, report=1.0, verification=1.0).bonus == 2_000_000
+    assert settlement.settle("b", "s", 1_000, p, outcome=0.0, report=0.0, verification=1.0).bonus == 0
+    assert settlement.settle("b", "s", 1_000, p, outcome=1.0, report=1.0).bonus == 0  # nothing to verify against
 
 
 def test_reputation_update_and_ranking():
     p = IncentivePolicy(reputation={"prior": 0.5, "alpha": 0.5, "weight": 1.0})
-    r = st.update_reputation(None, 1.0, p)
-    assert r == 0.75 and st.update_reputation(r, 0.0, p) == 0.375
-    assert st.update_reputation(0.2, 7.0, p) == 0.6  # scores are clipped to [0, 1]
+    r = settlement.update_reputation(None, 1.0, p)
+    assert r == 0.75 and settlement.update_reputation(r, 0.0, p) == 0.375
+    assert settlement.update_reputation(0.2, 7.0, p) == 0.6  # scores are clipped to [0, 1]
     # a cheaper listing with bad reputation ranks behind a dearer one with good reputation
-    assert st.rank_price(10.0, 0.0, p) > st.rank_price(15.0, 1.0, p)
-    assert st.rank_price(10.0, None, p) == 15.0
+    assert settlement.rank_price(10.0, 0.0, p) > settlement.rank_price(15.0, 1.0, p)
+    assert settlement.rank_price(10.0, None, p) == 15.0
     flat = IncentivePolicy()
-    assert st.rank_price(10.0, 0.0, flat) == 10.0
+    assert settlement.rank_price(10.0, 0.0, flat) == 10.0
 
 
 def test_live_policy_change_takes_effect_at_the_next_round(tmp_path):

@@ -19,7 +19,8 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from agents.llm.scripted_model import ScriptedStandIn, register_stand_in
-from sandbox import Session, replay, resume
+from sandbox import Session, resume
+from sandbox.replay import replay
 from sandbox.scenario import parse_scenario
 from traces import Store, read
 from traces.llm_calls import journal, llm_calls

@@ -274,7 +274,7 @@ def test_a_model_that_hangs_after_the_request_is_sent_times_out_with_a_sentence(
 
 def test_a_run_recorded_without_the_cap_still_replays(tmp_path) -> None:
     """Runs recorded before every call carried max_tokens replay with the cap they had (none)."""
-    from sandbox import replay
+    from sandbox.replay import replay
 
     db = str(tmp_path / "old.db")
     s = Session(seed=4, rounds=2, store=db)

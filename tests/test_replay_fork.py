@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from sandbox import Session, fork, load_scenario, replay
-from sandbox.compare import compare_figure, compare_runs, first_different_round, save_figure
-from sandbox.replay import ReplayError
+from sandbox import Session, fork, load_scenario
+from sandbox.replay import ReplayError, replay
+from sandbox.replay.compare import compare_figure, compare_runs, first_different_round, save_figure
 from traces import Store, read
 
 

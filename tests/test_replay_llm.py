@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from agents.llm.calls import request_hash
-from sandbox import Session, replay
+from sandbox import Session
+from sandbox.replay import replay
 from sandbox.scenario import parse_scenario
 from traces import Store
 

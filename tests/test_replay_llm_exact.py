@@ -12,9 +12,10 @@ import pytest
 
 from agents.llm.calls import canonical_messages, first_difference, request_hash
 from agents.llm.scripted_model import Faults, ScriptedStandIn, register_stand_in
-from sandbox import Session, fork, replay
-from sandbox.cli_llm import llm_scenario
-from sandbox.llm_replay import describe_difference
+from sandbox import Session, fork
+from sandbox.cli.llm import llm_scenario
+from sandbox.replay import replay
+from sandbox.replay.llm import describe_difference
 from sandbox.scenario import load_scenario
 from traces import Store
 from traces.llm_calls import llm_calls

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from sandbox import Session, load_scenario, replay, resume
-from sandbox.replay import ReplayError
+from sandbox import Session, load_scenario, resume
+from sandbox.replay import ReplayError, replay
 from traces import Store, read
 from traces.control import commands, submit_command
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from sandbox import Session, replay
+from sandbox import Session
+from sandbox.replay import replay
 from sandbox.scenario import parse_scenario
 from traces import Store
 from traces.control import commands, submit_command

@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from sandbox import load_scenario, replay
+from sandbox import load_scenario
+from sandbox.replay import replay
 from sandbox.scenario import ScenarioError
 from sandbox.sweep import SweepSpec, load_result, load_sweep, run_sweep
-from sandbox.sweep_report import sweep_figure, sweep_table
+from sandbox.sweep.report import sweep_figure, sweep_table
 from traces import Store, read
 from traces.history import delete_run
 from traces.sweeps import sweep_runs

@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import text
 
 from protocols.detectors import Alert, Severity
-from sandbox import Session, replay
-from sandbox.safety_cases import Case
+from sandbox import Session
+from sandbox.replay import replay
+from sandbox.safety.cases import Case
 from sandbox.scenario import parse_scenario
 from traces import Store
 from traces import alerts as alert_store

@@ -9,7 +9,8 @@ from agents.llm import LLMAgent
 from agents.observation import InboxMessage, Observation, Private, Receipt, ThreadInfo
 from agents.wake import EVERY_ROUND, WakeRule, WakeState, wake_reason
 from protocols.actions import PostService
-from sandbox import Session, replay
+from sandbox import Session
+from sandbox.replay import replay
 from sandbox.scenario import parse_scenario
 from traces import Store
 from traces import trace_read as read

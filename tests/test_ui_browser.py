@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from sandbox.cli_ui import streamlit_command
+from sandbox.cli.ui import streamlit_command
 from traces import audit, control, read
 from traces.store import Store
 
@@ -168,7 +168,7 @@ def test_fee_changed_in_the_browser_is_applied_by_the_live_session(live: dict) -
 LLM_RUN = "e2e-llm"
 RECORD_LLM = """
 import sys
-from sandbox.cli_llm import llm_scenario
+from sandbox.cli.llm import llm_scenario
 from sandbox.scenario import load_scenario
 from sandbox.session import Session
 scenario = llm_scenario(load_scenario("services"), "scripted/auto", {})  # the offline stand-in model
@@ -190,7 +190,7 @@ def click_row(page, table, row: int) -> None:
 @pytest.fixture
 def llm_app(tmp_path: pathlib.Path):
     """A finished run of LLM agents on the stand-in model, and the app serving it on loopback."""
-    pytest.importorskip("sandbox.cli_llm", reason="the LLM-agent demo is not installed")
+    pytest.importorskip("sandbox.cli.llm", reason="the LLM-agent demo is not installed")
     db = str(tmp_path / "llm.db")
     subprocess.run([sys.executable, "-c", RECORD_LLM, db, LLM_RUN], check=True, capture_output=True)
     port = free_port()

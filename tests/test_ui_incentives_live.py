@@ -80,8 +80,8 @@ def test_fee_raised_on_the_page_lowers_the_next_rounds_trades(app_env: str) -> N
 def test_incentives_page_shows_the_last_sweeps_measured_effect_next_to_each_field(
     app_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sandbox import sweep
     from sandbox.sweep import SweepSpec, run_cell, run_sweep
+    from sandbox.sweep import core as sweep
 
     # the cells run in this process (the worker pool is not what this test is about)
     monkeypatch.setattr(sweep, "_local_map", lambda todo, db, scratch, w: ((c, run_cell(c, db, scratch)) for c in todo))

@@ -24,7 +24,7 @@ RUN = "ui-llm"
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A small services market played by LLM agents on the scripted stand-in model."""
-    cli_llm = pytest.importorskip("sandbox.cli_llm", reason="the LLM-agent issue's demo is not installed")
+    cli_llm = pytest.importorskip("sandbox.cli.llm", reason="the LLM-agent issue's demo is not installed")
     db = str(tmp_path_factory.mktemp("uillm") / "llm.db")
     scenario = cli_llm.llm_scenario(load_scenario("services"), "scripted/auto", {})
     buyer = next(s for s in scenario.population if s.role == "buyer" and s.service == "translation")

@@ -336,7 +336,7 @@ def test_agora_ui_serves_the_installed_app_on_loopback(recorded: dict) -> None:
     from typer.testing import CliRunner
 
     from sandbox.cli import app
-    from sandbox.cli_ui import app_file, streamlit_command
+    from sandbox.cli.ui import app_file, streamlit_command
 
     assert app_file() == UI / "app.py"
     cmd, env = streamlit_command(recorded["db"], "127.0.0.1", 8599)

@@ -14,6 +14,7 @@ from sandbox.scenario import load_scenario
 from sandbox.session import Session
 from traces import control, read
 from traces.store import Store
+from ui.pages import PAGES
 
 UI = pathlib.Path(__file__).resolve().parents[1] / "ui"
 PG = os.environ.get("AGORA_TEST_PG_URL")
@@ -32,7 +33,7 @@ def test_pages_read_and_write_a_postgresql_store(monkeypatch: pytest.MonkeyPatch
 
     st.cache_data.clear()
     txs = read.transactions(store, run_id)
-    for page in ("market", "transactions", "agent_story", "replay", "incentives"):
+    for page in [p.file for p in PAGES]:  # every page of the app, from the one list
         at = AppTest.from_file(str(UI / "views" / f"{page}.py"), default_timeout=60)
         at.session_state["agora.run"] = run_id
         at.session_state["agora.author"] = "pg-paula"

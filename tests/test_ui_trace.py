@@ -28,7 +28,7 @@ LLM, SCRIPTED = "ui-trace-llm", "ui-trace-scripted"
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    cli_llm = pytest.importorskip("sandbox.cli_llm", reason="the LLM-agent demo is not installed")
+    cli_llm = pytest.importorskip("sandbox.cli.llm", reason="the LLM-agent demo is not installed")
     db = str(tmp_path_factory.mktemp("uitrace") / "trace.db")
     scenario = cli_llm.llm_scenario(load_scenario("services"), "scripted/auto", {})
     buyer = next(s for s in scenario.population if s.role == "buyer" and s.service == "translation")

@@ -15,7 +15,9 @@ from sqlalchemy import Integer, Table, delete, insert, select, update
 from sqlmodel import SQLModel
 
 from traces.control import ControlRow
+from traces.llm_calls import LLMCallRow
 from traces.schema import ActionRow, LedgerEntryRow, PolicyVersionRow, RoundRow, RunRow, TransactionRow
+from traces.spans import counts_row, stored_count, write_spans
 from traces.store import Store
 
 # Columns that legitimately differ between a run and its replay (fresh span ids, wall clock).
@@ -60,8 +62,6 @@ def transactions_by_round(store: Store, run_id: str) -> dict[int, list[Any]]:
 
 def llm_calls_by_round(store: Store, run_id: str) -> dict[int, list[Any]]:
     """Recorded LLM call records of a run grouped by round, by agent then sequence."""
-    from traces.llm_calls import LLMCallRow
-
     t = LLMCallRow.__table__
     return _by_round(_all(store, select(t).where(t.c.run_id == run_id).order_by(t.c.round, t.c.agent_id, t.c.seq)))
 
@@ -96,8 +96,7 @@ def reopen_commands(store: Store, run_id: str, after_round: int) -> int:
 
 
 def _run_tables() -> list[Table]:
-    from traces import tables  # noqa: F401  (every table module, so the metadata is complete)
-
+    # the metadata is complete: traces/__init__.py imports every table module
     return [t for t in SQLModel.metadata.sorted_tables if "run_id" in t.c]
 
 
@@ -160,8 +159,6 @@ def rebase_span_counts(store: Store, run_id: str) -> int:
     counts behind the spans its committed rounds hold. Those spans are in the record; a
     resumed segment's counts must start from them, or its loss check would see extra rows.
     """
-    from traces.spans import counts_row, stored_count, write_spans
-
     held = stored_count(store, run_id)
     prev = counts_row(store, run_id)
     base = prev.stored if prev is not None else 0

@@ -319,8 +319,7 @@ class Store:
         except (ArgumentError, NoSuchModuleError, ValueError, ImportError) as err:
             reason = " ".join(str(err).split())[:200]
             raise StoreError(f"'{shown}' is not a database URL Agora can use ({reason}); {usable}") from None
-        from traces import tables  # noqa: F401  (every table module, so create_all sees them all)
-
+        # every table module is imported by traces/__init__.py, so create_all sees them all
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", self._sqlite_pragmas)
         try:

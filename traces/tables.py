@@ -1,6 +1,7 @@
 """Imports every module that defines tables, so ``create_all`` creates the whole schema.
 
-A new table module adds one import here.
+A new table module adds one import here; the package's ``__init__`` imports this module, so
+every table is known before a store opens (the store itself imports no table module).
 """
 
 from traces import control, schema  # noqa: F401,I001  (one import line per table module, appended)

@@ -8,7 +8,6 @@ the fault recorded. Each attempt (a retry included) is its own record, with its 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 from collections.abc import Callable
@@ -23,8 +22,7 @@ from agents.llm.sending import Sent, answer_within, gated_http_client, sending
 
 def _litellm() -> Any:
     """litellm, imported on first use: it takes seconds to import and must not try the network."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
+    from agents.llm.lite import litellm
 
     litellm.suppress_debug_info = True  # its help banners would interleave with the run's output
     from agents.llm.sending import watch_litellm
@@ -46,7 +44,7 @@ class RecordedAnswer:
 
 
 class RecordedAnswers(Protocol):
-    """Answers looked up by request hash instead of calling a model (a replay; see sandbox.llm_replay).
+    """Answers looked up by request hash instead of calling a model (a replay; see sandbox.replay.llm).
 
     ``lookup`` may return None: the record does not hold this request and the model is called
     (a resume answers the calls its killed segment paid for, then goes live).

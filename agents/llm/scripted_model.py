@@ -22,20 +22,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import time
 from dataclasses import dataclass
 from typing import Any
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-import litellm
-from litellm import CustomLLM, ModelResponse
-
 from agents.base import Agent
 from agents.incentives import policy_from_messages, terms_of
 from agents.llm.compact import decode
+from agents.llm.lite import CustomLLM, ModelResponse, litellm
 from agents.llm.personas import PERSONAS
 from agents.llm.prompt import CONSTANTS_CLOSE, CONSTANTS_OPEN, OBS_CLOSE, OBS_OPEN, PASS_WORD
 from agents.llm.sending import current_retry, mark_sent

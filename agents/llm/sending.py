@@ -130,7 +130,7 @@ def watch_litellm(litellm: Any) -> None:
     """Register (once) the litellm callback that marks a request sent right before it goes out."""
     if id(litellm) in _WATCHED:
         return
-    from litellm.integrations.custom_logger import CustomLogger
+    from agents.llm.lite import CustomLogger
 
     class _SentHook(CustomLogger):  # type: ignore[misc]
         def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:

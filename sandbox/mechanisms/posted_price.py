@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocols import settlement as st
+from protocols import settlement
 from protocols.actions import ActionBase, BuyNow, SetPrice
 from protocols.dialogue import Deadlines
 from protocols.logit import LogitDemand, collusion_index, monopoly_prices, nash_prices
@@ -125,11 +125,13 @@ class PostedPriceMarket(Market):
         for f, p, qi, ci in zip(firms, prices, q, d.c, strict=True):
             revenue = to_micros(p * qi * size)
             self.ledger.post_all(
-                [Posting(EXTERNAL, st.account(f), revenue, "sales")] if revenue > 0 else [], self.round, ref=f
+                [Posting(EXTERNAL, settlement.account(f), revenue, "sales")] if revenue > 0 else [], self.round, ref=f
             )
             burn = min(to_micros(ci * qi * size), self.available_micros(f))
             self.ledger.post_all(
-                [Posting(st.account(f), EXTERNAL, burn, "production_cost")] if burn > 0 else [], self.round, ref=f
+                [Posting(settlement.account(f), EXTERNAL, burn, "production_cost")] if burn > 0 else [],
+                self.round,
+                ref=f,
             )
             self.lowest_seen[f] = min(self.lowest_seen.get(f, p), p)
         b = self.benchmarks()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from protocols import settlement as st
+from protocols import settlement
 from protocols.policy import IncentivePolicy
 from protocols.state import Thread, ThreadState
 from sandbox.market import Deal, MarketBase
@@ -32,8 +32,8 @@ def trade_now(
     t = Thread(f"T{market._thread_seq}", listing_id, buyer, seller, service, ThreadState.SETTLED, r, r)
     t.price_micros, t.proposer, t.accepted_round, t.moves = price, buyer, r, 1
     market.threads[t.id] = t
-    market.ledger.post_all(st.escrow_on_accept(buyer, price), r, ref=t.id)
-    plan = st.settle(buyer, seller, price, policy)
+    market.ledger.post_all(settlement.escrow_on_accept(buyer, price), r, ref=t.id)
+    plan = settlement.settle(buyer, seller, price, policy)
     market.ledger.post_all(plan.postings, r, ref=t.id)
     market.members[buyer].units_settled += 1
     market.recent_prices.setdefault(service, deque(maxlen=8)).append(price / 1e6)

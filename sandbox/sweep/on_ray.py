@@ -2,17 +2,19 @@
 
 Ray is an optional dependency (``pip install 'agora-sandbox[ray]'``). With no address, Ray
 starts a local cluster on this machine; with ``address`` (or ``RAY_ADDRESS``) it joins an
-existing one, whose workers need Agora installed. Each task runs ``sweep.run_cell``: it
+existing one, whose workers need Agora installed. Each task runs the ``run_cell`` it is given
+(``sandbox.sweep.core.run_cell``, passed in so this module does not import the core back): it
 writes straight into a shared PostgreSQL store, or returns its rows for the driver to merge.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from sandbox.sweep import Cell, run_cell
+if TYPE_CHECKING:
+    from sandbox.sweep.core import Cell
 
 
 def _ray() -> Any:
@@ -24,9 +26,14 @@ def _ray() -> Any:
 
 
 def ray_map(
-    todo: list[Cell], db_url: str | None, scratch: str, workers: int | None, address: str | None
+    run_cell: Callable[[Cell, str | None, str], dict[str, Any]],
+    todo: list[Cell],
+    db_url: str | None,
+    scratch: str,
+    workers: int | None,
+    address: str | None,
 ) -> Iterator[tuple[Cell, dict[str, Any]]]:
-    """Yield (cell, outcome) as Ray tasks finish."""
+    """Yield (cell, outcome) as Ray tasks running ``run_cell`` finish."""
     ray = _ray()
     started_here = not ray.is_initialized()
     if started_here:

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sandbox.cli import DbOpt, app, console, fail, print_summary
+from sandbox.cli.common import DbOpt, app, console, fail, print_summary
 from sandbox.scenario import ScenarioError
 from traces.store import DEFAULT_DB, Store, StoreError
 
@@ -64,9 +64,9 @@ def fork(
     html: HtmlOpt = None,
 ) -> None:
     """Fork a run at round K with another policy, and compare it with its parent."""
-    from sandbox.compare import compare_figure, compare_runs, save_figure
     from sandbox.replay import ReplayError
     from sandbox.replay import fork as do_fork
+    from sandbox.replay.compare import compare_figure, compare_runs, save_figure
 
     store = _open(db)
     t0 = time.perf_counter()
@@ -112,7 +112,7 @@ def _print_compare(store: Store, df: object, runs: list[str], title: str) -> Non
     """Run totals side by side, then the first round whose metrics differ."""
     import json
 
-    from sandbox.compare import first_different_round
+    from sandbox.replay.compare import first_different_round
     from traces import read
 
     summaries = {}
@@ -144,7 +144,7 @@ def compare(
     html: HtmlOpt = None,
 ) -> None:
     """Compare runs side by side (per-round metrics), optionally as a plot."""
-    from sandbox.compare import DEFAULT_METRICS, compare_figure, compare_runs, save_figure
+    from sandbox.replay.compare import DEFAULT_METRICS, compare_figure, compare_runs, save_figure
 
     store = _open(db)
     chosen = tuple(m.strip() for m in metrics.split(",")) if metrics else DEFAULT_METRICS
@@ -168,7 +168,7 @@ def sweep(
 ) -> None:
     """Run a grid of policy parameters times seeds, and summarise it."""
     from sandbox.sweep import load_sweep, run_sweep
-    from sandbox.sweep_report import sweep_figure, sweep_table
+    from sandbox.sweep.report import sweep_figure, sweep_table
 
     if executor not in ("local", "ray"):
         fail(f"unknown executor '{executor}'; use --executor local or --executor ray")
@@ -200,7 +200,7 @@ def sweep(
     for r in failed[:5]:
         console.print(f"[red]failed[/] {r['run_id']}: {r['error']}", highlight=False)
     out = html or f"{result.sweep_id}.html"
-    from sandbox.compare import save_figure
+    from sandbox.replay.compare import save_figure
 
     save_figure(sweep_figure(result), out)
     console.print(f"plot written to [bold]{out}[/]")

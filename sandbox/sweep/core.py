@@ -247,9 +247,9 @@ def run_sweep(
     rows: list[SweepRunRow] = []
     with tempfile.TemporaryDirectory(prefix="agora-sweep-") as scratch:
         if executor == "ray":
-            from sandbox.sweep_ray import ray_map
+            from sandbox.sweep.on_ray import ray_map
 
-            outcomes = ray_map(todo, db_url, scratch, workers, address)
+            outcomes = ray_map(run_cell, todo, db_url, scratch, workers, address)
         elif executor == "local":
             outcomes = _local_map(todo, db_url, scratch, workers)
         else:

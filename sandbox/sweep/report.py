@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from sandbox.sweep import SweepResult
+from sandbox.sweep.core import SweepResult
 
 
 def _num(v: Any) -> str:

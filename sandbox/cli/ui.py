@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from sandbox.cli import DbOpt, app, console, fail
+from sandbox.cli.common import DbOpt, app, console, fail
 from traces.store import DEFAULT_DB, Store, StoreError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

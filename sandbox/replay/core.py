@@ -23,7 +23,9 @@ from typing import Any
 import yaml
 
 from protocols.policy import IncentivePolicy
-from sandbox.llm_replay import (
+from sandbox.loop import run_sync
+from sandbox.record import RoundLog
+from sandbox.replay.llm import (
     JournalAnswers,
     RecordedModel,
     llm_agents,
@@ -31,12 +33,10 @@ from sandbox.llm_replay import (
     route_agents,
     stand_in_agents,
 )
-from sandbox.loop import run_sync
-from sandbox.record import RoundLog
+from sandbox.replay.verify import CheckingRecorder, Divergence, RecordChecker, ReplayDiverged
 from sandbox.scenario import Scenario
 from sandbox.session import RunResult, Session
 from sandbox.tracing import session_tracer
-from sandbox.verify import CheckingRecorder, Divergence, RecordChecker, ReplayDiverged
 from traces import history, read
 from traces.llm_calls import journal
 from traces.llm_calls import llm_calls as recorded_calls

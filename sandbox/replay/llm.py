@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import re
 import time
 import uuid
@@ -25,9 +24,7 @@ from typing import Any
 from agents.llm.calls import first_difference, request_hash, request_view, tools_hash
 from agents.llm.model_call import RecordedAnswer
 from agents.llm.sending import mark_sent
-from sandbox.verify import Divergence
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+from sandbox.replay.verify import Divergence
 
 NOT_RECORDED = "replay: this request is not in the record (see the replay report)"
 SAMPLING = ("temperature", "top_p", "max_tokens", "seed", "tool_choice", "parallel_tool_calls")
@@ -35,7 +32,7 @@ SAMPLING = ("temperature", "top_p", "max_tokens", "seed", "tool_choice", "parall
 
 def _fault_error(fault: str, message: str, model: str) -> Exception:
     """An exception the agent classifies as the recorded fault kind."""
-    import litellm
+    from agents.llm.lite import litellm
 
     provider = model.split("/", 1)[0]
     if fault == "rate_limited":
@@ -95,8 +92,7 @@ class RecordedModel:
     # --- litellm wiring -----------------------------------------------------------------
     def install(self) -> str:
         """Register the provider with litellm; returns its name for ``custom_llm_provider``."""
-        import litellm
-        from litellm import CustomLLM
+        from agents.llm.lite import CustomLLM, litellm
 
         outer = self
 
@@ -121,7 +117,7 @@ class RecordedModel:
 
     def uninstall(self) -> None:
         """Remove the provider from litellm."""
-        import litellm
+        from agents.llm.lite import litellm
 
         litellm.custom_provider_map = [p for p in litellm.custom_provider_map if p.get("provider") != self.provider]
 
@@ -165,7 +161,7 @@ class RecordedModel:
             self.lookup_seconds += time.perf_counter() - t0
 
     def _answer(self, model: str, messages: list[Any], optional_params: Mapping[str, Any]) -> Any:
-        from litellm import ModelResponse
+        from agents.llm.lite import ModelResponse
 
         mark_sent()  # answered in process (agents.llm.sending)
 

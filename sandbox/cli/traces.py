@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from protocols import semconv as sc
-from sandbox.cli import DbOpt, app, console, fail
+from sandbox.cli.common import DbOpt, app, console, fail
 from traces import read, trace_read
 from traces.llm_calls import journal
 from traces.store import DEFAULT_DB, Store, StoreError

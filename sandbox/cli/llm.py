@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sandbox.cli import app, console, fail, print_summary, run_with_progress
+from sandbox.cli.common import app, console, fail, print_summary, run_with_progress
 from sandbox.scenario import Scenario, ScenarioError, load_scenario
 from sandbox.session import Session
 from traces.store import Store, StoreError
@@ -41,8 +41,7 @@ def preflight(model: str, api_base: str | None, api_key: str | None) -> str | No
     """Why ``model`` cannot be used now, in one sentence, or None when a one-token call works."""
     if model.startswith("scripted/"):
         return None
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
+    from agents.llm.lite import litellm
 
     litellm.suppress_debug_info = True
     missing = litellm.validate_environment(model, api_base=api_base).get("missing_keys") or []

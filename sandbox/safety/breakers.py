@@ -1,6 +1,6 @@
 """The safety layer's circuit breakers as a session steps them: per agent, per service, market, session.
 
-``BreakerBoard`` is the part of ``sandbox.safety.SafetyLayer`` that feeds each breaker its
+``BreakerBoard`` is the part of ``sandbox.safety.layer.SafetyLayer`` that feeds each breaker its
 round's count of bad events (from the round's records, the market's activity counters, the
 mechanism's prices and the LLM agents' spend), records transitions and tells the agents.
 The state machine itself is ``protocols.breakers``.

@@ -35,7 +35,7 @@ from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, Sta
 from protocols import semconv as sc
 from protocols.money import to_micros
 from protocols.trusted import field_or_none
-from sandbox.tracing_off import NoTracer
+from sandbox.tracing.off import NoTracer
 from traces.otel import RunTrace, SpanCounts, TraceLossError, TraceStoreError, Tracing
 from traces.spans import direct_row
 

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 
 from protocols import semconv as sc
-from protocols import settlement as st
+from protocols import settlement
 from protocols.detectors import Alert, RoundFacts, run_detectors
 from protocols.interventions import Decision, Intervention, Step, decide, is_auto, plan
 from protocols.money import to_micros
 from protocols.safety import SafetyConfig, safety_checks
 from sandbox.record import RoundLog
-from sandbox.safety_breakers import BreakerBoard
-from sandbox.safety_cases import Case
-from sandbox.safety_facts import breaker_rows, market_facts, round_facts
+from sandbox.safety.breakers import BreakerBoard
+from sandbox.safety.cases import Case
+from sandbox.safety.facts import breaker_rows, market_facts, round_facts
 
 if TYPE_CHECKING:
     from sandbox.session import Session
@@ -184,7 +184,7 @@ class SafetyLayer(BreakerBoard):
             taken = 0
             if iv.step is Step.FINE:
                 entries = self.session.ledger.post_all(
-                    st.fine(iv.agent, to_micros(iv.amount), market.available_micros(iv.agent)),
+                    settlement.fine(iv.agent, to_micros(iv.amount), market.available_micros(iv.agent)),
                     r,
                     ref=f"alert:{alert_id}",
                 )

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sandbox.cli import DbOpt, app, console, fail
+from sandbox.cli.common import DbOpt, app, console, fail
 from traces.store import DEFAULT_DB, Store, StoreError
 
 
