@@ -8,6 +8,7 @@ the fault recorded. Each attempt (a retry included) is its own record, with its 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from collections.abc import Callable
