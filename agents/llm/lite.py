@@ -13,5 +13,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm  # noqa: E402
 from litellm import CustomLLM, ModelResponse  # noqa: E402
 from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
+from litellm.llms.openai.openai import OpenAIChatCompletion  # noqa: E402
 
-__all__ = ["CustomLLM", "CustomLogger", "ModelResponse", "litellm"]
+__all__ = ["CustomLLM", "CustomLogger", "ModelResponse", "OpenAIChatCompletion", "litellm"]

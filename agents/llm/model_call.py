@@ -127,8 +127,9 @@ async def gated_client(settings: CallSettings, pool: CallPool) -> Any:
         return None
 
     def make() -> Any:
-        from litellm.llms.openai.openai import OpenAIChatCompletion
         from openai import AsyncOpenAI
+
+        from agents.llm.lite import OpenAIChatCompletion
 
         http = gated_http_client(OpenAIChatCompletion._get_async_http_client())  # litellm's own (aiohttp)
         return AsyncOpenAI(api_key=key, base_url=base, http_client=http, max_retries=0)
