@@ -123,16 +123,21 @@ def content_rule(text: str, rule: ContentRule) -> Finding | None:
 
 
 # --- applying them to an action ----------------------------------------------------------
+# The free-text field of each action class that has one: the one place to add a new text field
+# (``text_fields`` reads it, and ``Protocol.submit`` runs the text check only for these classes).
+TEXT_FIELDS: dict[type[ActionBase], str] = {
+    Message: "text",
+    PostService: "description",
+    RequestQuote: "note",
+    Reject: "reason",
+}
+
+
 def text_fields(action: ActionBase) -> list[tuple[str, str]]:
     """The free-text fields of an action, as (field name, text)."""
-    if isinstance(action, Message):
-        return [("text", action.text)]
-    if isinstance(action, PostService):
-        return [("description", action.description)]
-    if isinstance(action, RequestQuote):
-        return [("note", action.note)]
-    if isinstance(action, Reject):
-        return [("reason", action.reason)]
+    for cls, name in TEXT_FIELDS.items():
+        if isinstance(action, cls):
+            return [(name, getattr(action, name))]
     return []
 
 

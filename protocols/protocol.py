@@ -17,7 +17,6 @@ from protocols.actions import (
     Message,
     PlaceOrder,
     PostService,
-    Reject,
     ReportOutcome,
     RequestMatch,
     RequestQuote,
@@ -25,7 +24,7 @@ from protocols.actions import (
     SetPrice,
     parse_action,
 )
-from protocols.communication import check_text_fields
+from protocols.communication import TEXT_FIELDS, check_text_fields
 from protocols.constraints import (
     DEFAULT_CHECKS,
     Check,
@@ -57,7 +56,7 @@ APPLIES: dict[Callable[..., object], Applies] = {
     check_posted: _only(SetPrice, RequestMatch, BuyNow, SealedBid, Inspect),
     check_dialogue: lambda cls, kind: kind in THREAD_ACTIONS,
     check_communication: _only(Message),
-    check_text_fields: _only(Message, PostService, RequestQuote, Reject),  # the classes with free text
+    check_text_fields: _only(*TEXT_FIELDS),  # the classes with free text
     check_prices: _only(PostService, MakeOffer, Counter, Deliver, ReportOutcome),
     check_capacity_and_parties: _only(PostService, RequestQuote, MakeOffer, Accept),
     check_funds: _only(MakeOffer, Counter, Accept),
