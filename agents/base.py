@@ -27,6 +27,11 @@ class Agent:
     kind: ClassVar[str] = "agent"
     description: ClassVar[str] = ""
     is_async: ClassVar[bool] = False
+    on_demand_observation: ClassVar[bool] = False
+    """True: the agent reads its observation only during its turn (``wants_turn``, ``decide``), so the
+    session may hand it one whose parts are made when first read (``sandbox.observe.Observer.view``;
+    the same values, and an agent pays for what it reads). A part first read after the round's actions
+    applied raises ``RuntimeError``; serialising it, copying it or comparing it first makes every part."""
     wake_default: ClassVar[WakeRule] = EVERY_ROUND
     # parameters every agent takes (sandbox.limits refuses others it cannot find): its wake rule, and the
     # ground-truth label a labelled benchmark may attach (benchmarks/bench_detectors.py)

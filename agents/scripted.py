@@ -42,6 +42,7 @@ class ScriptedTrader(Agent):
     """Shared mechanics; subclasses decide prices with ``bid``/``ask``/``take_*``."""
 
     max_live_threads = 3
+    on_demand_observation = True  # reads its observation during its turn only
     incentive_aware = True  # ZI-U turns this off: it is the incentive-blind control
 
     # --- pricing hooks -----------------------------------------------------

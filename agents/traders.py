@@ -35,6 +35,7 @@ class _ZITrader(Agent):
     """One order per round for the next unit, at a random price."""
 
     constrained = False
+    on_demand_observation = True  # reads its schedule, balance, price band and incentives, during its turn
 
     def decide(self, obs: Observation) -> Sequence[ActionBase]:
         """Bid (buyers) or ask (sellers) for the next unit of the first service traded."""

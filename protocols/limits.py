@@ -87,8 +87,7 @@ def _service_and_parties(action: ActionBase, view: MarketView, who: str) -> tupl
 
 def check_throttle(action: ActionBase, view: MarketView, who: str, cfg: LimitsConfig) -> Verdict | None:
     """A throttled agent may take only a few actions per round."""
-    cap_of = getattr(view, "action_cap_of", None)  # a view that can tell the throttle alone (the Market)
-    if cap_of is not None and cap_of(who) is None:
+    if view.action_cap_of(who) is None:  # no throttle: the agent's activity is not needed
         return None
     act = view.activity(who)
     if act.action_cap is not None and act.actions >= act.action_cap:
@@ -102,8 +101,7 @@ def check_halt(action: ActionBase, view: MarketView, who: str, cfg: LimitsConfig
     """No new trading in a service whose price-band breaker has halted it."""
     if isinstance(action, NOT_TRADING):
         return None
-    quiet = getattr(view, "nothing_halted", None)  # a view that can tell nothing is halted (the Market)
-    if quiet is not None and quiet():
+    if view.nothing_halted():
         return None
     service, _, _ = _service_and_parties(action, view, who)
     if service is not None and view.is_halted(f"service:{service}"):

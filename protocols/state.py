@@ -154,3 +154,12 @@ class MarketView(Protocol):
         Scopes are ``service:<name>`` for a service and ``messages`` for all messaging.
         """
         ...
+
+    def nothing_halted(self) -> bool:
+        """Whether no scope is halted (``is_halted`` is then False for every scope): the halt check's quick answer."""
+        ...
+
+    def action_cap_of(self, agent_id: str) -> int | None:
+        """The throttle on an agent now, ``activity(agent_id).action_cap`` without the rest: the throttle
+        check's quick answer."""
+        ...

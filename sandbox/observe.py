@@ -12,8 +12,10 @@ read-only models). ``tests/test_observe_trusted.py`` checks them against validat
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
 
 from agents.observation import (
     ListingInfo,
@@ -120,6 +122,7 @@ class Observer:
             for s, p in sorted(market.recent_prices.items())
         }
         self.min_price, self.max_price = float(config.min_price), float(config.max_price)
+        self.open = True  # parts of on-demand views may still be made (``close``)
 
     def _shown(
         self, ranked: Sequence[ListingInfo], me: str, sellers: Mapping[str, list[int]] | None = None
@@ -160,18 +163,10 @@ class Observer:
         picked = sorted(head + (start + i) % rest for i in range(k - head))
         return [at(j) for j in range(head)] + [at(i) for i in picked]
 
-    def observe(self, m: Member, receipts: Sequence[Receipt], notices: Sequence[str] = ()) -> Observation:
-        """The observation of member ``m``; consumes its inbox and notices."""
-        lim = self.limits
-        services = sorted(set(m.private.values) | set(m.private.costs))
-        seen: list[ListingInfo] = []
-        for s in services:
-            seen.extend(self._shown(self.by_service.get(s, ()), m.id, self._sellers.get(s)))
-        if len(services) > 1:  # each service's list is already in rank order
-            seen.sort(key=lambda li: (rank_price(li.ask_price, li.reputation, self.policy), li.id))
-        threads = sorted(m.threads.values(), key=lambda t: (t.last_move_round, t.id), reverse=True)[: lim.threads]
+    # --- the parts of an observation, one function each (``observe`` and ``view`` share them) ---------
+    def _private(self, m: Member) -> Private:
         p = m.private  # a validated model: its own copies are handed out, as validation made them
-        private = _private(
+        return _private(
             {
                 "values": dict(p.values),
                 "costs": dict(p.costs),
@@ -181,10 +176,62 @@ class Observer:
                 "quality": p.quality,
             }
         )
+
+    def _balance(self, m: Member) -> float:
+        return self.market.available_micros(m.id) / 1e6
+
+    def _my_listings(self, m: Member) -> list[ListingInfo]:
+        return [listing_info(li) for li in m.listings.values() if li.remaining > 0][: self.limits.listings]
+
+    def _threads(self, m: Member) -> list[ThreadInfo]:
+        threads = sorted(m.threads.values(), key=lambda t: (t.last_move_round, t.id), reverse=True)
+        return [thread_info(t, m.id) for t in threads[: self.limits.threads]]
+
+    def _listings(self, m: Member) -> list[ListingInfo]:
+        services = sorted(set(m.private.values) | set(m.private.costs))
+        seen: list[ListingInfo] = []
+        for s in services:
+            seen.extend(self._shown(self.by_service.get(s, ()), m.id, self._sellers.get(s)))
+        if len(services) > 1:  # each service's list is already in rank order
+            seen.sort(key=lambda li: (rank_price(li.ask_price, li.reputation, self.policy), li.id))
+        return seen[: self.limits.listings]
+
+    def _recent_prices(self) -> dict[str, list[float]]:
+        return {k: v[:] for k, v in self.public.items()}
+
+    def _board(self, m: Member) -> dict[str, Any]:
+        return dict(self.market.board_for(m))
+
+    def _incentives(self) -> dict[str, Any]:
+        return dict(self.incentives)
+
+    def _consume(self, m: Member, notices: Sequence[str]) -> tuple[list[str], list[Any]]:
+        """The member's notices and inbox, bounded; they are consumed (cleared) here."""
+        lim = self.limits
         all_notices = [*m.notices, *notices][-lim.notices :]
         inbox = list(m.inbox)[-lim.inbox :]
         m.notices.clear()
         m.inbox.clear()
+        return all_notices, inbox
+
+    def _market_info(self, m: Member) -> MarketInfo:
+        return _market_info(
+            {
+                "listings": self._listings(m),
+                "recent_prices": self._recent_prices(),
+                "min_price": self.min_price,
+                "max_price": self.max_price,
+                "mechanism": self.market.mechanism,
+                "board": self._board(m),
+            }
+        )
+
+    def observe(self, m: Member, receipts: Sequence[ReceiptEntry], notices: Sequence[str] = ()) -> Observation:
+        """The observation of member ``m``, every part made now; consumes its inbox and notices.
+
+        ``receipts``: ``Receipt`` models or pending ``(round, ActionRecord)`` entries (``receipt_of``).
+        """
+        all_notices, inbox = self._consume(m, notices)
         market = self.market
         return _observation(  # every field, in declaration order (tests/test_observe_trusted.py)
             {
@@ -192,24 +239,218 @@ class Observer:
                 "role": m.role,
                 "round": market.round,
                 "rounds_left": max(self.rounds_total - market.round, 0),
-                "balance": market.available_micros(m.id) / 1e6,
-                "private": private,
-                "my_listings": [listing_info(li) for li in m.listings.values() if li.remaining > 0][: lim.listings],
-                "threads": [thread_info(t, m.id) for t in threads],
+                "balance": self._balance(m),
+                "private": self._private(m),
+                "my_listings": self._my_listings(m),
+                "threads": self._threads(m),
                 "inbox": inbox,
-                "receipts": list(receipts)[-lim.receipts :],
-                "market": _market_info(
-                    {
-                        "listings": seen[: lim.listings],
-                        "recent_prices": {k: v[:] for k, v in self.public.items()},
-                        "min_price": self.min_price,
-                        "max_price": self.max_price,
-                        "mechanism": market.mechanism,
-                        "board": dict(market.board_for(m)),
-                    }
-                ),
-                "incentives": dict(self.incentives),
+                "receipts": [receipt_of(r) for r in list(receipts)[-self.limits.receipts :]],
+                "market": self._market_info(m),
+                "incentives": self._incentives(),
                 "notices": all_notices,
                 "reputation": None if m.reputation is None else float(m.reputation),
             }
         )
+
+    def view(self, m: Member, receipts: Sequence[ReceiptEntry], notices: Sequence[str] = ()) -> Observation:
+        """The same observation as ``observe``, its costly parts made when first read (``OnDemandObservation``).
+
+        The inbox and notices are consumed now, as ``observe`` does. The parts read the market as it is
+        when they are read, so they may be read only while this round's view is open: ``close`` (called
+        by the session before the round's actions apply) makes a later first read raise ``RuntimeError``
+        rather than show an agent the market after its actions.
+        """
+        all_notices, inbox = self._consume(m, notices)
+        market = self.market
+        obs = _on_demand_observation(
+            {
+                "agent_id": m.id,
+                "role": m.role,
+                "round": market.round,
+                "rounds_left": max(self.rounds_total - market.round, 0),
+                "inbox": inbox,
+                "notices": all_notices,
+                "reputation": None if m.reputation is None else float(m.reputation),
+            }
+        )
+        _set(obs, "_src", (self, m, list(receipts)[-self.limits.receipts :]))
+        return obs
+
+    def close(self) -> None:
+        """The round's actions are about to apply: parts of views not read yet can no longer be made."""
+        self.open = False
+
+
+ReceiptEntry = Receipt | tuple[int, Any]
+"""A receipt, or a pending one: ``(round, ActionRecord)``, made into a ``Receipt`` when an agent reads it."""
+
+
+def receipt_of(entry: ReceiptEntry) -> Receipt:
+    """The ``Receipt`` of a pending ``(round, ActionRecord)`` entry (a ``Receipt`` is returned as is)."""
+    if type(entry) is not tuple:
+        return entry  # type: ignore[return-value]
+    rnd, rec = entry
+    verdict = rec.verdict
+    return _receipt(  # the engine's own data: built without validation (protocols/trusted.py)
+        {
+            "round": rnd,
+            "action_type": str(rec.action_type),
+            "thread_id": rec.thread_id,
+            "accepted": bool(verdict.accepted),
+            "rule": str(verdict.rule),
+            "reason": str(verdict.reason),
+        }
+    )
+
+
+_receipt = builder(Receipt)
+_set = object.__setattr__
+
+
+class _OnDemand:
+    """A trusted model some of whose fields are made on first read, by ``makers[name](observer, member,
+    receipts)`` while the observer is open. Whatever reads the model whole (a dump, a copy, equality,
+    ``repr``, iteration, pickling) first makes every field and puts them in declaration order, so it
+    sees exactly the model ``Observer.observe`` builds (``tests/test_observe_trusted.py``)."""
+
+    __slots__ = ()
+    makers: ClassVar[dict[str, Callable[[Observer, Member, list[ReceiptEntry]], Any]]] = {}
+    names: ClassVar[tuple[str, ...]] = ()
+    base: ClassVar[type[BaseModel]]  # the plain model it stands for
+
+    def __getattr__(self, name: str) -> Any:
+        make = type(self).makers.get(name)
+        if make is None:
+            return super().__getattr__(name)  # type: ignore[misc]  # pydantic's: privates, extras, the error
+        d = self.__dict__
+        if name in d:  # pragma: no cover  (found before __getattr__ is asked)
+            return d[name]
+        observer, member, receipts = object.__getattribute__(self, "_src")
+        if not observer.open:
+            raise RuntimeError(
+                f"the observation's '{name}' was first read after the round's actions applied; read what an "
+                "agent needs during its turn (Agent.on_demand_observation) or keep a copy"
+            )
+        value = d[name] = make(observer, member, receipts)
+        return value
+
+    def complete(self) -> None:
+        """Make every field not read yet and put them in declaration order."""
+        d = self.__dict__
+        if len(d) == len(self.names) and tuple(d) == self.names:
+            for value in d.values():
+                if isinstance(value, _OnDemand):
+                    value.complete()
+            return
+        for name in self.names:
+            if name not in d:
+                getattr(self, name)
+        ordered = {n: d[n] for n in self.names}
+        d.clear()
+        d.update(ordered)
+        for value in ordered.values():
+            if isinstance(value, _OnDemand):  # pydantic reads a nested model's fields straight from it
+                value.complete()
+
+    def model_dump(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self.complete()
+        return super().model_dump(*args, **kwargs)  # type: ignore[misc,no-any-return]
+
+    def model_dump_json(self, *args: Any, **kwargs: Any) -> str:
+        self.complete()
+        return super().model_dump_json(*args, **kwargs)  # type: ignore[misc,no-any-return]
+
+    def model_copy(self, *args: Any, **kwargs: Any) -> Any:
+        self.complete()
+        return super().model_copy(*args, **kwargs)  # type: ignore[misc]
+
+    def __eq__(self, other: object) -> bool:  # equal to the plain model with the same fields, as pydantic compares
+        self.complete()
+        if not isinstance(other, self.base):
+            return NotImplemented
+        if isinstance(other, _OnDemand):
+            other.complete()
+        return (
+            self.__dict__ == other.__dict__
+            and self.__pydantic_private__ == other.__pydantic_private__  # type: ignore[attr-defined]
+            and self.__pydantic_extra__ == other.__pydantic_extra__  # type: ignore[attr-defined]
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __iter__(self) -> Any:
+        self.complete()
+        return super().__iter__()  # type: ignore[misc]
+
+    def __repr_args__(self) -> Any:
+        self.complete()
+        return super().__repr_args__()  # type: ignore[misc]
+
+    def __getstate__(self) -> dict[Any, Any]:
+        self.complete()
+        return super().__getstate__()  # type: ignore[misc,no-any-return]
+
+    def __copy__(self) -> Any:
+        self.complete()
+        return super().__copy__()  # type: ignore[misc]
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Any:
+        self.complete()
+        return super().__deepcopy__(memo)  # type: ignore[misc]
+
+
+class OnDemandMarketInfo(_OnDemand, MarketInfo):
+    """``MarketInfo`` whose listings, recent prices and board are made on first read."""
+
+    __slots__ = ("_src",)
+    base: ClassVar[type[BaseModel]] = MarketInfo
+    names: ClassVar[tuple[str, ...]] = tuple(MarketInfo.model_fields)
+    makers: ClassVar[dict[str, Callable[[Observer, Member, list[ReceiptEntry]], Any]]] = {
+        "listings": lambda o, m, r: o._listings(m),
+        "recent_prices": lambda o, m, r: o._recent_prices(),
+        "board": lambda o, m, r: o._board(m),
+    }
+
+
+def _lazy_market(o: Observer, m: Member, r: list[ReceiptEntry]) -> MarketInfo:
+    info = _on_demand_market({"min_price": o.min_price, "max_price": o.max_price, "mechanism": o.market.mechanism})
+    _set(info, "_src", (o, m, r))
+    return info
+
+
+class OnDemandObservation(_OnDemand, Observation):
+    """``Observation`` whose parts beyond the agent's id, role, round, inbox, notices and reputation are
+    made on first read (``Observer.view``): an agent pays for what it reads."""
+
+    __slots__ = ("_src",)
+    base: ClassVar[type[BaseModel]] = Observation
+    names: ClassVar[tuple[str, ...]] = tuple(Observation.model_fields)
+    makers: ClassVar[dict[str, Callable[[Observer, Member, list[ReceiptEntry]], Any]]] = {
+        "balance": lambda o, m, r: o._balance(m),
+        "private": lambda o, m, r: o._private(m),
+        "my_listings": lambda o, m, r: o._my_listings(m),
+        "threads": lambda o, m, r: o._threads(m),
+        "receipts": lambda o, m, r: [receipt_of(x) for x in r],
+        "market": _lazy_market,
+        "incentives": lambda o, m, r: o._incentives(),
+    }
+
+
+def _partial(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
+    """A maker of ``cls`` from some of its fields (the rest made on demand); every field counts as set."""
+    names = set(cls.model_fields)
+    new = cls.__new__
+
+    def make(data: dict[str, Any]) -> Any:
+        obj = new(cls)
+        _set(obj, "__dict__", data)
+        _set(obj, "__pydantic_fields_set__", set(names))
+        _set(obj, "__pydantic_extra__", None)
+        _set(obj, "__pydantic_private__", None)
+        return obj
+
+    return make
+
+
+_on_demand_observation = _partial(OnDemandObservation)
+_on_demand_market = _partial(OnDemandMarketInfo)

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agents.base import Agent, DryRun
-from agents.observation import ObservationLimits, Receipt
+from agents.observation import ObservationLimits
 from agents.registry import register, resolve
 from protocols import settlement
 from protocols.actions import ACTION_TYPES, ActionBase
@@ -30,7 +30,7 @@ from protocols.communication import apply_redactions
 from protocols.money import to_micros
 from protocols.policy import IncentivePolicy, policy_diff
 from protocols.protocol import Protocol
-from protocols.trusted import builder, field_or_none
+from protocols.trusted import field_or_none
 from protocols.verdict import Rule, Verdict
 from sandbox import gcfreeze
 from sandbox.ledger import Ledger
@@ -38,7 +38,7 @@ from sandbox.loop import run_sync
 from sandbox.market import Deal, Market, Member
 from sandbox.mechanisms import build_market
 from sandbox.metrics import VIOLATION_RULES, RunTotals, report, update_totals
-from sandbox.observe import Observer
+from sandbox.observe import Observer, ReceiptEntry
 from sandbox.population import PopulationSpec, check_populations, draw_members
 from sandbox.record import ActionRecord, DealRecord, LazyActionRecord, RoundLog
 from sandbox.recorder import Recorder
@@ -50,7 +50,6 @@ from traces.otel import TraceStoreError, Tracing
 from traces.store import Store, StoreError, StoreUnavailable, is_transient
 
 _CRandom = _random.Random
-_receipt = builder(Receipt)
 _BUILT_IN_ACTIONS = frozenset(ACTION_TYPES)  # frozen models of plain values: their JSON may be made later
 
 Hook = Callable[["Session", RoundLog], None]
@@ -128,7 +127,8 @@ class Session:
         # store_wait: seconds a round's commit keeps trying while the store is away (docs/reliability.md)
         self.recorder = Recorder(Store(store) if isinstance(store, str) else store, self.run_id, store_wait)
         self._unsaved: tuple[RoundLog, dict[str, Any]] | None = None  # a played round the store was away for
-        self._receipts: dict[str, list[Receipt]] = defaultdict(list)
+        # receipts for each agent's next observation: Receipts, or (round, ActionRecord) made into one when read
+        self._receipts: dict[str, list[ReceiptEntry]] = defaultdict(list)
         self._pending_policy: list[tuple[IncentivePolicy, str, str]] = []
         self._role_counts: Counter[str] = Counter()
         self._tx_seq = 0
@@ -332,8 +332,15 @@ class Session:
                 observer = Observer(
                     self.market, self.protocol.config, self.policy.model_dump(), self.scenario.rounds, self.limits
                 )
-                observations = {aid: observer.observe(members[aid], self._receipts.pop(aid, ())) for aid in addressed}
+                agents = self.agents
+                observations = {
+                    aid: (observer.view if agents[aid].on_demand_observation else observer.observe)(
+                        members[aid], self._receipts.pop(aid, ())
+                    )
+                    for aid in addressed
+                }
                 decisions = await self._decide(observations, log, step)
+                observer.close()  # parts of on-demand observations not read by now show the round-start market
                 if step and not decisions:
                     break
                 log.substeps = step
@@ -499,7 +506,8 @@ class Session:
         action: ActionBase | None = None,
         lazy: bool = False,
     ) -> None:
-        """Record one action (``payload`` None: ``action``'s JSON) and its receipt for the agent."""
+        """Record one action (``payload`` None: ``action``'s JSON) and, for the agent, its receipt (the
+        record itself with the round: ``sandbox.observe.receipt_of`` makes the ``Receipt`` when read)."""
         seq = len(log.records) + 1
         if payload is not None:
             log.records.append(ActionRecord(seq, aid, kind, payload, verdict, thread_id))
@@ -509,18 +517,7 @@ class Session:
             assert action is not None
             payload = action.model_dump_json(exclude_none=True)
             log.records.append(ActionRecord(seq, aid, kind, payload, verdict, thread_id))
-        self._receipts[aid].append(
-            _receipt(  # the engine's own data: built without validation (protocols/trusted.py)
-                {
-                    "round": log.round,
-                    "action_type": str(kind),
-                    "thread_id": thread_id,
-                    "accepted": bool(verdict.accepted),
-                    "rule": str(verdict.rule),
-                    "reason": str(verdict.reason),
-                }
-            )
-        )
+        self._receipts[aid].append((log.round, log.records[-1]))  # the Receipt is made if the agent reads it
         if not verdict.accepted:
             self.rejections[verdict.rule] += count
             fine = self.policy.fine_for(verdict.rule)

@@ -31,6 +31,9 @@ def test_trusted_observations_equal_validated_ones(name: str, monkeypatch: pytes
             seen.append(obs)
             return obs
 
+        def view(self, *args: Any, **kwargs: Any) -> Observation:  # the same parts (checked below): built here
+            return self.observe(*args, **kwargs)
+
     monkeypatch.setattr(session_mod, "Observer", Checking)
     sc = load_scenario(name)
     Session(sc, rounds=min(sc.rounds, 6), tracing=False).run()
@@ -133,3 +136,57 @@ def test_the_window_without_a_copy_is_the_window_over_a_copy() -> None:
             want = _shown_by_copy(ranked, me, obs.limits.listings, s.market.round)
             assert obs._shown(ranked, me, positions) == want, trial
             assert obs._shown(ranked, me) == want, trial
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_on_demand_observations_equal_built_ones(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Observer.view`` (parts made when first read) gives what ``observe`` gives, whatever is read first."""
+    import copy
+    import pickle
+
+    checked: list[str] = []
+
+    class Checking(Observer):
+        def view(self, m: Any, receipts: Any, notices: Any = ()) -> Observation:
+            saved = (list(m.notices), list(m.inbox))
+            built = self.observe(m, receipts, notices)
+
+            def fresh() -> Observation:
+                m.notices.extend(saved[0])
+                m.inbox.extend(saved[1])
+                return super(Checking, self).view(m, receipts, notices)
+
+            for first in (None, "private", "market", "receipts", "threads"):  # one part read before the whole
+                lazy = fresh()
+                assert type(lazy).__name__ == "OnDemandObservation"
+                if first is not None:
+                    assert getattr(lazy, first) == getattr(built, first)
+                assert lazy.model_dump_json() == built.model_dump_json()
+                assert lazy == built and built == lazy
+                assert lazy.model_fields_set == built.model_fields_set
+            assert fresh().model_dump() == built.model_dump()
+            assert copy.deepcopy(fresh()) == built and pickle.loads(pickle.dumps(fresh())) == built
+            assert fresh().market.model_dump_json() == built.market.model_dump_json()
+            checked.append(m.id)
+            return fresh()
+
+    monkeypatch.setattr(session_mod, "Observer", Checking)
+    sc = load_scenario(name)
+    Session(sc, rounds=min(sc.rounds, 4), tracing=False).run()
+    wants = any(a.on_demand_observation for a in Session(sc, rounds=1, tracing=False).agents.values())
+    assert bool(checked) == wants
+
+
+def test_on_demand_parts_are_not_made_after_the_round_applies() -> None:
+    s = Session(load_scenario("double_auction"), rounds=2, tracing=False)
+    s.run()
+    member = next(iter(s.market.members.values()))
+    observer = Observer(s.market, s.protocol.config, s.policy.model_dump(), s.scenario.rounds)
+    lazy = observer.view(member, ())
+    private = lazy.private  # read during the turn: kept
+    observer.close()
+    assert lazy.private is private and lazy.agent_id == member.id
+    with pytest.raises(RuntimeError, match="'market' was first read after"):
+        lazy.market  # noqa: B018
+    with pytest.raises(RuntimeError):
+        lazy.model_dump_json()
