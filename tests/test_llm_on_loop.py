@@ -24,6 +24,8 @@ from agents.llm.lite import acompletion_on_loop, litellm, on_loop_fits
 from agents.llm.model_server import ModelServer
 from agents.llm.sending import gated_http_client
 from sandbox import Session
+from traces import Store
+from traces.llm_calls import llm_calls
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +65,8 @@ class _Watch:
         monkeypatch.setattr(litellm.main, "completion", where)  # what litellm.acompletion's worker calls
 
 
-def _run(model: str, **kw: Any) -> Session:
-    s = Session(seed=3, rounds=2)
+def _run(model: str, store: str | None = None, **kw: Any) -> Session:
+    s = Session(seed=3, rounds=2, store=store)
     opts = {"model": model, "wake": "every_round", "backoff": 0.0, **kw}
     s.spawn(LLMAgent, n=2, role="buyer", persona="bargain_hunter", budget=200, value=(40, 90), demand=2, **opts)
     s.spawn(LLMAgent, n=2, role="seller", persona="honest_seller", cost=(10, 40), capacity=3, **opts)
@@ -165,3 +167,35 @@ def test_a_refused_connection_fails_as_through_litellm_acompletion() -> None:
     assert len(errs) == 2
     assert type(errs[0]) is type(errs[1])
     assert classify(errs[0]) == classify(errs[1]) == "connection"
+
+
+def test_prices_from_the_checked_rates_equal_litellm_s_own(server: ModelServer, monkeypatch, tmp_path) -> None:
+    """After ``PRICE_CHECKS`` answers priced by litellm matched the rates exactly, the rates price the
+    answers and litellm's cost calculator is not called again; the recorded costs are the same either way."""
+    real = litellm.response_cost_calculator
+    priced: list[Any] = []
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        out = real(*args, **kw)
+        priced.append(out)
+        return out
+
+    monkeypatch.setattr(litellm, "response_cost_calculator", counted)
+
+    def costs(table: bool) -> list[tuple[Any, ...]]:
+        monkeypatch.setattr(lite_mod, "PRICE_FROM_TABLE", table)
+        monkeypatch.setattr(lite_mod, "_RATES", {})
+        monkeypatch.setattr(lite_mod, "_CHECKED", {})
+        priced.clear()
+        db = str(tmp_path / f"p{table}.db")
+        s = _run("openai/gpt-4o-mini", store=db, api_base=server.url, api_key="stand-in")
+        rows = [r for r in llm_calls(Store(db), s.run_id) if r["event"] == "call"]
+        keys = ("agent_id", "round", "seq", "prompt_tokens", "completion_tokens", "cost_usd", "request_hash")
+        return sorted(tuple(r[k] for k in keys) for r in rows)
+
+    by_litellm = costs(False)
+    assert len(priced) == len(by_litellm)
+    by_table = costs(True)
+    assert by_table == by_litellm and all(r[5] > 0 for r in by_table)
+    assert len(by_table) > lite_mod.PRICE_CHECKS and len(priced) == lite_mod.PRICE_CHECKS
+    assert lite_mod._RATES == {("openai/gpt-4o-mini", "gpt-4o-mini"): lite_mod._rates_of("openai/gpt-4o-mini")}

@@ -21,6 +21,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm  # noqa: E402
 from litellm import CustomLLM, ModelResponse  # noqa: E402
 from litellm import main as _main  # noqa: E402
+from litellm._internal_context import is_internal_call as _unlogged  # noqa: E402
 from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
 from litellm.llms.openai.openai import OpenAIChatCompletion  # noqa: E402
 from litellm.utils import client as _client  # noqa: E402
@@ -59,6 +60,44 @@ fallbacks, mocks, prompt management, streaming, cache-control injection... goes 
 
 _PYTHON_COMPLETION: Any = _main.completion  # litellm's Python completion, wrapped by its @client decorator
 
+AGORA_CALLBACKS: tuple[type, ...] = ()
+"""Callback classes of Agora's own (``agents.llm.sending`` adds its hook), which need no success logging."""
+
+SKIP_UNUSED_LOGGING = True
+"""Skip litellm's success and failure logging on ``acompletion_on_loop`` when no callback but Agora's is
+registered (nothing would read it; the response's cost and hidden parameters are still set)."""
+
+PRICE_FROM_TABLE = True
+"""Price ``acompletion_on_loop``'s answers from per-token rates looked up once per model, instead of
+litellm's cost calculator on every call, once the rates gave litellm's own price exactly (``_learn_price``)."""
+
+PRICE_CHECKS = 3
+"""How many answers of a model litellm prices, and the rates must match exactly, before the rates are used."""
+
+_RATES: dict[tuple[str, str], tuple[float, float] | None] = {}
+"""(model asked, model answering) -> (input, output) USD per token once checked, or None: litellm prices it."""
+_CHECKED: dict[tuple[str, str], int] = {}
+
+_CALLBACK_LISTS = (
+    "callbacks",
+    "input_callback",
+    "success_callback",
+    "failure_callback",
+    "service_callback",
+    "_async_input_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+)
+
+
+def _only_agora_callbacks() -> bool:
+    """No callback registered in litellm but Agora's own: its per-call logging would go to nobody."""
+    for name in _CALLBACK_LISTS:
+        for cb in getattr(litellm, name, None) or ():
+            if not (AGORA_CALLBACKS and isinstance(cb, AGORA_CALLBACKS)):
+                return False
+    return True
+
 
 def _no_agentic_gate() -> bool:
     """No registered callback asks to run litellm's chat agentic loop (which only ``acompletion`` runs)."""
@@ -83,6 +122,90 @@ def on_loop_fits(model: str, kwargs: dict[str, Any]) -> bool:
     return kwargs.keys() <= ON_LOOP_PARAMS and not litellm.model_fallbacks and _no_agentic_gate()
 
 
+def _plain_tokens(response: Any) -> tuple[int, int] | None:
+    """(prompt, completion) tokens of an answer whose usage has nothing else (no cached, audio or
+    reasoning tokens, no tool use priced apart), or None: only litellm knows its price."""
+    if type(response) is not ModelResponse:
+        return None
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return None
+    data = usage.model_dump() if hasattr(usage, "model_dump") else dict(usage)
+    p, c = data.get("prompt_tokens"), data.get("completion_tokens")
+    if type(p) is not int or type(c) is not int or p < 0 or c < 0:
+        return None
+
+    def empty(v: Any) -> bool:
+        if isinstance(v, dict):
+            return all(empty(x) for x in v.values())
+        return not v
+
+    if not all(empty(v) for k, v in data.items() if k not in ("prompt_tokens", "completion_tokens", "total_tokens")):
+        return None
+    return p, c
+
+
+def _rates_of(model: str) -> tuple[float, float] | None:
+    """The model's input and output USD per token from litellm's cost map, when a price is only those two."""
+    try:
+        info = litellm.get_model_info(model)
+    except Exception:  # not in the cost map (a custom provider, a local model): litellm prices it
+        return None
+    a, b = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+    if type(a) is not float or type(b) is not float:
+        return None
+    if any(v is not None and ("above" in k or "peak" in k or "tier" in k) for k, v in info.items()):
+        return None  # tiered or time-dependent prices: litellm prices every answer
+    return a, b
+
+
+def _table_price(model: str, response: Any) -> float | None:
+    """The answer's cost from the checked rates of its model, or None (litellm prices it)."""
+    rates = _RATES.get((model, str(getattr(response, "model", ""))))
+    tokens = _plain_tokens(response) if rates else None
+    if rates is None or tokens is None:
+        return None
+    return tokens[0] * rates[0] + tokens[1] * rates[1]
+
+
+def _learn_price(model: str, response: Any) -> None:
+    """Check the rates against the cost litellm gave this answer; after ``PRICE_CHECKS`` exact matches use them."""
+    key = (model, str(getattr(response, "model", "")))
+    if key in _RATES:
+        return
+    tokens = _plain_tokens(response)
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost")
+    if tokens is None or not isinstance(cost, float):
+        return
+    rates = _rates_of(model)
+    if rates is None or tokens[0] * rates[0] + tokens[1] * rates[1] != cost:
+        _RATES[key] = None  # litellm prices this model's answers, every time
+        return
+    _CHECKED[key] = _CHECKED.get(key, 0) + 1
+    if _CHECKED[key] >= PRICE_CHECKS:
+        _RATES[key] = rates
+
+
+async def acompletion_on_loop(**kwargs: Any) -> Any:
+    """``litellm.acompletion(**kwargs)`` for a call ``on_loop_fits`` accepts, without the worker thread.
+
+    When no callback but Agora's is registered (``SKIP_UNUSED_LOGGING``), litellm is told the call
+    is one of its internal calls, which it does not log: its success and failure logging (a
+    standard logging payload built per call, for nobody) is skipped. The flag is a context
+    variable, set in the call's own task only.
+    """
+    token = _unlogged.set(True) if SKIP_UNUSED_LOGGING and _only_agora_callbacks() else None
+    try:
+        response = await acompletion(**kwargs)
+        if PRICE_FROM_TABLE:
+            _learn_price(str(kwargs.get("model")), response)
+        return response
+    finally:
+        if token is not None:
+            _unlogged.reset(token)
+
+
 @_client
 async def acompletion(model: str, messages: list[Any], **kwargs: Any) -> Any:
     """The body of ``litellm.acompletion`` for a call ``on_loop_fits`` accepts, run on the event loop.
@@ -98,9 +221,11 @@ async def acompletion(model: str, messages: list[Any], **kwargs: Any) -> Any:
     kwargs.pop("acompletion", None)
     try:
         pending = _PYTHON_COMPLETION(model=model, messages=messages, acompletion=True, **kwargs)
-        if asyncio.iscoroutine(pending):
-            return await pending
-        return pending
+        response = await pending if asyncio.iscoroutine(pending) else pending
+        price = _table_price(model, response) if PRICE_FROM_TABLE else None
+        if price is not None:  # litellm's wrapper keeps a cost already set instead of calculating it
+            response._hidden_params = {**(response._hidden_params or {}), "response_cost": price}
+        return response
     except Exception as err:
         mapped = _exception_type(
             model=model,
@@ -110,6 +235,3 @@ async def acompletion(model: str, messages: list[Any], **kwargs: Any) -> Any:
             extra_kwargs=kwargs,
         )
         raise mapped  # noqa: B904  # as litellm.acompletion raises it: the original is its __context__
-
-
-acompletion_on_loop = acompletion

@@ -137,6 +137,9 @@ def watch_litellm(litellm: Any) -> None:
             mark_sent()
 
     litellm.callbacks = [*litellm.callbacks, _SentHook()]
+    from agents.llm import lite
+
+    lite.AGORA_CALLBACKS = (*lite.AGORA_CALLBACKS, _SentHook)  # Agora's own: no success logging needed for it
     _WATCHED.add(id(litellm))
 
 
