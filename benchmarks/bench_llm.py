@@ -1,6 +1,6 @@
 """LLM agents: concurrency efficiency, CPU per decision, prompt tokens per decision.
 
-Run: .venv/bin/python benchmarks/bench_llm.py [concurrency|cap|cpu|profile|tokens|graph|all]
+Run: .venv/bin/python benchmarks/bench_llm.py [concurrency|cap|cpu|lean|profile|tokens|graph|all]
 
 - concurrency: 1,000 LLM agents against the loopback stand-in server (a separate process) with
   a fixed 1 s latency and at most 64 calls in flight, every agent calling every round, after a
@@ -13,6 +13,8 @@ Run: .venv/bin/python benchmarks/bench_llm.py [concurrency|cap|cpu|profile|token
 - tokens: prompt tokens per decision at 10, 100 and 1,000 agents (mean, median, max of the first attempt
   of each turn, and of all attempts of a turn), and per completed transaction, counted by the stand-in
   with the gpt-4o-mini tokenizer, tool definitions included.
+- lean: CPU per model call with litellm on the event loop (``agents.llm.lite.acompletion_on_loop``)
+  and through ``litellm.acompletion``, alternating in one process (3 pairs).
 - profile: one ``cpu`` run of the ``openai/`` path under cProfile, self time per model call by package
   (litellm, the OpenAI SDK, httpx, aiohttp, LangGraph, Agora...), in the event loop's thread.
 - cap: the concurrency round (one, 1,000 calls) with the cap taken in the HTTP transport and
@@ -252,6 +254,47 @@ def bench_cpu(n: int = 200, rounds: int = 5, repeats: int = 5) -> None:
         srv.close()
 
 
+def bench_lean(n: int = 200, rounds: int = 5, pairs: int = 3) -> None:
+    """CPU per model call with litellm's calls on the event loop and through ``litellm.acompletion``, alternating.
+
+    One process, so both see the same load: "litellm.acompletion" makes ``agents.llm.lite.on_loop_fits``
+    answer no (this process only), which is how every call went before: litellm's worker thread,
+    its success logging and its cost calculator on every call.
+    """
+    from agents.llm import lite
+
+    fits = lite.on_loop_fits
+    srv = Server()
+    figures: dict[str, list[float]] = {"litellm.acompletion": [], "on the loop": []}
+    print(
+        f"lean: {n} LLM agents x {rounds} rounds, every agent calling, openai/ over HTTP at 0 ms, "
+        "litellm on the event loop or through litellm.acompletion, alternating"
+    )
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            kw = {"model": "openai/gpt-4o-mini", "api_base": srv.url, "api_key": "stand-in", "wake": "every_round"}
+            for i in range(2 * pairs):
+                name = ("litellm.acompletion", "on the loop")[(i + i // 2) % 2]
+                lite.on_loop_fits = (lambda model, kwargs: False) if name == "litellm.acompletion" else fits  # type: ignore[assignment]
+                population(10, 1, f"{d}/warm{i}.db", **kw).run()
+                s = population(n, rounds, f"{d}/lean{i}.db", **kw)
+                c0 = time.process_time()
+                s.run()
+                cpu = time.process_time() - c0
+                calls = sum(a.spend.calls for a in s.agents.values())
+                figures[name].append(cpu / calls * 1000)
+                print(
+                    f"  {name}: {calls} model calls, {cpu / calls * 1000:.2f} ms CPU per call; "
+                    f"load average {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+        a, b = statistics.median(figures["on the loop"]), statistics.median(figures["litellm.acompletion"])
+        print(f"  medians: on the loop {a:.2f} ms, litellm.acompletion {b:.2f} ms, ratio {a / b:.3f}")
+    finally:
+        lite.on_loop_fits = fits  # type: ignore[assignment]
+        srv.close()
+
+
 PROFILE_GROUPS = {
     "litellm": "litellm",
     "openai": "OpenAI SDK",
@@ -481,7 +524,10 @@ def bench_graph(turns: int = 2000) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument(
-        "which", nargs="?", default="all", choices=["concurrency", "cap", "cpu", "profile", "tokens", "graph", "all"]
+        "which",
+        nargs="?",
+        default="all",
+        choices=["concurrency", "cap", "cpu", "lean", "profile", "tokens", "graph", "all"],
     )
     ap.add_argument("--base-handler-only", action="store_true", help="concurrency: only litellm's base HTTP handler")
     ap.add_argument("--repeats", type=int, default=5, help="cpu: runs of each path (the median is printed)")
@@ -497,6 +543,8 @@ def main() -> None:
         bench_cap()
     if a.which == "profile":
         bench_profile()
+    if a.which == "lean":
+        bench_lean()
     if a.which in ("concurrency", "all"):
         if not a.base_handler_only:
             bench_concurrency(base_handler=False)
