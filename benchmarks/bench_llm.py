@@ -1,6 +1,6 @@
 """LLM agents: concurrency efficiency, CPU per decision, prompt tokens per decision.
 
-Run: .venv/bin/python benchmarks/bench_llm.py [concurrency|cpu|tokens|all]
+Run: .venv/bin/python benchmarks/bench_llm.py [concurrency|cap|cpu|lean|profile|tokens|graph|all]
 
 - concurrency: 1,000 LLM agents against the loopback stand-in server (a separate process) with
   a fixed 1 s latency and at most 64 calls in flight, every agent calling every round, after a
@@ -13,6 +13,10 @@ Run: .venv/bin/python benchmarks/bench_llm.py [concurrency|cpu|tokens|all]
 - tokens: prompt tokens per decision at 10, 100 and 1,000 agents (mean, median, max of the first attempt
   of each turn, and of all attempts of a turn), and per completed transaction, counted by the stand-in
   with the gpt-4o-mini tokenizer, tool definitions included.
+- lean: CPU per model call with litellm on the event loop (``agents.llm.lite.acompletion_on_loop``)
+  and through ``litellm.acompletion``, alternating in one process (3 pairs).
+- profile: one ``cpu`` run of the ``openai/`` path under cProfile, self time per model call by package
+  (litellm, the OpenAI SDK, httpx, aiohttp, LangGraph, Agora...), in the event loop's thread.
 - cap: the concurrency round (one, 1,000 calls) with the cap taken in the HTTP transport and
   around the whole litellm call, alternating in one process (the gate switched off for the second).
 The model is the stand-in (not a language model) throughout.
@@ -250,6 +254,141 @@ def bench_cpu(n: int = 200, rounds: int = 5, repeats: int = 5) -> None:
         srv.close()
 
 
+def bench_lean(n: int = 200, rounds: int = 5, pairs: int = 3) -> None:
+    """CPU per model call with litellm's calls on the event loop and through ``litellm.acompletion``, alternating.
+
+    One process, so both see the same load: "litellm.acompletion" makes ``agents.llm.lite.on_loop_fits``
+    answer no (this process only), which is how every call went before: litellm's worker thread,
+    its success logging and its cost calculator on every call.
+    """
+    from agents.llm import lite
+
+    fits = lite.on_loop_fits
+    srv = Server()
+    figures: dict[str, list[float]] = {"litellm.acompletion": [], "on the loop": []}
+    print(
+        f"lean: {n} LLM agents x {rounds} rounds, every agent calling, openai/ over HTTP at 0 ms, "
+        "litellm on the event loop or through litellm.acompletion, alternating"
+    )
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            kw = {"model": "openai/gpt-4o-mini", "api_base": srv.url, "api_key": "stand-in", "wake": "every_round"}
+            for i in range(2 * pairs):
+                name = ("litellm.acompletion", "on the loop")[(i + i // 2) % 2]
+                lite.on_loop_fits = (lambda model, kwargs: False) if name == "litellm.acompletion" else fits  # type: ignore[assignment]
+                population(10, 1, f"{d}/warm{i}.db", **kw).run()
+                s = population(n, rounds, f"{d}/lean{i}.db", **kw)
+                c0 = time.process_time()
+                s.run()
+                cpu = time.process_time() - c0
+                calls = sum(a.spend.calls for a in s.agents.values())
+                figures[name].append(cpu / calls * 1000)
+                print(
+                    f"  {name}: {calls} model calls, {cpu / calls * 1000:.2f} ms CPU per call; "
+                    f"load average {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+        a, b = statistics.median(figures["on the loop"]), statistics.median(figures["litellm.acompletion"])
+        print(f"  medians: on the loop {a:.2f} ms, litellm.acompletion {b:.2f} ms, ratio {a / b:.3f}")
+    finally:
+        lite.on_loop_fits = fits  # type: ignore[assignment]
+        srv.close()
+
+
+PROFILE_GROUPS = {
+    "litellm": "litellm",
+    "openai": "OpenAI SDK",
+    "httpx": "httpx / httpcore",
+    "httpcore": "httpx / httpcore",
+    "aiohttp": "aiohttp",
+    "langgraph": "LangGraph",
+    "langchain_core": "LangGraph",
+    "pydantic": "pydantic",
+    "pydantic_core": "pydantic",
+    "sqlalchemy": "SQLAlchemy / sqlite3",
+    "opentelemetry": "OpenTelemetry",
+    "agents": "Agora",
+    "sandbox": "Agora",
+    "protocols": "Agora",
+    "traces": "Agora",
+}
+
+
+def _group(filename: str) -> str:
+    """Which package a profiled function belongs to."""
+    if filename.startswith("~") or filename.startswith("<"):
+        return "builtins and C code"
+    if "site-packages/" in filename:
+        return PROFILE_GROUPS.get(filename.split("site-packages/", 1)[1].split("/", 1)[0], "other packages")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if filename.startswith(root + os.sep):
+        return PROFILE_GROUPS.get(os.path.relpath(filename, root).split(os.sep, 1)[0], "Agora")
+    if "/asyncio/" in filename:
+        return "asyncio"
+    if "sqlite3" in filename:
+        return "SQLAlchemy / sqlite3"
+    return "Python stdlib"
+
+
+def bench_profile(n: int = 200, rounds: int = 5) -> None:
+    """Where a model call's CPU goes: one ``cpu`` run (``openai/`` through the OpenAI SDK) under cProfile.
+
+    Self time grouped by package. cProfile sees the thread that runs the event loop only: work
+    that litellm hands to worker threads (``litellm.acompletion``'s request preparation, on paths
+    ``agents.llm.lite.on_loop_fits`` does not take) is not in it.
+    """
+    import cProfile
+    import pstats
+
+    srv = Server()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            kw = {"model": "openai/gpt-4o-mini", "api_base": srv.url, "api_key": "stand-in", "wake": "every_round"}
+            population(10, 1, f"{d}/warm.db", **kw).run()
+            s = population(n, rounds, f"{d}/prof.db", **kw)
+            prof = cProfile.Profile(time.process_time)  # CPU time, not wall
+            c0 = time.process_time()
+            prof.enable()
+            s.run()
+            prof.disable()
+            cpu = time.process_time() - c0
+        calls = sum(a.spend.calls for a in s.agents.values())
+        raw: Any = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+        neutral = {"builtins and C code", "Python stdlib", "pydantic", "asyncio"}
+        owners: dict[Any, str] = {}
+
+        def owner(func: Any, seen: frozenset[Any] = frozenset()) -> str:
+            """A function's package; C, stdlib and pydantic code count for the package that called it most."""
+            if func in owners:
+                return owners[func]
+            g = _group(func[0])
+            callers = raw.get(func, (0, 0, 0, 0, {}))[4]
+            if g in neutral and callers and func not in seen:
+                top = max(callers, key=lambda c: callers[c][3] if isinstance(callers[c], tuple) else 0)
+                up = owner(top, seen | {func})
+                g = up if up not in neutral or g in ("builtins and C code",) else g
+            owners[func] = g
+            return g
+
+        groups: dict[str, float] = {}
+        for func, (_cc, _nc, tt, _ct, _callers) in raw.items():
+            g = owner(func)
+            groups[g] = groups.get(g, 0.0) + tt
+        total = sum(groups.values())
+        print(
+            f"profile: openai/gpt-4o-mini, {n} agents x {rounds} rounds, {calls} model calls, "
+            f"{cpu / calls * 1000:.2f} ms CPU per call under cProfile (its overhead included); "
+            f"CPU self time by package (C, stdlib and pydantic code counted for the package calling it), the event "
+            f"loop's thread; load average {os.getloadavg()[0]:.1f}"
+        )
+        for g, t in sorted(groups.items(), key=lambda kv: -kv[1]):
+            if t > 0:
+                print(f"  {g:22s} {100 * t / total:5.1f} %")
+        print("  (cProfile's own cost, a clock read per function call, weighs most on code made of many small calls)")
+    finally:
+        srv.close()
+
+
 def _stats(xs: list[int]) -> str:
     return f"mean {statistics.mean(xs):.0f}, median {statistics.median(xs):.0f}, max {max(xs)}"
 
@@ -384,7 +523,12 @@ def bench_graph(turns: int = 2000) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("which", nargs="?", default="all", choices=["concurrency", "cap", "cpu", "tokens", "graph", "all"])
+    ap.add_argument(
+        "which",
+        nargs="?",
+        default="all",
+        choices=["concurrency", "cap", "cpu", "lean", "profile", "tokens", "graph", "all"],
+    )
     ap.add_argument("--base-handler-only", action="store_true", help="concurrency: only litellm's base HTTP handler")
     ap.add_argument("--repeats", type=int, default=5, help="cpu: runs of each path (the median is printed)")
     a = ap.parse_args()
@@ -397,6 +541,10 @@ def main() -> None:
         bench_cpu(repeats=a.repeats)
     if a.which == "cap":
         bench_cap()
+    if a.which == "profile":
+        bench_profile()
+    if a.which == "lean":
+        bench_lean()
     if a.which in ("concurrency", "all"):
         if not a.base_handler_only:
             bench_concurrency(base_handler=False)

@@ -32,6 +32,13 @@ def _litellm() -> Any:
     return litellm
 
 
+def _lite() -> Any:
+    """The module ``agents.llm.lite`` (imported on first use, as litellm is)."""
+    from agents.llm import lite
+
+    return lite
+
+
 @dataclass(frozen=True)
 class RecordedAnswer:
     """A call's answer as a record holds it: the response body, or the fault the call had."""
@@ -186,21 +193,21 @@ async def _ask(
     extra: dict[str, Any],
 ) -> tuple[Any, str | None, str | None]:
     """litellm's answer, or None with the fault kind and error (never raises a model or network problem)."""
+    kwargs = {
+        "timeout": settings.timeout,
+        "max_retries": 0,
+        "num_retries": 0,
+        "drop_params": True,
+        **settings.params,
+        **extra,
+    }
     try:
+        lite = _lite()
+        # litellm.acompletion prepares each request in a worker thread; the paths Agora uses most
+        # (the scripted stand-in, openai/ with the client built here) skip that hop (agents.llm.lite)
+        send = lite.acompletion_on_loop if lite.on_loop_fits(settings.model, kwargs) else litellm.acompletion
         with sending(sent):  # the request's task sees it: litellm's hook (or the transport) marks when it is sent
-            task = asyncio.ensure_future(
-                litellm.acompletion(
-                    model=settings.model,
-                    messages=messages,
-                    tools=tools,
-                    timeout=settings.timeout,
-                    max_retries=0,
-                    num_retries=0,
-                    drop_params=True,
-                    **settings.params,
-                    **extra,
-                )
-            )
+            task = asyncio.ensure_future(send(model=settings.model, messages=messages, tools=tools, **kwargs))
         return await answer_within(task, sent, settings.timeout + 1.0), None, None
     except Exception as err:  # every model or network failure is a recorded fault, never a crash
         return None, classify(err), f"{type(err).__name__}: {str(err)[:500]}"

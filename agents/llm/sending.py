@@ -2,7 +2,8 @@
 
 ``litellm.acompletion`` first hands the call to a worker thread of the event loop's default
 executor (a few threads: ``min(32, cpus + 4)``), which builds the request and returns the
-coroutine that sends it. Under load calls queue there, and a deadline started when the call
+coroutine that sends it (``agents.llm.lite.acompletion_on_loop`` builds it on the loop's thread
+instead, for the paths it covers; the deadline works the same). Under load calls queue there, and a deadline started when the call
 was handed over counted that queue as the model's time: queued calls were recorded as model
 timeouts. Here the deadline starts when the request is sent:
 
@@ -137,6 +138,9 @@ def watch_litellm(litellm: Any) -> None:
             mark_sent()
 
     litellm.callbacks = [*litellm.callbacks, _SentHook()]
+    from agents.llm import lite
+
+    lite.AGORA_CALLBACKS = (*lite.AGORA_CALLBACKS, _SentHook)  # Agora's own: no success logging needed for it
     _WATCHED.add(id(litellm))
 
 
