@@ -97,3 +97,13 @@ def test_postgresql_looks_an_agents_actions_up_in_the_accepted_agent_index() -> 
         )
     cond = next((line for line in plan.splitlines() if "Index Cond" in line), "")
     assert "ix_actions_run_accepted_agent" in plan and "agent_id" in cond and "accepted" in cond, plan
+
+
+def test_a_span_row_made_directly_has_every_column_of_the_span_table_and_no_other() -> None:
+    from traces.spans import SpanRow, direct_row, hex_ids
+
+    trace_hex, span_hex = hex_ids(7, 9)
+    assert (trace_hex, span_hex) == ("0" * 31 + "7", "0" * 15 + "9")
+    row = direct_row("r", "agent.decide", trace_hex, span_hex, None, 1, 3, {"agora.agent.id": "a", "x": 1})
+    assert set(row) == set(SpanRow.__table__.columns.keys())  # type: ignore[attr-defined]
+    assert (row["agent_id"], row["attributes_json"], row["duration_ns"]) == ("a", '{"x":1}', 2)
