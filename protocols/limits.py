@@ -7,6 +7,8 @@ that passes (None) or rejects with a reason the agent can act on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from protocols.actions import (
@@ -185,5 +187,12 @@ def check_price_band(action: ActionBase, view: MarketView, who: str, cfg: Limits
         )
     return None
 
+
+INERT_WHEN: dict[object, Callable[[LimitsConfig], bool]] = {
+    # settings under which a check returns None for every action, market and submitter (read off
+    # its code; the settings are frozen): a protocol's fused plan leaves it out
+    check_price_band: lambda cfg: cfg.price_band is None,
+    check_spend_cap: lambda cfg: cfg.spend_cap_per_round is None,
+}
 
 LIMIT_CHECKS = (check_throttle, check_halt, check_self_dealing, check_positions, check_spend_cap, check_price_band)
