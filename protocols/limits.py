@@ -114,6 +114,13 @@ def check_halt(action: ActionBase, view: MarketView, who: str, cfg: LimitsConfig
     return None
 
 
+def check_halt_trading(action: ActionBase, view: MarketView, who: str, cfg: LimitsConfig) -> Verdict | None:
+    """``check_halt`` for an action of a class outside ``NOT_TRADING`` (a fused plan knows the class)."""
+    if view.nothing_halted():
+        return None
+    return check_halt(action, view, who, cfg)
+
+
 def check_self_dealing(action: ActionBase, view: MarketView, who: str, cfg: LimitsConfig) -> Verdict | None:
     """No deals between accounts that the scenario declares to have the same owner."""
     if not cfg.owners or not isinstance(action, (RequestQuote, MakeOffer, Counter, Accept)):

@@ -36,7 +36,15 @@ from protocols.constraints import (
     check_prices,
 )
 from protocols.dialogue import THREAD_ACTIONS
-from protocols.limits import INERT_WHEN, NOT_TRADING, check_halt, check_positions, check_self_dealing, check_spend_cap
+from protocols.limits import (
+    INERT_WHEN,
+    NOT_TRADING,
+    check_halt,
+    check_halt_trading,
+    check_positions,
+    check_self_dealing,
+    check_spend_cap,
+)
 from protocols.market_rules import MechanismView, check_order, check_posted
 from protocols.mechanism_table import GENERATION, check_mechanism, check_mechanism_rules, rules_of
 from protocols.trusted import field_or_none
@@ -113,8 +121,9 @@ class Protocol:
         mechanism accepts the type (it would pass) and kept where it does not (it rejects);
         ``check_mechanism_rules`` is replaced by the mechanism's own checks that can apply to the
         action (flattening keeps its verdicts: the first rejection decides, the first accepting
-        verdict with notes stands); a safety check is called with its settings directly, and one
-        whose settings turn it off (``protocols.limits.INERT_WHEN``) is left out.
+        verdict with notes stands); a safety check is called with its settings directly, one whose
+        settings turn it off (``protocols.limits.INERT_WHEN``) is left out, and ``check_halt``
+        of a trading action is ``check_halt_trading`` (its ``NOT_TRADING`` test answered).
         """
         key = (type(action), action.type, mechanism)
         found = self._fused.get(key)
@@ -135,6 +144,8 @@ class Protocol:
             elif (fn := getattr(c, "__wrapped__", None)) is not None and hasattr(c, "bound_config"):
                 bound = c.bound_config
                 inert = INERT_WHEN.get(fn)
+                if fn is check_halt and not issubclass(key[0], NOT_TRADING):
+                    fn = check_halt_trading  # its class test answered here
                 if inert is None or not inert(bound):
                     steps.append((fn, bound))
             else:
