@@ -138,10 +138,6 @@ class LLMAgent(Agent):
             "max_repairs": max_repairs,
             "api_base": api_base,
         }
-        if self.model.startswith("scripted/"):
-            from agents.llm.scripted_model import ensure_stand_in  # imports litellm: only when needed
-
-            ensure_stand_in()
 
     @property
     def spend(self) -> Any:

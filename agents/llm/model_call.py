@@ -264,6 +264,10 @@ async def call_model(
                 return None, rec
             continue  # the recorded retry follows; there is no model to wait for
         litellm = _litellm()
+        if settings.model.startswith("scripted/"):  # the offline stand-in, registered on the first live call
+            from agents.llm.scripted_model import ensure_stand_in  # (a replay answers from the record: no litellm)
+
+            ensure_stand_in()
         queued = time.perf_counter()
         client = await gated_client(settings, pool)
         if client is not None:  # the transport takes the place under the cap, only while the request is out
