@@ -55,8 +55,12 @@ class RecordedAnswers(Protocol):
     """Answers looked up by request hash instead of calling a model (a replay; see sandbox.replay.llm).
 
     ``lookup`` may return None: the record does not hold this request and the model is called
-    (a resume answers the calls its killed segment paid for, then goes live).
+    (a resume answers the calls its killed segment paid for, then goes live). A record that
+    answers every call (``complete = True``: a replay's) lets the agent run its turn without
+    LangGraph (``agents.llm.graph.run_direct``).
     """
+
+    complete: bool
 
     def lookup(
         self,

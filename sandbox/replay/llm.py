@@ -76,6 +76,8 @@ def _agent_of(messages: Iterable[Mapping[str, Any]]) -> str | None:
 class RecordedModel:
     """The record of a run's LLM calls, served by request hash; see the module docstring."""
 
+    complete = True  # every call is answered from here (a request it lacks is a divergence): no model, no graph
+
     def __init__(self, rows: Iterable[Mapping[str, Any]], current_round: Callable[[], int]) -> None:
         self.provider = f"agora-replay-{uuid.uuid4().hex[:8]}"
         self.current_round = current_round
@@ -298,6 +300,8 @@ class JournalAnswers:
     request the journal holds is answered from it (its fault too, so a recorded retry is not
     paid twice); any other request returns None and the model is called.
     """
+
+    complete = False  # requests it lacks go to the model
 
     def __init__(self, rows: Iterable[Mapping[str, Any]]) -> None:
         self.by_hash: dict[str, deque[Mapping[str, Any]]] = defaultdict(deque)
