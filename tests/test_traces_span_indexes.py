@@ -35,7 +35,11 @@ def test_span_reads_use_an_index_and_never_scan_the_table(tmp_path) -> None:
                 row[3] for row in raw.execute("explain query plan " + sql, args.get(name, (r.run_id, agent)))
             )
             assert "USING" in plan and "SCAN spans" not in plan, (name, plan)
-            if name in ("an agent in a round", "a deal's turns"):
+            if name == "an agent in a round":
                 assert "ix_spans_run_round_agent" in plan or analysed, (name, plan)
+            if name == "a deal's turns" and not analysed:
+                # without statistics SQLite weighs the two indexes alike and takes the one it lists first,
+                # which follows the order SQLAlchemy created them in (a set, ordered by object ids)
+                assert "ix_spans_run_round_agent" in plan or "ix_spans_run_op_start" in plan, (name, plan)
             if name == "a thread":
                 assert "ix_spans_run_thread" in plan, plan  # the partial index: an equality implies NOT NULL

@@ -81,6 +81,8 @@ def actions(
     q = select(t).where(t.c.run_id == run_id)
     if agent is not None:
         q = q.where(t.c.agent_id == agent)
+        if accepted is None:  # lets the (run, accepted, agent) index serve it (traces.schema.agent_actions)
+            q = q.where(t.c.accepted.in_((False, True)))
     if round_ is not None:
         q = q.where(t.c.round == round_)
     if accepted is not None:

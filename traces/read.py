@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
-from traces.schema import ActionRow, AgentRow, LedgerEntryRow, RoundRow, RunRow, TransactionRow
+from traces.schema import ActionRow, AgentRow, LedgerEntryRow, RoundRow, RunRow, TransactionRow, agent_actions
 from traces.store import Store
 
 
@@ -63,7 +63,9 @@ def actions(
 ) -> Sequence[ActionRow]:
     """Submitted actions of a run in application order, filtered."""
     q = select(ActionRow).where(ActionRow.run_id == run_id)
-    if agent is not None:
+    if agent is not None and accepted is None:
+        q = q.where(*agent_actions(agent))  # through the (run, accepted, agent) index
+    elif agent is not None:
         q = q.where(ActionRow.agent_id == agent)
     if round_ is not None:
         q = q.where(ActionRow.round == round_)

@@ -6,6 +6,8 @@ except where named ``*_at``, so two runs with one seed write identical market re
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
@@ -49,10 +51,10 @@ class ActionRow(SQLModel, table=True):
     """Every submitted action, accepted or not, with the verdict and the rule that decided."""
 
     __tablename__ = "actions"
-    __table_args__ = (
-        Index("ix_actions_run_agent", "run_id", "agent_id"),
-        Index("ix_actions_run_rule", "run_id", "accepted", "rule"),
-    )
+    # an agent's actions are read through traces.audit's (run_id, accepted, agent_id) index with
+    # ``accepted IN (false, true)`` (``agent_actions``): one agent-first index written per action, not two
+    # (stores made before 2026-12-03 keep ix_actions_run_agent as well)
+    __table_args__ = (Index("ix_actions_run_rule", "run_id", "accepted", "rule"),)
 
     run_id: str = Field(primary_key=True)
     round: int = Field(primary_key=True)
@@ -79,8 +81,8 @@ class TransactionRow(SQLModel, table=True):
     thread_id: str
     listing_id: str
     service: str
-    buyer: str = Field(index=True)
-    seller: str = Field(index=True)
+    buyer: str  # indexed with the run first (traces.audit): ix_tx_run_buyer, ix_tx_run_seller
+    seller: str
     price: int
     fee: int
     value: int = Field(description="the buyer's private value of the unit (0 beyond its demand)")
@@ -140,6 +142,15 @@ class PolicyVersionRow(SQLModel, table=True):
     author: str
     reason: str = Field(sa_column=Column(Text, nullable=False))
     policy_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+def agent_actions(agent_id: str) -> tuple[Any, Any]:
+    """The conditions for one agent's actions, written so an index on (run_id, accepted, agent_id) serves them.
+
+    ``accepted`` is never NULL, so ``accepted IN (false, true)`` holds for every row; it lets SQLite and
+    PostgreSQL look the agent up in each half of that index instead of scanning the run's actions.
+    """
+    return ActionRow.accepted.in_((False, True)), ActionRow.agent_id == agent_id  # type: ignore[attr-defined]
 
 
 CORE_TABLES = (RunRow, AgentRow, ActionRow, TransactionRow, LedgerEntryRow, RoundRow, PolicyVersionRow)

@@ -200,6 +200,11 @@ def _move_columns(attrs: dict[str, Any], row: dict[str, Any]) -> None:
     The one mapping of attributes to columns, for spans made by the SDK and made as rows alike.
     """
     row.update(_NO_COLUMNS)
+    _columns_out(attrs, row)
+
+
+def _columns_out(attrs: dict[str, Any], row: dict[str, Any]) -> None:
+    """``_move_columns`` for a row whose columns are already there (None)."""
     for key in _COLUMN_KEYS.intersection(attrs):
         value = attrs.pop(key)
         column, kind = _COLUMN_OF[key]
@@ -287,9 +292,9 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
 def direct_row(
     run_id: str,
     name: str,
-    trace_id: int,
-    span_id: int,
-    parent_id: int | None,
+    trace_hex: str,
+    span_hex: str,
+    parent_hex: str | None,
     start: int,
     end: int,
     attrs: dict[str, Any],
@@ -301,42 +306,52 @@ def direct_row(
 ) -> dict[str, Any]:
     """The row ``span_row`` would make of an INTERNAL span with these facts, made without the SDK.
 
-    ``attrs`` must hold only values the SDK keeps as they are (str, bool, int, float, no None);
-    it is taken over (the column-held attributes are moved out of it into the row).
-    ``events`` are (name, time in ns, attributes), ``links`` (trace id, span id, attributes).
+    The ids come as the hex text the row stores (32 digits for the trace, 16 for spans: ``hex_ids``),
+    so a caller that already has them formats none again. ``attrs`` must hold only values the SDK
+    keeps as they are (str, bool, int, float, no None); it is taken over (the column-held attributes
+    are moved out of it into the row). ``events`` are (name, time in ns, attributes), ``links``
+    (trace id, span id, attributes).
     """
     row = {
-        "span_id": format(span_id, "016x"),
-        "trace_id": _trace_hex(trace_id),
-        "parent_id": format(parent_id, "016x") if parent_id is not None else None,
+        "span_id": span_hex,
+        "trace_id": trace_hex,
+        "parent_id": parent_hex,
         "run_id": run_id,
         "name": name,
         "operation": attrs.get(sc.GEN_AI_OPERATION) or name,
         "kind": "INTERNAL",
+        "agent_id": None,
+        "round": None,
+        "thread_id": None,
+        "action_type": None,
+        "verdict": None,
+        "rule": None,
+        "model": None,
+        "input_tokens": None,
+        "output_tokens": None,
+        "status": status,
+        "status_message": cap_text(status_message) if status_message is not None else None,
+        "start_ns": start,
+        "end_ns": end,
+        "duration_ns": end - start,
+        "attributes_json": None,
+        "events_json": _json([{"name": n, "time_ns": t, "attributes": _capped(a)} for n, t, a in events])
+        if events
+        else None,
+        "links_json": _json(
+            [{"trace_id": format(t, "032x"), "span_id": format(s, "016x"), "attributes": dict(a)} for t, s, a in links]
+        )
+        if links
+        else None,
     }
-    _move_columns(attrs, row)
-    row.update(
-        {
-            "status": status,
-            "status_message": cap_text(status_message) if status_message is not None else None,
-            "start_ns": start,
-            "end_ns": end,
-            "duration_ns": end - start,
-            "attributes_json": _attrs_json(attrs),
-            "events_json": _json([{"name": n, "time_ns": t, "attributes": _capped(a)} for n, t, a in events])
-            if events
-            else None,
-            "links_json": _json(
-                [
-                    {"trace_id": format(t, "032x"), "span_id": format(s, "016x"), "attributes": dict(a)}
-                    for t, s, a in links
-                ]
-            )
-            if links
-            else None,
-        }
-    )
+    _columns_out(attrs, row)
+    row["attributes_json"] = _attrs_json(attrs)
     return row
+
+
+def hex_ids(trace_id: int, span_id: int) -> tuple[str, str]:
+    """A trace id and a span id as the hex text a ``spans`` row stores them in."""
+    return _trace_hex(trace_id), format(span_id, "016x")
 
 
 def readable_from_row(row: Mapping[str, Any], resource: Any, scope: Any) -> Any:

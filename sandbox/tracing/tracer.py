@@ -37,7 +37,7 @@ from protocols.money import to_micros
 from protocols.trusted import field_or_none
 from sandbox.tracing.off import NoTracer
 from traces.otel import RunTrace, SpanCounts, TraceLossError, TraceStoreError, Tracing
-from traces.spans import direct_row
+from traces.spans import direct_row, hex_ids
 
 __all__ = ["SCOPE", "NoTracer", "SessionTracer", "session_tracer"]
 
@@ -80,6 +80,11 @@ def _context_getter() -> Any:
 _current_context = _context_getter()
 
 
+def _n_actions(out: Any) -> int:
+    """``agora.agent.actions`` of a turn: how many items the agent returned (a lone action counts as one)."""
+    return len(out) if isinstance(out, (list, tuple)) else 1
+
+
 def _uses_model(agent: Agent) -> bool:
     """An LLM agent (its turns call a model): ``kind`` "llm", or a class that says ``uses_model = True``."""
     return bool(getattr(agent, "uses_model", False)) or agent.kind == "llm"
@@ -103,6 +108,7 @@ class SessionTracer(NoTracer):
         self._round_span: Any = None
         self._round_ctx: Any = None  # the context the round attached: while it is current, the round span is
         self._direct: tuple[int, int] | None = None  # (trace id, span id) of the round span rows hang under
+        self._direct_hex: tuple[str, str] = ("", "")  # the same ids as the hex text rows store, formatted once
         self._new_id: Any = None  # the SDK's span id generator
 
     # --- the run ------------------------------------------------------------------
@@ -194,6 +200,8 @@ class SessionTracer(NoTracer):
             span.is_recording() and self._new_id is not None and self.tracing.router.run_of(ctx.trace_id) is self.run
         )
         self._direct = (ctx.trace_id, ctx.span_id) if direct else None
+        if direct:
+            self._direct_hex = hex_ids(ctx.trace_id, ctx.span_id)
         self._round_ctx = trace.set_span_in_context(span)
         token = otel_context.attach(self._round_ctx)
         try:
@@ -233,17 +241,19 @@ class SessionTracer(NoTracer):
         parent: tuple[int, int],
         start: int,
         end: int,
-        span_id: int | None = None,
+        span_hex: str | None = None,
         **extra: Any,
-    ) -> int:
-        """Make a span under ``parent`` as its row, held by the run; returns its span id."""
+    ) -> str:
+        """Make a span under ``parent`` (the round span) as its row, held by the run; returns its span id in hex."""
         run = self.run
         assert run is not None
         if None in attrs.values():  # the SDK drops attributes set to None
             attrs = {k: v for k, v in attrs.items() if v is not None}
-        sid = span_id if span_id is not None else self._new_id()
-        run.add(direct_row(run.run_id, name, parent[0], sid, parent[1], start, end, attrs, **extra))
-        return sid
+        if span_hex is None:
+            span_hex = format(self._new_id(), "016x")
+        trace_hex, parent_hex = self._direct_hex
+        run.add(direct_row(run.run_id, name, trace_hex, span_hex, parent_hex, start, end, attrs, **extra))
+        return span_hex
 
     # --- agent turns ------------------------------------------------------------------
     def _turn_attrs(self, agent: Agent, llm: bool | None = None) -> dict[str, Any]:
@@ -292,7 +302,7 @@ class SessionTracer(NoTracer):
         span, token = self._turn(agent)
         try:
             out = agent.decide(obs)
-            span.set_attribute(sc.AGENT_ACTIONS, len(out) if isinstance(out, (list, tuple)) else 1)
+            span.set_attribute(sc.AGENT_ACTIONS, _n_actions(out))
             return out
         except BaseException as err:
             self._turn_failed(span, err)
@@ -306,7 +316,7 @@ class SessionTracer(NoTracer):
         start = time_ns()
         attrs = self._turn_attrs(agent, False)
         sid = self._new_id()
-        self._turns[agent.id] = format(sid, "016x")
+        self._turns[agent.id] = sid_hex = format(sid, "016x")
         carriers = self.run.carriers  # type: ignore[union-attr]  # (a run is open: _parent said so)
         carriers[sid] = (agent.id, self.session.round)
         token = otel_context.attach(
@@ -315,7 +325,7 @@ class SessionTracer(NoTracer):
         extra: dict[str, Any] = {}
         try:
             out = agent.decide(obs)
-            attrs[sc.AGENT_ACTIONS] = len(out) if isinstance(out, (list, tuple)) else 1
+            attrs[sc.AGENT_ACTIONS] = _n_actions(out)
             return out
         except BaseException as err:
             extra = {
@@ -327,14 +337,14 @@ class SessionTracer(NoTracer):
         finally:
             otel_context.detach(token)
             carriers.pop(sid, None)
-            self._emit(sc.SPAN_AGENT_DECIDE, attrs, parent, start, time_ns(), sid, **extra)
+            self._emit(sc.SPAN_AGENT_DECIDE, attrs, parent, start, time_ns(), sid_hex, **extra)
 
     async def adecide(self, agent: Agent, obs: Observation, check: DryRun) -> Sequence[Any]:
         """An async turn inside ``invoke_agent``; the agent's own spans (``chat``) nest under it."""
         span, token = self._turn(agent)  # attached in this task's own context (asyncio copies it per task)
         try:
             out = await agent.adecide(obs, check)
-            span.set_attribute(sc.AGENT_ACTIONS, len(out) if isinstance(out, (list, tuple)) else 1)
+            span.set_attribute(sc.AGENT_ACTIONS, _n_actions(out))
             return out
         except BaseException as err:
             self._turn_failed(span, err)
@@ -393,17 +403,17 @@ class SessionTracer(NoTracer):
                 attrs[sc.COUNTERPARTY] = thread.other(record.agent_id)
         parent = self._parent()
         if parent is not None:
-            trace_id, span_id = parent[0], self._emit(sc.SPAN_SUBMIT, attrs, parent, started, time_ns())
+            trace_id, sid = parent[0], self._emit(sc.SPAN_SUBMIT, attrs, parent, started, time_ns())
         else:
             span = self._tracer.start_span(sc.SPAN_SUBMIT, attributes=attrs, start_time=started)
             span.end()
             ctx = span.get_span_context()
-            trace_id, span_id = ctx.trace_id, ctx.span_id
-        sid = format(span_id, "016x")
+            trace_id, sid = ctx.trace_id, format(ctx.span_id, "016x")
         record.span_id = sid
         if thread is not None:
             thread.span_ids.append(sid)
-            self._thread_first.setdefault(thread.id, (trace_id, span_id))
+            if thread.id not in self._thread_first:  # the negotiation's first span, for the settlement's link
+                self._thread_first[thread.id] = (trace_id, int(sid, 16))
 
     # --- settlements, policy, control ---------------------------------------------------
     def settle(self, record: DealRecord) -> None:
