@@ -1,6 +1,12 @@
 """An LLM-agent run against the loopback stand-in server (200 ms latency), then its replay.
 
 Run: .venv/bin/python benchmarks/bench_replay.py [--llm 20] [--scripted 20] [--rounds 10] [--latency 0.2]
+     .venv/bin/python benchmarks/bench_replay.py --demo [--db agora.db --run RUN_ID]
+
+``--demo`` replays an ``agora demo --llm`` record (46 LLM agents on the stand-in, 40 rounds; made in
+a temporary directory unless ``--db``/``--run`` name one) and prints seconds per 100 calls: the
+first replay in the process (as ``agora replay`` runs it: the libraries it needs load during it)
+and a second one, wall and CPU, with the load average.
 Prints the original run's wall time, the replay's, their ratio, the replay's time per 100 calls (all in,
 and the lookups in the record alone), the tokens the original
 spent, the tokens the replay spent (requests the server saw during the replay, and the
@@ -71,13 +77,44 @@ def scenario(n_llm: int, n_scripted: int, rounds: int, api_base: str) -> dict:
     }
 
 
+def demo(db: str | None, run_id: str | None, repeats: int) -> None:
+    """Replay an ``agora demo --llm`` record; print seconds per 100 calls (see the module docstring)."""
+    with tempfile.TemporaryDirectory() as d:
+        if db is None or run_id is None:
+            from sandbox.cli.llm import llm_scenario
+            from sandbox.scenario import load_scenario
+
+            db = f"{d}/demo.db"
+            scenario = llm_scenario(load_scenario("services"), "scripted/auto", {"max_in_flight": 64})
+            run_id = Session(scenario, store=Store(db)).run().run_id
+            print(f"recorded {run_id} (agora demo --llm) in a temporary store")
+        store = Store(db)
+        for i in range(repeats):
+            t0, c0 = time.perf_counter(), time.process_time()
+            report = replay(run_id, store)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            served = max(1, report.llm_calls_served)
+            print(
+                f"replay {i + 1}{' (first in the process)' if i == 0 else ''}: {report.llm_calls_served} calls, "
+                f"{wall / served * 100:.3f} s wall, {cpu / served * 100:.3f} s CPU per 100 calls "
+                f"({wall:.2f} s wall, {cpu:.2f} s CPU); load average {os.getloadavg()[0]:.1f}; {report}"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--demo", action="store_true", help="replay an agora demo --llm record instead")
+    ap.add_argument("--db", help="with --demo: the store holding the record (default: record one now)")
+    ap.add_argument("--run", help="with --demo: the run id of the record")
+    ap.add_argument("--repeats", type=int, default=2, help="with --demo: replays in the process")
     ap.add_argument("--llm", type=int, default=20)
     ap.add_argument("--scripted", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--latency", type=float, default=0.2)
     a = ap.parse_args()
+    if a.demo:
+        demo(a.db, a.run, a.repeats)
+        return
     with ModelServer(ServerFaults(latency=a.latency)) as server, tempfile.TemporaryDirectory() as d:
         store = Store(f"{d}/bench.db")
         # warm-up: imports, the tokenizer and litellm's first call, outside the timings

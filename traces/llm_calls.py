@@ -64,8 +64,10 @@ def llm_calls(store: Store, run_id: str) -> Iterator[dict[str, Any]]:
         .order_by("round", "agent_id", "seq")
     )
     with store.engine.connect() as conn:
-        for row in conn.execute(q).mappings():
-            yield dict(row)
+        result = conn.execute(q)
+        keys = list(result.keys())  # once: a mapping row rebuilds its keys on every dict(row)
+        for row in result:
+            yield dict(zip(keys, row, strict=True))
 
 
 class LLMCallJournalRow(SQLModel, table=True):

@@ -138,10 +138,6 @@ class LLMAgent(Agent):
             "max_repairs": max_repairs,
             "api_base": api_base,
         }
-        if self.model.startswith("scripted/"):
-            from agents.llm.scripted_model import ensure_stand_in  # imports litellm: only when needed
-
-            ensure_stand_in()
 
     @property
     def spend(self) -> Any:
@@ -156,7 +152,7 @@ class LLMAgent(Agent):
         if self.log.stopped:
             self.last_turn = {"end_reason": self.log.stopped, "faults": ["budget"]}
             return []
-        from agents.llm.graph import TurnContext, turn_graph  # langgraph loads on the first turn, not on import
+        from agents.llm.graph import DIRECT_MAX_ANSWERS, TurnContext, run_direct, turn_graph
 
         settings = self.settings
         settings.params["seed"] = self.rng.randrange(2**31)  # fixed per (session seed, agent, round)
@@ -191,7 +187,10 @@ class LLMAgent(Agent):
                 max_answers=self.max_answers,
                 max_actions=self.max_actions,
             )
-            final = await turn_graph().ainvoke({}, context=ctx)
+            if getattr(settings.answers, "complete", False) and self.max_answers <= DIRECT_MAX_ANSWERS:
+                final = await run_direct(ctx)  # a replay: every call is a lookup; the same nodes without LangGraph
+            else:
+                final = await turn_graph().ainvoke({}, context=ctx)  # langgraph loads on the first turn
         except Exception as err:  # a bug in the loop costs this turn, not the round
             self._gave_up(obs.round, f"the turn failed: {type(err).__name__}: {err}")
             self.last_turn = {"end_reason": "error", "faults": ["error"]}

@@ -24,10 +24,7 @@ from __future__ import annotations
 import json
 import operator
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
-
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict, cast
 
 from agents.base import DryRun
 from agents.llm import prompt as pr
@@ -36,6 +33,11 @@ from agents.llm.calls import CallRecord
 from agents.llm.model_call import CallLog, CallSettings, call_model
 from agents.observation import Observation
 from protocols.actions import ActionBase, ActionParseError, parse_action
+
+if TYPE_CHECKING:  # langgraph loads when the graph is first built (a replay never builds it: run_direct)
+    from langgraph.runtime import Runtime
+
+END = "__end__"  # langgraph.graph.END (build_graph checks it)
 
 
 class AgentState(TypedDict, total=False):
@@ -189,6 +191,11 @@ async def _route(state: AgentState) -> str:
 
 def build_graph() -> Any:
     """The compiled turn graph (compiled once, shared by every LLM agent)."""
+    from langgraph import graph as lg
+
+    if lg.END != END:
+        raise RuntimeError(f"langgraph's END is {lg.END!r}, not {END!r}: update agents.llm.graph.END")
+    StateGraph, START = lg.StateGraph, lg.START  # noqa: N806
     g = StateGraph(AgentState, context_schema=TurnContext)
     g.add_node("call", call)
     g.add_node("check", check)
@@ -207,3 +214,43 @@ def turn_graph() -> Any:
     if _GRAPH is None:
         _GRAPH = build_graph()
     return _GRAPH
+
+
+DIRECT_MAX_ANSWERS = 12
+"""``run_direct`` serves turns of at most this many answers: at most 24 node runs, far under
+LangGraph's recursion limit (25 at the lowest it has had; 10,007 today), so the graph could not
+have stopped such a turn where ``run_direct`` does not."""
+
+ADDED = ("messages", "actions", "faults")
+"""The keys of ``AgentState`` whose updates are appended (``operator.add``); every other key is replaced."""
+
+
+@dataclass
+class DirectRuntime:
+    """What the nodes read of LangGraph's ``Runtime``: the turn's context."""
+
+    context: TurnContext
+
+
+async def run_direct(ctx: TurnContext) -> dict[str, Any]:
+    """The turn graph's walk without LangGraph: the same nodes, routes and reducers, no super-steps.
+
+    For turns whose every call is answered from a record (a replay): each node runs in turn on
+    the state so far, its update merged as ``AgentState``'s reducers merge it, and ``_route``
+    picks the next node, as ``turn_graph().ainvoke({}, context=ctx)`` does, without LangGraph's
+    per-step tasks, checkpoints, config merging and callbacks (about 1.5 ms of CPU a turn).
+    Returns the final state (keys never written are absent; callers read them with defaults).
+    """
+    if ctx.max_answers > DIRECT_MAX_ANSWERS:
+        raise ValueError(f"run_direct serves turns of at most {DIRECT_MAX_ANSWERS} answers, not {ctx.max_answers}")
+    state: dict[str, Any] = {}
+    runtime = cast("Runtime[TurnContext]", DirectRuntime(ctx))
+    node = call
+    while True:
+        update = await node(cast(AgentState, state), runtime)
+        for key, value in update.items():
+            state[key] = state.get(key, []) + value if key in ADDED else value
+        nxt = await _route(cast(AgentState, state))
+        if nxt == END:
+            return state
+        node = call if nxt == "call" else check

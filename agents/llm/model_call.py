@@ -55,8 +55,12 @@ class RecordedAnswers(Protocol):
     """Answers looked up by request hash instead of calling a model (a replay; see sandbox.replay.llm).
 
     ``lookup`` may return None: the record does not hold this request and the model is called
-    (a resume answers the calls its killed segment paid for, then goes live).
+    (a resume answers the calls its killed segment paid for, then goes live). A record that
+    answers every call (``complete = True``: a replay's) lets the agent run its turn without
+    LangGraph (``agents.llm.graph.run_direct``).
     """
+
+    complete: bool
 
     def lookup(
         self,
@@ -264,6 +268,10 @@ async def call_model(
                 return None, rec
             continue  # the recorded retry follows; there is no model to wait for
         litellm = _litellm()
+        if settings.model.startswith("scripted/"):  # the offline stand-in, registered on the first live call
+            from agents.llm.scripted_model import ensure_stand_in  # (a replay answers from the record: no litellm)
+
+            ensure_stand_in()
         queued = time.perf_counter()
         client = await gated_client(settings, pool)
         if client is not None:  # the transport takes the place under the cap, only while the request is out

@@ -118,7 +118,6 @@ class Replayer:
         self.paid: JournalAnswers | None = None  # a resume's journal of the round in progress
         if llm_agents(self.session.agents):
             self.model = RecordedModel(recorded_calls(store, run_id), lambda: self.session.round)
-            self.model.install()  # also a litellm provider, for callers that go through litellm
             recorded_caps(self.session.agents, self.model.rows)  # a run recorded before the default cap
             route_agents(self.session.agents, self.model)
 

@@ -3,9 +3,9 @@
 During a replay every LLM agent looks its calls up here (``CallSettings.answers``): the agent
 hashes each request as it did when it recorded it, and the next unused recorded call with
 that hash gives the answer, or the recorded fault (so retries replay too). It is a lookup in a
-dict by hash: no litellm, no thread, no HTTP. The same record is also a litellm custom provider
-(``install``; the model string, and so the hash, stay as they were) for callers that go
-through litellm. A request the record does not hold is a divergence: it is reported with a
+dict by hash: no litellm (a replay does not even import it), no thread, no HTTP. The same record
+can also be made a litellm custom provider (``install``, which a replay does not call; the model
+string, and so the hash, stay as they were) for callers that go through litellm. A request the record does not hold is a divergence: it is reported with a
 diff against the closest recorded request of the round, and the call fails.
 No token is spent and no network call is made.
 """
@@ -76,6 +76,8 @@ def _agent_of(messages: Iterable[Mapping[str, Any]]) -> str | None:
 class RecordedModel:
     """The record of a run's LLM calls, served by request hash; see the module docstring."""
 
+    complete = True  # every call is answered from here (a request it lacks is a divergence): no model, no graph
+
     def __init__(self, rows: Iterable[Mapping[str, Any]], current_round: Callable[[], int]) -> None:
         self.provider = f"agora-replay-{uuid.uuid4().hex[:8]}"
         self.current_round = current_round
@@ -116,9 +118,12 @@ class RecordedModel:
         return self.provider
 
     def uninstall(self) -> None:
-        """Remove the provider from litellm."""
+        """Remove the provider from litellm (nothing to do, and litellm is not imported, if it was never installed)."""
+        if self._handler is None:
+            return
         from agents.llm.lite import litellm
 
+        self._handler = None
         litellm.custom_provider_map = [p for p in litellm.custom_provider_map if p.get("provider") != self.provider]
 
     # --- answering ------------------------------------------------------------------------
@@ -295,6 +300,8 @@ class JournalAnswers:
     request the journal holds is answered from it (its fault too, so a recorded retry is not
     paid twice); any other request returns None and the model is called.
     """
+
+    complete = False  # requests it lacks go to the model
 
     def __init__(self, rows: Iterable[Mapping[str, Any]]) -> None:
         self.by_hash: dict[str, deque[Mapping[str, Any]]] = defaultdict(deque)

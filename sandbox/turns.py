@@ -1,0 +1,277 @@
+"""A round's turns: who decides in a step, and how what they return is checked, applied and recorded.
+
+``Session.astep`` (``sandbox/session.py``) runs the steps of a round; for each step it calls
+``_decide`` (wake checks and the agents' turns, run concurrently) and ``_apply_actions`` (the
+seeded order, the per-round cap and floods, the protocol's verdicts, the market, the record
+and the receipts), then ``_addressed`` for the agents the next sub-step calls. They are
+methods of ``Turns``, a base class of ``Session``, so the hot path calls them as before.
+"""
+
+from __future__ import annotations
+
+import _random
+import asyncio
+import json
+import random
+from collections import Counter
+from collections.abc import Sequence
+from hashlib import sha512
+from typing import TYPE_CHECKING, Any
+
+from agents.base import Agent, DryRun
+from protocols.actions import ACTION_TYPES, ActionBase
+from protocols.communication import apply_redactions
+from protocols.money import to_micros
+from protocols.trusted import field_or_none
+from protocols.verdict import Rule, Verdict
+from sandbox.record import ActionRecord, DealRecord, LazyActionRecord, RoundLog
+
+if TYPE_CHECKING:
+    from protocols.policy import IncentivePolicy
+    from protocols.protocol import Protocol
+    from sandbox.market import Deal, Market
+    from sandbox.observe import ReceiptEntry
+    from sandbox.recorder import Recorder
+    from sandbox.scenario import Scenario
+    from sandbox.tracing import NoTracer
+
+_CRandom = _random.Random
+_BUILT_IN_ACTIONS = frozenset(ACTION_TYPES)  # frozen models of plain values: their JSON may be made later
+
+
+class Turns:
+    """The turns and actions of a round's steps; ``Session`` sets the state declared here."""
+
+    scenario: Scenario
+    seed: int
+    round: int
+    run_id: str
+    agents: dict[str, Agent]
+    market: Market
+    protocol: Protocol
+    policy: IncentivePolicy
+    recorder: Recorder
+    tracer: NoTracer
+    rejections: Counter[str]
+    _receipts: dict[str, list[ReceiptEntry]]
+    _tx_seq: int
+
+    async def _decide(self, observations: dict[str, Any], log: RoundLog, step: int) -> dict[str, Any]:
+        """Turns of the agents whose view changed in a way that matters to them; the others wait.
+
+        Step 0 is the round's start: every agent gets a turn or a recorded wait. A sub-step
+        (``step`` > 0) calls only the addressed agents that see a new event.
+        """
+        out: dict[str, Sequence[Any] | BaseException] = {}
+        waiting = []
+        # at a round's start an every-round agent always gets its turn; without sub-steps nothing ever
+        # reads the wake state it would update, so the check is skipped (agents/wake.py)
+        no_wake_check = step == 0 and self.scenario.market.max_substeps == 0
+        for aid, obs in observations.items():
+            agent = self.agents[aid]
+            if no_wake_check and agent.wake.every_round and type(agent).wants_turn is Agent.wants_turn:
+                go, why = True, "every round"
+            else:
+                try:
+                    go, why = agent.wants_turn(obs, step > 0)
+                except Exception as err:  # a broken wake rule costs the agent nothing: it gets its turn
+                    go, why = True, f"wake check failed: {type(err).__name__}"
+            if not go:
+                self._receipts[aid][:0] = obs.receipts  # kept for the turn that sees them
+                if step == 0:
+                    log.waits += 1
+                    self.tracer.wait(agent, why)
+                continue
+            log.turns += 1
+            reseed(
+                agent.rng, f"{self.seed}/{aid}/{self.round}" if step == 0 else f"{self.seed}/{aid}/{self.round}/{step}"
+            )
+            if agent.is_async:
+                waiting.append((aid, self.tracer.adecide(agent, obs, self._dry_run(aid))))
+                continue
+            try:
+                out[aid] = self.tracer.decide(agent, obs)
+            except Exception as err:  # a buggy agent loses its turn, not the run
+                out[aid] = err
+        if waiting:
+            results = await asyncio.gather(*(c for _, c in waiting), return_exceptions=True)
+            for (aid, _), res in zip(waiting, results, strict=True):
+                if isinstance(res, BaseException) and not isinstance(res, Exception):
+                    raise res
+                out[aid] = res
+        return out
+
+    def _addressed(self, log: RoundLog, first: int) -> list[str]:
+        """Agents a step's applied actions address: both parties of every thread that moved, whoever got
+        a message, and whoever had an action rejected at application (not for a failed turn)."""
+        found: set[str] = set()
+        threads = self.market.threads
+        for rec in log.records[first:]:
+            if not rec.verdict.accepted and rec.verdict.rule not in (Rule.AGENT_ERROR, Rule.RATE_LIMIT):
+                found.add(rec.agent_id)
+            t = threads.get(rec.thread_id) if rec.thread_id else None
+            if t is not None:
+                found.update((t.buyer, t.seller))
+        found.update(aid for aid, m in self.market.members.items() if m.inbox)
+        return sorted(found & self.market.members.keys())
+
+    def _drain_agent_records(self, log: RoundLog) -> None:
+        """Rows agents kept about their own turns (LLM call records) go into the round's batch."""
+        for aid in sorted(self.agents):
+            drain = getattr(self.agents[aid], "drain_records", None)
+            if drain is not None:
+                for table, rows in drain().items():
+                    log.batch.extend(table, ({"run_id": self.run_id, "round": log.round, **r} for r in rows))
+
+    def _dry_run(self, aid: str) -> DryRun:
+        return lambda action: self.protocol.submit(action, self.market, aid)
+
+    def _check(self, item: Any, aid: str) -> tuple[ActionBase | None, Verdict, str | None]:
+        """The action, its verdict and its payload for the record (None: the action's own JSON, for
+        ``_record`` to make, or to leave to a ``LazyActionRecord`` when nothing stores or traces it)."""
+        if isinstance(item, ActionBase):
+            return item, self.protocol.submit(item, self.market, aid), None
+        if isinstance(item, (str, bytes, dict)):
+            try:  # nothing an agent returns may fail the run: circular, 5,000-deep, unprintable
+                raw = (
+                    item
+                    if isinstance(item, str)
+                    else (
+                        item.decode("utf-8", "replace") if isinstance(item, bytes) else json.dumps(item, default=repr)
+                    )
+                )
+                action, verdict = self.protocol.submit_raw(item, self.market, aid)
+            except (ValueError, TypeError, RecursionError) as err:
+                reason = f"the action could not be read ({type(err).__name__}: {_text(err, 200)})"
+                return None, Verdict.reject(Rule.SCHEMA, reason), _bounded_repr(item)
+            return action, verdict, raw[:8000]
+        return (
+            None,
+            Verdict.reject(Rule.SCHEMA, f"agents must return actions, got {type(item).__name__}"),
+            _bounded_repr(item),
+        )
+
+    def _apply_actions(
+        self,
+        decisions: dict[str, Sequence[Any] | BaseException],
+        log: RoundLog,
+        fines: Counter[str],
+        used: Counter[str],
+        step: int = 0,
+    ) -> None:
+        order = sorted(decisions)
+        random.Random(f"{self.seed}/order/{self.round}" + (f"/{step}" if step else "")).shuffle(order)
+        cap = self.scenario.market.max_actions_per_round
+        for aid in order:
+            out = decisions[aid]
+            if isinstance(out, BaseException):
+                verdict = Verdict.reject(Rule.AGENT_ERROR, f"the turn failed: {type(out).__name__}: {_text(out)}")
+                self._record(log, aid, "turn_error", "", verdict, None, fines)
+                continue
+            items = out if isinstance(out, (list, tuple)) else [out]
+            keep = max(0, cap + self.scenario.market.flood_rows - used[aid])  # the cap counts every step of the round
+            for item in items[:keep]:
+                span = self.tracer.submit_start(aid)  # None when tracing is off
+                action, verdict, payload = self._check(item, aid)
+                used[aid] += 1
+                if used[aid] > cap:
+                    verdict = Verdict.reject(Rule.RATE_LIMIT, f"at most {cap} actions per round; the rest were dropped")
+                kind = action.type if action is not None else "invalid"  # type: ignore[attr-defined]
+                thread_id = field_or_none(action, "thread_id")
+                if verdict.accepted:
+                    assert action is not None
+                    self.market.note_applied(action, aid)  # per-round activity the safety checks read
+                    thread_id, deal = self.market.apply(apply_redactions(action, verdict), aid, self.policy)
+                    if deal is not None:
+                        log.deals.append(self._deal_record(deal))
+                self._record(log, aid, kind, payload, verdict, thread_id, fines, action=action, lazy=span is None)
+                if span is not None:
+                    self.tracer.submit_end(span, log.records[-1], action)
+            if len(items) > keep:  # a flood: refused unread (past the cap), one row for all of them
+                n = len(items) - keep
+                used[aid] += n
+                reason = (
+                    f"{n:,} more actions past the limit of {cap} per round were dropped unread; "
+                    f"recorded as this one row (fined as {n:,} rate_limit refusals)"
+                )
+                self._record(log, aid, "flood", "", Verdict.reject(Rule.RATE_LIMIT, reason), None, fines, count=n)
+
+    def _record(
+        self,
+        log: RoundLog,
+        aid: str,
+        kind: str,
+        payload: str | None,
+        verdict: Verdict,
+        thread_id: str | None,
+        fines: Counter[str],
+        count: int = 1,
+        action: ActionBase | None = None,
+        lazy: bool = False,
+    ) -> None:
+        """Record one action (``payload`` None: ``action``'s JSON) and, for the agent, its receipt (the
+        record itself with the round: ``sandbox.observe.receipt_of`` makes the ``Receipt`` when read)."""
+        seq = len(log.records) + 1
+        if payload is not None:
+            log.records.append(ActionRecord(seq, aid, kind, payload, verdict, thread_id))
+        elif lazy and self.recorder.store is None and type(action) in _BUILT_IN_ACTIONS:
+            log.records.append(LazyActionRecord(seq, aid, kind, action, verdict, thread_id))
+        else:
+            assert action is not None
+            payload = action.model_dump_json(exclude_none=True)
+            log.records.append(ActionRecord(seq, aid, kind, payload, verdict, thread_id))
+        self._receipts[aid].append((log.round, log.records[-1]))  # the Receipt is made if the agent reads it
+        if not verdict.accepted:
+            self.rejections[verdict.rule] += count
+            fine = self.policy.fine_for(verdict.rule)
+            if fine > 0:
+                fines[aid] += to_micros(fine) * count
+
+    def _deal_record(self, deal: Deal) -> DealRecord:
+        t = deal.thread
+        buyer, seller = self.market.members[t.buyer], self.market.members[t.seller]
+        settled = deal.status == "settled"
+        value = (
+            buyer.private.values.get(t.service, 0.0) if settled and buyer.units_settled <= buyer.private.demand else 0.0
+        )
+        cost = seller.private.costs.get(t.service, 0.0) if settled else 0.0
+        if settled and deal.value is not None and deal.cost is not None:  # the mechanism knew the unit's value and cost
+            value, cost = deal.value / 1e6, deal.cost / 1e6
+        self._tx_seq += 1
+        record = DealRecord(
+            self._tx_seq, t, deal.status, deal.price, deal.fee, to_micros(value), to_micros(cost), deal.round
+        )
+        self.tracer.settle(record)
+        return record
+
+
+def reseed(rng: random.Random, key: str) -> None:
+    """``rng.seed(key)``, the same state, without ``Random.seed``'s Python-level dispatch for a plain
+    ``random.Random`` (what version 2 does with a string: the key's bytes and their SHA-512 as one int)."""
+    if type(rng) is not random.Random:
+        rng.seed(key)
+        return
+    b = key.encode()
+    _CRandom.seed(rng, int.from_bytes(b + sha512(b).digest()))
+    rng.gauss_next = None  # type: ignore[attr-defined]
+
+
+def _text(err: BaseException, limit: int = 2000) -> str:
+    """An exception's text, cut to ``limit`` characters; a ``__str__`` that raises is not the run's problem."""
+    try:
+        text = str(err)
+    except Exception:  # noqa: BLE001
+        text = f"<{type(err).__name__} whose text cannot be shown>"
+    return text if len(text) <= limit else f"{text[:limit]}... [{len(text) - limit:,} more characters cut]"
+
+
+def _bounded_repr(item: Any) -> str:
+    """A short repr of anything (reprlib stops at depth 6 and long strings), for the record."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxstring, r.maxother = 6, 2000, 200
+    try:
+        return r.repr(item)[:8000]
+    except Exception:  # noqa: BLE001  (a hostile __repr__)
+        return f"<{type(item).__name__}>"
