@@ -7,6 +7,8 @@ that passes (None) or rejects with a reason the agent can act on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from protocols.actions import (
@@ -112,6 +114,13 @@ def check_halt(action: ActionBase, view: MarketView, who: str, cfg: LimitsConfig
     return None
 
 
+def check_halt_trading(action: ActionBase, view: MarketView, who: str, cfg: LimitsConfig) -> Verdict | None:
+    """``check_halt`` for an action of a class outside ``NOT_TRADING`` (a fused plan knows the class)."""
+    if view.nothing_halted():
+        return None
+    return check_halt(action, view, who, cfg)
+
+
 def check_self_dealing(action: ActionBase, view: MarketView, who: str, cfg: LimitsConfig) -> Verdict | None:
     """No deals between accounts that the scenario declares to have the same owner."""
     if not cfg.owners or not isinstance(action, (RequestQuote, MakeOffer, Counter, Accept)):
@@ -185,5 +194,12 @@ def check_price_band(action: ActionBase, view: MarketView, who: str, cfg: Limits
         )
     return None
 
+
+INERT_WHEN: dict[object, Callable[[LimitsConfig], bool]] = {
+    # settings under which a check returns None for every action, market and submitter (read off
+    # its code; the settings are frozen): a protocol's fused plan leaves it out
+    check_price_band: lambda cfg: cfg.price_band is None,
+    check_spend_cap: lambda cfg: cfg.spend_cap_per_round is None,
+}
 
 LIMIT_CHECKS = (check_throttle, check_halt, check_self_dealing, check_positions, check_spend_cap, check_price_band)

@@ -105,28 +105,34 @@ def check_order(action: ActionBase, view: MechanismView, who: str, cfg: Protocol
     """A double-auction order: in band, for a unit the trader has, affordable, improving the book."""
     if not isinstance(action, PlaceOrder):
         return None
-    bad = _price_ok(action.price, cfg)
-    if bad:
-        return bad
-    unit = view.next_unit(who, action.service, action.side)
+    side = action.side
+    p = action.price
+    if not math.isfinite(p) or not cfg.min_price <= p <= cfg.max_price:
+        return _price_ok(p, cfg)  # the same tests in the same order: it rejects
+    unit = view.next_unit(who, action.service, side)
     if unit is None:
-        verb = "buy" if action.side == "buy" else "sell"
+        verb = "buy" if side == "buy" else "sell"
         return Verdict.reject(Rule.CAPACITY, f"you have no units of '{action.service}' left to {verb}")
     if action.unit is not None and action.unit != unit:
         return Verdict.reject(Rule.STALE_ORDER, f"unit {action.unit} is not your next unit; your next unit is {unit}")
-    price = to_micros(action.price)
+    price = to_micros(p)
     bid, ask = view.book_top(action.service)
-    other = ask if action.side == "buy" else bid
+    other = ask if side == "buy" else bid
     if other is not None and other.agent == who:
         return Verdict.reject(Rule.SELF_TRADE, "that order would trade with your own standing order")
-    if action.side == "buy":
+    if side == "buy":
         trade_price = ask.price if ask is not None and price >= ask.price else price
         bad = _funds(view, who, trade_price)
         if bad:
             return bad
     if getattr(view, "book_rule", "gode_sunder") == "full":
         return None  # a full book takes every order; price-time priority decides
-    return improves(action, bid, ask, price)
+    # ``improves`` only where it rejects (it passes every other order)
+    if (side == "buy" and bid is not None and price <= bid.price) or (
+        side == "sell" and ask is not None and price >= ask.price
+    ):
+        return improves(action, bid, ask, price)
+    return None
 
 
 def _listing(view: MarketView, listing_id: str) -> Listing | Verdict:

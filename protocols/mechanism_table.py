@@ -151,6 +151,8 @@ _TABLE = (
 )
 
 _REGISTRY: dict[str, MechanismRules] = {m.name: m for m in _TABLE}
+GENERATION = [0]
+"""Bumped whenever a record is registered or removed: plans made from the table (``Protocol``) are remade."""
 MECHANISMS: Mapping[str, MechanismRules] = MappingProxyType(_REGISTRY)
 """Every mechanism by name (a live view: a registered mechanism appears here)."""
 
@@ -164,6 +166,7 @@ def register_rules(rules: MechanismRules) -> MechanismRules:
     if unknown:
         raise ValueError(f"mechanism '{rules.name}' names unknown action types: {', '.join(unknown)}")
     _REGISTRY[rules.name] = rules
+    GENERATION[0] += 1
     for key in [k for k in _TOOLS if k[0] == rules.name]:
         del _TOOLS[key]
     return rules
@@ -172,6 +175,7 @@ def register_rules(rules: MechanismRules) -> MechanismRules:
 def unregister_rules(name: str) -> None:
     """Remove a mechanism's record (tests that register a mechanism clean up with this)."""
     _REGISTRY.pop(name, None)
+    GENERATION[0] += 1
     for key in [k for k in _TOOLS if k[0] == name]:
         del _TOOLS[key]
 

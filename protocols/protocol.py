@@ -36,8 +36,17 @@ from protocols.constraints import (
     check_prices,
 )
 from protocols.dialogue import THREAD_ACTIONS
-from protocols.limits import NOT_TRADING, check_halt, check_positions, check_self_dealing, check_spend_cap
+from protocols.limits import (
+    INERT_WHEN,
+    NOT_TRADING,
+    check_halt,
+    check_halt_trading,
+    check_positions,
+    check_self_dealing,
+    check_spend_cap,
+)
 from protocols.market_rules import MechanismView, check_order, check_posted
+from protocols.mechanism_table import GENERATION, check_mechanism, check_mechanism_rules, rules_of
 from protocols.trusted import field_or_none
 from protocols.verdict import ACCEPTED, Rule, Verdict
 
@@ -67,6 +76,9 @@ APPLIES: dict[Callable[..., object], Applies] = {
 }
 """Checks that cannot touch every action; a check not named here runs for every action."""
 
+Step = tuple[Callable[..., "Verdict | None"], Any]
+"""One step of a fused plan: a check function and the settings it is called with."""
+
 
 class Protocol:
     """Runs the checks in a fixed order; the first that rejects decides the verdict.
@@ -83,6 +95,8 @@ class Protocol:
         self.checks: tuple[Check, ...] = tuple(checks)
         self._plans: dict[tuple[type, object], tuple[Check, ...]] = {}
         self._planned_for: tuple[Check, ...] = self.checks
+        self._fused: dict[tuple[type, str, str], tuple[Step, ...]] = {}
+        self._fused_for: tuple[tuple[Check, ...], ProtocolConfig, int] = (self.checks, self.config, GENERATION[0])
 
     def plan(self, action: ActionBase) -> tuple[Check, ...]:
         """The checks that can answer for this action's class and type, in ``checks`` order."""
@@ -99,13 +113,71 @@ class Protocol:
             )
         return found
 
+    def fused(self, action: ActionBase, mechanism: str) -> tuple[Step, ...]:
+        """``plan(action)`` composed for a market of ``mechanism``: the steps ``submit`` runs, in order.
+
+        Made once per (action class, type, mechanism) and kept until the checks, the settings or
+        the mechanism table change. Against ``plan``: ``check_mechanism`` is left out where the
+        mechanism accepts the type (it would pass) and kept where it does not (it rejects);
+        ``check_mechanism_rules`` is replaced by the mechanism's own checks that can apply to the
+        action (flattening keeps its verdicts: the first rejection decides, the first accepting
+        verdict with notes stands); a safety check is called with its settings directly, one whose
+        settings turn it off (``protocols.limits.INERT_WHEN``) is left out, and ``check_halt``
+        of a trading action is ``check_halt_trading`` (its ``NOT_TRADING`` test answered).
+        """
+        key = (type(action), action.type, mechanism)
+        found = self._fused.get(key)
+        if found is not None:
+            return found
+        cfg = self.config
+        steps: list[Step] = []
+        rules = rules_of(mechanism)
+        for c in self.plan(action):
+            if c is check_mechanism:
+                if rules is not None and key[1] not in rules.accepted:
+                    steps.append((c, cfg))
+            elif c is check_mechanism_rules:
+                for m in rules.checks if rules is not None else ():
+                    a = APPLIES.get(m)
+                    if a is None or a(key[0], key[1]):
+                        steps.append((m, cfg))
+            elif (fn := getattr(c, "__wrapped__", None)) is not None and hasattr(c, "bound_config"):
+                bound = c.bound_config
+                inert = INERT_WHEN.get(fn)
+                if fn is check_halt and not issubclass(key[0], NOT_TRADING):
+                    fn = check_halt_trading  # its class test answered here
+                if inert is None or not inert(bound):
+                    steps.append((fn, bound))
+            else:
+                steps.append((c, cfg))
+        found = self._fused[key] = tuple(steps)
+        return found
+
     def submit(self, action: ActionBase, view: MechanismView, submitter: str) -> Verdict:
         """Check ``action`` sent by ``submitter`` against ``view``.
 
-        Only the checks that can apply to the action's kind run (``APPLIES``); the others would
-        return None, so the verdict and its rule are the ones running all of them gives.
+        Only the checks that can apply to the action's kind run (``APPLIES``), composed once per
+        action kind and mechanism (``fused``); the others would return None, so the verdict and
+        its rule are the ones running all of them gives.
         """
-        return self._run(self.plan(action), action, view, submitter)
+        made = self._fused_for
+        if made[0] is not self.checks or made[1] is not self.config or made[2] != GENERATION[0]:
+            self._fused, self._fused_for = {}, (self.checks, self.config, GENERATION[0])
+        mechanism = getattr(view, "mechanism", "bilateral")
+        if (
+            type(mechanism) is not str
+            or type(getattr(action, "type", None)) is not str
+            or action.__class__ is not type(action)
+        ):  # odd: the plain plan, each check reading the view itself
+            return self._run(self.plan(action), action, view, submitter)
+        noted: Verdict | None = None
+        for fn, settings in self.fused(action, mechanism):
+            verdict = fn(action, view, submitter, settings)
+            if verdict is not None:
+                if not verdict.accepted:
+                    return verdict
+                noted = noted or verdict
+        return noted or ACCEPTED
 
     def submit_all(self, action: ActionBase, view: MechanismView, submitter: str) -> Verdict:
         """``submit`` running every check (the reference ``submit`` is compared with in tests)."""

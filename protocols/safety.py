@@ -82,6 +82,7 @@ def _bind(fn: Callable[[ActionBase, MarketView, str, C], Verdict | None], cfg: C
 
     check.__name__ = check.__qualname__ = name
     check.__wrapped__ = fn  # type: ignore[attr-defined]  # Protocol.plan reads which actions it can touch
+    check.bound_config = cfg  # type: ignore[attr-defined]  # Protocol's fused plans call fn with it directly
     return check
 
 

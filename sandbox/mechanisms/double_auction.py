@@ -84,7 +84,8 @@ class DoubleAuctionMarket(Market):
         if m is None or (side == "buy") != (service in m.private.values):
             return None
         used = self.traded.get((agent_id, service), 0)
-        return used if used < len(self._schedule(m, service)) else None
+        sched = m.private.schedule.get(service)  # ``_schedule``'s first case, without the call
+        return used if used < len(sched or self._schedule(m, service)) else None
 
     # --- orders and trades -----------------------------------------------------------
     def apply(self, action: ActionBase, who: str, policy: IncentivePolicy) -> tuple[str | None, Deal | None]:
