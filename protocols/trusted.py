@@ -57,7 +57,8 @@ def trusted(cls: type[M], /, **values: Any) -> M:
 def builder(cls: type[M]) -> Callable[[dict[str, Any]], M]:
     """A maker of ``cls`` from a dict holding every field in declaration order (the caller vouches for
     keys, order and types: ``trusted`` without its checks, for the engine's hottest models). The dict
-    becomes the instance's own."""
+    becomes the instance's own, and every field counts as set. A class that makes its missing fields
+    on first read (``sandbox.observe``'s on-demand observations) may be given some of them."""
     names = tuple(cls.__pydantic_fields__)
     if cls.__pydantic_post_init__ or cls.__pydantic_root_model__:
         raise TypeError(f"{cls.__name__} is not a plain model")

@@ -436,21 +436,6 @@ class OnDemandObservation(_OnDemand, Observation):
     }
 
 
-def _partial(cls: type[Any]) -> Callable[[dict[str, Any]], Any]:
-    """A maker of ``cls`` from some of its fields (the rest made on demand); every field counts as set."""
-    names = set(cls.model_fields)
-    new = cls.__new__
-
-    def make(data: dict[str, Any]) -> Any:
-        obj = new(cls)
-        _set(obj, "__dict__", data)
-        _set(obj, "__pydantic_fields_set__", set(names))
-        _set(obj, "__pydantic_extra__", None)
-        _set(obj, "__pydantic_private__", None)
-        return obj
-
-    return make
-
-
-_on_demand_observation = _partial(OnDemandObservation)
-_on_demand_market = _partial(OnDemandMarketInfo)
+# made from some of their fields (the rest made on demand, on first read); every field counts as set
+_on_demand_observation = builder(OnDemandObservation)
+_on_demand_market = builder(OnDemandMarketInfo)
