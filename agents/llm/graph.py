@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import operator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, TypedDict, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict, cast, get_origin, get_type_hints
 
 from agents.base import DryRun
 from agents.llm import prompt as pr
@@ -221,8 +221,13 @@ DIRECT_MAX_ANSWERS = 12
 LangGraph's recursion limit (25 at the lowest it has had; 10,007 today), so the graph could not
 have stopped such a turn where ``run_direct`` does not."""
 
-ADDED = ("messages", "actions", "faults")
-"""The keys of ``AgentState`` whose updates are appended (``operator.add``); every other key is replaced."""
+REDUCERS: dict[str, Any] = {
+    key: hint.__metadata__[0]
+    for key, hint in get_type_hints(AgentState, include_extras=True).items()
+    if get_origin(hint) is Annotated
+}
+"""The reducers of ``AgentState``'s annotated keys (``operator.add``: updates appended), read from the
+annotations LangGraph reads; every other key is replaced."""
 
 
 @dataclass
@@ -249,7 +254,8 @@ async def run_direct(ctx: TurnContext) -> dict[str, Any]:
     while True:
         update = await node(cast(AgentState, state), runtime)
         for key, value in update.items():
-            state[key] = state.get(key, []) + value if key in ADDED else value
+            reduce = REDUCERS.get(key)
+            state[key] = reduce(state.get(key, []), value) if reduce else value  # the keys are lists, as in the graph
         nxt = await _route(cast(AgentState, state))
         if nxt == END:
             return state

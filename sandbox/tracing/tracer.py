@@ -282,34 +282,34 @@ class SessionTracer(NoTracer):
         if self.run is not None:
             self.run.carriers[sid] = (agent.id, self.session.round)
 
-    def _turn(self, agent: Agent) -> tuple[Any, Any]:
+    @contextmanager
+    def _turn(self, agent: Agent) -> Iterator[Any]:
+        """The agent's turn span, current in the block (in this task's own context: asyncio copies it per
+        task); an error leaving the block is recorded on it; ended after."""
         # started and made current by hand: cheaper than start_as_current_span's context manager
         name = f"{sc.SPAN_AGENT_TURN} {agent.id}" if _uses_model(agent) else sc.SPAN_AGENT_DECIDE
         span = self._tracer.start_span(name, attributes=self._turn_attrs(agent))
         self._carry(span, agent)
-        return span, otel_context.attach(trace.set_span_in_context(span))
-
-    @staticmethod
-    def _turn_failed(span: Any, err: BaseException) -> None:
-        span.record_exception(err)
-        span.set_status(Status(StatusCode.ERROR, f"{type(err).__name__}: {err}"))
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            yield span
+        except BaseException as err:
+            span.record_exception(err)
+            span.set_status(Status(StatusCode.ERROR, f"{type(err).__name__}: {err}"))
+            raise
+        finally:
+            otel_context.detach(token)
+            span.end()
 
     def decide(self, agent: Agent, obs: Observation) -> Sequence[Any]:
         """The agent's turn inside its turn span (current while the agent decides)."""
         parent = None if _uses_model(agent) else self._parent()
         if parent is not None:
             return self._decide_as_row(agent, obs, parent)
-        span, token = self._turn(agent)
-        try:
+        with self._turn(agent) as span:
             out = agent.decide(obs)
             span.set_attribute(sc.AGENT_ACTIONS, _n_actions(out))
             return out
-        except BaseException as err:
-            self._turn_failed(span, err)
-            raise
-        finally:
-            otel_context.detach(token)
-            span.end()
 
     def _decide_as_row(self, agent: Agent, obs: Observation, parent: tuple[int, int]) -> Sequence[Any]:
         """A scripted turn whose span is made as its row; a non-recording span with its ids is current meanwhile."""
@@ -341,17 +341,10 @@ class SessionTracer(NoTracer):
 
     async def adecide(self, agent: Agent, obs: Observation, check: DryRun) -> Sequence[Any]:
         """An async turn inside ``invoke_agent``; the agent's own spans (``chat``) nest under it."""
-        span, token = self._turn(agent)  # attached in this task's own context (asyncio copies it per task)
-        try:
+        with self._turn(agent) as span:
             out = await agent.adecide(obs, check)
             span.set_attribute(sc.AGENT_ACTIONS, _n_actions(out))
             return out
-        except BaseException as err:
-            self._turn_failed(span, err)
-            raise
-        finally:
-            otel_context.detach(token)
-            span.end()
 
     def wait(self, agent: Agent, reason: str) -> None:
         """An ``invoke_agent`` span for a round the agent was not called: why, and zero tokens."""
