@@ -105,6 +105,11 @@ class SafetyViewMixin:
         )
         return out
 
+    def spenders(self: Market) -> set[str]:
+        """Members who committed money this round: those whose ``activity(aid).spent_micros`` is not 0."""
+        self._activity_reset()
+        return {aid for aid, spent in self._spent.items() if spent and aid in self.members}
+
     def reference_price(self: Market, service: str) -> float | None:
         """Median of the service's recent settled prices (None with too few deals)."""
         prices = self.recent_prices.get(service)

@@ -1,7 +1,9 @@
 """Metrics, declared in one place as reporters over a round's log and the run's totals.
 
 Each reporter is a small function; ``REPORTERS`` is the table the session evaluates at the
-end of every round. Money values are reported in currency units.
+end of every round. Money values are reported in currency units. The built-in reporters read
+the round's figures ``update_totals`` makes in one pass over the round's records and deals
+(``RoundFigures``), so a round's log is walked once, not once per reporter.
 """
 
 from __future__ import annotations
@@ -12,6 +14,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.record import RoundLog
+
+
+@dataclass
+class RoundFigures:
+    """One round's sums, made by ``update_totals`` in one pass over its records and one over its deals."""
+
+    accepted: int = 0
+    rejected: int = 0
+    violations: int = 0  # records whose rule is in ``VIOLATION_RULES``
+    rejections: Counter[str] = field(default_factory=Counter)  # rejected records by rule, in order of first seen
+    settled: list[Any] = field(default_factory=list)
+    refunds: int = 0
+    volume: int = 0  # micro-units, settled deals
+    surplus: int = 0
+    fees: int = 0
+    seller_volume: Counter[str] = field(default_factory=Counter)  # this round's settled volume by seller
 
 
 @dataclass
@@ -28,6 +46,9 @@ class RunTotals:
     quality_n: int = 0
     seller_volume: Counter[str] = field(default_factory=Counter)
     balances: Mapping[str, int] = field(default_factory=dict)  # agent id -> balance at round end
+    now: RoundFigures = field(default_factory=RoundFigures)  # the round just folded in
+    hhi: float | None = None  # of ``seller_volume``, made again only when it changed
+    gini: float | None = None  # of ``balances``, made again only when they changed
 
 
 def max_surplus(buyers: Iterable[tuple[str, float, int]], sellers: Iterable[tuple[str, float, int]]) -> float:
@@ -70,10 +91,6 @@ def gini(values: Iterable[float]) -> float | None:
     return (2 * cum) / (n * total) - (n + 1) / n
 
 
-def _settled(log: RoundLog) -> list[Any]:
-    return [d for d in log.deals if d.status == "settled"]
-
-
 Reporter = Callable[[RoundLog, RunTotals], Any]
 
 REPORTERS: dict[str, Reporter] = {
@@ -81,36 +98,32 @@ REPORTERS: dict[str, Reporter] = {
     "turns": lambda log, t: log.turns,
     "waits": lambda log, t: log.waits,
     "substeps": lambda log, t: log.substeps,
-    "accepted": lambda log, t: sum(1 for r in log.records if r.verdict.accepted),
-    "rejected": lambda log, t: sum(1 for r in log.records if not r.verdict.accepted),
-    "transactions": lambda log, t: len(_settled(log)),
-    "refunds": lambda log, t: sum(1 for d in log.deals if d.status == "refunded"),
-    "volume": lambda log, t: sum(d.price for d in _settled(log)) / 1e6,
-    "mean_price": lambda log, t: (
-        sum(d.price for d in _settled(log)) / len(_settled(log)) / 1e6 if _settled(log) else None
-    ),
-    "surplus": lambda log, t: sum(d.value - d.cost for d in _settled(log)) / 1e6,
+    "accepted": lambda log, t: t.now.accepted,
+    "rejected": lambda log, t: t.now.rejected,
+    "transactions": lambda log, t: len(t.now.settled),
+    "refunds": lambda log, t: t.now.refunds,
+    "volume": lambda log, t: t.now.volume / 1e6,
+    "mean_price": lambda log, t: t.now.volume / len(t.now.settled) / 1e6 if t.now.settled else None,
+    "surplus": lambda log, t: t.now.surplus / 1e6,
     "cum_surplus": lambda log, t: t.surplus / 1e6,
     "efficiency": lambda log, t: (t.surplus / t.max_surplus) if t.max_surplus > 0 else None,
-    "fees": lambda log, t: sum(d.fee for d in _settled(log)) / 1e6,
+    "fees": lambda log, t: t.now.fees / 1e6,
     "fines": lambda log, t: log.fines / 1e6,
     # cumulative: sellers' shares of all volume since round 1 (slow to show a change)
-    "hhi": lambda log, t: hhi(t.seller_volume),
+    "hhi": lambda log, t: t.hhi,
     # this round only: sellers' shares of the round's settled volume (the detector's windows are in between)
-    "hhi_round": lambda log, t: _round_hhi(log),
-    "gini": lambda log, t: gini(b / 1e6 for b in t.balances.values()),
-    "rejections_by_rule": lambda log, t: dict(
-        sorted(Counter(r.verdict.rule for r in log.records if not r.verdict.accepted).items())
-    ),
+    "hhi_round": lambda log, t: hhi(t.now.seller_volume),
+    "gini": lambda log, t: t.gini,
+    "rejections_by_rule": lambda log, t: dict(sorted(t.now.rejections.items())),
     # the incentive policy's money flows this round (from the ledger, by posting kind)
     "taxes": lambda log, t: _flow(log, "tax"),
     "subsidies": lambda log, t: _flow(log, "subsidy"),
     "rewards": lambda log, t: _flow(log, "reward"),
     "report_bonuses": lambda log, t: _flow(log, "report_bonus"),
     "refunded": lambda log, t: _flow(log, "refund"),
-    "price_dispersion": lambda log, t: _std([d.price / 1e6 for d in _settled(log)]),
-    "outcome_score": lambda log, t: _mean([d.thread.score for d in _settled(log) if d.thread.score is not None]),
-    "violations": lambda log, t: sum(1 for r in log.records if r.verdict.rule in VIOLATION_RULES),
+    "price_dispersion": lambda log, t: _std([d.price / 1e6 for d in t.now.settled]),
+    "outcome_score": lambda log, t: _mean([d.thread.score for d in t.now.settled if d.thread.score is not None]),
+    "violations": lambda log, t: t.now.violations,
     # then what a mechanism defines (None elsewhere), added by its registration (add_fact_metric):
     # double-auction periods, Bertrand's collusion index (sandbox.mechanisms.registry)
 }
@@ -125,13 +138,6 @@ def add_fact_metric(name: str) -> None:
 def remove_fact_metric(name: str) -> None:
     """Stop reporting a fact metric ``add_fact_metric`` added."""
     REPORTERS.pop(name, None)
-
-
-def _round_hhi(log: RoundLog) -> float | None:
-    volume: Counter[str] = Counter()
-    for d in _settled(log):
-        volume[d.thread.seller] += d.price
-    return hhi(volume)
 
 
 VIOLATION_RULES = frozenset({"impersonation", "self_trade", "funds"})
@@ -170,18 +176,43 @@ def period_frame(summary: Mapping[str, Any]) -> Any:
 
 
 def update_totals(totals: RunTotals, log: RoundLog, balances: Mapping[str, int]) -> None:
-    """Fold a round into the run's totals (before the reporters run)."""
-    for d in _settled(log):
-        totals.surplus += d.value - d.cost
-        totals.volume += d.price
-        totals.n_tx += 1
-        totals.fees += d.fee
-        totals.seller_volume[d.thread.seller] += d.price
-        if d.thread.score is not None:
-            totals.quality_sum += d.thread.score
-            totals.quality_n += 1
+    """Fold a round into the run's totals and make its figures (``totals.now``), before the reporters run."""
+    now = RoundFigures()
+    rejections = now.rejections
+    accepted = violations = 0
+    for r in log.records:
+        verdict = r.verdict
+        if verdict.accepted:
+            accepted += 1
+        else:
+            rejections[verdict.rule] += 1
+        if verdict.rule in VIOLATION_RULES:
+            violations += 1
+    now.accepted, now.rejected, now.violations = accepted, len(log.records) - accepted, violations
+    for d in log.deals:
+        if d.status == "settled":
+            now.settled.append(d)
+            now.volume += d.price
+            now.surplus += d.value - d.cost
+            now.fees += d.fee
+            now.seller_volume[d.thread.seller] += d.price
+            totals.seller_volume[d.thread.seller] += d.price
+            if d.thread.score is not None:
+                totals.quality_sum += d.thread.score
+                totals.quality_n += 1
+        elif d.status == "refunded":
+            now.refunds += 1
+    totals.surplus += now.surplus
+    totals.volume += now.volume
+    totals.n_tx += len(now.settled)
+    totals.fees += now.fees
     totals.fines += log.fines
+    if now.settled:
+        totals.hhi = hhi(totals.seller_volume)
+    if balances != totals.balances or not balances:
+        totals.gini = gini(b / 1e6 for b in balances.values())
     totals.balances = balances
+    totals.now = now
 
 
 def report(log: RoundLog, totals: RunTotals) -> dict[str, Any]:

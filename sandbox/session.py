@@ -113,6 +113,7 @@ class Session(Turns):
         self._pending_policy: list[tuple[IncentivePolicy, str, str]] = []
         self._role_counts: Counter[str] = Counter()
         self._tx_seq = 0
+        self._accounts: dict[str, str] = {}  # member id -> its ledger account (``_balances``)
         self._begun = False
         self.control_handlers: dict[str, ControlHandler] = {"set_policy": set_policy_command}
         self.safety = SafetyLayer.install(self, self.scenario.safety)  # checks, breakers, detectors, reviews
@@ -324,7 +325,7 @@ class Session(Turns):
         self.ledger.check(settlement.ESCROW, self.market.escrow_expected())
         for hook in self.hooks.round_end:
             hook(self, log)
-        balances = {aid: self.market.available_micros(aid) for aid in self.market.members}
+        balances = self._balances()
         log.facts = self.market.round_facts()
         update_totals(self.totals, log, balances)
         metrics = report(log, self.totals)
@@ -332,6 +333,14 @@ class Session(Turns):
         self.tracer.end_round()
         self.tracer.stage(log)  # the spans ended so far, the round's own included, commit with its records
         self._commit(log, metrics)
+
+    def _balances(self) -> dict[str, int]:
+        """Every member's available money (``Market.available_micros``), the account names made once."""
+        members = self.market.members
+        if len(self._accounts) != len(members):  # members join, never leave
+            self._accounts = {aid: settlement.account(aid) for aid in members}
+        get = self.ledger.balances.get
+        return {aid: get(account, 0) for aid, account in self._accounts.items()}
 
     # --- results --------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

@@ -72,9 +72,13 @@ def test_an_unstored_run_records_the_payloads_a_stored_run_stores(tmp_path) -> N
     assert unstored == seen == [tuple(r) for r in rows]
 
 
-def test_rounds_play_without_collector_passes_and_cycles_are_freed_at_the_next_round() -> None:
+def test_rounds_play_without_collector_passes_and_cycles_are_freed_at_the_next_pass(monkeypatch) -> None:
     import gc
     import weakref
+
+    from sandbox import gcfreeze
+
+    monkeypatch.setattr(gcfreeze, "COLLECT_EVERY", 2)  # a pass at the start of rounds 3 and 5
 
     class Node:
         pass
@@ -93,13 +97,13 @@ def test_rounds_play_without_collector_passes_and_cycles_are_freed_at_the_next_r
         cycles.append(weakref.ref(a))
 
     was = gc.isenabled()
-    s = Session(load_scenario("double_auction"), rounds=4, tracing=False)
+    s = Session(load_scenario("double_auction"), rounds=5, tracing=False)
     s.hooks.round_start.append(start)
     s.hooks.round_end.append(end)
     s.run()
-    assert enabled == [False] * 4 and gc.isenabled() == was
-    # the cycle a round made is gone when the next round starts
-    assert alive_at_start[1:] == [[False] * n for n in range(1, 4)]
+    assert enabled == [False] * 5 and gc.isenabled() == was
+    # the cycles rounds made wait for the next pass, and are gone when it has run
+    assert alive_at_start == [[], [True], [False, False], [False, False, True], [False] * 4]
 
 
 def test_observations_hold_every_field_in_declaration_order(monkeypatch) -> None:

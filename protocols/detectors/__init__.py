@@ -14,8 +14,14 @@ from pydantic_core import InitErrorDetails
 from pydantic_core import ValidationError as CoreValidationError
 
 from protocols.detectors.bubbles import BubbleConfig, detect_bubbles
-from protocols.detectors.collusion import CollusionConfig, collusion_index, detect_collusion, detect_reported_collusion
-from protocols.detectors.concentration import ConcentrationConfig, detect_concentration, hhi
+from protocols.detectors.collusion import (
+    CollusionConfig,
+    CollusionWindow,
+    collusion_index,
+    detect_collusion,
+    detect_reported_collusion,
+)
+from protocols.detectors.concentration import ConcentrationConfig, ConcentrationWindow, detect_concentration, hhi
 from protocols.detectors.facts import (
     ActFact,
     Alert,
@@ -26,7 +32,7 @@ from protocols.detectors.facts import (
     Severity,
     TradeFact,
 )
-from protocols.detectors.registry import DETECTORS, Detector, register_detector, unregister_detector
+from protocols.detectors.registry import DETECTORS, Detector, KeptFn, register_detector, unregister_detector
 from protocols.detectors.rings import RingConfig, detect_rings
 from protocols.detectors.storms import StormConfig, detect_storms
 from protocols.detectors.wash import WashConfig, detect_wash
@@ -36,10 +42,21 @@ def _collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Collusion
     return detect_collusion(window, market, cfg) + detect_reported_collusion(window, market, cfg)
 
 
+def _collusion_kept(cfg: CollusionConfig) -> KeptFn:
+    kept = CollusionWindow(cfg)
+    return lambda window, market: kept.detect(window, market) + detect_reported_collusion(window, market, cfg)
+
+
 for _detector in (
-    Detector("collusion", CollusionConfig, _collusion),
+    Detector("collusion", CollusionConfig, _collusion, kept=_collusion_kept),
     Detector("wash", WashConfig, detect_wash),
-    Detector("concentration", ConcentrationConfig, detect_concentration, lambda c: 2 * c.window),
+    Detector(
+        "concentration",
+        ConcentrationConfig,
+        detect_concentration,
+        lambda c: 2 * c.window,
+        kept=lambda c: ConcentrationWindow(c).detect,
+    ),
     Detector("storms", StormConfig, detect_storms),
     Detector("bubbles", BubbleConfig, detect_bubbles),
     Detector("rings", RingConfig, detect_rings),
@@ -104,14 +121,28 @@ class DetectorsConfig(BaseModel):
         return max(wins, default=1)
 
 
-def run_detectors(window: Sequence[RoundFacts], market: MarketFacts, cfg: DetectorsConfig) -> list[Alert]:
-    """Every enabled detector's alerts for the window (oldest round first), in registration order."""
+def run_detectors(
+    window: Sequence[RoundFacts], market: MarketFacts, cfg: DetectorsConfig, kept: dict[str, Any] | None = None
+) -> list[Alert]:
+    """Every enabled detector's alerts for the window (oldest round first), in registration order.
+
+    ``kept``: a dict the caller keeps for a run and passes every round, the window moved on by one
+    round each time; detectors that have a kept form (``Detector.kept``) keep theirs in it and
+    work on the round that entered the window. The alerts are the same with or without it.
+    """
     if not window:
         return []
     out: list[Alert] = []
     for d in DETECTORS.values():
         c = cfg.config_of(d.name)
-        if c is not None:
+        if c is None:
+            continue
+        if kept is not None and d.kept is not None:
+            held = kept.get(d.name)
+            if held is None or held[0] is not c or held[1] is not d:
+                held = kept[d.name] = (c, d, d.kept(c))
+            out += held[2](window, market)
+        else:
             out += d.detect(window, market, c)
     return out
 
@@ -123,7 +154,9 @@ __all__ = [
     "BubbleConfig",
     "CollusionConfig",
     "DETECTORS",
+    "CollusionWindow",
     "ConcentrationConfig",
+    "ConcentrationWindow",
     "Detector",
     "DetectorsConfig",
     "FirmFact",

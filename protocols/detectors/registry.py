@@ -2,7 +2,8 @@
 
 An entry names the detector (its key under a scenario's ``safety.detectors``), its config
 model, the rounds of facts it reads (``lookback``, from its config) and its function over
-the window. ``DetectorsConfig`` accepts one field per registered detector, ``lookback`` is
+the window, and optionally a form kept across rounds that works on the round that entered the
+window rather than the whole window (``kept``). ``DetectorsConfig`` accepts one field per registered detector, ``lookback`` is
 the most any enabled one needs, and ``run_detectors`` runs them in registration order.
 
 Adding a detector is one module plus one call::
@@ -24,6 +25,9 @@ from protocols.detectors.facts import Alert, MarketFacts, RoundFacts
 DetectFn = Callable[[Sequence[RoundFacts], MarketFacts, Any], list[Alert]]
 """``(window of round facts, oldest first; market facts; the detector's config) -> alerts``."""
 
+KeptFn = Callable[[Sequence[RoundFacts], MarketFacts], list[Alert]]
+"""``(window, market facts) -> alerts``: a detector that carries what it worked out from one window to the next."""
+
 
 def window_of(cfg: Any) -> int:
     """The default lookback: the config's ``window`` (rounds)."""
@@ -42,6 +46,9 @@ class Detector:
     """Rounds of facts it reads, from its config (default: ``cfg.window``)."""
     on_by_default: bool = True
     """Whether it runs when the scenario does not name it (``name: null`` switches it off)."""
+    kept: Callable[[Any], KeptFn] | None = None
+    """Optional: from its config, a detector kept across a run's rounds, fed each round the window moved on
+    by that round; it must return what ``detect`` returns on the same window (``run_detectors``'s ``kept``)."""
 
 
 _REGISTRY: dict[str, Detector] = {}

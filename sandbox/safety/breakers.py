@@ -80,7 +80,7 @@ class BreakerBoard:
                 errors[aid] = 1
         market = self.session.market
         # a breaker that never saw an event stays closed without a step: step only the rest
-        spending = {aid for aid in market.members if market.activity(aid).spent_micros} if bcfg.spend_rate else set()
+        spending = market.spenders() if bcfg.spend_rate else set()
         stepped = {subj for (_, subj) in self.breakers} | set(violations) | set(errors) | spending
         for aid in sorted(stepped & market.members.keys()):
             if bcfg.violations is not None:

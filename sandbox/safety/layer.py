@@ -51,6 +51,7 @@ class SafetyLayer(BreakerBoard):
         self._intervention_seq = 0
         self._market_facts: Any = None
         self._blocked: set[str] = set()  # subjects whose breaker is open
+        self._kept: dict[str, Any] = {}  # detectors kept across rounds (run_detectors)
 
     @classmethod
     def install(cls, session: Session, cfg: SafetyConfig | None = None) -> SafetyLayer:
@@ -117,7 +118,7 @@ class SafetyLayer(BreakerBoard):
         cfg = self.cfg.detectors
         stepped: set[tuple[str, str]] = set()
         touched: dict[str, Case] = {}
-        for alert in run_detectors(list(self.facts), self._market_facts, cfg):
+        for alert in run_detectors(list(self.facts), self._market_facts, cfg, self._kept):
             case = self._cases.get(alert.key)
             if case is not None and log.round - case.last_round < cfg.repeat_after:
                 continue
