@@ -21,7 +21,7 @@ from protocols.detectors.collusion import (
     detect_collusion,
     detect_reported_collusion,
 )
-from protocols.detectors.concentration import ConcentrationConfig, ConcentrationWindow, detect_concentration, hhi
+from protocols.detectors.concentration import ConcentrationConfig, detect_concentration, hhi
 from protocols.detectors.facts import (
     ActFact,
     Alert,
@@ -50,13 +50,7 @@ def _collusion_kept(cfg: CollusionConfig) -> KeptFn:
 for _detector in (
     Detector("collusion", CollusionConfig, _collusion, kept=_collusion_kept),
     Detector("wash", WashConfig, detect_wash),
-    Detector(
-        "concentration",
-        ConcentrationConfig,
-        detect_concentration,
-        lambda c: 2 * c.window,
-        kept=lambda c: ConcentrationWindow(c).detect,
-    ),
+    Detector("concentration", ConcentrationConfig, detect_concentration, lambda c: 2 * c.window),
     Detector("storms", StormConfig, detect_storms),
     Detector("bubbles", BubbleConfig, detect_bubbles),
     Detector("rings", RingConfig, detect_rings),
@@ -156,7 +150,6 @@ __all__ = [
     "DETECTORS",
     "CollusionWindow",
     "ConcentrationConfig",
-    "ConcentrationWindow",
     "Detector",
     "DetectorsConfig",
     "FirmFact",

@@ -29,7 +29,6 @@ from protocols.detectors.facts import (
     span,
     trades,
 )
-from protocols.detectors.window import SellerPrices
 from protocols.verdict import Rule
 
 
@@ -83,131 +82,108 @@ def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: Col
 
 
 class CollusionWindow:
-    """``detect_collusion`` kept across rounds: fed the window moved on by a round, it adds the round that
-    entered and takes off the one that left (``SellerPrices``), and works a seller's median and figures out
-    again only when its deals changed. Its alerts are ``detect_collusion``'s on the same window."""
+    """``detect_collusion`` kept across rounds (``Detector.kept``): a round's coordination talk is picked
+    out of its actions once, when the round enters the window, not again for every window it is in."""
 
     def __init__(self, cfg: CollusionConfig) -> None:
         self.cfg = cfg
-        self.deals = SellerPrices(cfg.window)
         self._talk: dict[int, tuple[RoundFacts, list[ActFact]]] = {}  # by id(round facts): its coordination acts
-        self._sellers: dict[tuple[str, str], tuple[float, SellerFigures | None]] = {}  # median; figures if it passed
-        self._market: MarketFacts | None = None
 
     def detect(self, window: Sequence[RoundFacts], market: MarketFacts) -> list[Alert]:
         """The alerts of ``detect_collusion`` for this window."""
-        cfg = self.cfg
-        win = window[-cfg.window :]
-        changed = self.deals.advance(window)
-        if market is not self._market:
-            self._market, self._sellers = market, {}
-        for key in changed:
-            self._sellers.pop(key, None)
-        out: list[Alert] = []
-        talk = [a for rf in win for a in self._talk_of(rf, win)]
-        talkers = sorted({a.agent for a in talk})
-        priced: set[str] = set()
-        for service in sorted(self.deals.prices):
-            sellers = self.deals.prices[service]
-            bench = market.benchmarks.get(service)
-            if bench is None:
-                continue
-            # a seller's typical price is its median: one buyer overpaying must not break the parallel;
-            # each candidate must, on its own: hold its price (a cartel does; random or competitive
-            # pricing scatters), price far above the benchmark, and far above its own cost
-            medians: dict[str, float] = {}
-            figures: dict[str, SellerFigures] = {}
-            for s, ps in sellers.items():
-                if len(ps) < cfg.min_seller_trades:
-                    continue
-                found = self._sellers.get((service, s))
-                if found is None:
-                    found = self._sellers[(service, s)] = _judge(s, ps, bench, market, service, cfg)
-                medians[s] = found[0]
-                if found[1] is not None:
-                    figures[s] = found[1]
-            qualified = {
-                s: medians[s] for s, f in figures.items() if (cfg.own_spread is None or f["spread"] <= cfg.own_spread)
-            }
-            group = parallel_group(qualified, cfg.parallel_spread)
-            if len(group) < 2:
-                continue
-            # summed in the order of the sellers' first deals in the window, as a pass over its deals adds them
-            total = sum(sum(sellers[s]) for s in self.deals.sellers(service))
-            share = sum(sum(sellers[s]) for s in group) / total if total > 0 else 0.0
-            if share < cfg.min_share:
-                continue
-            group_price = fmean(medians[s] for s in group)
-            index = collusion_index(group_price, bench)
-            in_talk = sorted(set(group) & set(talkers))
-            agents = tuple(sorted(group))
-            priced |= set(agents)
-            out.append(
-                Alert(
-                    "collusion",
-                    Severity.HIGH if in_talk else Severity.MEDIUM,
-                    agents,
-                    {
-                        "service": service,
-                        "strength": round(index, 3),
-                        "collusion_index": round(index, 3),
-                        "mean_price": round(group_price, 2),
-                        "competitive_price": bench.competitive,
-                        "monopoly_price": bench.monopoly,
-                        "group_share": round(share, 3),
-                        "per_agent": {s: SellerFigures(**figures[s]) for s in agents},
-                        "coordination_messages": refs(a for a in talk if a.agent in in_talk),
-                        "records": refs(t for t in trades(win) if t.service == service and t.seller in group),
-                    },
-                    span(win),
-                    f"{len(group)} sellers of {service} each priced steadily at collusion index >= "
-                    f"{cfg.index_threshold:g} and in parallel at {group_price:.2f} (benchmark {bench.competitive:g})"
-                    + (", after coordination talk" if in_talk else ""),
-                )
-            )
-        rest = [a for a in talkers if a not in priced]
-        if rest:
-            out.append(
-                Alert(
-                    "collusion",
-                    Severity.LOW,
-                    tuple(rest),
-                    {
-                        "strength": sum(1 for a in talk if a.agent in rest),
-                        "coordination_messages": refs(a for a in talk if a.agent in rest),
-                        "attempts": sum(1 for a in talk if a.agent in rest),
-                        "per_agent": {a: {"attempts": sum(1 for x in talk if x.agent == a)} for a in rest},
-                    },
-                    span(win),
-                    f"{', '.join(rest)} proposed coordinating prices to competitors",
-                )
-            )
-        return out
+        win = window[-self.cfg.window :]
+        if len(self._talk) > 2 * len(win):  # forget the rounds that left the window
+            held = {id(rf) for rf in win}
+            self._talk = {k: v for k, v in self._talk.items() if k in held}
+        return _detect(win, market, self.cfg, [a for rf in win for a in self._talk_of(rf)])
 
-    def _talk_of(self, rf: RoundFacts, win: Sequence[RoundFacts]) -> list[ActFact]:
-        """A round's actions that proposed coordination (rejected for it, or flagged), found once per round."""
+    def _talk_of(self, rf: RoundFacts) -> list[ActFact]:
         found = self._talk.get(id(rf))
         if found is None or found[0] is not rf:
-            if len(self._talk) > 2 * len(win):  # forget rounds that left the window
-                keep = {id(x) for x in win}
-                self._talk = {k: v for k, v in self._talk.items() if k in keep}
             coord = Rule.COORDINATION.value  # looked up once: an enum member's .value costs ~1 us a time
             found = self._talk[id(rf)] = (rf, [a for a in rf.acts if a.rule == coord or coord in a.flags])
         return found[1]
 
 
-def _judge(
-    seller: str, prices: Sequence[float], bench: Benchmark, market: MarketFacts, service: str, cfg: CollusionConfig
-) -> tuple[float, SellerFigures | None]:
-    """A seller's median and, when it prices far enough above the benchmark and its own cost, its figures
-    (the scatter, a median over its deals, is worked out only for a seller that passes the rest)."""
-    med = median(prices)
-    if round(collusion_index(med, bench), 3) < cfg.index_threshold:
-        return med, None
-    margin = _margin(seller, med, market, service)
-    if cfg.min_margin is not None and margin is not None and margin < cfg.min_margin:
-        return med, None
-    return med, _seller_figures(seller, prices, med, bench, market, service)
+def _detect(win: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig, talk: list[ActFact]) -> list[Alert]:
+    """``detect_collusion`` on the window's last ``cfg.window`` rounds, given their coordination talk in order."""
+    out: list[Alert] = []
+    talkers = sorted({a.agent for a in talk})
+    by_service: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for t in trades(win):
+        by_service[t.service][t.seller].append(t.price)
+    priced: set[str] = set()
+    for service, sellers in sorted(by_service.items()):
+        bench = market.benchmarks.get(service)
+        if bench is None:
+            continue
+        # a seller's typical price is its median: one buyer overpaying must not break the parallel
+        medians = {s: median(ps) for s, ps in sellers.items() if len(ps) >= cfg.min_seller_trades}
+        # each candidate must, on its own: hold its price (a cartel does; random or competitive
+        # pricing scatters), price far above the benchmark, and far above its own cost; the
+        # scatter (a median over its deals) is worked out only for a seller that passes the rest
+        figures: dict[str, SellerFigures] = {}
+        for s, med in medians.items():
+            if round(collusion_index(med, bench), 3) < cfg.index_threshold:
+                continue
+            margin = _margin(s, med, market, service)
+            if cfg.min_margin is not None and margin is not None and margin < cfg.min_margin:
+                continue
+            figures[s] = _seller_figures(s, sellers[s], med, bench, market, service)
+        qualified = {
+            s: medians[s] for s, f in figures.items() if (cfg.own_spread is None or f["spread"] <= cfg.own_spread)
+        }
+        group = parallel_group(qualified, cfg.parallel_spread)
+        total = sum(sum(ps) for ps in sellers.values())
+        share = sum(sum(sellers[s]) for s in group) / total if total > 0 else 0.0
+        if len(group) < 2 or share < cfg.min_share:
+            continue
+        group_price = fmean(medians[s] for s in group)
+        index = collusion_index(group_price, bench)
+        in_talk = sorted(set(group) & set(talkers))
+        agents = tuple(sorted(group))
+        priced |= set(agents)
+        out.append(
+            Alert(
+                "collusion",
+                Severity.HIGH if in_talk else Severity.MEDIUM,
+                agents,
+                {
+                    "service": service,
+                    "strength": round(index, 3),
+                    "collusion_index": round(index, 3),
+                    "mean_price": round(group_price, 2),
+                    "competitive_price": bench.competitive,
+                    "monopoly_price": bench.monopoly,
+                    "group_share": round(share, 3),
+                    "per_agent": {s: figures[s] for s in agents},
+                    "coordination_messages": refs(a for a in talk if a.agent in in_talk),
+                    "records": refs(t for t in trades(win) if t.service == service and t.seller in group),
+                },
+                span(win),
+                f"{len(group)} sellers of {service} each priced steadily at collusion index >= "
+                f"{cfg.index_threshold:g} and in parallel at {group_price:.2f} (benchmark {bench.competitive:g})"
+                + (", after coordination talk" if in_talk else ""),
+            )
+        )
+    rest = [a for a in talkers if a not in priced]
+    if rest:
+        out.append(
+            Alert(
+                "collusion",
+                Severity.LOW,
+                tuple(rest),
+                {
+                    "strength": sum(1 for a in talk if a.agent in rest),
+                    "coordination_messages": refs(a for a in talk if a.agent in rest),
+                    "attempts": sum(1 for a in talk if a.agent in rest),
+                    "per_agent": {a: {"attempts": sum(1 for x in talk if x.agent == a)} for a in rest},
+                },
+                span(win),
+                f"{', '.join(rest)} proposed coordinating prices to competitors",
+            )
+        )
+    return out
 
 
 class SellerFigures(TypedDict):
@@ -222,7 +198,7 @@ class SellerFigures(TypedDict):
 
 
 def _seller_figures(
-    seller: str, prices: Sequence[float], med: float, bench: Benchmark, market: MarketFacts, service: str
+    seller: str, prices: list[float], med: float, bench: Benchmark, market: MarketFacts, service: str
 ) -> SellerFigures:
     """One seller's own figures over the window: deals, median, scatter, index and margin over its cost."""
     cost = market.costs.get(seller, {}).get(service)

@@ -9,14 +9,12 @@ the previous window. Every HHI here is per window (the window's deals only) exce
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from functools import reduce
-from operator import add
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from protocols.detectors.facts import Alert, MarketFacts, RoundFacts, Severity, span
-from protocols.detectors.window import SellerPrices
+from protocols.detectors.facts import Alert, MarketFacts, RoundFacts, Severity, TradeFact, span, trades
 
 
 class ConcentrationConfig(BaseModel):
@@ -54,11 +52,12 @@ def sample_corrected(h: float, n: int) -> float:
     return max(0.0, (h - 10000.0 / n) / (1 - 1 / n))
 
 
-def _volumes(deals: SellerPrices, service: str) -> dict[str, float]:
-    """Each seller's volume of the service, its prices added in deal order from 0.0, the sellers in order
-    of their first deal (as a pass over the deals adding to a ``defaultdict(float)`` makes them)."""
-    prices = deals.prices.get(service, {})
-    return {s: reduce(add, prices[s], 0.0) for s in deals.sellers(service)}
+def _volumes(deals: Iterable[TradeFact], service: str) -> dict[str, float]:
+    out: dict[str, float] = defaultdict(float)
+    for t in deals:
+        if t.service == service:
+            out[t.seller] += t.price
+    return out
 
 
 def _shares(vol: Mapping[str, float]) -> dict[str, float]:
@@ -75,95 +74,77 @@ def detect_concentration(window: Sequence[RoundFacts], market: MarketFacts, cfg:
     alert names the sellers whose own contribution to the HHI (share squared) rose by more than
     half the ``rise``.
     """
-    return ConcentrationWindow(cfg).detect(window, market)
-
-
-class ConcentrationWindow:
-    """``detect_concentration`` kept across rounds: fed the window moved on by a round, its two windows
-    (``SellerPrices``) take the rounds that entered and give up the ones that left, instead of a pass
-    over every deal of both. Its alerts are ``detect_concentration``'s on the same window."""
-
-    def __init__(self, cfg: ConcentrationConfig) -> None:
-        self.cfg = cfg
-        self.now, self.before = SellerPrices(cfg.window), SellerPrices(cfg.window, skip=cfg.window)
-
-    def detect(self, window: Sequence[RoundFacts], market: MarketFacts) -> list[Alert]:
-        """The alerts of ``detect_concentration`` for this window."""
-        self.now.advance(window)
-        self.before.advance(window)
-        cfg, deals_now, deals_before = self.cfg, self.now, self.before
-        now = window[-cfg.window :]
-        cumulative = dict(window[-1].cumulative_hhi) if window else {}
-        out = []
-        for service in sorted(deals_now.prices):
-            n = deals_now.count[service]
-            vol = _volumes(deals_now, service)
-            level = hhi(vol)
-            if level is None or n < cfg.min_trades:
-                continue
-            shares = _shares(vol)
-            n_prev = deals_before.count.get(service, 0)
-            prev_vol = _volumes(deals_before, service)
-            prev_raw = hhi(prev_vol) if n_prev >= cfg.min_trades else None
-            prev = None if prev_raw is None else sample_corrected(prev_raw, n_prev)
-            raw, level = level, sample_corrected(level, n)
-            prev_shares = _shares(prev_vol) if prev is not None else {}
-            cum = cumulative.get(service)
-            common = {
-                "service": service,
-                "window_hhi": round(raw, 1),
-                "window_hhi_corrected": round(level, 1),
-                "previous_window_hhi": None if prev_raw is None else round(prev_raw, 1),
-                "previous_window_hhi_corrected": None if prev is None else round(prev, 1),
-                "cumulative_hhi": None if cum is None else round(cum, 1),
-                "trades": n,
-            }
-            if cfg.level is not None and level > cfg.level:
-                named = sorted(s for s, sh in shares.items() if sh * 10000 >= cfg.level)
-                out.append(
-                    Alert(
-                        "concentration",
-                        Severity.HIGH if level > 2 * cfg.level else Severity.MEDIUM,
-                        tuple(named),
-                        {
-                            **common,
-                            "strength": round(level, 1),
-                            "level": cfg.level,
-                            "per_agent": {s: {"share": round(shares[s], 3)} for s in named},
-                            "top_shares": {
-                                s: round(shares[s], 3) for s in sorted(shares, key=lambda x: -shares[x])[:5]
-                            },
-                        },
-                        span(now),
-                        f"{service}: window HHI {raw:.0f} ({level:.0f} corrected for {n} deals) > {cfg.level:g}"
-                        + (f" (cumulative {cum:.0f})" if cum is not None else ""),
-                    )
+    now, before = window[-cfg.window :], window[-2 * cfg.window : -cfg.window]
+    deals_now, deals_before = trades(now), trades(before)
+    cumulative = dict(window[-1].cumulative_hhi) if window else {}
+    out = []
+    for service in sorted({t.service for t in deals_now}):
+        n = sum(1 for t in deals_now if t.service == service)
+        vol = _volumes(deals_now, service)
+        level = hhi(vol)
+        if level is None or n < cfg.min_trades:
+            continue
+        shares = _shares(vol)
+        n_prev = sum(1 for t in deals_before if t.service == service)
+        prev_vol = _volumes(deals_before, service)
+        prev_raw = hhi(prev_vol) if n_prev >= cfg.min_trades else None
+        prev = None if prev_raw is None else sample_corrected(prev_raw, n_prev)
+        raw, level = level, sample_corrected(level, n)
+        prev_shares = _shares(prev_vol) if prev is not None else {}
+        cum = cumulative.get(service)
+        common = {
+            "service": service,
+            "window_hhi": round(raw, 1),
+            "window_hhi_corrected": round(level, 1),
+            "previous_window_hhi": None if prev_raw is None else round(prev_raw, 1),
+            "previous_window_hhi_corrected": None if prev is None else round(prev, 1),
+            "cumulative_hhi": None if cum is None else round(cum, 1),
+            "trades": n,
+        }
+        if cfg.level is not None and level > cfg.level:
+            named = sorted(s for s, sh in shares.items() if sh * 10000 >= cfg.level)
+            out.append(
+                Alert(
+                    "concentration",
+                    Severity.HIGH if level > 2 * cfg.level else Severity.MEDIUM,
+                    tuple(named),
+                    {
+                        **common,
+                        "strength": round(level, 1),
+                        "level": cfg.level,
+                        "per_agent": {s: {"share": round(shares[s], 3)} for s in named},
+                        "top_shares": {s: round(shares[s], 3) for s in sorted(shares, key=lambda x: -shares[x])[:5]},
+                    },
+                    span(now),
+                    f"{service}: window HHI {raw:.0f} ({level:.0f} corrected for {n} deals) > {cfg.level:g}"
+                    + (f" (cumulative {cum:.0f})" if cum is not None else ""),
                 )
-            if cfg.rise is not None and prev is not None and level - prev > cfg.rise:
-                gain = {s: 10000 * (shares.get(s, 0.0) ** 2 - prev_shares.get(s, 0.0) ** 2) for s in shares}
-                named = sorted(s for s, g in gain.items() if g > cfg.rise / 2)
-                out.append(
-                    Alert(
-                        "concentration_rise",
-                        Severity.MEDIUM if level > (cfg.level or 0) else Severity.LOW,
-                        tuple(named),
-                        {
-                            **common,
-                            "strength": round(level - prev, 1),
-                            "rise": round(level - prev, 1),
-                            "rise_threshold": cfg.rise,
-                            "per_agent": {
-                                s: {
-                                    "share": round(shares.get(s, 0.0), 3),
-                                    "previous_share": round(prev_shares.get(s, 0.0), 3),
-                                    "hhi_contribution_gain": round(gain[s], 1),
-                                }
-                                for s in named
-                            },
+            )
+        if cfg.rise is not None and prev is not None and level - prev > cfg.rise:
+            gain = {s: 10000 * (shares.get(s, 0.0) ** 2 - prev_shares.get(s, 0.0) ** 2) for s in shares}
+            named = sorted(s for s, g in gain.items() if g > cfg.rise / 2)
+            out.append(
+                Alert(
+                    "concentration_rise",
+                    Severity.MEDIUM if level > (cfg.level or 0) else Severity.LOW,
+                    tuple(named),
+                    {
+                        **common,
+                        "strength": round(level - prev, 1),
+                        "rise": round(level - prev, 1),
+                        "rise_threshold": cfg.rise,
+                        "per_agent": {
+                            s: {
+                                "share": round(shares.get(s, 0.0), 3),
+                                "previous_share": round(prev_shares.get(s, 0.0), 3),
+                                "hhi_contribution_gain": round(gain[s], 1),
+                            }
+                            for s in named
                         },
-                        span(now),
-                        f"{service}: window HHI up {level - prev:.0f} (corrected, from {prev:.0f} to {level:.0f}) "
-                        f"over {n} deals",
-                    )
+                    },
+                    span(now),
+                    f"{service}: window HHI up {level - prev:.0f} (corrected, from {prev:.0f} to {level:.0f}) "
+                    f"over {n} deals",
                 )
-        return out
+            )
+    return out
