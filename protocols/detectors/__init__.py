@@ -35,7 +35,7 @@ from protocols.detectors.facts import (
 from protocols.detectors.registry import DETECTORS, Detector, KeptFn, register_detector, unregister_detector
 from protocols.detectors.rings import RingConfig, detect_rings
 from protocols.detectors.storms import StormConfig, detect_storms
-from protocols.detectors.wash import WashConfig, detect_wash
+from protocols.detectors.wash import WashConfig, WashWindow, detect_wash
 
 
 def _collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig) -> list[Alert]:
@@ -49,7 +49,7 @@ def _collusion_kept(cfg: CollusionConfig) -> KeptFn:
 
 for _detector in (
     Detector("collusion", CollusionConfig, _collusion, kept=_collusion_kept),
-    Detector("wash", WashConfig, detect_wash),
+    Detector("wash", WashConfig, detect_wash, kept=lambda c: WashWindow(c).detect),
     Detector("concentration", ConcentrationConfig, detect_concentration, lambda c: 2 * c.window),
     Detector("storms", StormConfig, detect_storms),
     Detector("bubbles", BubbleConfig, detect_bubbles),
@@ -160,6 +160,7 @@ __all__ = [
     "StormConfig",
     "TradeFact",
     "WashConfig",
+    "WashWindow",
     "collusion_index",
     "detect_bubbles",
     "detect_collusion",

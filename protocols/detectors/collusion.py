@@ -23,6 +23,7 @@ from protocols.detectors.facts import (
     Benchmark,
     FirmFact,
     MarketFacts,
+    PerRound,
     RoundFacts,
     Severity,
     refs,
@@ -87,22 +88,18 @@ class CollusionWindow:
 
     def __init__(self, cfg: CollusionConfig) -> None:
         self.cfg = cfg
-        self._talk: dict[int, tuple[RoundFacts, list[ActFact]]] = {}  # by id(round facts): its coordination acts
+        self._talk: PerRound[list[ActFact]] = PerRound()
 
     def detect(self, window: Sequence[RoundFacts], market: MarketFacts) -> list[Alert]:
         """The alerts of ``detect_collusion`` for this window."""
         win = window[-self.cfg.window :]
-        if len(self._talk) > 2 * len(win):  # forget the rounds that left the window
-            held = {id(rf) for rf in win}
-            self._talk = {k: v for k, v in self._talk.items() if k in held}
-        return _detect(win, market, self.cfg, [a for rf in win for a in self._talk_of(rf)])
+        return _detect(win, market, self.cfg, [a for talk in self._talk.of(win, _talk) for a in talk])
 
-    def _talk_of(self, rf: RoundFacts) -> list[ActFact]:
-        found = self._talk.get(id(rf))
-        if found is None or found[0] is not rf:
-            coord = Rule.COORDINATION.value  # looked up once: an enum member's .value costs ~1 us a time
-            found = self._talk[id(rf)] = (rf, [a for a in rf.acts if a.rule == coord or coord in a.flags])
-        return found[1]
+
+def _talk(rf: RoundFacts) -> list[ActFact]:
+    """A round's actions that proposed coordination (rejected for it, or flagged)."""
+    coord = Rule.COORDINATION.value  # looked up once: an enum member's .value costs ~1 us a time
+    return [a for a in rf.acts if a.rule == coord or coord in a.flags]
 
 
 def _detect(win: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig, talk: list[ActFact]) -> list[Alert]:

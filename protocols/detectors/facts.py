@@ -8,10 +8,12 @@ submitted actions, as the store keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 class Severity(StrEnum):
@@ -172,3 +174,25 @@ def acts(window: Iterable[RoundFacts]) -> list[ActFact]:
 def refs(items: Iterable[TradeFact | ActFact], limit: int = 20) -> list[str]:
     """Record ids for evidence, at most ``limit`` of them."""
     return [x.ref for x in items][:limit]
+
+
+class PerRound(Generic[T]):
+    """What a detector kept across rounds works out of each round once: ``of(win, make)`` gives
+    ``make(round facts)`` for every round of the window, made the first time the round is in a window
+    asked for, and forgets the rounds that left it."""
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[RoundFacts, T]] = {}  # by id(round facts), with the facts (ids are reused)
+
+    def of(self, win: Sequence[RoundFacts], make: Callable[[RoundFacts], T]) -> list[T]:
+        """``make(rf)`` for each round of ``win``, in order."""
+        held, out = self._held, []
+        for rf in win:
+            found = held.get(id(rf))
+            if found is None or found[0] is not rf:
+                found = held[id(rf)] = (rf, make(rf))
+            out.append(found[1])
+        if len(held) > len(win):
+            keep = {id(rf) for rf in win}
+            self._held = {k: v for k, v in held.items() if k in keep}
+        return out

@@ -16,7 +16,7 @@ from statistics import median
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
-from protocols.detectors.facts import Alert, MarketFacts, RoundFacts, Severity, TradeFact, refs, span, trades
+from protocols.detectors.facts import Alert, MarketFacts, PerRound, RoundFacts, Severity, TradeFact, refs, span, trades
 
 
 class WashConfig(BaseModel):
@@ -43,6 +43,40 @@ def detect_wash(window: Sequence[RoundFacts], market: MarketFacts, cfg: WashConf
     out: list[Alert] = []
     for service, deals in sorted(by_service.items()):
         out += _wash_in(service, deals, win, cfg)
+    return out
+
+
+class WashWindow:
+    """``detect_wash`` kept across rounds (``Detector.kept``): each round's buyers and sellers of each service
+    are gathered once. A service whose buyers and sellers in the window are apart (nobody both bought and
+    sold it: every deal of a double auction, most rounds of most markets) holds no cycle (``_may_cycle``),
+    so a window where every service is so raises nothing and its deals are not read again."""
+
+    def __init__(self, cfg: WashConfig) -> None:
+        self.cfg = cfg
+        self._sides: PerRound[dict[str, tuple[set[str], set[str]]]] = PerRound()
+
+    def detect(self, window: Sequence[RoundFacts], market: MarketFacts) -> list[Alert]:
+        """The alerts of ``detect_wash`` for this window."""
+        sides: dict[str, tuple[set[str], set[str]]] = {}
+        for by_service in self._sides.of(window[-self.cfg.window :], _sides):
+            for service, (buyers, sellers) in by_service.items():
+                held = sides.setdefault(service, (set(), set()))
+                held[0].update(buyers)
+                held[1].update(sellers)
+        if all(buyers.isdisjoint(sellers) for buyers, sellers in sides.values()):
+            return []
+        return detect_wash(window, market, self.cfg)
+
+
+def _sides(rf: RoundFacts) -> dict[str, tuple[set[str], set[str]]]:
+    """Per service, who bought and who sold it in the round (deals with oneself left out, as ``detect_wash`` does)."""
+    out: dict[str, tuple[set[str], set[str]]] = {}
+    for t in rf.trades:
+        if t.buyer != t.seller:
+            buyers, sellers = out.setdefault(t.service, (set(), set()))
+            buyers.add(t.buyer)
+            sellers.add(t.seller)
     return out
 
 
