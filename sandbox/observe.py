@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from agents.incentives import Terms
 from agents.observation import (
     ListingInfo,
     MarketInfo,
@@ -32,6 +33,7 @@ from protocols.settlement import rank_price
 from protocols.state import Listing, Thread
 from protocols.trusted import builder, trusted
 from sandbox.market import Market, Member
+from sandbox.member_view import MemberView, late_read, units_unlisted, units_wanted
 
 
 def listing_info(li: Listing, reputation: float | None = None) -> ListingInfo:
@@ -123,6 +125,7 @@ class Observer:
         }
         self.min_price, self.max_price = float(config.min_price), float(config.max_price)
         self.open = True  # parts of on-demand views may still be made (``close``)
+        self._terms: Terms | None = None
 
     def _shown(
         self, ranked: Sequence[ListingInfo], me: str, sellers: Mapping[str, list[int]] | None = None
@@ -170,8 +173,8 @@ class Observer:
             {
                 "values": dict(p.values),
                 "costs": dict(p.costs),
-                "demand": max(p.demand - m.units_committed, 0),
-                "capacity": max(p.capacity - m.units_listed, 0),
+                "demand": units_wanted(m),
+                "capacity": units_unlisted(m),
                 "schedule": {k: list(v) for k, v in p.schedule.items()},
                 "quality": p.quality,
             }
@@ -204,6 +207,13 @@ class Observer:
 
     def _incentives(self) -> dict[str, Any]:
         return dict(self.incentives)
+
+    @property
+    def terms(self) -> Terms:
+        """The incentives as ``Terms``, made once for the observer (``terms_of`` of any of its observations)."""
+        if self._terms is None:
+            self._terms = Terms.of(self.incentives)
+        return self._terms
 
     def _consume(self, m: Member, notices: Sequence[str]) -> tuple[list[str], list[Any]]:
         """The member's notices and inbox, bounded; they are consumed (cleared) here."""
@@ -276,6 +286,16 @@ class Observer:
         _set(obs, "_src", (self, m, list(receipts)[-self.limits.receipts :]))
         return obs
 
+    def plain(self, m: Member, receipts: Sequence[ReceiptEntry] = (), notices: Sequence[str] = ()) -> MemberView:
+        """The member's ``PlainView`` (for an agent that sets ``Agent.plain_view``): its values read from the
+        market when read, while this round's view is open. The inbox and notices are consumed, and the
+        receipts dropped, as an on-demand observation whose agent never reads them does."""
+        if m.notices:
+            m.notices.clear()
+        if m.inbox:
+            m.inbox.clear()
+        return MemberView(self, m)
+
     def close(self) -> None:
         """The round's actions are about to apply: parts of views not read yet can no longer be made."""
         self.open = False
@@ -327,10 +347,7 @@ class _OnDemand:
             return d[name]
         observer, member, receipts = object.__getattribute__(self, "_src")
         if not observer.open:
-            raise RuntimeError(
-                f"the observation's '{name}' was first read after the round's actions applied; read what an "
-                "agent needs during its turn (Agent.on_demand_observation) or keep a copy"
-            )
+            raise late_read(f"the observation's '{name}'")
         value = d[name] = make(observer, member, receipts)
         return value
 
