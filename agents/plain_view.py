@@ -5,132 +5,114 @@ or costs, its units left and the size of its schedule, its balance and the incen
 force. Building an ``Observation`` (a pydantic model with nested models and copies) for each
 such agent each round costs more than its whole decision. An agent class that reads only these
 sets ``Agent.plain_view``; its ``decide`` then takes a ``PlainView`` or an ``Observation``
-(``plain_view_of`` turns the one into the other, so its logic is written once, against this).
+(``plain_view_of`` turns the one into the other), so its logic is written once, against this.
 
-The session gives such an agent a view the engine reads straight from the market's record of
-the member (``sandbox.observe.MemberView``: no model, no copies; its mappings are read-only
-proxies) when its turn needs no wake check: an every-round agent with the default wake rule at
-the start of a round of a market without sub-steps. Otherwise (a ``wake`` parameter, sub-steps,
-a direct call) it gets its observation as before, read through ``ObservedView``. Both give the
-same values (``tests/test_plain_view.py``). A value read after the round's actions applied is
-refused (``RuntimeError``), as a first read of an on-demand observation's part is.
+The session gives such an agent a view the engine makes from the market's own record of the
+member (``sandbox.observe.Observer.plain``: no model, no copies; its mappings are read-only
+proxies of the member's) when its turn needs no wake check: an every-round agent with the default
+wake rule at the start of a round of a market without sub-steps. Otherwise (a ``wake`` parameter,
+sub-steps, a direct call) it gets its observation as before, read through ``PlainView.of``. Both
+give the same values (``tests/test_plain_view.py``). The engine's views are made during the
+round's turns, when nothing has been applied yet; once the round's actions are about to apply,
+reading one raises ``RuntimeError``, as a first read of an on-demand observation's part does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agents.incentives import Terms, terms_of
 
 if TYPE_CHECKING:
     from agents.observation import Observation
 
+_set = object.__setattr__
+
 
 class PlainView:
-    """The values a plain-view agent reads; ``MemberView`` (the engine's) and ``ObservedView`` implement it."""
+    """The values a plain-view agent reads (read-only: setting one raises ``AttributeError``)."""
 
-    __slots__ = ()
+    __slots__ = (
+        "mechanism",
+        "min_price",
+        "max_price",
+        "values",
+        "costs",
+        "demand",
+        "capacity",
+        "balance",
+        "terms",
+        "_schedule",
+    )
+    mechanism: str  # the market mechanism (``Observation.market.mechanism``)
+    min_price: float  # the price band the market accepts
+    max_price: float
+    values: Mapping[str, float]  # value of the next unit by service (buyers)
+    costs: Mapping[str, float]  # cost of the next unit by service (sellers)
+    demand: int  # units still wanted (``Observation.private.demand``)
+    capacity: int  # units not yet listed or traded (``Observation.private.capacity``)
+    balance: float  # money available now
+    terms: Terms  # the incentive policy in force (``agents.incentives.terms_of`` of the observation)
+    _schedule: Mapping[str, Sequence[float]]
 
-    @property
-    def mechanism(self) -> str:
-        """The market mechanism (``Observation.market.mechanism``)."""
-        raise NotImplementedError
+    def __init__(
+        self,
+        mechanism: str,
+        min_price: float,
+        max_price: float,
+        values: Mapping[str, float],
+        costs: Mapping[str, float],
+        demand: int,
+        capacity: int,
+        balance: float,
+        terms: Terms,
+        schedule: Mapping[str, Sequence[float]],
+    ) -> None:
+        """The caller hands over what it vouches will not change under the view (read-only mappings)."""
+        _set(self, "mechanism", mechanism)
+        _set(self, "min_price", min_price)
+        _set(self, "max_price", max_price)
+        _set(self, "values", values)
+        _set(self, "costs", costs)
+        _set(self, "demand", demand)
+        _set(self, "capacity", capacity)
+        _set(self, "balance", balance)
+        _set(self, "terms", terms)
+        _set(self, "_schedule", schedule)
 
-    @property
-    def min_price(self) -> float:
-        """The lowest price the market accepts."""
-        raise NotImplementedError
-
-    @property
-    def max_price(self) -> float:
-        """The highest price the market accepts."""
-        raise NotImplementedError
-
-    @property
-    def values(self) -> Mapping[str, float]:
-        """Value of the next unit by service (buyers), read-only."""
-        raise NotImplementedError
-
-    @property
-    def costs(self) -> Mapping[str, float]:
-        """Cost of the next unit by service (sellers), read-only."""
-        raise NotImplementedError
-
-    @property
-    def demand(self) -> int:
-        """Units still wanted (``Observation.private.demand``)."""
-        raise NotImplementedError
-
-    @property
-    def capacity(self) -> int:
-        """Units not yet listed or traded (``Observation.private.capacity``)."""
-        raise NotImplementedError
-
-    @property
-    def balance(self) -> float:
-        """Money available now."""
-        raise NotImplementedError
-
-    @property
-    def terms(self) -> Terms:
-        """The incentive policy in force, as numbers (``agents.incentives.terms_of`` of the observation)."""
-        raise NotImplementedError
+    @classmethod
+    def of(cls, obs: Observation) -> PlainView:
+        """The view of an observation: the same values the engine's view of the member gives."""
+        market, private = obs.market, obs.private
+        return cls(
+            market.mechanism,
+            market.min_price,
+            market.max_price,
+            MappingProxyType(private.values),
+            MappingProxyType(private.costs),
+            private.demand,
+            private.capacity,
+            obs.balance,
+            terms_of(obs),
+            MappingProxyType(private.schedule),
+        )
 
     def units(self, service: str) -> int:
         """Units in the schedule of ``service`` (0: no schedule)."""
-        raise NotImplementedError
+        return len(self._schedule.get(service, ()))
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a plain view is read-only ('{name}')")
 
-class ObservedView(PlainView):
-    """A ``PlainView`` read from an ``Observation`` (an agent called with one: a wake check ran, or a direct call)."""
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a plain view is read-only ('{name}')")
 
-    __slots__ = ("obs",)
-
-    def __init__(self, obs: Observation) -> None:
-        self.obs = obs
-
-    @property
-    def mechanism(self) -> str:
-        return self.obs.market.mechanism
-
-    @property
-    def min_price(self) -> float:
-        return self.obs.market.min_price
-
-    @property
-    def max_price(self) -> float:
-        return self.obs.market.max_price
-
-    @property
-    def values(self) -> Mapping[str, float]:
-        return MappingProxyType(self.obs.private.values)
-
-    @property
-    def costs(self) -> Mapping[str, float]:
-        return MappingProxyType(self.obs.private.costs)
-
-    @property
-    def demand(self) -> int:
-        return self.obs.private.demand
-
-    @property
-    def capacity(self) -> int:
-        return self.obs.private.capacity
-
-    @property
-    def balance(self) -> float:
-        return self.obs.balance
-
-    @property
-    def terms(self) -> Terms:
-        return terms_of(self.obs)
-
-    def units(self, service: str) -> int:
-        return len(self.obs.private.schedule.get(service, ()))
+    def __repr__(self) -> str:
+        return f"PlainView({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
 
 
 def plain_view_of(obs: Observation | PlainView) -> PlainView:
     """``obs`` itself if it is a ``PlainView``, else the ``PlainView`` of the observation."""
-    return obs if isinstance(obs, PlainView) else ObservedView(obs)
+    return obs if isinstance(obs, PlainView) else PlainView.of(obs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -27,13 +28,13 @@ from agents.observation import (
     Receipt,
     ThreadInfo,
 )
+from agents.plain_view import PlainView
 from protocols.constraints import ProtocolConfig
 from protocols.dialogue import allowed_moves, move
 from protocols.settlement import rank_price
 from protocols.state import Listing, Thread
 from protocols.trusted import builder, trusted
 from sandbox.market import Market, Member
-from sandbox.member_view import MemberView, late_read, units_unlisted, units_wanted
 
 
 def listing_info(li: Listing, reputation: float | None = None) -> ListingInfo:
@@ -126,6 +127,7 @@ class Observer:
         self.min_price, self.max_price = float(config.min_price), float(config.max_price)
         self.open = True  # parts of on-demand views may still be made (``close``)
         self._terms: Terms | None = None
+        self._plain: list[PlainView] = []  # the plain views made: closed with the observer
 
     def _shown(
         self, ranked: Sequence[ListingInfo], me: str, sellers: Mapping[str, list[int]] | None = None
@@ -286,19 +288,64 @@ class Observer:
         _set(obs, "_src", (self, m, list(receipts)[-self.limits.receipts :]))
         return obs
 
-    def plain(self, m: Member, receipts: Sequence[ReceiptEntry] = (), notices: Sequence[str] = ()) -> MemberView:
-        """The member's ``PlainView`` (for an agent that sets ``Agent.plain_view``): its values read from the
-        market when read, while this round's view is open. The inbox and notices are consumed, and the
+    def plain(self, m: Member, receipts: Sequence[ReceiptEntry] = (), notices: Sequence[str] = ()) -> PlainView:
+        """The member's ``PlainView`` (an agent that sets ``Agent.plain_view``), read from the market's own record:
+        no model and no copies (its mappings are read-only proxies of the member's; nothing changes them
+        before ``close``, which makes a later read raise). The inbox and notices are consumed, and the
         receipts dropped, as an on-demand observation whose agent never reads them does."""
         if m.notices:
             m.notices.clear()
         if m.inbox:
             m.inbox.clear()
-        return MemberView(self, m)
+        p = m.private
+        view = PlainView(
+            self.market.mechanism,
+            self.min_price,
+            self.max_price,
+            MappingProxyType(p.values),
+            MappingProxyType(p.costs),
+            units_wanted(m),
+            units_unlisted(m),
+            self.market.available_micros(m.id) / 1e6,
+            self.terms,
+            p.schedule,  # read by ``units`` only
+        )
+        self._plain.append(view)
+        return view
 
     def close(self) -> None:
-        """The round's actions are about to apply: parts of views not read yet can no longer be made."""
+        """The round's actions are about to apply: parts of views not read yet can no longer be made, and the
+        plain views made can no longer be read."""
         self.open = False
+        for view in self._plain:
+            _set(view, "__class__", _ClosedView)
+        self._plain.clear()
+
+
+def units_wanted(m: Member) -> int:
+    """Units the member still wants (buyers): ``Private.demand`` in its observation."""
+    return max(m.private.demand - m.units_committed, 0)
+
+
+def units_unlisted(m: Member) -> int:
+    """Units the member has not listed or traded yet (sellers): ``Private.capacity`` in its observation."""
+    return max(m.private.capacity - m.units_listed, 0)
+
+
+def late_read(what: str) -> RuntimeError:
+    return RuntimeError(
+        f"{what} was first read after the round's actions applied; read what an agent needs during its turn "
+        "(Agent.on_demand_observation, Agent.plain_view) or keep a copy"
+    )
+
+
+class _ClosedView(PlainView):
+    """A plain view once the round's actions are about to apply (``Observer.close``): every read raises."""
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        raise late_read(f"the plain view's '{name}'")
 
 
 ReceiptEntry = Receipt | tuple[int, Any]

@@ -11,10 +11,9 @@ import pytest
 
 import sandbox.session as session_mod
 from agents.observation import Observation
-from agents.plain_view import ObservedView, PlainView, plain_view_of
+from agents.plain_view import PlainView, plain_view_of
 from agents.traders import ZICTrader, ZIUTrader, _ZITrader
 from protocols import semconv as sc
-from sandbox.member_view import MemberView
 from sandbox.observe import Observer, OnDemandObservation
 from sandbox.scenario import Scenario, load_scenario, parse_scenario
 from sandbox.session import Session
@@ -69,18 +68,18 @@ def test_the_plain_view_agrees_with_the_observation(name: str, monkeypatch: pyte
     seen: list[Any] = []
 
     class Checking(Observer):
-        def plain(self, m: Any, receipts: Any = (), notices: Any = ()) -> MemberView:
+        def plain(self, m: Any, receipts: Any = (), notices: Any = ()) -> PlainView:
             saved = (list(m.notices), list(m.inbox))
             view = super().plain(m, receipts, notices)
-            assert type(view) is MemberView
+            assert type(view) is PlainView
             assert not m.notices and not m.inbox  # consumed, as an observation consumes them
             m.notices.extend(saved[0])
             m.inbox.extend(saved[1])
             built = self.observe(m, receipts, notices)
             assert not m.notices and not m.inbox
             services = {*m.private.values, *m.private.costs, *m.private.schedule}
-            _same(view, ObservedView(built), services)
-            _same(view, ObservedView(super().view(m, receipts, notices)), services)  # on demand, read now
+            _same(view, PlainView.of(built), services)
+            _same(view, PlainView.of(super().view(m, receipts, notices)), services)  # on demand, read now
             seen.append((m.id, self.market.round, view.terms, view.balance, bool(saved[0])))
             return view
 
@@ -153,13 +152,13 @@ def test_who_gets_a_plain_view() -> None:
     observer = Observer(s.market, s.protocol.config, s.policy.model_dump(), s.scenario.rounds)
     got = s._observations(observer, list(s.market.members), 0)
     assert type(got["buyer-000"]) is OnDemandObservation  # the wake rule reads an observation
-    assert type(got["buyer-006"]) is not MemberView  # a scripted bilateral buyer: no plain view
-    assert all(type(got[a]) is MemberView for a in s.market.members if a.startswith("seller"))
+    assert type(got["buyer-006"]) is not PlainView  # a scripted bilateral buyer: no plain view
+    assert all(type(got[a]) is PlainView for a in s.market.members if a.startswith("seller"))
     sub = load_scenario("double_auction").model_dump(mode="json")
     sub["market"]["max_substeps"] = 1
     s2 = Session(parse_scenario(sub, "t2"), tracing=False)
     observer = Observer(s2.market, s2.protocol.config, s2.policy.model_dump(), s2.scenario.rounds)
-    assert not any(type(v) is MemberView for v in s2._observations(observer, list(s2.market.members), 0).values())
+    assert not any(type(v) is PlainView for v in s2._observations(observer, list(s2.market.members), 0).values())
 
 
 def test_one_decision_whatever_the_zi_trader_is_given() -> None:
