@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agents.incentives import Terms, terms_of
 
@@ -29,10 +29,11 @@ if TYPE_CHECKING:
     from agents.observation import Observation
 
 _set = object.__setattr__
+_new = object.__new__
 
 
-class PlainView:
-    """The values a plain-view agent reads (read-only: setting one raises ``AttributeError``)."""
+class _Fields:
+    """A ``PlainView``'s slots, writable: what ``PlainView.make`` fills before the view becomes read-only."""
 
     __slots__ = (
         "mechanism",
@@ -46,6 +47,12 @@ class PlainView:
         "terms",
         "_schedule",
     )
+
+
+class PlainView(_Fields):
+    """The values a plain-view agent reads; read-only (setting one raises ``AttributeError``)."""
+
+    __slots__ = ()
     mechanism: str  # the market mechanism (``Observation.market.mechanism``)
     min_price: float  # the price band the market accepts
     max_price: float
@@ -57,8 +64,11 @@ class PlainView:
     terms: Terms  # the incentive policy in force (``agents.incentives.terms_of`` of the observation)
     _schedule: Mapping[str, Sequence[float]]
 
-    def __init__(
-        self,
+    def __init__(self) -> None:
+        raise TypeError("a PlainView is made by PlainView.make (the engine) or PlainView.of (an observation)")
+
+    @staticmethod
+    def make(
         mechanism: str,
         min_price: float,
         max_price: float,
@@ -69,24 +79,27 @@ class PlainView:
         balance: float,
         terms: Terms,
         schedule: Mapping[str, Sequence[float]],
-    ) -> None:
-        """The caller hands over what it vouches will not change under the view (read-only mappings)."""
-        _set(self, "mechanism", mechanism)
-        _set(self, "min_price", min_price)
-        _set(self, "max_price", max_price)
-        _set(self, "values", values)
-        _set(self, "costs", costs)
-        _set(self, "demand", demand)
-        _set(self, "capacity", capacity)
-        _set(self, "balance", balance)
-        _set(self, "terms", terms)
-        _set(self, "_schedule", schedule)
+    ) -> PlainView:
+        """A view of these values; the caller vouches nothing changes the mappings under it (read-only proxies)."""
+        view = _new(_Fields)  # filled as plain slots, then made read-only (a class with no __setattr__ is quicker)
+        view.mechanism = mechanism
+        view.min_price = min_price
+        view.max_price = max_price
+        view.values = values
+        view.costs = costs
+        view.demand = demand
+        view.capacity = capacity
+        view.balance = balance
+        view.terms = terms
+        view._schedule = schedule
+        _set(view, "__class__", PlainView)
+        return cast(PlainView, view)
 
     @classmethod
     def of(cls, obs: Observation) -> PlainView:
         """The view of an observation: the same values the engine's view of the member gives."""
         market, private = obs.market, obs.private
-        return cls(
+        return cls.make(
             market.mechanism,
             market.min_price,
             market.max_price,
@@ -110,7 +123,7 @@ class PlainView:
         raise AttributeError(f"a plain view is read-only ('{name}')")
 
     def __repr__(self) -> str:
-        return f"PlainView({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
+        return f"PlainView({', '.join(f'{n}={getattr(self, n)!r}' for n in _Fields.__slots__)})"
 
 
 def plain_view_of(obs: Observation | PlainView) -> PlainView:

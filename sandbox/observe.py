@@ -298,7 +298,7 @@ class Observer:
         if m.inbox:
             m.inbox.clear()
         p = m.private
-        view = PlainView(
+        view = PlainView.make(
             self.market.mechanism,
             self.min_price,
             self.max_price,
@@ -333,6 +333,7 @@ def units_unlisted(m: Member) -> int:
 
 
 def late_read(what: str) -> RuntimeError:
+    """The error a first read after the round's actions applied raises (observations on demand, plain views)."""
     return RuntimeError(
         f"{what} was first read after the round's actions applied; read what an agent needs during its turn "
         "(Agent.on_demand_observation, Agent.plain_view) or keep a copy"

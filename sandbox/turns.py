@@ -19,6 +19,7 @@ from hashlib import sha512
 from typing import TYPE_CHECKING, Any
 
 from agents.base import Agent, DryRun
+from agents.plain_view import PlainView
 from protocols.actions import ACTION_TYPES, ActionBase
 from protocols.communication import apply_redactions
 from protocols.money import to_micros
@@ -67,7 +68,7 @@ class Turns:
         no_wake_check = self._no_wake_check(step)
         for aid, obs in observations.items():
             agent = self.agents[aid]
-            if no_wake_check and every_round(agent):  # a plain view (Agent.plain_view) is given only here
+            if type(obs) is PlainView or (no_wake_check and every_round(agent)):  # (plain views: only here)
                 go, why = True, "every round"
             else:
                 try:

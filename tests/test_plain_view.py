@@ -141,6 +141,8 @@ def test_a_plain_view_cannot_change_the_member() -> None:
     assert member.private.values["widget"] == 190.0
     with pytest.raises(AttributeError):
         view.demand = 99  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        PlainView()  # made by the engine (PlainView.make) or from an observation (PlainView.of)
 
 
 def test_who_gets_a_plain_view() -> None:
