@@ -126,7 +126,7 @@ class Observer:
         }
         self.min_price, self.max_price = float(config.min_price), float(config.max_price)
         self.open = True  # parts of on-demand views may still be made (``close``)
-        self._terms: Terms | None = None
+        self.terms = Terms.of(self.incentives)  # what ``terms_of`` makes of any of its observations
         self._plain: list[PlainView] = []  # the plain views made: closed with the observer
 
     def _shown(
@@ -209,13 +209,6 @@ class Observer:
 
     def _incentives(self) -> dict[str, Any]:
         return dict(self.incentives)
-
-    @property
-    def terms(self) -> Terms:
-        """The incentives as ``Terms``, made once for the observer (``terms_of`` of any of its observations)."""
-        if self._terms is None:
-            self._terms = Terms.of(self.incentives)
-        return self._terms
 
     def _consume(self, m: Member, notices: Sequence[str]) -> tuple[list[str], list[Any]]:
         """The member's notices and inbox, bounded; they are consumed (cleared) here."""
