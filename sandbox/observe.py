@@ -7,6 +7,9 @@ The market's own state is trusted: observations are built with ``protocols.trust
 validation), with the same field types validation would give and the same copies (every
 dict and list an agent gets is its own; listings and messages, as before, are shared
 read-only models). ``tests/test_observe_trusted.py`` checks them against validated ones.
+
+An agent that reads only a few numbers (``Agent.plain_view``) may get no observation at all but a
+read-only ``agents.plain_view.PlainView`` of its member (``Observer.plain``; ``tests/test_plain_view.py``).
 """
 
 from __future__ import annotations

@@ -132,6 +132,28 @@ def test_a_plain_view_read_after_the_round_applies_is_refused() -> None:
         view.units("widget")
 
 
+def test_a_view_kept_from_an_earlier_turn_cannot_be_read() -> None:
+    errors: list[str] = []
+
+    class Keeper(ZICTrader):
+        kind = "zi_c_da_keeper"
+        kept: PlainView | None = None
+
+        def decide(self, obs: Any) -> Any:
+            if self.kept is not None:
+                try:
+                    self.kept.balance  # noqa: B018
+                except RuntimeError as err:
+                    errors.append(str(err))
+            self.kept = obs
+            return super().decide(obs)
+
+    s = Session(load_scenario("double_auction"), rounds=3, tracing=False)
+    s.spawn(Keeper, n=1, role="buyer", budget=100, schedule=[150, 120], service="widget")
+    s.run()
+    assert len(errors) == 2 and "plain view's 'balance' was first read after" in errors[0]
+
+
 def test_a_plain_view_cannot_change_the_member() -> None:
     s = Session(load_scenario("double_auction"), rounds=1, tracing=False)
     member = s.market.members["buyer-000"]
