@@ -32,6 +32,11 @@ class Agent:
     session may hand it one whose parts are made when first read (``sandbox.observe.Observer.view``;
     the same values, and an agent pays for what it reads). A part first read after the round's actions
     applied raises ``RuntimeError``; serialising it, copying it or comparing it first makes every part."""
+    plain_view: ClassVar[bool] = False
+    """True: ``decide`` reads only an ``agents.plain_view.PlainView`` (its price band, values or costs, units,
+    balance and incentive terms), so when its turn needs no wake check the session hands it the engine's
+    plain view of its member instead of an observation; it must also accept an ``Observation``
+    (``plain_view_of``), which it gets otherwise."""
     wake_default: ClassVar[WakeRule] = EVERY_ROUND
     # parameters every agent takes (sandbox.limits refuses others it cannot find): its wake rule, and the
     # ground-truth label a labelled benchmark may attach (benchmarks/bench_detectors.py)

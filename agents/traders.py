@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from agents.base import Agent
 from agents.incentives import terms_of
 from agents.observation import Observation
+from agents.plain_view import PlainView, plain_view_of
 from protocols.actions import (
     ActionBase,
     BuyNow,
@@ -28,7 +29,7 @@ from protocols.actions import (
     ReportOutcome,
     RequestMatch,
 )
-from protocols.trusted import trusted
+from protocols.trusted import builder
 
 
 class _ZITrader(Agent):
@@ -36,43 +37,50 @@ class _ZITrader(Agent):
 
     constrained = False
     on_demand_observation = True  # reads its schedule, balance, price band and incentives, during its turn
+    plain_view = True  # and nothing else: the engine's plain view of its member will do (agents/plain_view.py)
 
-    def decide(self, obs: Observation) -> Sequence[ActionBase]:
+    def decide(self, obs: Observation | PlainView) -> Sequence[ActionBase]:
         """Bid (buyers) or ask (sellers) for the next unit of the first service traded."""
-        if obs.market.mechanism != "double_auction":
+        v = plain_view_of(obs)
+        if v.mechanism != "double_auction":
             return []
-        lo, hi = obs.market.min_price, obs.market.max_price
-        buying = bool(obs.private.values)
-        known = obs.private.values if buying else obs.private.costs
-        left = obs.private.demand if buying else obs.private.capacity
+        lo, hi = v.min_price, v.max_price
+        values = v.values
+        buying = bool(values)
+        known = values if buying else v.costs
+        left = v.demand if buying else v.capacity
         if not known or left <= 0:
             return []
-        svc = sorted(known)[0]
+        svc = min(known)  # the first service traded, in name order
         limit = known[svc]
         if self.constrained:  # ZI-C's limit is the unit's value or cost net of the policy in force
-            terms = terms_of(obs)
+            terms = v.terms
             limit = terms.buyer_ceiling(limit) if buying else terms.seller_floor(limit)
             lo, hi = (lo, min(limit, hi)) if buying else (max(limit, lo), hi)
         if buying:
-            hi = min(hi, obs.balance)
+            hi = min(hi, v.balance)
         if hi < lo:
             return []
-        units = len(obs.private.schedule.get(svc, ())) or None
+        units = v.units(svc) or None
         unit = units - left if units is not None else None
         price = round(self.rng.uniform(lo, hi), 2)
         price = min(max(price, lo), hi)  # rounding must not leave the allowed interval
         # our own code and plain values: built without validation (protocols/trusted.py), as it would make it
         return [
-            trusted(  # every field, in declaration order: the quick path
-                PlaceOrder,
-                sender=None,
-                type="place_order",
-                side="buy" if buying else "sell",
-                service=svc,
-                price=float(price),
-                unit=unit,
+            _place_order(  # every field, in declaration order
+                {
+                    "sender": None,
+                    "type": "place_order",
+                    "side": "buy" if buying else "sell",
+                    "service": svc,
+                    "price": float(price),
+                    "unit": unit,
+                }
             )
         ]
+
+
+_place_order = builder(PlaceOrder)
 
 
 class ZIUTrader(_ZITrader):

@@ -7,16 +7,21 @@ The market's own state is trusted: observations are built with ``protocols.trust
 validation), with the same field types validation would give and the same copies (every
 dict and list an agent gets is its own; listings and messages, as before, are shared
 read-only models). ``tests/test_observe_trusted.py`` checks them against validated ones.
+
+An agent that reads only a few numbers (``Agent.plain_view``) may get no observation at all but a
+read-only ``agents.plain_view.PlainView`` of its member (``Observer.plain``; ``tests/test_plain_view.py``).
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from agents.incentives import Terms
 from agents.observation import (
     ListingInfo,
     MarketInfo,
@@ -26,6 +31,7 @@ from agents.observation import (
     Receipt,
     ThreadInfo,
 )
+from agents.plain_view import PlainView
 from protocols.constraints import ProtocolConfig
 from protocols.dialogue import allowed_moves, move
 from protocols.settlement import rank_price
@@ -123,6 +129,8 @@ class Observer:
         }
         self.min_price, self.max_price = float(config.min_price), float(config.max_price)
         self.open = True  # parts of on-demand views may still be made (``close``)
+        self.terms = Terms.of(self.incentives)  # what ``terms_of`` makes of any of its observations
+        self._plain: list[PlainView] = []  # the plain views made: closed with the observer
 
     def _shown(
         self, ranked: Sequence[ListingInfo], me: str, sellers: Mapping[str, list[int]] | None = None
@@ -170,8 +178,8 @@ class Observer:
             {
                 "values": dict(p.values),
                 "costs": dict(p.costs),
-                "demand": max(p.demand - m.units_committed, 0),
-                "capacity": max(p.capacity - m.units_listed, 0),
+                "demand": units_wanted(m),
+                "capacity": units_unlisted(m),
                 "schedule": {k: list(v) for k, v in p.schedule.items()},
                 "quality": p.quality,
             }
@@ -276,9 +284,65 @@ class Observer:
         _set(obs, "_src", (self, m, list(receipts)[-self.limits.receipts :]))
         return obs
 
+    def plain(self, m: Member, receipts: Sequence[ReceiptEntry] = (), notices: Sequence[str] = ()) -> PlainView:
+        """The member's ``PlainView`` (an agent that sets ``Agent.plain_view``), read from the market's own record:
+        no model and no copies (its mappings are read-only proxies of the member's; nothing changes them
+        before ``close``, which makes a later read raise). The inbox and notices are consumed, and the
+        receipts dropped, as an on-demand observation whose agent never reads them does."""
+        if m.notices:
+            m.notices.clear()
+        if m.inbox:
+            m.inbox.clear()
+        p = m.private
+        view = PlainView.make(
+            self.market.mechanism,
+            self.min_price,
+            self.max_price,
+            MappingProxyType(p.values),
+            MappingProxyType(p.costs),
+            units_wanted(m),
+            units_unlisted(m),
+            self.market.available_micros(m.id) / 1e6,
+            self.terms,
+            p.schedule,  # read by ``units`` only
+        )
+        self._plain.append(view)
+        return view
+
     def close(self) -> None:
-        """The round's actions are about to apply: parts of views not read yet can no longer be made."""
+        """The round's actions are about to apply: parts of views not read yet can no longer be made, and the
+        plain views made can no longer be read."""
         self.open = False
+        for view in self._plain:
+            _set(view, "__class__", _ClosedView)
+        self._plain.clear()
+
+
+def units_wanted(m: Member) -> int:
+    """Units the member still wants (buyers): ``Private.demand`` in its observation."""
+    return max(m.private.demand - m.units_committed, 0)
+
+
+def units_unlisted(m: Member) -> int:
+    """Units the member has not listed or traded yet (sellers): ``Private.capacity`` in its observation."""
+    return max(m.private.capacity - m.units_listed, 0)
+
+
+def late_read(what: str) -> RuntimeError:
+    """The error a first read after the round's actions applied raises (observations on demand, plain views)."""
+    return RuntimeError(
+        f"{what} was first read after the round's actions applied; read what an agent needs during its turn "
+        "(Agent.on_demand_observation, Agent.plain_view) or keep a copy"
+    )
+
+
+class _ClosedView(PlainView):
+    """A plain view once the round's actions are about to apply (``Observer.close``): every read raises."""
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        raise late_read(f"the plain view's '{name}'")
 
 
 ReceiptEntry = Receipt | tuple[int, Any]
@@ -327,10 +391,7 @@ class _OnDemand:
             return d[name]
         observer, member, receipts = object.__getattribute__(self, "_src")
         if not observer.open:
-            raise RuntimeError(
-                f"the observation's '{name}' was first read after the round's actions applied; read what an "
-                "agent needs during its turn (Agent.on_demand_observation) or keep a copy"
-            )
+            raise late_read(f"the observation's '{name}'")
         value = d[name] = make(observer, member, receipts)
         return value
 

@@ -283,19 +283,12 @@ class Session(Turns):
             apply_control(self, log)
             fines: Counter[str] = Counter()
             used: Counter[str] = Counter()  # actions per agent this round, over all its steps
-            members = self.market.members
-            addressed: list[str] = list(members)
+            addressed: list[str] = list(self.market.members)
             for step in range(self.scenario.market.max_substeps + 1):
                 observer = Observer(
                     self.market, self.protocol.config, self.policy.model_dump(), self.scenario.rounds, self.limits
                 )
-                agents = self.agents
-                observations = {
-                    aid: (observer.view if agents[aid].on_demand_observation else observer.observe)(
-                        members[aid], self._receipts.pop(aid, ())
-                    )
-                    for aid in addressed
-                }
+                observations = self._observations(observer, addressed, step)
                 decisions = await self._decide(observations, log, step)
                 observer.close()  # parts of on-demand observations not read by now show the round-start market
                 if step and not decisions:

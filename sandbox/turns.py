@@ -19,6 +19,7 @@ from hashlib import sha512
 from typing import TYPE_CHECKING, Any
 
 from agents.base import Agent, DryRun
+from agents.plain_view import PlainView
 from protocols.actions import ACTION_TYPES, ActionBase
 from protocols.communication import apply_redactions
 from protocols.money import to_micros
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from protocols.policy import IncentivePolicy
     from protocols.protocol import Protocol
     from sandbox.market import Deal, Market
-    from sandbox.observe import ReceiptEntry
+    from sandbox.observe import Observer, ReceiptEntry
     from sandbox.recorder import Recorder
     from sandbox.scenario import Scenario
     from sandbox.tracing import NoTracer
@@ -64,12 +65,10 @@ class Turns:
         """
         out: dict[str, Sequence[Any] | BaseException] = {}
         waiting = []
-        # at a round's start an every-round agent always gets its turn; without sub-steps nothing ever
-        # reads the wake state it would update, so the check is skipped (agents/wake.py)
-        no_wake_check = step == 0 and self.scenario.market.max_substeps == 0
+        no_wake_check = self._no_wake_check(step)
         for aid, obs in observations.items():
             agent = self.agents[aid]
-            if no_wake_check and agent.wake.every_round and type(agent).wants_turn is Agent.wants_turn:
+            if type(obs) is PlainView or (no_wake_check and every_round(agent)):  # (plain views: only here)
                 go, why = True, "every round"
             else:
                 try:
@@ -99,6 +98,27 @@ class Turns:
                 if isinstance(res, BaseException) and not isinstance(res, Exception):
                     raise res
                 out[aid] = res
+        return out
+
+    def _no_wake_check(self, step: int) -> bool:
+        """At a round's start an every-round agent always gets its turn; without sub-steps nothing ever reads
+        the wake state its check would update, so the check is skipped (agents/wake.py)."""
+        return step == 0 and self.scenario.market.max_substeps == 0
+
+    def _observations(self, observer: Observer, addressed: Sequence[str], step: int) -> dict[str, Any]:
+        """What each addressed agent gets for its turn, with the receipts it has not seen (``_decide``): the
+        plain view of its member for an agent that reads one (``Agent.plain_view``) and whose turn needs no
+        wake check, else an observation, on demand (``Agent.on_demand_observation``) or built."""
+        agents, members, receipts = self.agents, self.market.members, self._receipts
+        plain = self._no_wake_check(step)
+        out: dict[str, Any] = {}
+        for aid in addressed:
+            agent = agents[aid]
+            if plain and agent.plain_view and every_round(agent):
+                make = observer.plain
+            else:
+                make = observer.view if agent.on_demand_observation else observer.observe
+            out[aid] = make(members[aid], receipts.pop(aid, ()))
         return out
 
     def _addressed(self, log: RoundLog, first: int) -> list[str]:
@@ -243,6 +263,11 @@ class Turns:
         )
         self.tracer.settle(record)
         return record
+
+
+def every_round(agent: Agent) -> bool:
+    """The agent's wake rule is every round, and its class keeps the default wake check."""
+    return agent.wake.every_round and type(agent).wants_turn is Agent.wants_turn
 
 
 def reseed(rng: random.Random, key: str) -> None:

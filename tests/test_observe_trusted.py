@@ -34,6 +34,9 @@ def test_trusted_observations_equal_validated_ones(name: str, monkeypatch: pytes
         def view(self, *args: Any, **kwargs: Any) -> Observation:  # the same parts (checked below): built here
             return self.observe(*args, **kwargs)
 
+        def plain(self, *args: Any, **kwargs: Any) -> Observation:  # type: ignore[override]  # (tests/test_plain_view.py)
+            return self.observe(*args, **kwargs)
+
     monkeypatch.setattr(session_mod, "Observer", Checking)
     sc = load_scenario(name)
     Session(sc, rounds=min(sc.rounds, 6), tracing=False).run()
@@ -169,6 +172,9 @@ def test_on_demand_observations_equal_built_ones(name: str, monkeypatch: pytest.
             assert fresh().market.model_dump_json() == built.market.model_dump_json()
             checked.append(m.id)
             return fresh()
+
+        def plain(self, m: Any, receipts: Any, notices: Any = ()) -> Observation:  # type: ignore[override]
+            return self.view(m, receipts, notices)  # a plain-view agent reads an observation too (its wake check)
 
     monkeypatch.setattr(session_mod, "Observer", Checking)
     sc = load_scenario(name)
