@@ -15,7 +15,7 @@ from agents.base import Agent
 from agents.observation import Observation
 from protocols import semconv as sc
 from sandbox import Session
-from sandbox.tracing import SessionTracer
+from sandbox.tracing.rows import RowSpans
 from traces import Store, trace_read
 from traces.otel import setup_tracing
 
@@ -43,7 +43,7 @@ class _Nesting(Agent):
 
 def _run(store: Store, sdk_only: bool, monkeypatch: pytest.MonkeyPatch) -> str:
     if sdk_only:  # every span through the SDK, as before spans were made as rows
-        monkeypatch.setattr(SessionTracer, "_parent", lambda self: None)
+        monkeypatch.setattr(RowSpans, "current", lambda self: False)
     s = Session(tiny(rounds=10), store=store)
     s.spawn(_Broken, n=1, role="buyer", budget=10, value=1, service="svc")
     s.spawn(_Nesting, n=1, role="buyer", budget=10, value=1, service="svc", wake="on_event")

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlmodel import SQLModel, create_engine
 
-from traces.redact import known, redact, redact_rows
+from traces.redact import known, redact, redact_rows, redact_tuples
 from traces.schema import RunRow
 
 DEFAULT_DB = "agora.db"
@@ -117,6 +117,8 @@ class RoundBatch:
     """Rows to commit together at the end of a round, by table name."""
 
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # rows held as tuples: (the table's columns the tuples give, in their order) and the rows
+    tuples: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = field(default_factory=dict)
 
     def add(self, table: str, row: Mapping[str, Any]) -> None:
         """Queue one row for ``table``."""
@@ -126,8 +128,17 @@ class RoundBatch:
         """Queue many rows for ``table``."""
         self.rows.setdefault(table, []).extend(dict(r) for r in rows)
 
+    def extend_tuples(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> None:
+        """Queue many rows for ``table`` as tuples of ``columns`` (no dict per row: the hot tables' form)."""
+        held = self.tuples.get(table)
+        if held is None:
+            held = self.tuples[table] = (columns, [])
+        elif held[0] != columns:
+            raise ValueError(f"rows of {table} were queued with other columns: {held[0]} then {columns}")
+        held[1].extend(rows)
+
     def __len__(self) -> int:
-        return sum(len(v) for v in self.rows.values())
+        return sum(len(v) for v in self.rows.values()) + sum(len(r) for _, r in self.tuples.values())
 
 
 def insert_ignoring(table: Any, dialect: str) -> Any:
@@ -157,6 +168,32 @@ def upsert(table: Any, dialect: str) -> Any:
 
 
 _PLAIN: dict[tuple[Any, ...], tuple[str, Any] | None] = {}
+_TUPLE_SQL: dict[tuple[str, str, tuple[str, ...]], str] = {}
+
+
+def insert_tuples(conn: Any, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows given as tuples of ``columns`` (insert-or-ignore for tables marked idempotent).
+
+    On SQLite they go to the driver as they are (one compiled statement, no dict per row); the
+    columns must be ones the driver takes as they are (text, integers, no conversion). PostgreSQL
+    gets them through SQLAlchemy by name.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    stmt = insert_ignoring(table, dialect) if table.info.get("idempotent") else insert(table)
+    if dialect != "sqlite":
+        conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows])
+        return
+    key = (table.name, dialect, columns)
+    sql = _TUPLE_SQL.get(key)
+    if sql is None:
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(columns))
+        converts = any(_conversion(table.columns[c].type, conn.dialect) is not None for c in columns)
+        if converts or compiled.positiontup != list(columns) or compiled.insert_prefetch:
+            raise StoreError(f"rows of {table.name} cannot be written as tuples of {columns}")
+        sql = _TUPLE_SQL[key] = str(compiled)
+    conn.exec_driver_sql(sql, rows)
 
 
 def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]]) -> bool:
@@ -371,7 +408,11 @@ class Store:
         secrets = known()  # looked up once per round: it reads the environment
         for rows in batch.rows.values():
             redact_rows(rows, secrets)  # no key, token or credential the run was given is stored (traces.redact)
+        for _, tuples in batch.tuples.values():
+            redact_tuples(tuples, secrets)
         with self.engine.begin() as conn:
+            for name, (columns, tuples) in batch.tuples.items():
+                insert_tuples(conn, tables[name], columns, tuples)
             for name, rows in batch.rows.items():
                 if rows:
                     table = tables[name]
