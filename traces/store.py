@@ -167,20 +167,17 @@ def upsert(table: Any, dialect: str) -> Any:
     return stmt.on_conflict_do_update(index_elements=keys, set_=rest)
 
 
-_PLAIN: dict[tuple[Any, ...], tuple[str, Any] | None] = {}
+_PLAIN: dict[tuple[Any, ...], tuple[tuple[str, ...], Any] | None] = {}
 _TUPLE_PLAN: dict[tuple[Any, ...], tuple[str, Callable[[Any], tuple[Any, ...]]]] = {}
+_AS_IS: dict[tuple[str, tuple[str, ...]], bool] = {}
 _NONE = type(None)
 
 
 def insert_tuples(conn: Any, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """Insert rows given as tuples of ``columns`` (insert-or-ignore for tables marked idempotent).
 
-    On SQLite they go to the driver as they are (no dict per row); the columns must be ones the
-    driver takes as they are (text, integers, no conversion). A NULL is not bound but left out:
-    rows are grouped by which of their values are None, and each group is inserted naming only
-    its other columns (Python's sqlite3 binds a None through its adapter lookup, ~0.5 us each,
-    where a column left out costs nothing). Only a column without a default is left out, so what
-    is stored is the same; rows of different groups are inserted group after group. PostgreSQL
+    On SQLite they go to the driver as they are (no dict per row: ``_insert_without_nulls``); the
+    columns must be ones the driver takes as they are (text, integers, no conversion). PostgreSQL
     gets the rows through SQLAlchemy by name.
     """
     if not rows:
@@ -190,9 +187,29 @@ def insert_tuples(conn: Any, table: Any, columns: tuple[str, ...], rows: list[tu
     if dialect != "sqlite":
         conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows])
         return
+    as_is = _AS_IS.get((table.name, columns))
+    if as_is is None:
+        as_is = _AS_IS[(table.name, columns)] = all(
+            _conversion(table.columns[c].type, conn.dialect) is None for c in columns
+        )
+    if not as_is:
+        raise StoreError(f"rows of {table.name} cannot be written as tuples of {columns}: a column converts values")
+    _insert_without_nulls(conn, table, stmt, columns, rows)
+
+
+def _insert_without_nulls(
+    conn: Any, table: Any, stmt: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """``executemany`` of SQLite rows (tuples of ``columns``, values as the driver takes them), NULLs left out.
+
+    Python's sqlite3 binds a None through its adapter lookup (~0.5 us each) where a column left
+    out of the INSERT costs nothing, so rows are grouped by where their None values are and each
+    group is inserted naming only its other columns. Only a column without a default is left out,
+    so what is stored is the same; the groups are inserted one after another.
+    """
     groups: dict[tuple[type, ...], list[tuple[Any, ...]]] = {}
     for row in rows:
-        shape = tuple(map(type, row))  # the None values' places (and nothing the key costs more to tell)
+        shape = tuple(map(type, row))  # where the None values are (types: cheaper to make than a mask)
         group = groups.get(shape)
         if group is None:
             group = groups[shape] = []
@@ -201,12 +218,12 @@ def insert_tuples(conn: Any, table: Any, columns: tuple[str, ...], rows: list[tu
         key = (table.name, stmt.__class__, columns, tuple(t is _NONE for t in shape))
         plan = _TUPLE_PLAN.get(key)
         if plan is None:
-            plan = _TUPLE_PLAN[key] = _tuple_plan(conn, table, stmt, columns, key[3])
+            plan = _TUPLE_PLAN[key] = _null_free_plan(conn, table, stmt, columns, key[3])
         sql, values = plan
         conn.exec_driver_sql(sql, list(map(values, group)))
 
 
-def _tuple_plan(
+def _null_free_plan(
     conn: Any, table: Any, stmt: Any, columns: tuple[str, ...], nulls: tuple[bool, ...]
 ) -> tuple[str, Callable[[Any], tuple[Any, ...]]]:
     """The SQL and the value getter for rows of ``columns`` whose None values are where ``nulls`` says."""
@@ -218,8 +235,7 @@ def _tuple_plan(
     ]
     names = [columns[i] for i in keep]
     compiled = stmt.compile(dialect=conn.dialect, column_keys=names)
-    converts = any(_conversion(cols[c].type, conn.dialect) is not None for c in names)
-    if converts or compiled.positiontup != names or compiled.insert_prefetch:
+    if compiled.positiontup != names or compiled.insert_prefetch:
         raise StoreError(f"rows of {table.name} cannot be written as tuples of {columns}")
     getter = itemgetter(*keep) if len(keep) > 1 else lambda r, i=keep[0]: (r[i],)
     return str(compiled), getter
@@ -230,7 +246,7 @@ def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]
 
     SQLAlchemy spends ~20 us per row building parameters; when no column of the table converts
     its values on the way in (or only a ``Float`` column does, which ``float`` does the same way)
-    and no default is filled in, the compiled SQL with tuples is the same insert. Returns False
+    and no default is filled in, the compiled SQL with tuples (``_insert_without_nulls``) is the same insert. Returns False
     (nothing written) when the ordinary path must be taken.
     """
     if conn.dialect.name != "sqlite" or len(rows) < 2:
@@ -249,11 +265,11 @@ def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]
                 getter = itemgetter(*order) if len(order) > 1 else lambda r, k=order[0]: (r[k],)
                 convert = dict(zip(keys, kinds, strict=True))
                 floats = [i for i, k in enumerate(order) if convert[k] is float]
-                plan = (str(compiled), _floats_at(getter, floats) if floats else getter)
+                plan = (tuple(order), _floats_at(getter, floats) if floats else getter)
         _PLAIN[key] = plan
     if plan is None:
         return False
-    sql, values = plan
+    order, values = plan
     n = len(keys)
     if set(map(len, rows)) != {n}:  # rows of one batch with different keys: left to SQLAlchemy
         return False
@@ -261,7 +277,7 @@ def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]
         params = list(map(values, rows))  # each row's values as a tuple in the statement's order
     except KeyError:
         return False
-    conn.exec_driver_sql(sql, params)
+    _insert_without_nulls(conn, table, stmt, order, params)
     return True
 
 
