@@ -41,12 +41,26 @@ class _Nesting(Agent):
             return []
 
 
+class _Kind(str):
+    """A str subclass: a value of another type than the plain str the quick row path takes."""
+
+
+class _OddKind(Agent):
+    """A FAKE scripted agent whose kind is a str subclass: its turn's row goes the general way."""
+
+    kind = _Kind("fake_odd")
+
+    def decide(self, obs: Observation) -> Sequence[Any]:
+        return [{"type": "no_such_action"}] if obs.round % 3 == 0 else []
+
+
 def _run(store: Store, sdk_only: bool, monkeypatch: pytest.MonkeyPatch) -> str:
     if sdk_only:  # every span through the SDK, as before spans were made as rows
         monkeypatch.setattr(RowSpans, "current", lambda self: False)
     s = Session(tiny(rounds=10), store=store)
     s.spawn(_Broken, n=1, role="buyer", budget=10, value=1, service="svc")
     s.spawn(_Nesting, n=1, role="buyer", budget=10, value=1, service="svc", wake="on_event")
+    s.spawn(_OddKind, n=1, role="buyer", budget=10, value=1, service="svc")
     s.run()
     monkeypatch.undo()
     return s.run_id

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from protocols import semconv as sc
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from traces.otel import RunTrace
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_SPAN_KEY = next(iter(trace.set_span_in_context(trace.INVALID_SPAN, Context())))  # the context's key of its span
 _CACHE_MAX = 4096  # turn attribute texts kept (one per role, kind and action count)
 
 
@@ -72,6 +74,11 @@ current_context, _attach, _detach = _context_var()
 def n_actions(out: Any) -> int:
     """``agora.agent.actions`` of a turn: how many items the agent returned (a lone action counts as one)."""
     return len(out) if isinstance(out, (list, tuple)) else 1
+
+
+def turn_attrs(agent_id: str, role: str, kind: str, round_: int) -> dict[str, Any]:
+    """The attributes of an agent's turn every turn has (an LLM agent's add the GenAI names)."""
+    return {sc.AGENT_ID: agent_id, sc.AGENT_ROLE: role, sc.AGENT_KIND: kind, sc.ROUND: round_}
 
 
 def submit_attrs(
@@ -169,55 +176,50 @@ class RowSpans:
         return span_hex
 
     def decide(
-        self,
-        agent: Agent,
-        obs: Observation,
-        round_: int,
-        attrs: dict[str, Any],
-        carriers: dict[int, Any],
-        turns: dict[str, str],
+        self, agent: Agent, obs: Observation, round_: int, carriers: dict[int, Any], turns: dict[str, str]
     ) -> Sequence[Any]:
         """A scripted turn whose span is made as its row; a non-recording span with its ids is current meanwhile.
 
-        ``attrs`` are the turn's attributes before it runs; the turn's span id goes into ``turns`` (by agent)
-        and ``carriers`` (while it runs: its agent and round, for spans started inside).
+        The turn's span id goes into ``turns`` (by agent) and ``carriers`` (while it runs: its agent and
+        round, for spans started inside).
         """
         start = time_ns()
+        aid, role, kind = agent.id, agent.role, agent.kind  # the turn's attributes, as they are before it runs
         assert self._new_id is not None
         sid = self._new_id()
-        turns[agent.id] = sid_hex = format(sid, "016x")
-        carriers[sid] = (agent.id, round_)
-        token = _attach(
-            trace.set_span_in_context(
-                NonRecordingSpan(SpanContext(self.trace_id, sid, False, _SAMPLED)), self._round_ctx
-            )
-        )
+        turns[aid] = sid_hex = format(sid, "016x")
+        carriers[sid] = (aid, round_)
+        ctx = self._round_ctx.copy()  # what trace.set_span_in_context does, without its two calls
+        ctx[_SPAN_KEY] = NonRecordingSpan(SpanContext(self.trace_id, sid, False, _SAMPLED))
+        token = _attach(Context(ctx))
         try:
             out = agent.decide(obs)
         except BaseException as err:
             _detach(token)
             carriers.pop(sid, None)
-            extra = {
-                "events": (exception_event(err),),
-                "status": "ERROR",
-                "status_message": f"{type(err).__name__}: {err}",
-            }
-            self.emit(sc.SPAN_AGENT_DECIDE, attrs, start, time_ns(), sid_hex, **extra)
+            self.emit(
+                sc.SPAN_AGENT_DECIDE,
+                turn_attrs(aid, role, kind, round_),
+                start,
+                time_ns(),
+                sid_hex,
+                events=(exception_event(err),),
+                status="ERROR",
+                status_message=f"{type(err).__name__}: {err}",
+            )
             raise
         _detach(token)
         carriers.pop(sid, None)
         end = time_ns()
-        n = attrs[sc.AGENT_ACTIONS] = n_actions(out)
-        aid, role, kind = agent.id, attrs[sc.AGENT_ROLE], attrs[sc.AGENT_KIND]
-        if len(attrs) == 5 and type(aid) is str and type(round_) is int and type(role) is str and type(kind) is str:
+        n = n_actions(out)
+        if type(aid) is str and type(round_) is int and type(role) is str and type(kind) is str:
             key = (role, kind, n)
             text = self._turn_json.get(key)
             if text is None:
                 if len(self._turn_json) >= _CACHE_MAX:
                     self._turn_json.clear()
-                text = self._turn_json[key] = encode_attributes(
-                    {sc.AGENT_ROLE: role, sc.AGENT_KIND: kind, sc.AGENT_ACTIONS: n}
-                )
+                attrs = {sc.AGENT_ROLE: role, sc.AGENT_KIND: kind, sc.AGENT_ACTIONS: n}
+                text = self._turn_json[key] = encode_attributes(attrs)
             self.rows.append(
                 span_tuple(
                     self.run_id,
@@ -233,6 +235,8 @@ class RowSpans:
                 )
             )
         else:
+            attrs = turn_attrs(aid, role, kind, round_)
+            attrs[sc.AGENT_ACTIONS] = n
             self.emit(sc.SPAN_AGENT_DECIDE, attrs, start, end, sid_hex)
         return out
 

@@ -29,7 +29,7 @@ from protocols import semconv as sc
 from protocols.money import to_micros
 from protocols.trusted import field_or_none
 from sandbox.tracing.off import NoTracer
-from sandbox.tracing.rows import RowSpans, n_actions, submit_attrs
+from sandbox.tracing.rows import RowSpans, n_actions, submit_attrs, turn_attrs
 from traces.otel import RunTrace, SpanCounts, TraceLossError, TraceStoreError, Tracing
 
 __all__ = ["SCOPE", "NoTracer", "SessionTracer", "session_tracer"]
@@ -180,12 +180,7 @@ class SessionTracer(NoTracer):
 
     # --- agent turns ------------------------------------------------------------------
     def _turn_attrs(self, agent: Agent, llm: bool | None = None) -> dict[str, Any]:
-        attrs = {
-            sc.AGENT_ID: agent.id,
-            sc.AGENT_ROLE: agent.role,
-            sc.AGENT_KIND: agent.kind,
-            sc.ROUND: self.session.round,
-        }
+        attrs = turn_attrs(agent.id, agent.role, agent.kind, self.session.round)
         if (
             _uses_model(agent) if llm is None else llm
         ):  # GenAI names only where a model is called: LLM backends list these as agents
@@ -228,10 +223,9 @@ class SessionTracer(NoTracer):
         """The agent's turn inside its turn span (current while the agent decides)."""
         rows = self._rows
         if not _uses_model(agent) and rows.current():
-            attrs = self._turn_attrs(agent, False)
             run = self.run
             assert run is not None  # (rows are made only while a round of an open run is current)
-            return rows.decide(agent, obs, self.session.round, attrs, run.carriers, self._turns)
+            return rows.decide(agent, obs, self.session.round, run.carriers, self._turns)
         with self._turn(agent) as span:
             out = agent.decide(obs)
             span.set_attribute(sc.AGENT_ACTIONS, n_actions(out))
