@@ -294,32 +294,7 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
     return row
 
 
-SPAN_COLUMNS: tuple[str, ...] = (
-    "run_id",
-    "span_id",
-    "trace_id",
-    "parent_id",
-    "name",
-    "operation",
-    "kind",
-    "agent_id",
-    "round",
-    "thread_id",
-    "action_type",
-    "verdict",
-    "rule",
-    "model",
-    "input_tokens",
-    "output_tokens",
-    "status",
-    "status_message",
-    "start_ns",
-    "end_ns",
-    "duration_ns",
-    "attributes_json",
-    "events_json",
-    "links_json",
-)
+SPAN_COLUMNS: tuple[str, ...] = tuple(SpanRow.__table__.columns.keys())  # type: ignore[attr-defined]
 """The span table's columns in table order: the order of a row held as a tuple (``row_tuple``, ``span_tuple``)."""
 
 _AS_TUPLE = itemgetter(*SPAN_COLUMNS)
@@ -434,22 +409,6 @@ def row_tuple(
         if links
         else None,
     )
-
-
-def direct_row(
-    run_id: str,
-    name: str,
-    trace_hex: str,
-    span_hex: str,
-    parent_hex: str | None,
-    start: int,
-    end: int,
-    attrs: dict[str, Any],
-    **extra: Any,
-) -> dict[str, Any]:
-    """``row_tuple`` as a dict by column name (the same keyword arguments)."""
-    row = row_tuple(run_id, name, trace_hex, span_hex, parent_hex, start, end, attrs, **extra)
-    return dict(zip(SPAN_COLUMNS, row, strict=True))
 
 
 def hex_ids(trace_id: int, span_id: int) -> tuple[str, str]:
