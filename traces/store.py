@@ -167,7 +167,7 @@ def upsert(table: Any, dialect: str) -> Any:
     return stmt.on_conflict_do_update(index_elements=keys, set_=rest)
 
 
-_PLAIN: dict[tuple[Any, ...], tuple[tuple[str, ...], Any] | None] = {}
+_PLAIN: dict[tuple[Any, ...], tuple[str, Any] | None] = {}
 _TUPLE_PLAN: dict[tuple[Any, ...], tuple[str, Callable[[Any], tuple[Any, ...]]]] = {}
 _AS_IS: dict[tuple[str, tuple[str, ...]], bool] = {}
 _NONE = type(None)
@@ -246,7 +246,7 @@ def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]
 
     SQLAlchemy spends ~20 us per row building parameters; when no column of the table converts
     its values on the way in (or only a ``Float`` column does, which ``float`` does the same way)
-    and no default is filled in, the compiled SQL with tuples (``_insert_without_nulls``) is the same insert. Returns False
+    and no default is filled in, the compiled SQL with tuples is the same insert. Returns False
     (nothing written) when the ordinary path must be taken.
     """
     if conn.dialect.name != "sqlite" or len(rows) < 2:
@@ -265,11 +265,11 @@ def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]
                 getter = itemgetter(*order) if len(order) > 1 else lambda r, k=order[0]: (r[k],)
                 convert = dict(zip(keys, kinds, strict=True))
                 floats = [i for i, k in enumerate(order) if convert[k] is float]
-                plan = (tuple(order), _floats_at(getter, floats) if floats else getter)
+                plan = (str(compiled), _floats_at(getter, floats) if floats else getter)
         _PLAIN[key] = plan
     if plan is None:
         return False
-    order, values = plan
+    sql, values = plan
     n = len(keys)
     if set(map(len, rows)) != {n}:  # rows of one batch with different keys: left to SQLAlchemy
         return False
@@ -277,7 +277,7 @@ def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]
         params = list(map(values, rows))  # each row's values as a tuple in the statement's order
     except KeyError:
         return False
-    _insert_without_nulls(conn, table, stmt, order, params)
+    conn.exec_driver_sql(sql, params)
     return True
 
 
