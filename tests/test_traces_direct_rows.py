@@ -132,7 +132,7 @@ def test_attributes_json_is_the_text_json_writes() -> None:
     """The fast encoder (orjson where it is installed) writes exactly json's text, or leaves the row to json."""
     from random import Random
 
-    from traces.spans import _attrs_json, _json
+    from traces.spans import _json, encode_attributes
 
     rng = Random(7)
     samples: list[dict[str, Any]] = [
@@ -148,4 +148,4 @@ def test_attributes_json_is_the_text_json_writes() -> None:
         )
         samples.append({text: text, "n": rng.randrange(-(2**63), 2**63), "b": rng.random() < 0.5, "z": None})
     for attrs in samples:
-        assert _attrs_json(attrs) == _json(attrs)
+        assert encode_attributes(attrs) == _json(attrs)

@@ -168,9 +168,6 @@ def _trace_hex(trace_id: int) -> str:
     return found
 
 
-_attrs_json = encode_attributes
-
-
 def _capped(attributes: Any) -> dict[str, Any]:
     # an exception's message and stack can be megabytes when an agent raises one built to be
     return {k: cap_text(v, 8000) if isinstance(v, str) else v for k, v in (attributes or {}).items()}
@@ -271,7 +268,7 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
             "start_ns": start,
             "end_ns": end,
             "duration_ns": end - start,
-            "attributes_json": _attrs_json(attrs),
+            "attributes_json": encode_attributes(attrs),
             "events_json": _json(
                 [{"name": e.name, "time_ns": e.timestamp, "attributes": _capped(e.attributes)} for e in events]
             )
@@ -401,7 +398,7 @@ def row_tuple(
         start,
         end,
         end - start,
-        _attrs_json(attrs),
+        encode_attributes(attrs),
         _json([{"name": n, "time_ns": t, "attributes": _capped(a)} for n, t, a in events]) if events else None,
         _json(
             [{"trace_id": format(t, "032x"), "span_id": format(s, "016x"), "attributes": dict(a)} for t, s, a in links]
