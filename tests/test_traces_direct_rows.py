@@ -15,7 +15,7 @@ from agents.base import Agent
 from agents.observation import Observation
 from protocols import semconv as sc
 from sandbox import Session
-from sandbox.tracing import SessionTracer
+from sandbox.tracing.rows import RowSpans
 from traces import Store, trace_read
 from traces.otel import setup_tracing
 
@@ -41,12 +41,26 @@ class _Nesting(Agent):
             return []
 
 
+class _Kind(str):
+    """A str subclass: a value of another type than the plain str the quick row path takes."""
+
+
+class _OddKind(Agent):
+    """A FAKE scripted agent whose kind is a str subclass: its turn's row goes the general way."""
+
+    kind = _Kind("fake_odd")
+
+    def decide(self, obs: Observation) -> Sequence[Any]:
+        return [{"type": "no_such_action"}] if obs.round % 3 == 0 else []
+
+
 def _run(store: Store, sdk_only: bool, monkeypatch: pytest.MonkeyPatch) -> str:
     if sdk_only:  # every span through the SDK, as before spans were made as rows
-        monkeypatch.setattr(SessionTracer, "_parent", lambda self: None)
+        monkeypatch.setattr(RowSpans, "current", lambda self: False)
     s = Session(tiny(rounds=10), store=store)
     s.spawn(_Broken, n=1, role="buyer", budget=10, value=1, service="svc")
     s.spawn(_Nesting, n=1, role="buyer", budget=10, value=1, service="svc", wake="on_event")
+    s.spawn(_OddKind, n=1, role="buyer", budget=10, value=1, service="svc")
     s.run()
     monkeypatch.undo()
     return s.run_id
@@ -118,7 +132,7 @@ def test_attributes_json_is_the_text_json_writes() -> None:
     """The fast encoder (orjson where it is installed) writes exactly json's text, or leaves the row to json."""
     from random import Random
 
-    from traces.spans import _attrs_json, _json
+    from traces.spans import _json, encode_attributes
 
     rng = Random(7)
     samples: list[dict[str, Any]] = [
@@ -134,4 +148,4 @@ def test_attributes_json_is_the_text_json_writes() -> None:
         )
         samples.append({text: text, "n": rng.randrange(-(2**63), 2**63), "b": rng.random() < 0.5, "z": None})
     for attrs in samples:
-        assert _attrs_json(attrs) == _json(attrs)
+        assert encode_attributes(attrs) == _json(attrs)

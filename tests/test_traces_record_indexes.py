@@ -102,10 +102,18 @@ def test_postgresql_looks_an_agents_actions_up_in_the_accepted_agent_index() -> 
 
 
 def test_a_span_row_made_directly_has_every_column_of_the_span_table_and_no_other() -> None:
-    from traces.spans import SpanRow, direct_row, hex_ids
+    from traces.spans import SPAN_COLUMNS, SpanRow, as_mapping, encode_attributes, hex_ids, row_tuple, span_tuple
 
     trace_hex, span_hex = hex_ids(7, 9)
     assert (trace_hex, span_hex) == ("0" * 31 + "7", "0" * 15 + "9")
-    row = direct_row("r", "agent.decide", trace_hex, span_hex, None, 1, 3, {"agora.agent.id": "a", "x": 1})
-    assert set(row) == set(SpanRow.__table__.columns.keys())  # type: ignore[attr-defined]
+    assert SPAN_COLUMNS == tuple(SpanRow.__table__.columns.keys())  # type: ignore[attr-defined]
+    attrs = {"agora.agent.id": "a", "x": 1, "agora.round": 4, "agora.action.type": "t", "agora.verdict": "v"}
+    made = row_tuple("r", "agent.decide", trace_hex, span_hex, "p", 1, 3, {**attrs, "agora.verdict.rule": "ok"})
+    row = as_mapping(made)
+    assert set(row) == set(SPAN_COLUMNS) and len(made) == len(SPAN_COLUMNS)
     assert (row["agent_id"], row["attributes_json"], row["duration_ns"]) == ("a", '{"x":1}', 2)
+    # the same span from its columns already split: the same row, column for column
+    split = span_tuple(
+        "r", "agent.decide", trace_hex, span_hex, "p", 1, 3, encode_attributes({"x": 1}), "a", 4, None, "t", "v", "ok"
+    )
+    assert split == made

@@ -16,7 +16,7 @@ from protocols import semconv as sc
 from sandbox import Session
 from traces import RoundBatch, Store, read, trace_read
 from traces.otel import TraceStoreError, setup_tracing
-from traces.spans import stored_count, write_spans
+from traces.spans import as_mapping, stored_count, write_spans
 
 PG_URL = os.environ.get("AGORA_TEST_PG_URL")
 
@@ -97,8 +97,8 @@ def test_a_failed_final_write_is_a_clear_error_and_the_spans_are_kept(store) -> 
         s.run()
     run = read.run(store, s.run_id)
     assert run.status == "failed" and "TraceStoreError" in run.error
-    held = s.tracer.run.pending  # rows already, or spans (either way kept, not dropped)
-    assert [h["name"] if isinstance(h, dict) else h.name for h in held] == [sc.SPAN_SESSION]
+    held = s.tracer.run.pending  # rows already (tuples), or spans (either way kept, not dropped)
+    assert [as_mapping(h)["name"] if isinstance(h, tuple) else h.name for h in held] == [sc.SPAN_SESSION]
     _allow_span_writes(store)
     counts = s.tracer.retry()
     assert counts.started == counts.ended == counts.stored == stored_count(store, s.run_id) and counts.pending == 0

@@ -130,6 +130,16 @@ def redact_rows(rows: Iterable[dict[str, Any]], secrets: list[str] | None = None
                         row[k] = v = v.replace(s, REDACTED)
 
 
+def redact_tuples(rows: list[tuple[Any, ...]], secrets: list[str] | None = None) -> None:
+    """``redact_rows`` for rows held as tuples: each row with a secret in a string is replaced in the list."""
+    secrets = known() if secrets is None else secrets
+    if not secrets:
+        return
+    for i, row in enumerate(rows):
+        if any(s in v for v in row if isinstance(v, str) for s in secrets):
+            rows[i] = tuple(redact(v, secrets) if isinstance(v, str) else v for v in row)
+
+
 def redact_spans(spans: Iterable[Any]) -> list[Any]:
     """``redact_span`` over a batch (the known secrets are looked up once)."""
     secrets = known()

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from sqlalchemy.exc import SQLAlchemyError
 
 from traces.otlp import without_content
-from traces.spans import counts_row, readable_from_row, span_row, stored_count, write_spans
+from traces.spans import SPAN_COLUMNS, as_tuple, counts_row, readable_from_row, span_row, stored_count, write_spans
 from traces.store import RoundBatch, StoreError
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class SpanCounts:
     otlp_failed: int = 0
 
 
-class _Unsent(dict):  # type: ignore[type-arg]
+class _Unsent(tuple):  # type: ignore[type-arg]
     """The row of a span made while the collector was down: stored, never handed to the collector."""
 
     __slots__ = ()
@@ -80,7 +80,7 @@ class RunTrace:
         self.stored = 0
         self.otlp_exported = 0
         self.otlp_failed = 0
-        self.pending: list[Any] = []  # ended spans, or their rows already (see _ended)
+        self.pending: list[Any] = []  # ended SDK spans, or rows already (tuples in SPAN_COLUMNS order; see _ended)
         self.trace_ids: list[int] = []
         self.closed = False
         self._staged = 0
@@ -112,7 +112,7 @@ class RunTrace:
         skip_otlp = sink is not None and not sink.accepting()
         if self._early or (skip_otlp and self.tracing.store is not None):
             try:
-                item = span_row(span, self.run_id, self.tracing.capture_content)
+                item = as_tuple(span_row(span, self.run_id, self.tracing.capture_content))
                 if skip_otlp:
                     item = _Unsent(item)
             except Exception:  # noqa: BLE001  (never raise into span.end(); converted again at write time)
@@ -125,19 +125,26 @@ class RunTrace:
                     return
             self.pending.append(item)
 
-    def add(self, row: dict[str, Any]) -> None:
-        """A span made as its row (``traces.spans.direct_row``): counted as started and ended, and held."""
+    def add(self, row: dict[str, Any] | tuple[Any, ...]) -> None:
+        """A span made as its row (``traces.spans.row_tuple``, or by name): counted as started and ended, and held."""
+        self.add_rows([as_tuple(row)])
+
+    def add_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Spans made as their rows (tuples in ``SPAN_COLUMNS`` order): each counted as started and ended, and held."""
+        if not rows:
+            return
         sink = self.tracing.otlp
         skip_otlp = sink is not None and not sink.accepting()
+        n = len(rows)
         with self._lock:
-            self.started += 1
-            self.ended += 1
+            self.started += n
+            self.ended += n
             if skip_otlp:
-                self.otlp_failed += 1
+                self.otlp_failed += n
                 if self.tracing.store is None:
                     return
-                row = _Unsent(row)
-            self.pending.append(row)
+                rows = [_Unsent(r) for r in rows]
+            self.pending.extend(rows)
 
     # --- written in the run's flow --------------------------------------------------
     def counts(self) -> SpanCounts:
@@ -154,7 +161,7 @@ class RunTrace:
         spans = self.pending[:]
         self._staged = len(spans)
         if spans:
-            batch.rows.setdefault("spans", []).extend(self._rows(spans))
+            batch.extend_tuples("spans", SPAN_COLUMNS, self._rows(spans))
         return len(spans)
 
     def confirm(self) -> None:
@@ -227,9 +234,9 @@ class RunTrace:
         return c
 
     # --- internals ------------------------------------------------------------------
-    def _rows(self, items: list[Any]) -> list[dict[str, Any]]:
+    def _rows(self, items: list[Any]) -> list[tuple[Any, ...]]:
         capture = self.tracing.capture_content
-        return [i if isinstance(i, dict) else span_row(i, self.run_id, capture) for i in items]
+        return [i if isinstance(i, tuple) else as_tuple(span_row(i, self.run_id, capture)) for i in items]
 
     def _take(self, n: int) -> list[ReadableSpan]:
         with self._lock:
@@ -244,7 +251,7 @@ class RunTrace:
         # held items are spans, rows of spans made without the SDK (rebuilt as spans for the collector), or
         # rows of spans made while the collector was down (``_Unsent``: already counted as not delivered)
         rebuilt = _rebuild()
-        spans = [rebuilt(s) if isinstance(s, dict) else s for s in items if not isinstance(s, _Unsent)]
+        spans = [rebuilt(s) if isinstance(s, tuple) else s for s in items if not isinstance(s, _Unsent)]
         if spans and not self.tracing.capture_content:
             spans = [without_content(s) for s in spans]
         sink.submit(spans, self._otlp_done)

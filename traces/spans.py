@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Text, func, select, text
@@ -23,8 +24,8 @@ from sqlmodel import Field, SQLModel
 from sqlmodel import Session as SqlSession
 
 from protocols import semconv as sc
-from traces.redact import cap_text, redact_rows
-from traces.store import Store, insert_ignoring
+from traces.redact import cap_text, redact_rows, redact_tuples
+from traces.store import Store, insert_ignoring, insert_tuples
 
 CHUNK = 2000  # rows per INSERT statement; keeps statements well under driver parameter limits
 
@@ -114,8 +115,9 @@ except ImportError:  # pragma: no cover
 _PLAIN = frozenset((str, int, bool, type(None)))
 
 
-def _attrs_json(attrs: dict[str, Any]) -> str:
-    """``_json(attrs)``, the same text, through orjson (~3x faster) where orjson writes exactly what json writes.
+def encode_attributes(attrs: dict[str, Any]) -> str:
+    """The attributes as ``attributes_json`` holds them: ``_json(attrs)``'s text, through orjson (~3x faster)
+    where orjson writes exactly what json writes.
 
     It does for str, int, bool and None values whose output is ASCII without DEL (json escapes
     other characters as ``\\uXXXX``); anything else (floats: json's and orjson's exponents differ;
@@ -266,7 +268,7 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
             "start_ns": start,
             "end_ns": end,
             "duration_ns": end - start,
-            "attributes_json": _attrs_json(attrs),
+            "attributes_json": encode_attributes(attrs),
             "events_json": _json(
                 [{"name": e.name, "time_ns": e.timestamp, "attributes": _capped(e.attributes)} for e in events]
             )
@@ -289,7 +291,74 @@ def span_row(span: Any, run_id: str, capture_content: bool = True) -> dict[str, 
     return row
 
 
-def direct_row(
+SPAN_COLUMNS: tuple[str, ...] = tuple(SpanRow.__table__.columns.keys())  # type: ignore[attr-defined]
+"""The span table's columns in table order: the order of a row held as a tuple (``row_tuple``, ``span_tuple``)."""
+
+_AS_TUPLE = itemgetter(*SPAN_COLUMNS)
+
+
+def as_tuple(row: Mapping[str, Any] | tuple[Any, ...]) -> tuple[Any, ...]:
+    """A span row as the tuple of its columns in ``SPAN_COLUMNS`` order (a tuple is returned as it is)."""
+    return row if isinstance(row, tuple) else _AS_TUPLE(row)
+
+
+def as_mapping(row: Mapping[str, Any] | tuple[Any, ...]) -> Mapping[str, Any]:
+    """A span row by column name (a tuple in ``SPAN_COLUMNS`` order made a dict)."""
+    return dict(zip(SPAN_COLUMNS, row, strict=True)) if isinstance(row, tuple) else row
+
+
+def span_tuple(
+    run_id: str,
+    name: str,
+    trace_hex: str,
+    span_hex: str,
+    parent_hex: str | None,
+    start: int,
+    end: int,
+    attributes_json: str,
+    agent_id: str | None = None,
+    round_: int | None = None,
+    thread_id: str | None = None,
+    action_type: str | None = None,
+    verdict: str | None = None,
+    rule: str | None = None,
+) -> tuple[Any, ...]:
+    """The row of an INTERNAL span with status UNSET, no events and no links, from its columns already split.
+
+    The caller has moved the column-held attributes (``COLUMN_ATTRIBUTES``: each of exactly its
+    column's type) out of the attributes ``attributes_json`` encodes (``encode_attributes``), and the
+    span's operation is its name (no ``gen_ai.operation.name``): the row ``row_tuple`` makes of the
+    same span, made without looking at the attributes again.
+    """
+    return (
+        run_id,
+        span_hex,
+        trace_hex,
+        parent_hex,
+        name,
+        name,
+        "INTERNAL",
+        agent_id,
+        round_,
+        thread_id,
+        action_type,
+        verdict,
+        rule,
+        None,
+        None,
+        None,
+        "UNSET",
+        None,
+        start,
+        end,
+        end - start,
+        attributes_json,
+        None,
+        None,
+    )
+
+
+def row_tuple(
     run_id: str,
     name: str,
     trace_hex: str,
@@ -303,8 +372,8 @@ def direct_row(
     status_message: str | None = None,
     events: Sequence[tuple[str, int, dict[str, Any]]] = (),
     links: Sequence[tuple[int, int, dict[str, Any]]] = (),
-) -> dict[str, Any]:
-    """The row ``span_row`` would make of an INTERNAL span with these facts, made without the SDK.
+) -> tuple[Any, ...]:
+    """The row ``span_row`` would make of an INTERNAL span with these facts, made without the SDK, as a tuple.
 
     The ids come as the hex text the row stores (32 digits for the trace, 16 for spans: ``hex_ids``),
     so a caller that already has them formats none again. ``attrs`` must hold only values the SDK
@@ -312,41 +381,31 @@ def direct_row(
     are moved out of it into the row). ``events`` are (name, time in ns, attributes), ``links``
     (trace id, span id, attributes).
     """
-    row = {
-        "span_id": span_hex,
-        "trace_id": trace_hex,
-        "parent_id": parent_hex,
-        "run_id": run_id,
-        "name": name,
-        "operation": attrs.get(sc.GEN_AI_OPERATION) or name,
-        "kind": "INTERNAL",
-        "agent_id": None,
-        "round": None,
-        "thread_id": None,
-        "action_type": None,
-        "verdict": None,
-        "rule": None,
-        "model": None,
-        "input_tokens": None,
-        "output_tokens": None,
-        "status": status,
-        "status_message": cap_text(status_message) if status_message is not None else None,
-        "start_ns": start,
-        "end_ns": end,
-        "duration_ns": end - start,
-        "attributes_json": None,
-        "events_json": _json([{"name": n, "time_ns": t, "attributes": _capped(a)} for n, t, a in events])
-        if events
-        else None,
-        "links_json": _json(
+    operation = attrs.get(sc.GEN_AI_OPERATION) or name
+    cols = _NO_COLUMNS.copy()
+    _columns_out(attrs, cols)
+    return (
+        run_id,
+        span_hex,
+        trace_hex,
+        parent_hex,
+        name,
+        operation,
+        "INTERNAL",
+        *cols.values(),
+        status,
+        cap_text(status_message) if status_message is not None else None,
+        start,
+        end,
+        end - start,
+        encode_attributes(attrs),
+        _json([{"name": n, "time_ns": t, "attributes": _capped(a)} for n, t, a in events]) if events else None,
+        _json(
             [{"trace_id": format(t, "032x"), "span_id": format(s, "016x"), "attributes": dict(a)} for t, s, a in links]
         )
         if links
         else None,
-    }
-    _columns_out(attrs, row)
-    row["attributes_json"] = _attrs_json(attrs)
-    return row
+    )
 
 
 def hex_ids(trace_id: int, span_id: int) -> tuple[str, str]:
@@ -354,10 +413,12 @@ def hex_ids(trace_id: int, span_id: int) -> tuple[str, str]:
     return _trace_hex(trace_id), format(span_id, "016x")
 
 
-def readable_from_row(row: Mapping[str, Any], resource: Any, scope: Any) -> Any:
-    """The SDK ``ReadableSpan`` a ``spans`` row stands for (for OTLP export of rows made without the SDK)."""
+def readable_from_row(row: Mapping[str, Any] | tuple[Any, ...], resource: Any, scope: Any) -> Any:
+    """The SDK ``ReadableSpan`` a ``spans`` row (by name or a tuple) stands for (OTLP export of rows made without the SDK)."""
     from opentelemetry.sdk.trace import Event, ReadableSpan
     from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+    row = as_mapping(row)
 
     flags = TraceFlags(TraceFlags.SAMPLED)
     trace_id = int(row["trace_id"], 16)
@@ -383,18 +444,27 @@ def readable_from_row(row: Mapping[str, Any], resource: Any, scope: Any) -> Any:
 
 
 def write_spans(
-    store: Store, run_id: str, rows: Sequence[Mapping[str, Any]], counts: Mapping[str, Any] | None = None
+    store: Store,
+    run_id: str,
+    rows: Sequence[Mapping[str, Any] | tuple[Any, ...]],
+    counts: Mapping[str, Any] | None = None,
 ) -> int:
-    """Write span rows (insert-or-ignore) and, if given, the run's counts, in one transaction.
+    """Write span rows (tuples in ``SPAN_COLUMNS`` order, or by name: a column left out takes its default;
+    insert-or-ignore) and, if given, the run's counts, in one transaction.
 
     Returns how many span rows of ``run_id`` the store holds once the rows are in.
     """
     table = SpanRow.__table__  # type: ignore[attr-defined]
-    redact_rows(rows)  # type: ignore[arg-type]  # (rows are dicts) keys and tokens the run was given never reach the store (traces.redact)
+    tuples = [r for r in rows if isinstance(r, tuple)]
+    named = [dict(r) for r in rows if not isinstance(r, tuple)]
+    redact_tuples(tuples)  # keys and tokens the run was given never reach the store (traces.redact)
+    redact_rows(named)
     with store.engine.begin() as conn:
+        for i in range(0, len(tuples), CHUNK):
+            insert_tuples(conn, table, SPAN_COLUMNS, tuples[i : i + CHUNK])
         stmt = insert_ignoring(table, conn.dialect.name)
-        for i in range(0, len(rows), CHUNK):
-            conn.execute(stmt, list(rows[i : i + CHUNK]))
+        for i in range(0, len(named), CHUNK):
+            conn.execute(stmt, named[i : i + CHUNK])
         in_store = _count(conn, run_id)
         if counts is not None:
             _upsert_counts(conn, {**counts, "run_id": run_id, "in_store": in_store})

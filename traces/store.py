@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlmodel import SQLModel, create_engine
 
-from traces.redact import known, redact, redact_rows
+from traces.redact import known, redact, redact_rows, redact_tuples
 from traces.schema import RunRow
 
 DEFAULT_DB = "agora.db"
@@ -117,6 +117,8 @@ class RoundBatch:
     """Rows to commit together at the end of a round, by table name."""
 
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # rows held as tuples: (the table's columns the tuples give, in their order) and the rows
+    tuples: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = field(default_factory=dict)
 
     def add(self, table: str, row: Mapping[str, Any]) -> None:
         """Queue one row for ``table``."""
@@ -126,8 +128,17 @@ class RoundBatch:
         """Queue many rows for ``table``."""
         self.rows.setdefault(table, []).extend(dict(r) for r in rows)
 
+    def extend_tuples(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> None:
+        """Queue many rows for ``table`` as tuples of ``columns`` (no dict per row: the hot tables' form)."""
+        held = self.tuples.get(table)
+        if held is None:
+            held = self.tuples[table] = (columns, [])
+        elif held[0] != columns:
+            raise ValueError(f"rows of {table} were queued with other columns: {held[0]} then {columns}")
+        held[1].extend(rows)
+
     def __len__(self) -> int:
-        return sum(len(v) for v in self.rows.values())
+        return sum(len(v) for v in self.rows.values()) + sum(len(r) for _, r in self.tuples.values())
 
 
 def insert_ignoring(table: Any, dialect: str) -> Any:
@@ -157,6 +168,77 @@ def upsert(table: Any, dialect: str) -> Any:
 
 
 _PLAIN: dict[tuple[Any, ...], tuple[str, Any] | None] = {}
+_TUPLE_PLAN: dict[tuple[Any, ...], tuple[str, Callable[[Any], tuple[Any, ...]]]] = {}
+_AS_IS: dict[tuple[str, tuple[str, ...]], bool] = {}
+_NONE = type(None)
+
+
+def insert_tuples(conn: Any, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows given as tuples of ``columns`` (insert-or-ignore for tables marked idempotent).
+
+    On SQLite they go to the driver as they are (no dict per row: ``_insert_without_nulls``); the
+    columns must be ones the driver takes as they are (text, integers, no conversion). PostgreSQL
+    gets the rows through SQLAlchemy by name.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    stmt = insert_ignoring(table, dialect) if table.info.get("idempotent") else insert(table)
+    if dialect != "sqlite":
+        conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows])
+        return
+    as_is = _AS_IS.get((table.name, columns))
+    if as_is is None:
+        as_is = _AS_IS[(table.name, columns)] = all(
+            _conversion(table.columns[c].type, conn.dialect) is None for c in columns
+        )
+    if not as_is:
+        raise StoreError(f"rows of {table.name} cannot be written as tuples of {columns}: a column converts values")
+    _insert_without_nulls(conn, table, stmt, columns, rows)
+
+
+def _insert_without_nulls(
+    conn: Any, table: Any, stmt: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """``executemany`` of SQLite rows (tuples of ``columns``, values as the driver takes them), NULLs left out.
+
+    Python's sqlite3 binds a None through its adapter lookup (~0.5 us each) where a column left
+    out of the INSERT costs nothing, so rows are grouped by where their None values are and each
+    group is inserted naming only its other columns. Only a column without a default is left out,
+    so what is stored is the same; the groups are inserted one after another.
+    """
+    groups: dict[tuple[type, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        shape = tuple(map(type, row))  # where the None values are (types: cheaper to make than a mask)
+        group = groups.get(shape)
+        if group is None:
+            group = groups[shape] = []
+        group.append(row)
+    for shape, group in groups.items():
+        key = (table.name, stmt.__class__, columns, tuple(t is _NONE for t in shape))
+        plan = _TUPLE_PLAN.get(key)
+        if plan is None:
+            plan = _TUPLE_PLAN[key] = _null_free_plan(conn, table, stmt, columns, key[3])
+        sql, values = plan
+        conn.exec_driver_sql(sql, list(map(values, group)))
+
+
+def _null_free_plan(
+    conn: Any, table: Any, stmt: Any, columns: tuple[str, ...], nulls: tuple[bool, ...]
+) -> tuple[str, Callable[[Any], tuple[Any, ...]]]:
+    """The SQL and the value getter for rows of ``columns`` whose None values are where ``nulls`` says."""
+    cols = table.columns
+    keep = [
+        i
+        for i, (name, null) in enumerate(zip(columns, nulls, strict=True))
+        if not null or cols[name].default is not None or cols[name].server_default is not None
+    ]
+    names = [columns[i] for i in keep]
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=names)
+    if compiled.positiontup != names or compiled.insert_prefetch:
+        raise StoreError(f"rows of {table.name} cannot be written as tuples of {columns}")
+    getter = itemgetter(*keep) if len(keep) > 1 else lambda r, i=keep[0]: (r[i],)
+    return str(compiled), getter
 
 
 def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]]) -> bool:
@@ -371,7 +453,11 @@ class Store:
         secrets = known()  # looked up once per round: it reads the environment
         for rows in batch.rows.values():
             redact_rows(rows, secrets)  # no key, token or credential the run was given is stored (traces.redact)
+        for _, tuples in batch.tuples.values():
+            redact_tuples(tuples, secrets)
         with self.engine.begin() as conn:
+            for name, (columns, tuples) in batch.tuples.items():
+                insert_tuples(conn, tables[name], columns, tuples)
             for name, rows in batch.rows.items():
                 if rows:
                     table = tables[name]

@@ -7,22 +7,15 @@ negotiation's first span) and ``policy.change``. Only the ``opentelemetry.trace`
 configures the SDK. ``NoTracer`` is the switched-off form: the same calls, doing nothing.
 
 The spans made once per agent or action (a scripted agent's turn, a wait, a submission, a
-settlement) skip the SDK: while the round's span is current and recording, each is written
-straight as its row (``traces.spans.direct_row``: the row the SDK span would have made) and
-counted by the run as started and ended. Their ids ascend within a traced segment (a random
-prefix from the SDK's id generator, then a counter), so the store's key index is appended to.
-OTLP export rebuilds the span from the row, so a collector sees the same tree. A scripted
-turn is still made current (as a non-recording span with its ids) so any span started inside
-nests under it. These spans do not pass through span processors added to the SDK provider.
-Elsewhere (an LLM agent's turn, no current round span) the SDK makes them as before.
+settlement) skip the SDK while the round's span is current and recording: ``sandbox.tracing.rows``
+writes each straight as its row, and OTLP export rebuilds the span from it, so a collector sees
+the same tree. Elsewhere (an LLM agent's turn, no current round span) the SDK makes them.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
-import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from time import time_ns
@@ -30,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags
 
 from protocols import semconv as sc
 from protocols.money import to_micros
 from protocols.trusted import field_or_none
 from sandbox.tracing.off import NoTracer
+from sandbox.tracing.rows import RowSpans, n_actions, submit_attrs, turn_attrs
 from traces.otel import RunTrace, SpanCounts, TraceLossError, TraceStoreError, Tracing
-from traces.spans import direct_row, hex_ids
 
 __all__ = ["SCOPE", "NoTracer", "SessionTracer", "session_tracer"]
 
@@ -51,38 +44,6 @@ if TYPE_CHECKING:
 SCOPE = "agora.sandbox"
 _NEW_TRACE = otel_context.Context()  # an empty context: a span started in it is the root of a new trace
 _MAX_PRICE_MICROS = 2**62  # larger (or non-finite) prices are hostile input; keep them out of int attributes
-_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
-
-
-def _exception_event(err: BaseException) -> tuple[str, int, dict[str, Any]]:
-    """The event the SDK's ``Span.record_exception`` adds, made by hand."""
-    module, qualname = type(err).__module__, type(err).__qualname__
-    return (
-        "exception",
-        time_ns(),
-        {
-            "exception.type": f"{module}.{qualname}" if module and module != "builtins" else qualname,
-            "exception.message": str(err),
-            "exception.stacktrace": "".join(traceback.format_exception(err)),
-            "exception.escaped": "False",
-        },
-    )
-
-
-def _context_getter() -> Any:
-    """The current OpenTelemetry context, read straight from its context variable where the SDK keeps one."""
-    from opentelemetry.context import _RUNTIME_CONTEXT
-
-    var = getattr(_RUNTIME_CONTEXT, "_current_context", None)
-    return var.get if var is not None else otel_context.get_current
-
-
-_current_context = _context_getter()
-
-
-def _n_actions(out: Any) -> int:
-    """``agora.agent.actions`` of a turn: how many items the agent returned (a lone action counts as one)."""
-    return len(out) if isinstance(out, (list, tuple)) else 1
 
 
 def _uses_model(agent: Agent) -> bool:
@@ -106,22 +67,14 @@ class SessionTracer(NoTracer):
         self._thread_first: dict[str, tuple[int, int]] = {}  # thread id -> (trace id, span id) of its first move
         self._turns: dict[str, str] = {}  # agent id -> span id of its turn this round
         self._round_span: Any = None
-        self._round_ctx: Any = None  # the context the round attached: while it is current, the round span is
-        self._direct: tuple[int, int] | None = None  # (trace id, span id) of the round span rows hang under
-        self._direct_hex: tuple[str, str] = ("", "")  # the same ids as the hex text rows store, formatted once
-        self._new_id: Any = None  # the SDK's span id generator
+        self._rows = RowSpans()  # spans made as rows under the current round's span
 
     # --- the run ------------------------------------------------------------------
     def _open(self) -> RunTrace:
         if self.run is None or self.run.closed:
             self.run = self.tracing.open_run(self.session.run_id)
             self._tracer = trace.get_tracer(SCOPE)  # the SDK tracer itself, not the proxy, once installed
-            ids = getattr(self._tracer, "id_generator", None)
-            if ids is not None:
-                # ids of the spans made as rows: a random 32-bit prefix per traced segment and a counter, so
-                # they ascend and the store's key index is appended to instead of written at random pages
-                base = (ids.generate_span_id() & 0xFFFFFFFF00000000) or 1 << 32
-                self._new_id = itertools.count(base + 1).__next__
+            self._rows.segment(self.run.run_id, getattr(self._tracer, "id_generator", None))
         return self.run
 
     def start_run(self) -> None:
@@ -154,6 +107,7 @@ class SessionTracer(NoTracer):
         run = self.run
         if run is None:
             return SpanCounts(0, 0, 0, 0)
+        self._rows.hand_over(run)
         try:
             self.last_counts = run.close()
         except TraceStoreError as err:
@@ -195,15 +149,15 @@ class SessionTracer(NoTracer):
             attributes={sc.RUN_ID: run_id, sc.SESSION_ID: run_id, sc.ROUND: round_},
         )
         self._round_span = span
-        ctx = span.get_span_context()
-        direct = (
-            span.is_recording() and self._new_id is not None and self.tracing.router.run_of(ctx.trace_id) is self.run
-        )
-        self._direct = (ctx.trace_id, ctx.span_id) if direct else None
-        if direct:
-            self._direct_hex = hex_ids(ctx.trace_id, ctx.span_id)
-        self._round_ctx = trace.set_span_in_context(span)
-        token = otel_context.attach(self._round_ctx)
+        round_ctx = trace.set_span_in_context(span)
+        rows = self._rows
+        if (
+            span.is_recording()
+            and rows.ready
+            and self.tracing.router.run_of(span.get_span_context().trace_id) is self.run
+        ):
+            rows.begin_round(span, round_ctx)
+        token = otel_context.attach(round_ctx)
         try:
             yield span
         except BaseException as err:
@@ -215,54 +169,18 @@ class SessionTracer(NoTracer):
             otel_context.detach(token)
             self.end_round()
             self._round_span = None
-            self._round_ctx = None
-            self._direct = None
+            rows.end_round()
 
     def end_round(self) -> None:
-        """End the current round's span (once)."""
+        """End the current round's span (once), after handing the run the rows made under it."""
+        self._rows.hand_over(self.run)
         span = getattr(self, "_round_span", None)
         if span is not None and span.is_recording():
             span.end()
 
-    # --- spans made as rows -------------------------------------------------------------
-    def _parent(self) -> tuple[int, int] | None:
-        """The round span's ids when it is the current span, so a span can be made as its row under it."""
-        direct = self._direct
-        if direct is not None and (
-            _current_context() is self._round_ctx or trace.get_current_span() is self._round_span
-        ):
-            return direct
-        return None
-
-    def _emit(
-        self,
-        name: str,
-        attrs: dict[str, Any],
-        parent: tuple[int, int],
-        start: int,
-        end: int,
-        span_hex: str | None = None,
-        **extra: Any,
-    ) -> str:
-        """Make a span under ``parent`` (the round span) as its row, held by the run; returns its span id in hex."""
-        run = self.run
-        assert run is not None
-        if None in attrs.values():  # the SDK drops attributes set to None
-            attrs = {k: v for k, v in attrs.items() if v is not None}
-        if span_hex is None:
-            span_hex = format(self._new_id(), "016x")
-        trace_hex, parent_hex = self._direct_hex
-        run.add(direct_row(run.run_id, name, trace_hex, span_hex, parent_hex, start, end, attrs, **extra))
-        return span_hex
-
     # --- agent turns ------------------------------------------------------------------
     def _turn_attrs(self, agent: Agent, llm: bool | None = None) -> dict[str, Any]:
-        attrs = {
-            sc.AGENT_ID: agent.id,
-            sc.AGENT_ROLE: agent.role,
-            sc.AGENT_KIND: agent.kind,
-            sc.ROUND: self.session.round,
-        }
+        attrs = turn_attrs(agent.id, agent.role, agent.kind, self.session.round)
         if (
             _uses_model(agent) if llm is None else llm
         ):  # GenAI names only where a model is called: LLM backends list these as agents
@@ -303,47 +221,21 @@ class SessionTracer(NoTracer):
 
     def decide(self, agent: Agent, obs: Observation) -> Sequence[Any]:
         """The agent's turn inside its turn span (current while the agent decides)."""
-        parent = None if _uses_model(agent) else self._parent()
-        if parent is not None:
-            return self._decide_as_row(agent, obs, parent)
+        rows = self._rows
+        if not _uses_model(agent) and rows.current():
+            run = self.run
+            assert run is not None  # (rows are made only while a round of an open run is current)
+            return rows.decide(agent, obs, self.session.round, run.carriers, self._turns)
         with self._turn(agent) as span:
             out = agent.decide(obs)
-            span.set_attribute(sc.AGENT_ACTIONS, _n_actions(out))
+            span.set_attribute(sc.AGENT_ACTIONS, n_actions(out))
             return out
-
-    def _decide_as_row(self, agent: Agent, obs: Observation, parent: tuple[int, int]) -> Sequence[Any]:
-        """A scripted turn whose span is made as its row; a non-recording span with its ids is current meanwhile."""
-        start = time_ns()
-        attrs = self._turn_attrs(agent, False)
-        sid = self._new_id()
-        self._turns[agent.id] = sid_hex = format(sid, "016x")
-        carriers = self.run.carriers  # type: ignore[union-attr]  # (a run is open: _parent said so)
-        carriers[sid] = (agent.id, self.session.round)
-        token = otel_context.attach(
-            trace.set_span_in_context(NonRecordingSpan(SpanContext(parent[0], sid, False, _SAMPLED)))
-        )
-        extra: dict[str, Any] = {}
-        try:
-            out = agent.decide(obs)
-            attrs[sc.AGENT_ACTIONS] = _n_actions(out)
-            return out
-        except BaseException as err:
-            extra = {
-                "events": (_exception_event(err),),
-                "status": "ERROR",
-                "status_message": f"{type(err).__name__}: {err}",
-            }
-            raise
-        finally:
-            otel_context.detach(token)
-            carriers.pop(sid, None)
-            self._emit(sc.SPAN_AGENT_DECIDE, attrs, parent, start, time_ns(), sid_hex, **extra)
 
     async def adecide(self, agent: Agent, obs: Observation, check: DryRun) -> Sequence[Any]:
         """An async turn inside ``invoke_agent``; the agent's own spans (``chat``) nest under it."""
         with self._turn(agent) as span:
             out = await agent.adecide(obs, check)
-            span.set_attribute(sc.AGENT_ACTIONS, _n_actions(out))
+            span.set_attribute(sc.AGENT_ACTIONS, n_actions(out))
             return out
 
     def wait(self, agent: Agent, reason: str) -> None:
@@ -356,10 +248,9 @@ class SessionTracer(NoTracer):
             sc.GEN_AI_INPUT_TOKENS: 0,
             sc.GEN_AI_OUTPUT_TOKENS: 0,
         }
-        parent = self._parent()
-        if parent is not None:
+        if self._rows.current():
             now = time_ns()
-            self._emit(f"{sc.SPAN_AGENT_TURN} {agent.id}", attrs, parent, now, now)
+            self._rows.emit(f"{sc.SPAN_AGENT_TURN} {agent.id}", attrs, now, now)
             return
         self._tracer.start_span(f"{sc.SPAN_AGENT_TURN} {agent.id}", attributes=attrs).end()
 
@@ -370,34 +261,25 @@ class SessionTracer(NoTracer):
 
     def submit_end(self, started: Any, record: ActionRecord, action: Any) -> None:
         """The ``protocol.submit`` span of one submitted item, its facts set once; linked to the records."""
-        v = record.verdict
-        attrs: dict[str, Any] = {
-            sc.AGENT_ID: record.agent_id,
-            sc.ROUND: self.session.round,
-            sc.ACTION_TYPE: record.action_type,
-            sc.ACTION_SEQ: record.seq,
-            sc.VERDICT: sc.VERDICT_ACCEPTED if v.accepted else sc.VERDICT_REJECTED,
-            sc.VERDICT_RULE: v.rule,
-            sc.VERDICT_REASON: v.reason,
-            sc.ACTION_JSON: record.payload,
-        }
         price = field_or_none(action, "price")  # getattr(action, name, None) without pydantic's slow miss
+        micros = None
         if isinstance(price, (int, float)) and math.isfinite(price) and abs(price) * 1e6 < _MAX_PRICE_MICROS:
-            attrs[sc.PRICE] = to_micros(price)
+            micros = to_micros(price)
         listing = field_or_none(action, "listing_id")
-        if listing:
-            attrs[sc.LISTING_ID] = listing
         tid = record.thread_id
-        thread = None
+        thread = counterparty = None
         if tid is not None:
-            attrs[sc.THREAD_ID] = tid
             thread = self.session.market.threads.get(tid)
             if thread is not None:
-                attrs[sc.COUNTERPARTY] = thread.other(record.agent_id)
-        parent = self._parent()
-        if parent is not None:
-            trace_id, sid = parent[0], self._emit(sc.SPAN_SUBMIT, attrs, parent, started, time_ns())
+                counterparty = thread.other(record.agent_id)
+        rows = self._rows
+        if rows.current():
+            trace_id, sid = (
+                rows.trace_id,
+                rows.submit(record, self.session.round, started, micros, listing, counterparty),
+            )
         else:
+            attrs = submit_attrs(record, self.session.round, micros, listing, counterparty)
             span = self._tracer.start_span(sc.SPAN_SUBMIT, attributes=attrs, start_time=started)
             span.end()
             ctx = span.get_span_context()
@@ -426,10 +308,9 @@ class SessionTracer(NoTracer):
             sc.FEE: record.fee,
             sc.DEAL_STATUS: record.status,
         }
-        parent = self._parent()
-        if parent is not None:
+        if self._rows.current():
             now = time_ns()
-            self._emit(sc.SPAN_SETTLE, attrs, parent, now, now, links=[(first[0], first[1], {})] if first else ())
+            self._rows.emit(sc.SPAN_SETTLE, attrs, now, now, links=[(first[0], first[1], {})] if first else ())
         else:
             span = self._tracer.start_span(sc.SPAN_SETTLE, attributes=attrs, links=links)
             span.end()
