@@ -129,3 +129,38 @@ def test_keyset_pages_equal_offset_pages(tmp_path) -> None:
     assert [p.span_id for p in trace_read.spans(store, run_id, offset=25, limit=25)] == [
         e.span_id for e in everything[25:50]
     ]
+
+
+def test_ties_in_start_and_duration_are_ordered_by_span_id(tmp_path) -> None:
+    """Span rows of a round may be written in any order (the store groups them by their NULL columns):
+    children and the slowest spans come back in the same order whichever order they were written in."""
+    from traces.spans import write_spans
+
+    def row(span_id: str, parent: str | None) -> dict[str, object]:
+        return {
+            "run_id": "r",
+            "span_id": span_id,
+            "trace_id": "0" * 32,
+            "parent_id": parent,
+            "name": "agent.decide",
+            "operation": "agent.decide",
+            "start_ns": 5,
+            "end_ns": 9,
+            "duration_ns": 4,
+            "attributes_json": "{}",
+        }
+
+    kids = [f"{i:016x}" for i in (3, 1, 2)]
+    got = []
+    for order in (kids, kids[::-1]):
+        store = Store(str(tmp_path / f"t{len(got)}.db"))
+        write_spans(store, "r", [row("f" * 16, None), *(row(k, "f" * 16) for k in order)])
+        got.append(
+            (
+                [r.span_id for r in trace_read.children(store, "r", "f" * 16)],
+                [r.span_id for r in trace_read.slowest(store, "r", n=4)],
+            )
+        )
+    assert got[0] == got[1]
+    assert got[0][0] == sorted(kids)
+    assert got[0][1] == sorted([*kids, "f" * 16])

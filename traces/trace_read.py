@@ -115,10 +115,10 @@ def span(store: Store, run_id: str, span_id: str) -> SpanRow | None:
 
 
 def children(store: Store, run_id: str, span_id: str) -> Sequence[SpanRow]:
-    """The direct children of a span, in start order."""
+    """The direct children of a span, in start order (ties by span id: the same order whatever order rows were written in)."""
     q = select(SpanRow).where(SpanRow.run_id == run_id, SpanRow.parent_id == span_id)
     with Session(store.engine) as s:
-        return s.exec(q.order_by(col(SpanRow.start_ns))).all()
+        return s.exec(q.order_by(col(SpanRow.start_ns), col(SpanRow.span_id))).all()
 
 
 def llm_calls(
@@ -244,14 +244,14 @@ def rejections(store: Store, run_id: str) -> dict[str, int]:
 def slowest(
     store: Store, run_id: str, n: int = 10, operation: str | None = None, exclude: Sequence[str] = ()
 ) -> Sequence[SpanRow]:
-    """The ``n`` longest spans of a run (of one operation, or leaving some out), longest first."""
+    """The ``n`` longest spans of a run (of one operation, or leaving some out), longest first (ties by span id)."""
     q = select(SpanRow).where(SpanRow.run_id == run_id)
     if operation is not None:
         q = q.where(SpanRow.operation == operation)
     if exclude:
         q = q.where(col(SpanRow.operation).not_in(exclude))
     with Session(store.engine) as s:
-        return s.exec(q.order_by(col(SpanRow.duration_ns).desc()).limit(n)).all()
+        return s.exec(q.order_by(col(SpanRow.duration_ns).desc(), col(SpanRow.span_id)).limit(n)).all()
 
 
 def round_series(store: Store, run_id: str) -> list[RoundSpanStats]:
