@@ -27,6 +27,7 @@ from protocols.actions import (
     SetPrice,
 )
 from protocols.money import to_micros
+from protocols.quick_init import quick_init
 from protocols.state import Listing, MarketView
 from protocols.verdict import Rule, Verdict
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from protocols.constraints import ProtocolConfig
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Order:
     """A standing order in the double auction: one unit at a limit price (micro-units)."""

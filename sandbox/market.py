@@ -34,6 +34,7 @@ from protocols.dialogue import Deadlines, deadline
 from protocols.market_rules import Order
 from protocols.money import to_micros
 from protocols.policy import IncentivePolicy
+from protocols.quick_init import quick_init
 from protocols.state import Listing, Thread, ThreadState
 from protocols.trusted import field_or_none
 from sandbox.ledger import Ledger
@@ -72,6 +73,7 @@ class Member:
         return settlement.account(self.id)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Deal:
     """A thread that ended with money moving: ``settled`` or ``refunded``."""
