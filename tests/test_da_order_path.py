@@ -83,8 +83,12 @@ def _item(kind: str, o: dict[str, Any], aid: str, ids: list[str]) -> Any:
     fields = {"sender": sender, "side": o["side"], "service": o["service"], "price": o["price"], "unit": o["unit"]}
     if kind == "order":
         return PlaceOrder(**fields)
-    if kind == "odd":  # trusted, so unvalidated: an int price, a side no trader has, a float unit
-        odd = {"side": "hold"} if o["side"] == "buy" else {"price": int(o["price"]) if math.isfinite(o["price"]) else 7}
+    if kind == "odd":  # trusted, so unvalidated: a side no trader has, an int price, another type value
+        odd: dict[str, Any] = (
+            {"side": "hold"} if o["side"] == "buy" else {"price": int(o["price"]) if math.isfinite(o["price"]) else 7}
+        )
+        if o["service"] == "gizmo":
+            odd = {"service": "widget", "type": "message" if o["side"] == "buy" else 3}
         return trusted(PlaceOrder, **{**fields, "type": "place_order", **odd})
     if kind == "json":
         return json.dumps({"type": "place_order", **{k: v for k, v in fields.items() if v is not None}})
@@ -267,6 +271,9 @@ def test_orders_the_path_leaves_to_the_general_path() -> None:
     assert m.check_and_place(cfg, Message(to=buyer, text="hi"), buyer, s.policy) is None
     odd = trusted(PlaceOrder, sender=None, type="place_order", side="buy", service="widget", price=50, unit=None)
     assert m.check_and_place(cfg, odd, buyer, s.policy) is None  # an int price: the general path's arithmetic
+    for kind in (3, "message"):  # another type value: the protocol plans for it (the mechanism rule decides)
+        retyped = trusted(PlaceOrder, sender=None, type=kind, side="buy", service="widget", price=50.0, unit=None)
+        assert m.check_and_place(cfg, retyped, buyer, s.policy) is None
     m.halted.add("service:other")
     assert m.check_and_place(cfg, plain, buyer, s.policy) is None  # something halted: check_halt decides
     m.halted.clear()

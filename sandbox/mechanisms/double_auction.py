@@ -145,8 +145,11 @@ class DoubleAuctionMarket(Market):
             return None
         m = self.members.get(who)
         sender, side, svc, p, u = action.sender, action.side, action.service, action.price, action.unit
+        kind = action.type
         if (
-            m is None
+            type(kind) is not str  # an odd type value: the protocol's plain plan decides
+            or kind != "place_order"
+            or m is None
             or m.suspended
             or m.action_cap is not None
             or self.halted
