@@ -48,7 +48,6 @@ PASS_WHEN_PLAIN = frozenset({check_identity, check_suspended, check_throttle, ch
 throttled, with nothing halted: the conditions ``check_and_place`` tests before deciding itself."""
 
 _SUBMIT = Protocol.submit
-_MISSING = object()
 _PROBE = PlaceOrder(side="buy", service="probe", price=1.0)
 _READ_HERE = frozenset(
     {"apply", "next_unit", "book_top", "available_micros", "is_agent", "is_suspended", "action_cap_of"}
@@ -145,10 +144,8 @@ class DoubleAuctionMarket(Market):
         if type(action) is not PlaceOrder:
             return None
         m = self.members.get(who)
-        # its fields without pydantic's attribute hook; a field missing (a hand-made instance) fails a test below
-        get, gone = action.__dict__.get, _MISSING
-        sender, side, svc, p = get("sender", gone), get("side", gone), get("service", gone), get("price", gone)
-        u, kind = get("unit", gone), get("type", gone)
+        sender, side, svc, p, u = action.sender, action.side, action.service, action.price, action.unit
+        kind = action.type
         if (
             type(kind) is not str  # an odd type value: the protocol's plain plan decides
             or kind != "place_order"
