@@ -13,6 +13,7 @@ ask's price (and an ask at or below the standing bid at the bid's price).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -26,6 +27,7 @@ from protocols.actions import (
     SetPrice,
 )
 from protocols.money import to_micros
+from protocols.quick_init import quick_init
 from protocols.state import Listing, MarketView
 from protocols.verdict import Rule, Verdict
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from protocols.constraints import ProtocolConfig
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Order:
     """A standing order in the double auction: one unit at a limit price (micro-units)."""
@@ -69,7 +72,8 @@ class MechanismView(MarketView, Protocol):
         ...
 
 
-def _price_ok(price: float, cfg: ProtocolConfig) -> Verdict | None:
+def price_verdict(price: float, cfg: ProtocolConfig) -> Verdict | None:
+    """The price-bounds rule of the mechanism checks: None for a finite price inside the band."""
     if not math.isfinite(price):
         return Verdict.reject(Rule.PRICE_BOUNDS, f"price must be a finite number, got {price}")
     if not cfg.min_price <= price <= cfg.max_price:
@@ -80,7 +84,10 @@ def _price_ok(price: float, cfg: ProtocolConfig) -> Verdict | None:
 
 
 def _funds(view: MarketView, who: str, need: int) -> Verdict | None:
-    have = view.available_micros(who)
+    return _short(need, view.available_micros(who))
+
+
+def _short(need: int, have: int) -> Verdict | None:
     if have < need:
         return Verdict.reject(Rule.FUNDS, f"the price is {need / 1e6:.2f} but you only have {have / 1e6:.2f} available")
     return None
@@ -105,27 +112,44 @@ def check_order(action: ActionBase, view: MechanismView, who: str, cfg: Protocol
     """A double-auction order: in band, for a unit the trader has, affordable, improving the book."""
     if not isinstance(action, PlaceOrder):
         return None
-    side = action.side
     p = action.price
     if not math.isfinite(p) or not cfg.min_price <= p <= cfg.max_price:
-        return _price_ok(p, cfg)  # the same tests in the same order: it rejects
-    unit = view.next_unit(who, action.service, side)
+        return price_verdict(p, cfg)  # the same tests in the same order: it rejects
+    service, side = action.service, action.side
+    bid, ask = view.book_top(service)
+    full = getattr(view, "book_rule", "gode_sunder") == "full"
+    unit = view.next_unit(who, service, side)
+    return order_verdict(action, who, to_micros(p), unit, bid, ask, view.available_micros, full)
+
+
+def order_verdict(
+    action: PlaceOrder,
+    who: str,
+    price: int,
+    unit: int | None,
+    bid: Order | None,
+    ask: Order | None,
+    available: Callable[[str], int],
+    full_book: bool,
+) -> Verdict | None:
+    """``check_order`` of an order whose price is finite and in the band, on facts read once: ``price``
+    the order's in micro-units, ``unit`` the trader's next unit on the order's side (None: none left), ``bid`` and ``ask`` the book's
+    top, ``available`` an agent's money, ``full_book`` whether every order stands (no improvement
+    rule). A mechanism that applies orders in one pass with their check calls this too."""
+    side = action.side
     if unit is None:
         verb = "buy" if side == "buy" else "sell"
         return Verdict.reject(Rule.CAPACITY, f"you have no units of '{action.service}' left to {verb}")
     if action.unit is not None and action.unit != unit:
         return Verdict.reject(Rule.STALE_ORDER, f"unit {action.unit} is not your next unit; your next unit is {unit}")
-    price = to_micros(p)
-    bid, ask = view.book_top(action.service)
     other = ask if side == "buy" else bid
     if other is not None and other.agent == who:
         return Verdict.reject(Rule.SELF_TRADE, "that order would trade with your own standing order")
     if side == "buy":
-        trade_price = ask.price if ask is not None and price >= ask.price else price
-        bad = _funds(view, who, trade_price)
+        bad = _short(ask.price if ask is not None and price >= ask.price else price, available(who))
         if bad:
             return bad
-    if getattr(view, "book_rule", "gode_sunder") == "full":
+    if full_book:
         return None  # a full book takes every order; price-time priority decides
     # ``improves`` only where it rejects (it passes every other order)
     if (side == "buy" and bid is not None and price <= bid.price) or (
@@ -147,9 +171,9 @@ def check_posted(action: ActionBase, view: MechanismView, who: str, cfg: Protoco
     if isinstance(action, SetPrice):
         if not view.sells(who, action.service):
             return Verdict.reject(Rule.OWN_LISTING, f"you do not sell '{action.service}'")
-        return _price_ok(action.price, cfg)
+        return price_verdict(action.price, cfg)
     if isinstance(action, RequestMatch):
-        bad = _price_ok(action.max_price, cfg)
+        bad = price_verdict(action.max_price, cfg)
         if bad:
             return bad
         if view.match_for(who, action.service, to_micros(action.max_price)) is None:
@@ -172,7 +196,7 @@ def check_posted(action: ActionBase, view: MechanismView, who: str, cfg: Protoco
     if isinstance(action, SealedBid):
         if not view.auction_open(li.id):
             return Verdict.reject(Rule.AUCTION, f"the auction of listing {li.id} is closed")
-        bad = _price_ok(action.price, cfg)
+        bad = price_verdict(action.price, cfg)
         if bad:
             return bad
         if to_micros(action.price) < li.ask_micros:

@@ -153,6 +153,14 @@ class Protocol:
         found = self._fused[key] = tuple(steps)
         return found
 
+    def steps(self, action: ActionBase, mechanism: str) -> tuple[Step, ...]:
+        """What ``submit`` runs now for ``action`` in a market of ``mechanism``: its ``fused`` plan, after
+        dropping the plans made for checks, settings or a mechanism table that have since changed."""
+        made = self._fused_for
+        if made[0] is not self.checks or made[1] is not self.config or made[2] != GENERATION[0]:
+            self._fused, self._fused_for = {}, (self.checks, self.config, GENERATION[0])
+        return self.fused(action, mechanism)
+
     def submit(self, action: ActionBase, view: MechanismView, submitter: str) -> Verdict:
         """Check ``action`` sent by ``submitter`` against ``view``.
 
@@ -160,9 +168,6 @@ class Protocol:
         action kind and mechanism (``fused``); the others would return None, so the verdict and
         its rule are the ones running all of them gives.
         """
-        made = self._fused_for
-        if made[0] is not self.checks or made[1] is not self.config or made[2] != GENERATION[0]:
-            self._fused, self._fused_for = {}, (self.checks, self.config, GENERATION[0])
         mechanism = getattr(view, "mechanism", "bilateral")
         if (
             type(mechanism) is not str
@@ -171,7 +176,7 @@ class Protocol:
         ):  # odd: the plain plan, each check reading the view itself
             return self._run(self.plan(action), action, view, submitter)
         noted: Verdict | None = None
-        for fn, settings in self.fused(action, mechanism):
+        for fn, settings in self.steps(action, mechanism):
             verdict = fn(action, view, submitter, settings)
             if verdict is not None:
                 if not verdict.accepted:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from protocols.money import share, to_micros
 from protocols.policy import IncentivePolicy
+from protocols.quick_init import quick_init
 
 EXTERNAL = "external"  # the world outside the market: mints come from it, burns go to it
 ESCROW = "escrow"
@@ -22,6 +23,7 @@ def account(agent_id: str) -> str:
     return f"agent:{agent_id}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Posting:
     """Move ``amount`` micro-units from ``source`` to ``dest``; ``kind`` says why."""
@@ -80,6 +82,7 @@ def outcome_share(policy: IncentivePolicy, outcome: float | None, claim: float |
     return min(max(rule.base_share + (1.0 - rule.base_share) * s, 0.0), 1.0)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SettlementPlan:
     """The postings that settle one escrowed deal, with the amounts broken out (micro-units)."""

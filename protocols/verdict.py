@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from protocols.quick_init import quick_init
+
 
 class Rule(StrEnum):
     """Every rule that can decide a verdict. Fines are keyed by these names."""
@@ -45,6 +47,7 @@ class Rule(StrEnum):
     AUCTION = "auction"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """Accept or reject, the rule that decided and a reason an LLM could act on.

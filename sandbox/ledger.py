@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from protocols.quick_init import quick_init
 from protocols.settlement import EXTERNAL, Posting
 
 
@@ -19,6 +20,7 @@ class LedgerError(RuntimeError):
     """The books do not balance, or a posting would overdraw an account."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Entry:
     """A posting as recorded: its sequence number, round and reference."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from agents.observation import InboxMessage, Private
 from protocols import settlement
@@ -33,11 +34,15 @@ from protocols.dialogue import Deadlines, deadline
 from protocols.market_rules import Order
 from protocols.money import to_micros
 from protocols.policy import IncentivePolicy
+from protocols.quick_init import quick_init
 from protocols.state import Listing, Thread, ThreadState
 from protocols.trusted import field_or_none
 from sandbox.ledger import Ledger
 from sandbox.market_activity import SafetyViewMixin
 from sandbox.metrics import max_surplus
+
+if TYPE_CHECKING:
+    from protocols.protocol import Protocol
 
 S = ThreadState
 
@@ -68,6 +73,7 @@ class Member:
         return settlement.account(self.id)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Deal:
     """A thread that ended with money moving: ``settled`` or ``refunded``."""
@@ -167,6 +173,12 @@ class MarketBase(SafetyViewMixin, ABC):
 
     def match_for(self, agent_id: str, service: str, max_price: int) -> Listing | None:
         """The listing an intermediary would match (no intermediary here)."""
+        return None
+
+    def order_path(self, protocol: Protocol) -> Callable[[ActionBase, str, IncentivePolicy], Any] | None:
+        """A mechanism's check-and-apply in one pass for its common action under ``protocol``: called with
+        (action, submitter, policy), it returns what ``Protocol.submit`` and ``apply`` would give, as
+        (verdict, deal), or None for an action it leaves to them. None here: every action takes them."""
         return None
 
     # --- what mechanisms add to observations, metrics and the summary ----------------

@@ -49,6 +49,13 @@ class SafetyViewMixin:
             if t is not None and t.price_micros is not None:
                 self._spent[t.buyer] += t.price_micros
 
+    def note_order(self: Market, who: str) -> None:
+        """``note_applied`` of an action about no thread or listing that is not a message or a listing (a
+        double-auction order): counted, and every cached activity forgotten (it may touch anyone)."""
+        self._activity_reset()
+        self._activity_cache.clear()
+        self._acted[who] += 1
+
     def _forget(self: Market, action: ActionBase, who: str) -> None:
         cache = self._activity_cache
         cache.pop(who, None)

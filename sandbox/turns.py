@@ -182,6 +182,7 @@ class Turns:
         order = sorted(decisions)
         random.Random(f"{self.seed}/order/{self.round}" + (f"/{step}" if step else "")).shuffle(order)
         cap = self.scenario.market.max_actions_per_round
+        place = self.market.order_path(self.protocol)  # the mechanism's one-pass check and apply, if it has one
         for aid in order:
             out = decisions[aid]
             if isinstance(out, BaseException):
@@ -192,8 +193,17 @@ class Turns:
             keep = max(0, cap + self.scenario.market.flood_rows - used[aid])  # the cap counts every step of the round
             for item in items[:keep]:
                 span = self.tracer.submit_start(aid)  # None when tracing is off
-                action, verdict, payload = self._check(item, aid)
                 used[aid] += 1
+                done = place(item, aid, self.policy) if place is not None and used[aid] <= cap else None
+                if done is not None:  # checked and applied in one pass: an order with no thread
+                    verdict, deal = done
+                    if deal is not None:
+                        log.deals.append(self._deal_record(deal))
+                    self._record(log, aid, item.type, None, verdict, None, fines, action=item, lazy=span is None)
+                    if span is not None:
+                        self.tracer.submit_end(span, log.records[-1], item)
+                    continue
+                action, verdict, payload = self._check(item, aid)
                 if used[aid] > cap:
                     verdict = Verdict.reject(Rule.RATE_LIMIT, f"at most {cap} actions per round; the rest were dropped")
                 kind = action.type if action is not None else "invalid"  # type: ignore[attr-defined]

@@ -21,18 +21,38 @@ that names a unit already traded is refused as stale.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from protocols.actions import ActionBase, PlaceOrder
+from protocols.constraints import ProtocolConfig, check_identity, check_suspended
 from protocols.dialogue import Deadlines
-from protocols.market_rules import Order
+from protocols.limits import check_halt, check_halt_trading, check_throttle
+from protocols.market_rules import Order, check_order, order_verdict, price_verdict
 from protocols.money import to_micros
 from protocols.policy import IncentivePolicy
+from protocols.protocol import Protocol
+from protocols.verdict import ACCEPTED, Verdict
 from sandbox.ledger import Ledger
 from sandbox.market import Deal, Market, Member
 from sandbox.mechanisms.order_book import FullBook
 from sandbox.mechanisms.spec import DoubleAuctionSpec
 from sandbox.mechanisms.trades import trade_now
+
+OrderPath = Callable[[ActionBase, str, IncentivePolicy], "tuple[Verdict, Deal | None] | None"]
+"""A market's check-and-apply of an action: its verdict and any deal, or None (take the general path)."""
+
+PASS_WHEN_PLAIN = frozenset({check_identity, check_suspended, check_throttle, check_halt, check_halt_trading})
+"""Checks that pass (return None) on an order of a known agent acting as itself, not suspended or
+throttled, with nothing halted: the conditions ``check_and_place`` tests before deciding itself."""
+
+_SUBMIT = Protocol.submit
+_PROBE = PlaceOrder(side="buy", service="probe", price=1.0)
+_READ_HERE = frozenset(
+    {"apply", "next_unit", "book_top", "available_micros", "is_agent", "is_suspended", "action_cap_of"}
+    | {"nothing_halted", "is_halted", "note_applied"}
+)  # methods the checks and apply call that ``check_and_place`` reads past: an instance may not replace them
 
 
 class DoubleAuctionMarket(Market):
@@ -81,7 +101,10 @@ class DoubleAuctionMarket(Market):
     def next_unit(self, agent_id: str, service: str, side: str) -> int | None:
         """The trader's next unit, if it has one on this side."""
         m = self.members.get(agent_id)
-        if m is None or (side == "buy") != (service in m.private.values):
+        return None if m is None else self._unit_of(m, agent_id, service, side)
+
+    def _unit_of(self, m: Member, agent_id: str, service: str, side: str) -> int | None:
+        if (side == "buy") != (service in m.private.values):
             return None
         used = self.traded.get((agent_id, service), 0)
         sched = m.private.schedule.get(service)  # ``_schedule``'s first case, without the call
@@ -92,22 +115,77 @@ class DoubleAuctionMarket(Market):
         """Place an order: it trades against the other side, or stands (it improved the book)."""
         if not isinstance(action, PlaceOrder):
             return super().apply(action, who, policy)
-        svc, price = action.service, to_micros(action.price)
+        unit = self.next_unit(who, action.service, action.side)
+        assert unit is not None, "check_order lets only traders with units left place orders"
+        return None, self._place(action.service, who, action.side, to_micros(action.price), unit, policy)
+
+    def order_path(self, protocol: Protocol) -> OrderPath | None:
+        """``check_and_place`` with the settings ``protocol`` checks orders with, when what it runs on an
+        order here is ``check_order`` and checks among ``PASS_WHEN_PLAIN`` only; None otherwise (a user's
+        check, a limit that reads the order, a protocol or market whose methods were replaced)."""
+        if type(self) is not DoubleAuctionMarket or not _READ_HERE.isdisjoint(vars(self)):
+            return None
+        if type(protocol).submit is not _SUBMIT or "submit" in vars(protocol):
+            return None
+        steps = protocol.steps(_PROBE, self.mechanism)
+        found = [settings for fn, settings in steps if fn is check_order]
+        if len(found) != 1 or any(fn is not check_order and fn not in PASS_WHEN_PLAIN for fn, _ in steps):
+            return None
+        return partial(self.check_and_place, found[0])
+
+    def check_and_place(
+        self, cfg: ProtocolConfig, action: ActionBase, who: str, policy: IncentivePolicy
+    ) -> tuple[Verdict, Deal | None] | None:
+        """``Protocol.submit`` of an order, then, if accepted, ``note_applied`` and ``apply``, in one pass:
+        the member, its next unit, the price and the book read once. For a plain order (``PlaceOrder``
+        of plain field values) of a known agent acting as itself, not suspended or throttled, with
+        nothing halted (every check of ``PASS_WHEN_PLAIN`` passes), the verdict is ``check_order``'s
+        (``order_verdict``, the same rules and reasons); anything else returns None, for the general path."""
+        if type(action) is not PlaceOrder:
+            return None
+        m = self.members.get(who)
+        sender, side, svc, p, u = action.sender, action.side, action.service, action.price, action.unit
+        kind = action.type
+        if (
+            type(kind) is not str  # an odd type value: the protocol's plain plan decides
+            or kind != "place_order"
+            or m is None
+            or m.suspended
+            or m.action_cap is not None
+            or self.halted
+            or (sender is not None and sender != who)
+            or type(p) is not float
+            or type(svc) is not str
+            or (side != "buy" and side != "sell")
+            or (u is not None and type(u) is not int)
+        ):
+            return None
+        if not math.isfinite(p) or not cfg.min_price <= p <= cfg.max_price:
+            return price_verdict(p, cfg), None
+        full = self.book_rule == "full"
+        bid, ask = self.book_top(svc) if full else self.books.get(svc) or (None, None)
+        unit, price = self._unit_of(m, who, svc, side), to_micros(p)
+        verdict = order_verdict(action, who, price, unit, bid, ask, self.available_micros, full)
+        if verdict is not None:
+            return verdict, None
+        assert unit is not None
+        self.note_order(who)
+        return ACCEPTED, self._place(svc, who, side, price, unit, policy)
+
+    def _place(self, svc: str, who: str, side: str, price: int, unit: int, policy: IncentivePolicy) -> Deal | None:
         book = self.books.setdefault(svc, [None, None])
         bid, ask = book
-        unit = self.next_unit(who, svc, action.side)
-        assert unit is not None, "check_order lets only traders with units left place orders"
         self._seq += 1
         if self.book_rule == "full":
-            return None, self._apply_full(svc, who, action.side, Order(who, price, unit, self._seq), policy)
-        if action.side == "buy" and ask is not None and price >= ask.price:
-            return None, self._trade(svc, who, ask.agent, ask.price, policy)
-        if action.side == "sell" and bid is not None and price <= bid.price:
+            return self._apply_full(svc, who, side, Order(who, price, unit, self._seq), policy)
+        if side == "buy" and ask is not None and price >= ask.price:
+            return self._trade(svc, who, ask.agent, ask.price, policy)
+        if side == "sell" and bid is not None and price <= bid.price:
             if self.available_micros(bid.agent) >= bid.price:
-                return None, self._trade(svc, bid.agent, who, bid.price, policy)
+                return self._trade(svc, bid.agent, who, bid.price, policy)
             book[0] = None  # the bidder can no longer pay (fined since): its bid lapses
-        book[0 if action.side == "buy" else 1] = Order(who, price, unit, self._seq)
-        return None, None
+        book[0 if side == "buy" else 1] = Order(who, price, unit, self._seq)
+        return None
 
     def _apply_full(self, svc: str, who: str, side: str, order: Order, policy: IncentivePolicy) -> Deal | None:
         """Full book: trade against the best crossing order, else rest (price-time priority)."""
