@@ -304,7 +304,7 @@ class Observer:
             units_unlisted(m),
             self.market.available_micros(m.id) / 1e6,
             self.terms,
-            p.schedule,  # read by ``units`` only
+            MappingProxyType(p.schedule),  # read by ``units`` only
         )
         self._plain.append(view)
         return view

@@ -161,6 +161,9 @@ def test_a_plain_view_cannot_change_the_member() -> None:
     with pytest.raises(TypeError):
         view.values["widget"] = 1e9  # type: ignore[index]
     assert member.private.values["widget"] == 190.0
+    with pytest.raises(TypeError):
+        view._schedule["widget"] = []  # type: ignore[index]
+    assert view.units("widget") == len(member.private.schedule["widget"]) > 0
     with pytest.raises(AttributeError):
         view.demand = 99  # type: ignore[misc]
     with pytest.raises(TypeError):
