@@ -7,6 +7,7 @@ import pickle
 
 import pytest
 
+from protocols.detectors import ActFact, TradeFact
 from protocols.market_rules import Order
 from protocols.quick_init import quick_init
 from protocols.settlement import Posting, SettlementPlan
@@ -54,6 +55,9 @@ def test_the_engines_records_made_quicker_are_the_same() -> None:
         Posting("x", "y", 3, "fee"),
         Entry(1, 2, "x", "y", 3, "fee", None),
         SettlementPlan((Posting("x", "y", 3, "fee"),), 3, 0, 0, 0, 0, 0, 0),
+        ActFact(1, 2, "a", "place_order", True, "ok"),
+        ActFact(1, 3, "a", "offer", False, "funds", ("f",), "t-1"),
+        TradeFact(1, 1, "b", "s", "widget", 5.0, None, None),
     ):
         assert pickle.loads(pickle.dumps(made)) == made
     assert Order("a", 5, 0).seq == 0 and Deal(None, "settled", 1, 0, 1).value is None  # type: ignore[arg-type]

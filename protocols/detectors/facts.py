@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from protocols.quick_init import quick_init
+
 T = TypeVar("T")
 
 
@@ -24,6 +26,7 @@ class Severity(StrEnum):
     HIGH = "high"
 
 
+@quick_init  # made for every settled deal of every round (protocols/quick_init.py)
 @dataclass(frozen=True, slots=True)
 class TradeFact:
     """A settled deal."""
@@ -43,6 +46,7 @@ class TradeFact:
         return f"tx:{self.tx_id}"
 
 
+@quick_init  # made for every action of every round
 @dataclass(frozen=True, slots=True)
 class ActFact:
     """A submitted action and what the protocol said."""
