@@ -1,7 +1,13 @@
-"""Small builders shared by tests: a real market with a buyer and a seller."""
+"""Small builders shared by tests: a real market with a buyer and a seller; a warmed stand-in model server."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from agents.llm.model_server import ModelServer
 from agents.observation import Private
 from protocols import Protocol, ProtocolConfig
 from protocols.money import to_micros
@@ -27,3 +33,15 @@ def act(market: Market, protocol: Protocol, policy: IncentivePolicy, action, who
         return verdict, None, None
     thread_id, deal = market.apply(action, who, policy)
     return verdict, thread_id, deal
+
+
+@contextmanager
+def warmed_model_server() -> Iterator[ModelServer]:
+    """The stand-in model server, after one request (it loads the tokenizer before the first call a test makes)."""
+    with ModelServer() as srv:
+        body = json.dumps({"model": "zi_c", "messages": [{"role": "user", "content": "warm up"}]}).encode()
+        req = urllib.request.Request(
+            f"{srv.url}/chat/completions", data=body, headers={"Content-Type": "application/json"}
+        )
+        urllib.request.urlopen(req, timeout=120).read()
+        yield srv

@@ -7,6 +7,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from helpers import warmed_model_server
 
 from agents.llm import LLMAgent
 from agents.llm.model_server import ModelServer, ServerFaults
@@ -17,12 +18,7 @@ from traces.llm_calls import llm_calls
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ModelServer]:
-    with ModelServer() as srv:
-        body = json.dumps({"model": "zi_c", "messages": [{"role": "user", "content": "warm up"}]}).encode()
-        req = urllib.request.Request(
-            f"{srv.url}/chat/completions", data=body, headers={"Content-Type": "application/json"}
-        )
-        urllib.request.urlopen(req, timeout=120).read()  # loads the tokenizer before any timed call
+    with warmed_model_server() as srv:
         yield srv
 
 

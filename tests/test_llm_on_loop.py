@@ -9,13 +9,12 @@ any other provider (``hosted_vllm/`` here) still goes through ``litellm.acomplet
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers import warmed_model_server
 
 from agents.llm import LLMAgent
 from agents.llm import lite as lite_mod
@@ -30,12 +29,7 @@ from traces.llm_calls import llm_calls
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ModelServer]:
-    with ModelServer() as srv:
-        body = json.dumps({"model": "zi_c", "messages": [{"role": "user", "content": "warm up"}]}).encode()
-        req = urllib.request.Request(
-            f"{srv.url}/chat/completions", data=body, headers={"Content-Type": "application/json"}
-        )
-        urllib.request.urlopen(req, timeout=120).read()  # loads the tokenizer before the first call
+    with warmed_model_server() as srv:
         yield srv
 
 

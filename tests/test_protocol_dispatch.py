@@ -23,16 +23,7 @@ from sandbox.session import Session
 
 @pytest.mark.parametrize("name", builtin_names())
 def test_dispatched_verdicts_equal_running_every_check(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    compared: list[str] = []
-    plain = Protocol.submit
-
-    def both(self: Protocol, action: ActionBase, view: Any, who: str) -> Any:
-        fast = plain(self, action, view, who)
-        assert fast == self.submit_all(action, view, who), (action, who)
-        compared.append(action.type)  # type: ignore[attr-defined]
-        return fast
-
-    monkeypatch.setattr(Protocol, "submit", both)
+    compared = _compare_every_submit(monkeypatch)
     sc = load_scenario(name)
     Session(sc, rounds=min(sc.rounds, 12), tracing=False).run()
     assert compared
