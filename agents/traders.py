@@ -14,6 +14,7 @@ ceiling. ZI-U stays blind to incentives on purpose (the control).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from random import Random
 
 from agents.base import Agent
 from agents.incentives import terms_of
@@ -41,7 +42,7 @@ class _ZITrader(Agent):
 
     def decide(self, obs: Observation | PlainView) -> Sequence[ActionBase]:
         """Bid (buyers) or ask (sellers) for the next unit of the first service traded."""
-        v = plain_view_of(obs)
+        v = obs if type(obs) is PlainView else plain_view_of(obs)
         if v.mechanism != "double_auction":
             return []
         lo, hi = v.min_price, v.max_price
@@ -63,7 +64,8 @@ class _ZITrader(Agent):
             return []
         units = v.units(svc) or None
         unit = units - left if units is not None else None
-        price = round(self.rng.uniform(lo, hi), 2)
+        rng = self.rng  # ``uniform`` as ``random.Random.uniform`` computes it, one call less for a plain generator
+        price = round(lo + (hi - lo) * rng.random() if type(rng) is Random else rng.uniform(lo, hi), 2)
         price = min(max(price, lo), hi)  # rounding must not leave the allowed interval
         # our own code and plain values: built without validation (protocols/trusted.py), as it would make it
         return [

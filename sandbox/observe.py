@@ -305,8 +305,8 @@ class Observer:
             self.max_price,
             MappingProxyType(p.values),
             MappingProxyType(p.costs),
-            units_wanted(m),
-            units_unlisted(m),
+            max(p.demand - m.units_committed, 0),  # ``units_wanted`` and ``units_unlisted``, inline (per agent)
+            max(p.capacity - m.units_listed, 0),
             self.market.available_micros(m.id) / 1e6,
             self.terms,
             MappingProxyType(p.schedule),  # read by ``units`` only

@@ -31,6 +31,7 @@ class ActionRecord:
 
 
 _PAYLOAD = ActionRecord.__dict__["payload"]  # the slot's descriptor
+_SET_PAYLOAD = _PAYLOAD.__set__
 
 
 class LazyActionRecord(ActionRecord):
@@ -41,8 +42,14 @@ class LazyActionRecord(ActionRecord):
     __slots__ = ("action",)
 
     def __init__(self, seq: int, agent_id: str, action_type: str, action: Any, verdict: Verdict, thread_id: str | None):
-        self.action = action
-        super().__init__(seq, agent_id, action_type, None, verdict, thread_id)  # type: ignore[arg-type]
+        self.action = action  # the fields set here as ``ActionRecord.__init__`` sets them (one call less per order)
+        self.seq = seq
+        self.agent_id = agent_id
+        self.action_type = action_type
+        _SET_PAYLOAD(self, None)
+        self.verdict = verdict
+        self.thread_id = thread_id
+        self.span_id = None
 
     @property  # type: ignore[override]
     def payload(self) -> str:

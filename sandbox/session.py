@@ -297,6 +297,8 @@ class Session(Turns):
                 self._drain_agent_records(log)
                 first = len(log.records)
                 self._apply_actions(decisions, log, fines, used, step)
+                if step == self.scenario.market.max_substeps:
+                    break  # no sub-step follows: nothing reads whom the actions addressed
                 addressed = self._addressed(log, first)
                 if not addressed:
                     break

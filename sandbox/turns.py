@@ -26,6 +26,7 @@ from protocols.money import to_micros
 from protocols.trusted import field_or_none
 from protocols.verdict import Rule, Verdict
 from sandbox.record import ActionRecord, DealRecord, LazyActionRecord, RoundLog
+from sandbox.tracing.off import NoTracer
 
 if TYPE_CHECKING:
     from protocols.policy import IncentivePolicy
@@ -34,9 +35,9 @@ if TYPE_CHECKING:
     from sandbox.observe import Observer, ReceiptEntry
     from sandbox.recorder import Recorder
     from sandbox.scenario import Scenario
-    from sandbox.tracing import NoTracer
 
 _CRandom = _random.Random
+_WANTS_TURN = Agent.wants_turn  # the default wake check (``every_round``, inline where it runs per agent)
 _BUILT_IN_ACTIONS = frozenset(ACTION_TYPES)  # frozen models of plain values: their JSON may be made later
 
 
@@ -66,6 +67,10 @@ class Turns:
         out: dict[str, Sequence[Any] | BaseException] = {}
         waiting = []
         no_wake_check = self._no_wake_check(step)
+        tracer = self.tracer
+        untraced = type(tracer) is NoTracer  # its ``decide`` only calls the agent's: called here directly
+        head, tail = f"{self.seed}/", f"/{self.round}" if step == 0 else f"/{self.round}/{step}"  # the turn's key
+        turns = 0
         for aid, obs in observations.items():
             agent = self.agents[aid]
             if type(obs) is PlainView or (no_wake_check and every_round(agent)):  # (plain views: only here)
@@ -81,17 +86,22 @@ class Turns:
                     log.waits += 1
                     self.tracer.wait(agent, why)
                 continue
-            log.turns += 1
-            reseed(
-                agent.rng, f"{self.seed}/{aid}/{self.round}" if step == 0 else f"{self.seed}/{aid}/{self.round}/{step}"
-            )
+            turns += 1
+            rng = agent.rng
+            if type(rng) is random.Random:  # ``reseed``, inline: one call less per turn
+                b = f"{head}{aid}{tail}".encode()
+                _CRandom.seed(rng, int.from_bytes(b + sha512(b).digest()))
+                rng.gauss_next = None  # type: ignore[attr-defined]
+            else:
+                reseed(rng, f"{head}{aid}{tail}")
             if agent.is_async:
-                waiting.append((aid, self.tracer.adecide(agent, obs, self._dry_run(aid))))
+                waiting.append((aid, tracer.adecide(agent, obs, self._dry_run(aid))))
                 continue
             try:
-                out[aid] = self.tracer.decide(agent, obs)
+                out[aid] = agent.decide(obs) if untraced else tracer.decide(agent, obs)
             except Exception as err:  # a buggy agent loses its turn, not the run
                 out[aid] = err
+        log.turns += turns
         if waiting:
             results = await asyncio.gather(*(c for _, c in waiting), return_exceptions=True)
             for (aid, _), res in zip(waiting, results, strict=True):
@@ -114,7 +124,7 @@ class Turns:
         out: dict[str, Any] = {}
         for aid in addressed:
             agent = agents[aid]
-            if plain and agent.plain_view and every_round(agent):
+            if plain and agent.plain_view and agent.wake.every_round and type(agent).wants_turn is _WANTS_TURN:
                 make = observer.plain
             else:
                 make = observer.view if agent.on_demand_observation else observer.observe
@@ -183,6 +193,11 @@ class Turns:
         random.Random(f"{self.seed}/order/{self.round}" + (f"/{step}" if step else "")).shuffle(order)
         cap = self.scenario.market.max_actions_per_round
         place = self.market.order_path(self.protocol)  # the mechanism's one-pass check and apply, if it has one
+        records, receipts, deals, round_ = log.records, self._receipts, log.deals, log.round
+        tracer = None if type(self.tracer) is NoTracer else self.tracer  # None: no submission spans
+        lazy = self.recorder.store is None  # nothing stores a record: built-in actions' JSON made when read
+        fine_of: dict[str, int | None] = {}  # rule -> its fine in micro-units (None: none), the round's policy
+        allowed = cap + self.scenario.market.flood_rows  # the cap counts every step of the round
         for aid in order:
             out = decisions[aid]
             if isinstance(out, BaseException):
@@ -190,21 +205,33 @@ class Turns:
                 self._record(log, aid, "turn_error", "", verdict, None, fines)
                 continue
             items = out if isinstance(out, (list, tuple)) else [out]
-            keep = max(0, cap + self.scenario.market.flood_rows - used[aid])  # the cap counts every step of the round
+            keep = max(0, allowed - used.get(aid, 0))
             for item in items[:keep]:
-                span = self.tracer.submit_start(aid)  # None when tracing is off
-                used[aid] += 1
-                done = place(item, aid, self.policy) if place is not None and used[aid] <= cap else None
+                span = None if tracer is None else tracer.submit_start(aid)
+                n = used[aid] = used.get(aid, 0) + 1
+                done = place(item, aid, self.policy) if place is not None and n <= cap else None
                 if done is not None:  # checked and applied in one pass: an order with no thread
                     verdict, deal = done
                     if deal is not None:
-                        log.deals.append(self._deal_record(deal))
+                        deals.append(self._deal_record(deal))
+                    if span is None and lazy and type(item) in _BUILT_IN_ACTIONS:  # ``_record``, inline
+                        rec = LazyActionRecord(len(records) + 1, aid, item.type, item, verdict, None)
+                        records.append(rec)
+                        receipts[aid].append((round_, rec))
+                        if not verdict.accepted:
+                            rule = verdict.rule
+                            self.rejections[rule] += 1
+                            if rule not in fine_of:
+                                fine_of[rule] = self._fine(rule)
+                            if fine_of[rule] is not None:
+                                fines[aid] += fine_of[rule]  # type: ignore[operator]
+                        continue
                     self._record(log, aid, item.type, None, verdict, None, fines, action=item, lazy=span is None)
                     if span is not None:
                         self.tracer.submit_end(span, log.records[-1], item)
                     continue
                 action, verdict, payload = self._check(item, aid)
-                if used[aid] > cap:
+                if n > cap:
                     verdict = Verdict.reject(Rule.RATE_LIMIT, f"at most {cap} actions per round; the rest were dropped")
                 kind = action.type if action is not None else "invalid"  # type: ignore[attr-defined]
                 thread_id = field_or_none(action, "thread_id")
@@ -253,9 +280,14 @@ class Turns:
         self._receipts[aid].append((log.round, log.records[-1]))  # the Receipt is made if the agent reads it
         if not verdict.accepted:
             self.rejections[verdict.rule] += count
-            fine = self.policy.fine_for(verdict.rule)
-            if fine > 0:
-                fines[aid] += to_micros(fine) * count
+            fine = self._fine(verdict.rule)
+            if fine is not None:
+                fines[aid] += fine * count
+
+    def _fine(self, rule: str) -> int | None:
+        """The policy's fine for a rejection by ``rule``, in micro-units; None when it sets none (or not above 0)."""
+        fine = self.policy.fine_for(rule)
+        return to_micros(fine) if fine > 0 else None
 
     def _deal_record(self, deal: Deal) -> DealRecord:
         t = deal.thread

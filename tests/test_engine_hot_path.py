@@ -2,13 +2,17 @@
 
 - ``reseed``: an agent's generator reseeded each turn is in the state ``Random.seed(str)`` leaves;
 - ``LazyActionRecord``: a run that stores and traces nothing makes an action's JSON only when
-  read, and it is the JSON a stored run records.
+  read, and it is the JSON a stored run records;
+- the inline recording of an unstored run's orders: the records, deals and fines of the general path.
 """
 
 from __future__ import annotations
 
 import random
 import sqlite3
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from protocols.actions import PlaceOrder
 from protocols.verdict import Verdict
@@ -165,3 +169,36 @@ def test_halt_and_throttle_shortcuts_answer_as_the_full_checks() -> None:
     m.invalidate_activity()
     assert m.action_cap_of(who) == 0 and check_throttle(order, m, who, cfg).rule == Rule.THROTTLED  # type: ignore[union-attr]
     assert m.action_cap_of("nobody") is None
+
+
+def _everything(session: Session) -> tuple[list[object], dict[str, object], list[dict[str, object]]]:
+    """Every record with its verdict, every deal and the fines of each round, then the summary and history."""
+    got: list[object] = []
+    session.hooks.round_end.append(
+        lambda s, log: got.extend(
+            [(log.round, r.seq, r.agent_id, r.action_type, r.payload, r.verdict, r.thread_id) for r in log.records]
+            + [(d.tx_id, d.thread.id, d.price, d.fee, d.value, d.cost) for d in log.deals]
+            + [("fines", log.fines, sorted(s._receipts))]
+        )
+    )
+    result = session.run()
+    summary = {k: v for k, v in result.summary.items() if k != "run_id"}
+    return got, summary, session.history
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), fine=st.sampled_from([0.0, 1e-7, 0.25, 3.0]))
+def test_the_unstored_order_path_records_what_the_general_path_records(
+    tmp_path_factory, seed: int, fine: float
+) -> None:
+    """An unstored, untraced double auction records its orders inline (``Turns._apply_actions``); a stored
+    run takes ``_record``: the records, verdicts, deals, fines (one too small to take anything too) and
+    rejections are the same."""
+    sc = load_scenario("double_auction").model_copy(deep=True)
+    sc.seed = seed
+    sc.policy = sc.policy.model_copy(update={"fines": {"improvement": fine, "capacity": fine}})
+    inline = _everything(Session(sc, rounds=8, tracing=False))
+    db = str(tmp_path_factory.mktemp("run") / "r.db")
+    general = _everything(Session(sc, rounds=8, tracing=False, store=db))
+    assert inline == general
+    assert inline[1]["rejections"]  # the inline path met rejections

@@ -30,7 +30,7 @@ from protocols.constraints import ProtocolConfig, check_identity, check_suspende
 from protocols.dialogue import Deadlines
 from protocols.limits import check_halt, check_halt_trading, check_throttle
 from protocols.market_rules import Order, check_order, order_verdict, price_verdict
-from protocols.money import to_micros
+from protocols.money import MICROS_PER_UNIT, to_micros
 from protocols.policy import IncentivePolicy
 from protocols.protocol import Protocol
 from protocols.verdict import ACCEPTED, Verdict
@@ -164,7 +164,12 @@ class DoubleAuctionMarket(Market):
             return price_verdict(p, cfg), None
         full = self.book_rule == "full"
         bid, ask = self.book_top(svc) if full else self.books.get(svc) or (None, None)
-        unit, price = self._unit_of(m, who, svc, side), to_micros(p)
+        unit: int | None = None  # ``_unit_of``, inline
+        if (side == "buy") == (svc in m.private.values):
+            used = self.traded.get((who, svc), 0)
+            sched = m.private.schedule.get(svc)
+            unit = used if used < len(sched or self._schedule(m, svc)) else None
+        price = round(p * MICROS_PER_UNIT)  # ``to_micros`` of a finite price
         verdict = order_verdict(action, who, price, unit, bid, ask, self.available_micros, full)
         if verdict is not None:
             return verdict, None

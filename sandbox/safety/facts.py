@@ -33,18 +33,12 @@ def round_facts(log: RoundLog, market: Market, cumulative: dict[str, dict[str, f
         for d in log.deals
         if d.status == "settled"
     )
-    acts = tuple(
-        ActFact(
-            log.round,
-            r.seq,
-            r.agent_id,
-            r.action_type,
-            r.verdict.accepted,
-            r.verdict.rule,
-            r.verdict.flags,
-            r.thread_id,
-        )
-        for r in log.records
+    rnd = log.round
+    acts = tuple(  # a list made first: quicker than a generator, one action a round per agent or more
+        [
+            ActFact(rnd, r.seq, r.agent_id, r.action_type, (v := r.verdict).accepted, v.rule, v.flags, r.thread_id)
+            for r in log.records
+        ]
     )
     moves = []
     for tid in sorted({r.thread_id for r in log.records if r.thread_id}):
