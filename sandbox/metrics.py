@@ -87,7 +87,7 @@ def gini(values: Iterable[float]) -> float | None:
     n, total = len(xs), sum(xs)
     if n == 0 or total <= 0:
         return None
-    cum = sum((i + 1) * x for i, x in enumerate(xs))
+    cum = sum([(i + 1) * x for i, x in enumerate(xs)])  # a list: quicker than a generator, the same sum
     return (2 * cum) / (n * total) - (n + 1) / n
 
 
@@ -210,7 +210,7 @@ def update_totals(totals: RunTotals, log: RoundLog, balances: Mapping[str, int])
     if now.settled:
         totals.hhi = hhi(totals.seller_volume)
     if balances != totals.balances or not balances:
-        totals.gini = gini(b / 1e6 for b in balances.values())
+        totals.gini = gini([b / 1e6 for b in balances.values()])
     totals.balances = balances
     totals.now = now
 

@@ -52,12 +52,17 @@ def sample_corrected(h: float, n: int) -> float:
     return max(0.0, (h - 10000.0 / n) / (1 - 1 / n))
 
 
-def _volumes(deals: Iterable[TradeFact], service: str) -> dict[str, float]:
-    out: dict[str, float] = defaultdict(float)
+def _by_service(deals: Iterable[TradeFact]) -> tuple[dict[str, int], dict[str, dict[str, float]]]:
+    """Per service, its deals' count and each seller's volume (summed in deal order), in one pass."""
+    counts: dict[str, int] = {}
+    volumes: dict[str, dict[str, float]] = {}
     for t in deals:
-        if t.service == service:
-            out[t.seller] += t.price
-    return out
+        counts[t.service] = counts.get(t.service, 0) + 1
+        vol = volumes.get(t.service)
+        if vol is None:
+            vol = volumes[t.service] = defaultdict(float)
+        vol[t.seller] += t.price
+    return counts, volumes
 
 
 def _shares(vol: Mapping[str, float]) -> dict[str, float]:
@@ -75,18 +80,16 @@ def detect_concentration(window: Sequence[RoundFacts], market: MarketFacts, cfg:
     half the ``rise``.
     """
     now, before = window[-cfg.window :], window[-2 * cfg.window : -cfg.window]
-    deals_now, deals_before = trades(now), trades(before)
+    (counts, volumes), (counts_before, volumes_before) = _by_service(trades(now)), _by_service(trades(before))
     cumulative = dict(window[-1].cumulative_hhi) if window else {}
     out = []
-    for service in sorted({t.service for t in deals_now}):
-        n = sum(1 for t in deals_now if t.service == service)
-        vol = _volumes(deals_now, service)
+    for service in sorted(counts):
+        n, vol = counts[service], volumes[service]
         level = hhi(vol)
         if level is None or n < cfg.min_trades:
             continue
         shares = _shares(vol)
-        n_prev = sum(1 for t in deals_before if t.service == service)
-        prev_vol = _volumes(deals_before, service)
+        n_prev, prev_vol = counts_before.get(service, 0), volumes_before.get(service, {})
         prev_raw = hhi(prev_vol) if n_prev >= cfg.min_trades else None
         prev = None if prev_raw is None else sample_corrected(prev_raw, n_prev)
         raw, level = level, sample_corrected(level, n)

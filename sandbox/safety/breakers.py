@@ -67,12 +67,13 @@ class BreakerBoard:
         errors: Counter[str] = Counter()
         rate_limit, agent_error = Rule.RATE_LIMIT.value, Rule.AGENT_ERROR.value  # enum lookups hoisted out of the loop
         for r in log.records:
-            if not r.verdict.accepted and r.verdict.rule in conduct:
+            v = r.verdict
+            if not v.accepted and v.rule in conduct:
                 # the market's cap on actions per round drops a busy honest agent's extra actions
                 # too; only rate-limited messages count as misconduct
-                if r.verdict.rule != rate_limit or r.action_type == "message":
+                if v.rule != rate_limit or r.action_type == "message":
                     violations[r.agent_id] += 1
-            if r.verdict.rule == agent_error:
+            if v.rule == agent_error:
                 errors[r.agent_id] = 1
         for aid, agent in self.session.agents.items():
             last = getattr(agent, "last_turn", None)
