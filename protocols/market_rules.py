@@ -146,9 +146,9 @@ def order_verdict(
     if other is not None and other.agent == who:
         return Verdict.reject(Rule.SELF_TRADE, "that order would trade with your own standing order")
     if side == "buy":
-        bad = _short(ask.price if ask is not None and price >= ask.price else price, available(who))
-        if bad:
-            return bad
+        need, have = ask.price if ask is not None and price >= ask.price else price, available(who)
+        if have < need:  # ``_short``'s test, here: most bids pass it
+            return _short(need, have)
     if full_book:
         return None  # a full book takes every order; price-time priority decides
     # ``improves`` only where it rejects (it passes every other order)

@@ -144,8 +144,18 @@ class DoubleAuctionMarket(Market):
         if type(action) is not PlaceOrder:
             return None
         m = self.members.get(who)
-        sender, side, svc, p, u = action.sender, action.side, action.service, action.price, action.unit
-        kind = action.type
+        fields = action.__dict__  # the fields' values: what reading each (a pydantic model's slower read) gives
+        try:
+            sender, side, svc, p, u = (
+                fields["sender"],
+                fields["side"],
+                fields["service"],
+                fields["price"],
+                fields["unit"],
+            )
+            kind = fields["type"]
+        except KeyError:  # a field gone from the instance (reading it would raise): the general path
+            return None
         if (
             type(kind) is not str  # an odd type value: the protocol's plain plan decides
             or kind != "place_order"
