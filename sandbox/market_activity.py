@@ -54,7 +54,7 @@ class SafetyViewMixin:
         double-auction order): counted, and every cached activity forgotten (it may touch anyone)."""
         self._activity_reset()
         self._activity_cache.clear()
-        self._acted[who] += 1
+        self._acted[who] = self._acted.get(who, 0) + 1  # ``Counter``'s ``+= 1`` without its ``__missing__`` call
 
     def _forget(self: Market, action: ActionBase, who: str) -> None:
         cache = self._activity_cache

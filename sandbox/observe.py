@@ -298,18 +298,18 @@ class Observer:
             m.notices.clear()
         if m.inbox:
             m.inbox.clear()
-        p = m.private
+        p = m.private.__dict__  # its fields' values, read as the dict they are (a pydantic attribute read is slower)
         view = PlainView.make(
             self.market.mechanism,
             self.min_price,
             self.max_price,
-            MappingProxyType(p.values),
-            MappingProxyType(p.costs),
-            max(p.demand - m.units_committed, 0),  # ``units_wanted`` and ``units_unlisted``, inline (per agent)
-            max(p.capacity - m.units_listed, 0),
+            MappingProxyType(p["values"]),
+            MappingProxyType(p["costs"]),
+            max(p["demand"] - m.units_committed, 0),  # ``units_wanted`` and ``units_unlisted``, inline (per agent)
+            max(p["capacity"] - m.units_listed, 0),
             self.market.available_micros(m.id) / 1e6,
             self.terms,
-            MappingProxyType(p.schedule),  # read by ``units`` only
+            MappingProxyType(p["schedule"]),  # read by ``units`` only
         )
         self._plain.append(view)
         return view

@@ -188,7 +188,9 @@ class DoubleAuctionMarket(Market):
         return ACCEPTED, self._place(svc, who, side, price, unit, policy)
 
     def _place(self, svc: str, who: str, side: str, price: int, unit: int, policy: IncentivePolicy) -> Deal | None:
-        book = self.books.setdefault(svc, [None, None])
+        book = self.books.get(svc)
+        if book is None:
+            book = self.books[svc] = [None, None]
         bid, ask = book
         self._seq += 1
         if self.book_rule == "full":
