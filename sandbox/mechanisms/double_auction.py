@@ -162,7 +162,7 @@ class DoubleAuctionMarket(Market):
             or m is None
             or m.suspended
             or m.action_cap is not None
-            or self.halted
+            or self.__dict__.get("_halted")  # ``halted`` without its property call: the set, made when first halted
             or (sender is not None and sender != who)
             or type(p) is not float
             or type(svc) is not str
