@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.base import Agent, DryRun
 from agents.plain_view import PlainView
+from agents.trader_view import TraderView
 from protocols.actions import ACTION_TYPES, ActionBase
 from protocols.communication import apply_redactions
 from protocols.money import to_micros
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from sandbox.tracing import NoTracer
 
 _CRandom = _random.Random
+_VIEWS = (PlainView, TraderView)  # what ``_observations`` hands an agent whose turn needs no wake check
 _BUILT_IN_ACTIONS = frozenset(ACTION_TYPES)  # frozen models of plain values: their JSON may be made later
 
 
@@ -68,7 +70,7 @@ class Turns:
         no_wake_check = self._no_wake_check(step)
         for aid, obs in observations.items():
             agent = self.agents[aid]
-            if type(obs) is PlainView or (no_wake_check and every_round(agent)):  # (plain views: only here)
+            if type(obs) in _VIEWS or (no_wake_check and every_round(agent)):  # (plain and trader views: only here)
                 go, why = True, "every round"
             else:
                 try:
@@ -107,15 +109,16 @@ class Turns:
 
     def _observations(self, observer: Observer, addressed: Sequence[str], step: int) -> dict[str, Any]:
         """What each addressed agent gets for its turn, with the receipts it has not seen (``_decide``): the
-        plain view of its member for an agent that reads one (``Agent.plain_view``) and whose turn needs no
-        wake check, else an observation, on demand (``Agent.on_demand_observation``) or built."""
+        plain or trader view of its member for an agent that reads one (``Agent.plain_view``,
+        ``Agent.trader_view``) and whose turn needs no wake check, else an observation, on demand
+        (``Agent.on_demand_observation``) or built."""
         agents, members, receipts = self.agents, self.market.members, self._receipts
         plain = self._no_wake_check(step)
         out: dict[str, Any] = {}
         for aid in addressed:
             agent = agents[aid]
-            if plain and agent.plain_view and every_round(agent):
-                make = observer.plain
+            if plain and (agent.plain_view or agent.trader_view) and every_round(agent):
+                make = observer.plain if agent.plain_view else observer.trader
             else:
                 make = observer.view if agent.on_demand_observation else observer.observe
             out[aid] = make(members[aid], receipts.pop(aid, ()))
