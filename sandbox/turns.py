@@ -9,13 +9,11 @@ methods of ``Turns``, a base class of ``Session``, so the hot path calls them as
 
 from __future__ import annotations
 
-import _random
 import asyncio
 import json
 import random
 from collections import Counter
 from collections.abc import Sequence
-from hashlib import sha512
 from typing import TYPE_CHECKING, Any
 
 from agents.base import Agent, DryRun
@@ -27,6 +25,7 @@ from protocols.money import to_micros
 from protocols.trusted import field_or_none
 from protocols.verdict import Rule, Verdict
 from sandbox.record import ActionRecord, DealRecord, LazyActionRecord, RoundLog
+from sandbox.seeding import reseed
 
 if TYPE_CHECKING:
     from protocols.policy import IncentivePolicy
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
     from sandbox.scenario import Scenario
     from sandbox.tracing import NoTracer
 
-_CRandom = _random.Random
 _VIEWS = (PlainView, TraderView)  # what ``_observations`` hands an agent whose turn needs no wake check
 _BUILT_IN_ACTIONS = frozenset(ACTION_TYPES)  # frozen models of plain values: their JSON may be made later
 
@@ -281,17 +279,6 @@ class Turns:
 def every_round(agent: Agent) -> bool:
     """The agent's wake rule is every round, and its class keeps the default wake check."""
     return agent.wake.every_round and type(agent).wants_turn is Agent.wants_turn
-
-
-def reseed(rng: random.Random, key: str) -> None:
-    """``rng.seed(key)``, the same state, without ``Random.seed``'s Python-level dispatch for a plain
-    ``random.Random`` (what version 2 does with a string: the key's bytes and their SHA-512 as one int)."""
-    if type(rng) is not random.Random:
-        rng.seed(key)
-        return
-    b = key.encode()
-    _CRandom.seed(rng, int.from_bytes(b + sha512(b).digest()))
-    rng.gauss_next = None  # type: ignore[attr-defined]
 
 
 def _text(err: BaseException, limit: int = 2000) -> str:
