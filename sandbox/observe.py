@@ -337,11 +337,11 @@ class Observer:
             self.max_price,
             MappingProxyType(p.values),
             MappingProxyType(p.costs),
-            units_wanted(m),
-            units_unlisted(m),
+            max(p.demand - m.units_committed, 0),  # units_wanted and units_unlisted, inline
+            max(p.capacity - m.units_listed, 0),
             self.market.available_micros(me) / 1e6,
             self.terms,
-            [li.id for li in m.listings.values() if li.remaining > 0][: lim.listings],
+            [li.id for li in m.listings.values() if li.remaining > 0][: lim.listings] if m.listings else (),
             [
                 ThreadView(
                     t.id,
