@@ -37,6 +37,12 @@ class Agent:
     balance and incentive terms), so when its turn needs no wake check the session hands it the engine's
     plain view of its member instead of an observation; it must also accept an ``Observation``
     (``plain_view_of``), which it gets otherwise."""
+    trader_view: ClassVar[bool] = False
+    """True: ``decide`` reads only an ``agents.trader_view.TraderView`` (a negotiating trader's id, price band,
+    values or costs, units, balance, incentive terms, shown listings and threads), so when its turn needs no
+    wake check the session hands it the engine's trader view of its member instead of an observation; it must
+    also accept an ``Observation`` (``trader_view_of``), which it gets otherwise. A subclass whose ``decide``
+    reads more of the observation sets it back to False."""
     wake_default: ClassVar[WakeRule] = EVERY_ROUND
     # parameters every agent takes (sandbox.limits refuses others it cannot find): its wake rule, and the
     # ground-truth label a labelled benchmark may attach (benchmarks/bench_detectors.py)

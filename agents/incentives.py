@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from protocols.settlement import quadratic_score
@@ -95,9 +96,14 @@ class Terms:
         s = (1 - self.claim_weight) * q + self.claim_weight * claim_term
         return self.base_share + (1 - self.base_share) * s
 
+    @cached_property
+    def _share(self) -> float:
+        """``expected_share()`` (quality 1, the truthful claim), which every trader asks each turn: made once."""
+        return self.expected_share()
+
     def seller_keeps(self, price: float, quality: float = 1.0, claim: float | None = None) -> float:
         """What a seller expects to receive for one unit sold at ``price``: net of fee and tax, plus mints."""
-        payout = price * self.expected_share(quality, claim)
+        payout = price * (self._share if quality == 1.0 and claim is None else self.expected_share(quality, claim))
         fee = min(payout * self.fee_rate + self.fee_fixed, payout)
         tax = min(payout * self.tax_rate, payout - fee)
         return payout - fee - tax + self.subsidy + self.outcome_reward * quality
@@ -109,7 +115,8 @@ class Terms:
         with no fees and no mints this is ``cost``; with a fee rate f alone it is ``cost / (1 - f)``.
         """
         mints = self.subsidy + self.outcome_reward * quality
-        net_rate = self.expected_share(quality, claim) * (1.0 - self.fee_rate - self.tax_rate)
+        share = self._share if quality == 1.0 and claim is None else self.expected_share(quality, claim)
+        net_rate = share * (1.0 - self.fee_rate - self.tax_rate)
         need = cost + self.fee_fixed - mints
         if need <= 0:
             return 0.0
@@ -127,7 +134,7 @@ class Terms:
         seller in Agora's rules: they reach buyers through lower asks, not through this ceiling.
         """
         bonus = self.report_bonus if verified else 0.0
-        return (value + bonus) / max(self.expected_share(quality), 1e-9)
+        return (value + bonus) / max(self._share if quality == 1.0 else self.expected_share(quality), 1e-9)
 
     # --- rule breakers -------------------------------------------------------------------
     def expected_fine(self, rule: str, balance: float) -> float:

@@ -96,6 +96,7 @@ class Opportunist(BudgetBuyer):
     """
 
     kind = "opportunist"
+    trader_view = False  # reads its observation beyond the budget buyer's view
     description = (
         "Red-team-like buyer: offers above its balance when gain x hope beats the expected funds fine "
         "(params gain, hope); otherwise a budget buyer."

@@ -24,8 +24,8 @@ import math
 from collections.abc import Sequence
 
 from agents.base import Agent
-from agents.incentives import terms_of
-from agents.observation import Observation, ThreadInfo
+from agents.observation import Observation
+from agents.trader_view import ThreadLike, TraderView, trader_view_of
 from protocols.actions import (
     Accept,
     ActionBase,
@@ -43,32 +43,34 @@ class ScriptedTrader(Agent):
 
     max_live_threads = 3
     on_demand_observation = True  # reads its observation during its turn only
+    trader_view = True  # and only what a TraderView holds: the engine's view of its member will do
     incentive_aware = True  # ZI-U turns this off: it is the incentive-blind control
 
-    # --- pricing hooks -----------------------------------------------------
-    def bid(self, obs: Observation, service: str, ask: float) -> float | None:
+    # --- pricing hooks: ``obs`` is a ``TraderView`` (agents/trader_view.py) or an ``Observation`` ---
+    def bid(self, obs: Observation | TraderView, service: str, ask: float) -> float | None:
         """Price to offer for one unit of ``service`` listed at ``ask`` (None: do not bid)."""
         raise NotImplementedError
 
-    def ask(self, obs: Observation, service: str) -> float:
+    def ask(self, obs: Observation | TraderView, service: str) -> float:
         """Asking price for a new listing or a counter."""
         raise NotImplementedError
 
-    def take_as_buyer(self, obs: Observation, thread: ThreadInfo) -> Accept | Counter | Reject:
+    def take_as_buyer(self, obs: Observation | TraderView, thread: ThreadLike) -> Accept | Counter | Reject:
         """Answer a seller's standing price."""
         raise NotImplementedError
 
-    def take_as_seller(self, obs: Observation, thread: ThreadInfo) -> Accept | Counter | Reject:
+    def take_as_seller(self, obs: Observation | TraderView, thread: ThreadLike) -> Accept | Counter | Reject:
         """Answer a buyer's standing price."""
         raise NotImplementedError
 
     # --- the turn ----------------------------------------------------------
-    def decide(self, obs: Observation) -> Sequence[ActionBase]:
+    def decide(self, obs: Observation | TraderView) -> Sequence[ActionBase]:
         """Answer threads that await us, then list or bid if there is room."""
+        v = trader_view_of(obs)
         actions: list[ActionBase] = []
         live_as_buyer = 0
-        stocked = {li.id for li in obs.my_listings}
-        for t in obs.threads:
+        stocked = v.stocked
+        for t in v.threads:
             if t.role == "buyer":
                 live_as_buyer += 1
             if not t.your_move:
@@ -80,63 +82,59 @@ class ScriptedTrader(Agent):
                     if t.listing_id not in stocked:  # sold out: end the thread rather than fail
                         actions.append(Reject(thread_id=t.id, reason="sold out"))
                     elif "accept" in t.your_move:
-                        actions.append(self.take_as_seller(obs, t))
+                        actions.append(self.take_as_seller(v, t))
                     else:
-                        actions.append(MakeOffer(thread_id=t.id, price=self.ask(obs, t.service)))
+                        actions.append(MakeOffer(thread_id=t.id, price=self.ask(v, t.service)))
             else:
                 if "report_outcome" in t.your_move:
                     actions.append(ReportOutcome(thread_id=t.id, score=t.quality if t.quality is not None else 1.0))
                 elif "accept" in t.your_move:
-                    actions.append(self.take_as_buyer(obs, t))
-        actions.extend(self._list_services(obs))
-        if obs.private.demand > live_as_buyer and live_as_buyer < self.max_live_threads:
-            opened = self._open_thread(obs)
+                    actions.append(self.take_as_buyer(v, t))
+        actions.extend(self._list_services(v))
+        if v.demand > live_as_buyer and live_as_buyer < self.max_live_threads:
+            opened = self._open_thread(v)
             if opened is not None:
                 actions.append(opened)
         return actions
 
-    def _list_services(self, obs: Observation) -> list[ActionBase]:
-        if obs.private.capacity <= 0 or not obs.private.costs:
+    def _list_services(self, v: TraderView) -> list[ActionBase]:
+        if v.capacity <= 0 or not v.costs:
             return []
-        service = sorted(obs.private.costs)[0]
-        if self.incentive_aware and self._floor(obs, service) > obs.market.max_price:
+        service = min(v.costs)  # the first in name order
+        if self.incentive_aware and self._floor(v, service) > v.max_price:
             return []  # no price in the band covers cost net of fees and taxes: sit out
         return [
             PostService(
                 service=service,
-                description=f"{service} by {obs.agent_id}",
-                ask_price=self.ask(obs, service),
-                capacity=obs.private.capacity,
+                description=f"{service} by {v.agent_id}",
+                ask_price=self.ask(v, service),
+                capacity=v.capacity,
             )
         ]
 
-    def _open_thread(self, obs: Observation) -> MakeOffer | None:
-        mine = {t.listing_id for t in obs.threads}
-        choices = [
-            li
-            for li in obs.market.listings
-            if li.service in obs.private.values and li.seller != obs.agent_id and li.id not in mine
-        ]
+    def _open_thread(self, v: TraderView) -> MakeOffer | None:
+        mine = {t.listing_id for t in v.threads}
+        choices = [li for li in v.listings if li.service in v.values and li.seller != v.agent_id and li.id not in mine]
         if not choices:
             return None
         listing = self.rng.choice(choices)
-        price = self.bid(obs, listing.service, listing.ask_price)
+        price = self.bid(v, listing.service, listing.ask_price)
         if price is None:
             return None
         return MakeOffer(listing_id=listing.id, price=price)
 
-    def _floor(self, obs: Observation, service: str) -> float:
+    def _floor(self, v: TraderView, service: str) -> float:
         """The least price that covers this unit's cost under the policy in force."""
-        cost = obs.private.costs.get(service, obs.market.min_price)
-        return terms_of(obs).seller_floor(cost)
+        cost = v.costs.get(service, v.min_price)
+        return v.terms.seller_floor(cost)
 
-    def _ceiling(self, obs: Observation, service: str) -> float:
+    def _ceiling(self, v: TraderView, service: str) -> float:
         """The most this unit is worth paying under the policy in force (never above the balance)."""
-        value = obs.private.values.get(service, 0.0)
-        return min(terms_of(obs).buyer_ceiling(value), obs.balance)
+        value = v.values.get(service, 0.0)
+        return min(v.terms.buyer_ceiling(value), v.balance)
 
-    def _band(self, obs: Observation) -> tuple[float, float]:
-        return obs.market.min_price, obs.market.max_price
+    def _band(self, v: TraderView) -> tuple[float, float]:
+        return v.min_price, v.max_price
 
     @staticmethod
     def _cents(x: float) -> float:
@@ -157,23 +155,27 @@ class ZIU(ScriptedTrader):
     )
     incentive_aware = False
 
-    def _draw(self, obs: Observation) -> float:
-        lo, hi = self._band(obs)
+    def _draw(self, v: TraderView) -> float:
+        lo, hi = self._band(v)
         return self._cents(self.rng.uniform(lo, hi))
 
-    def bid(self, obs: Observation, service: str, ask: float) -> float | None:
-        return min(self._draw(obs), obs.balance) if obs.balance >= obs.market.min_price else None
+    def bid(self, obs: Observation | TraderView, service: str, ask: float) -> float | None:
+        v = trader_view_of(obs)
+        return min(self._draw(v), v.balance) if v.balance >= v.min_price else None
 
-    def ask(self, obs: Observation, service: str) -> float:
-        return self._draw(obs)
+    def ask(self, obs: Observation | TraderView, service: str) -> float:
+        v = trader_view_of(obs)
+        return self._draw(v)
 
-    def take_as_buyer(self, obs: Observation, thread: ThreadInfo) -> Accept | Counter | Reject:
-        draw = self._draw(obs)
+    def take_as_buyer(self, obs: Observation | TraderView, thread: ThreadLike) -> Accept | Counter | Reject:
+        v = trader_view_of(obs)
+        draw = self._draw(v)
         assert thread.price is not None
         return Accept(thread_id=thread.id) if draw >= thread.price else Counter(thread_id=thread.id, price=draw)
 
-    def take_as_seller(self, obs: Observation, thread: ThreadInfo) -> Accept | Counter | Reject:
-        draw = self._draw(obs)
+    def take_as_seller(self, obs: Observation | TraderView, thread: ThreadLike) -> Accept | Counter | Reject:
+        v = trader_view_of(obs)
+        draw = self._draw(v)
         assert thread.price is not None
         return Accept(thread_id=thread.id) if thread.price >= draw else Counter(thread_id=thread.id, price=draw)
 
@@ -187,36 +189,40 @@ class ZIC(ScriptedTrader):
         "both net of the fees, taxes, subsidies and rewards in force."
     )
 
-    def _buy_draw(self, obs: Observation, service: str) -> float | None:
-        lo = obs.market.min_price
-        hi = min(self._ceiling(obs, service), obs.market.max_price)
+    def _buy_draw(self, v: TraderView, service: str) -> float | None:
+        lo = v.min_price
+        hi = min(self._ceiling(v, service), v.max_price)
         return self._cents(self.rng.uniform(lo, hi)) if hi >= lo else None
 
-    def _sell_draw(self, obs: Observation, service: str) -> float:
-        lo = max(self._floor(obs, service), obs.market.min_price)
-        if lo > obs.market.max_price:
-            return obs.market.max_price  # callers check the floor first; this only keeps the price legal
+    def _sell_draw(self, v: TraderView, service: str) -> float:
+        lo = max(self._floor(v, service), v.min_price)
+        if lo > v.max_price:
+            return v.max_price  # callers check the floor first; this only keeps the price legal
         # rounding to cents must not fall below the floor (a sale a cent under it loses money)
-        least = min(math.ceil(lo * 100 - 1e-9) / 100, obs.market.max_price)
-        return max(self._cents(self.rng.uniform(lo, obs.market.max_price)), least)
+        least = min(math.ceil(lo * 100 - 1e-9) / 100, v.max_price)
+        return max(self._cents(self.rng.uniform(lo, v.max_price)), least)
 
-    def bid(self, obs: Observation, service: str, ask: float) -> float | None:
-        return self._buy_draw(obs, service)
+    def bid(self, obs: Observation | TraderView, service: str, ask: float) -> float | None:
+        v = trader_view_of(obs)
+        return self._buy_draw(v, service)
 
-    def ask(self, obs: Observation, service: str) -> float:
-        return self._sell_draw(obs, service)
+    def ask(self, obs: Observation | TraderView, service: str) -> float:
+        v = trader_view_of(obs)
+        return self._sell_draw(v, service)
 
-    def take_as_buyer(self, obs: Observation, thread: ThreadInfo) -> Accept | Counter | Reject:
-        draw = self._buy_draw(obs, thread.service)
+    def take_as_buyer(self, obs: Observation | TraderView, thread: ThreadLike) -> Accept | Counter | Reject:
+        v = trader_view_of(obs)
+        draw = self._buy_draw(v, thread.service)
         assert thread.price is not None
         if draw is None:
             return Reject(thread_id=thread.id)
         return Accept(thread_id=thread.id) if draw >= thread.price else Counter(thread_id=thread.id, price=draw)
 
-    def take_as_seller(self, obs: Observation, thread: ThreadInfo) -> Accept | Counter | Reject:
-        if self._floor(obs, thread.service) > obs.market.max_price:
+    def take_as_seller(self, obs: Observation | TraderView, thread: ThreadLike) -> Accept | Counter | Reject:
+        v = trader_view_of(obs)
+        if self._floor(v, thread.service) > v.max_price:
             return Reject(thread_id=thread.id)
-        draw = self._sell_draw(obs, thread.service)
+        draw = self._sell_draw(v, thread.service)
         assert thread.price is not None
         return Accept(thread_id=thread.id) if thread.price >= draw else Counter(thread_id=thread.id, price=draw)
 
@@ -237,24 +243,26 @@ class MarkupSeller(ScriptedTrader):
     def _markup(self) -> float:
         return float(self.params.get("markup", 0.2))
 
-    def ask(self, obs: Observation, service: str) -> float:
-        floor = self._floor(obs, service)
-        return self._cents(min(max(floor * (1 + self._markup()), obs.market.min_price), obs.market.max_price))
+    def ask(self, obs: Observation | TraderView, service: str) -> float:
+        v = trader_view_of(obs)
+        floor = self._floor(v, service)
+        return self._cents(min(max(floor * (1 + self._markup()), v.min_price), v.max_price))
 
-    def bid(self, obs: Observation, service: str, ask: float) -> float | None:
+    def bid(self, obs: Observation | TraderView, service: str, ask: float) -> float | None:
         return None  # a pure seller
 
-    def take_as_buyer(self, obs: Observation, thread: ThreadInfo) -> Accept | Counter | Reject:
+    def take_as_buyer(self, obs: Observation | TraderView, thread: ThreadLike) -> Accept | Counter | Reject:
         return Reject(thread_id=thread.id)
 
-    def take_as_seller(self, obs: Observation, thread: ThreadInfo) -> Accept | Counter | Reject:
-        floor = self._floor(obs, thread.service)
+    def take_as_seller(self, obs: Observation | TraderView, thread: ThreadLike) -> Accept | Counter | Reject:
+        v = trader_view_of(obs)
+        floor = self._floor(v, thread.service)
         assert thread.price is not None
-        if floor > obs.market.max_price:
+        if floor > v.max_price:
             return Reject(thread_id=thread.id)
         if thread.price >= floor * (1 + self._markup() / 2):
             return Accept(thread_id=thread.id)
-        return Counter(thread_id=thread.id, price=self.ask(obs, thread.service))
+        return Counter(thread_id=thread.id, price=self.ask(v, thread.service))
 
 
 class BudgetBuyer(ScriptedTrader):
@@ -270,27 +278,29 @@ class BudgetBuyer(ScriptedTrader):
         "and report bonus); accepts counters up to it."
     )
 
-    def ask(self, obs: Observation, service: str) -> float:
-        return obs.market.max_price  # never sells in practice
+    def ask(self, obs: Observation | TraderView, service: str) -> float:
+        v = trader_view_of(obs)
+        return v.max_price  # never sells in practice
 
-    def _open_thread(self, obs: Observation) -> MakeOffer | None:
-        mine = {t.listing_id for t in obs.threads}
+    def _open_thread(self, v: TraderView) -> MakeOffer | None:
+        mine = {t.listing_id for t in v.threads}
         best = None
-        for li in obs.market.listings:
-            if li.service not in obs.private.values or li.id in mine or li.seller == obs.agent_id:
+        for li in v.listings:
+            if li.service not in v.values or li.id in mine or li.seller == v.agent_id:
                 continue
-            if li.ask_price <= self._ceiling(obs, li.service) and (best is None or li.ask_price < best.ask_price):
+            if li.ask_price <= self._ceiling(v, li.service) and (best is None or li.ask_price < best.ask_price):
                 best = li
         return MakeOffer(listing_id=best.id, price=best.ask_price) if best else None
 
-    def bid(self, obs: Observation, service: str, ask: float) -> float | None:
+    def bid(self, obs: Observation | TraderView, service: str, ask: float) -> float | None:
         return ask
 
-    def take_as_buyer(self, obs: Observation, thread: ThreadInfo) -> Accept | Counter | Reject:
+    def take_as_buyer(self, obs: Observation | TraderView, thread: ThreadLike) -> Accept | Counter | Reject:
+        v = trader_view_of(obs)
         assert thread.price is not None
-        if thread.price <= self._ceiling(obs, thread.service):
+        if thread.price <= self._ceiling(v, thread.service):
             return Accept(thread_id=thread.id)
         return Reject(thread_id=thread.id)
 
-    def take_as_seller(self, obs: Observation, thread: ThreadInfo) -> Accept | Counter | Reject:
+    def take_as_seller(self, obs: Observation | TraderView, thread: ThreadLike) -> Accept | Counter | Reject:
         return Reject(thread_id=thread.id)

@@ -32,6 +32,8 @@ from protocols.actions import (
 )
 from protocols.trusted import builder
 
+_UNIFORM = Random.uniform  # ``decide`` computes it inline where the generator's class keeps it
+
 
 class _ZITrader(Agent):
     """One order per round for the next unit, at a random price."""
@@ -64,8 +66,8 @@ class _ZITrader(Agent):
             return []
         units = v.units(svc) or None
         unit = units - left if units is not None else None
-        rng = self.rng  # ``uniform`` as ``random.Random.uniform`` computes it, one call less for a plain generator
-        price = round(lo + (hi - lo) * rng.random() if type(rng) is Random else rng.uniform(lo, hi), 2)
+        rng = self.rng  # ``uniform`` as ``random.Random.uniform`` computes it: one call less where it is that method
+        price = round(lo + (hi - lo) * rng.random() if type(rng).uniform is _UNIFORM else rng.uniform(lo, hi), 2)
         price = min(max(price, lo), hi)  # rounding must not leave the allowed interval
         # our own code and plain values: built without validation (protocols/trusted.py), as it would make it
         return [

@@ -200,6 +200,7 @@ INERT_WHEN: dict[object, Callable[[LimitsConfig], bool]] = {
     # its code; the settings are frozen): a protocol's fused plan leaves it out
     check_price_band: lambda cfg: cfg.price_band is None,
     check_spend_cap: lambda cfg: cfg.spend_cap_per_round is None,
+    check_self_dealing: lambda cfg: not cfg.owners,
 }
 
 LIMIT_CHECKS = (check_throttle, check_halt, check_self_dealing, check_positions, check_spend_cap, check_price_band)

@@ -29,6 +29,7 @@ from agents.observation import (
     ThreadInfo,
 )
 from agents.plain_view import PlainView
+from agents.trader_view import ThreadView, TraderView
 from protocols.constraints import ProtocolConfig
 from protocols.dialogue import allowed_moves, move
 from protocols.settlement import rank_price
@@ -63,16 +64,21 @@ _private = builder(Private)
 _market_info = builder(MarketInfo)
 _observation = builder(Observation)
 
-_MOVES: dict[tuple[object, bool, bool], list[str]] = {}
+_MOVES: dict[tuple[object, bool, bool], tuple[str, ...]] = {}
 
 
-def your_moves(t: Thread, me: str) -> list[str]:
-    """Action types (other than messages) that ``me`` may send on ``t`` now, memoised by position."""
+def moves_of(t: Thread, me: str) -> tuple[str, ...]:
+    """Action types (other than messages) that ``me`` may send on ``t`` now, memoised by position (shared)."""
     key = (t.state, me == t.buyer, me == t.proposer)
     found = _MOVES.get(key)
     if found is None:
-        found = _MOVES[key] = [k for k in allowed_moves(t.state) if k != "message" and move(t, k, me)[0].accepted]
-    return list(found)
+        found = _MOVES[key] = tuple(k for k in allowed_moves(t.state) if k != "message" and move(t, k, me)[0].accepted)
+    return found
+
+
+def your_moves(t: Thread, me: str) -> list[str]:
+    """``moves_of`` as the agent's own list (``ThreadInfo.your_move``)."""
+    return list(moves_of(t, me))
 
 
 def thread_info(t: Thread, me: str) -> ThreadInfo:
@@ -135,7 +141,7 @@ class Observer:
         self.min_price, self.max_price = float(config.min_price), float(config.max_price)
         self.open = True  # parts of on-demand views may still be made (``close``)
         self.terms = Terms.of(self.incentives)  # what ``terms_of`` makes of any of its observations
-        self._plain: list[PlainView] = []  # the plain views made: closed with the observer
+        self._plain: list[PlainView | TraderView] = []  # the plain and trader views made: closed with the observer
 
     def _shown(
         self, ranked: Sequence[ListingInfo], me: str, sellers: Mapping[str, list[int]] | None = None
@@ -197,7 +203,7 @@ class Observer:
         return [listing_info(li) for li in m.listings.values() if li.remaining > 0][: self.limits.listings]
 
     def _threads(self, m: Member) -> list[ThreadInfo]:
-        threads = sorted(m.threads.values(), key=lambda t: (t.last_move_round, t.id), reverse=True)
+        threads = sorted(m.threads.values(), key=_recent, reverse=True)
         return [thread_info(t, m.id) for t in threads[: self.limits.threads]]
 
     def _listings(self, m: Member) -> list[ListingInfo]:
@@ -314,12 +320,51 @@ class Observer:
         self._plain.append(view)
         return view
 
+    def trader(self, m: Member, receipts: Sequence[ReceiptEntry] = (), notices: Sequence[str] = ()) -> TraderView:
+        """The member's ``TraderView`` (an agent that sets ``Agent.trader_view``), read from the market's own
+        record as ``plain`` reads a ``PlainView``: the listings its observation would show are made when first
+        read, its threads are ``ThreadView`` snapshots in the observation's order. The inbox and notices are
+        consumed, and the receipts dropped, as an on-demand observation whose agent never reads them does."""
+        if m.notices:
+            m.notices.clear()
+        if m.inbox:
+            m.inbox.clear()
+        p, me, lim = m.private, m.id, self.limits
+        threads = sorted(m.threads.values(), key=_recent, reverse=True)[: lim.threads] if m.threads else ()
+        view = TraderView.make(
+            me,
+            self.min_price,
+            self.max_price,
+            MappingProxyType(p.values),
+            MappingProxyType(p.costs),
+            max(p.demand - m.units_committed, 0),  # units_wanted and units_unlisted, inline
+            max(p.capacity - m.units_listed, 0),
+            self.market.available_micros(me) / 1e6,
+            self.terms,
+            [li.id for li in m.listings.values() if li.remaining > 0][: lim.listings] if m.listings else (),
+            [
+                ThreadView(
+                    t.id,
+                    t.listing_id,
+                    t.service,
+                    "buyer" if me == t.buyer else "seller",
+                    None if t.price_micros is None else t.price_micros / 1e6,
+                    moves_of(t, me),
+                    None if t.quality is None else float(t.quality),
+                )
+                for t in threads
+            ],
+            lambda: self._listings(m),
+        )
+        self._plain.append(view)
+        return view
+
     def close(self) -> None:
         """The round's actions are about to apply: parts of views not read yet can no longer be made, and the
         plain views made can no longer be read."""
         self.open = False
         for view in self._plain:
-            _set(view, "__class__", _ClosedView)
+            _set(view, "__class__", _ClosedView if type(view) is PlainView else _ClosedTraderView)
         self._plain.clear()
 
 
@@ -342,6 +387,20 @@ class _ClosedView(PlainView):
         raise late_read(f"the plain view's '{name}'")
 
 
+class _ClosedTraderView(TraderView):
+    """A trader view once the round's actions are about to apply (``Observer.close``): every read raises."""
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        raise late_read(f"the trader view's '{name}'")
+
+
+def _recent(t: Thread) -> tuple[int, str]:
+    """A thread's place in an observation: the most recently moved first (sorted in reverse), then by id."""
+    return t.last_move_round, t.id
+
+
 _set = object.__setattr__
 
 __all__ = [
@@ -351,6 +410,7 @@ __all__ = [
     "ReceiptEntry",
     "late_read",
     "listing_info",
+    "moves_of",
     "receipt_of",
     "thread_info",
     "units_unlisted",

@@ -39,8 +39,9 @@ from sandbox.record import RoundLog
 from sandbox.recorder import Recorder
 from sandbox.safety import SafetyLayer
 from sandbox.scenario import Scenario, explain, parse_scenario
+from sandbox.seeding import reseed
 from sandbox.tracing import session_tracer
-from sandbox.turns import Turns, reseed
+from sandbox.turns import Turns
 from traces.otel import TraceStoreError, Tracing
 from traces.store import Store, StoreError, StoreUnavailable
 

@@ -9,23 +9,23 @@ methods of ``Turns``, a base class of ``Session``, so the hot path calls them as
 
 from __future__ import annotations
 
-import _random
 import asyncio
 import json
 import random
 from collections import Counter
 from collections.abc import Sequence
-from hashlib import sha512
 from typing import TYPE_CHECKING, Any
 
 from agents.base import Agent, DryRun
 from agents.plain_view import PlainView
+from agents.trader_view import TraderView
 from protocols.actions import ACTION_TYPES, ActionBase
 from protocols.communication import apply_redactions
 from protocols.money import to_micros
 from protocols.trusted import field_or_none
 from protocols.verdict import Rule, Verdict
 from sandbox.record import ActionRecord, DealRecord, LazyActionRecord, RoundLog
+from sandbox.seeding import reseed
 from sandbox.tracing.off import NoTracer
 
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from sandbox.recorder import Recorder
     from sandbox.scenario import Scenario
 
-_CRandom = _random.Random
 _WANTS_TURN = Agent.wants_turn  # the default wake check (``every_round``, inline where it runs per agent)
+_VIEWS = (PlainView, TraderView)  # what ``_observations`` hands an agent whose turn needs no wake check
 _BUILT_IN_ACTIONS = frozenset(ACTION_TYPES)  # frozen models of plain values: their JSON may be made later
 
 
@@ -73,7 +73,7 @@ class Turns:
         turns = 0
         for aid, obs in observations.items():
             agent = self.agents[aid]
-            if type(obs) is PlainView or (no_wake_check and every_round(agent)):  # (plain views: only here)
+            if type(obs) in _VIEWS or (no_wake_check and every_round(agent)):  # (plain and trader views: only here)
                 go, why = True, "every round"
             else:
                 try:
@@ -87,13 +87,7 @@ class Turns:
                     self.tracer.wait(agent, why)
                 continue
             turns += 1
-            rng = agent.rng
-            if type(rng) is random.Random:  # ``reseed``, inline: one call less per turn
-                b = f"{head}{aid}{tail}".encode()
-                _CRandom.seed(rng, int.from_bytes(b + sha512(b).digest()))
-                rng.gauss_next = None  # type: ignore[attr-defined]
-            else:
-                reseed(rng, f"{head}{aid}{tail}")
+            reseed(agent.rng, f"{head}{aid}{tail}")  # put in when the generator is first used (sandbox/seeding.py)
             if agent.is_async:
                 waiting.append((aid, tracer.adecide(agent, obs, self._dry_run(aid))))
                 continue
@@ -117,15 +111,21 @@ class Turns:
 
     def _observations(self, observer: Observer, addressed: Sequence[str], step: int) -> dict[str, Any]:
         """What each addressed agent gets for its turn, with the receipts it has not seen (``_decide``): the
-        plain view of its member for an agent that reads one (``Agent.plain_view``) and whose turn needs no
-        wake check, else an observation, on demand (``Agent.on_demand_observation``) or built."""
+        plain or trader view of its member for an agent that reads one (``Agent.plain_view``,
+        ``Agent.trader_view``) and whose turn needs no wake check, else an observation, on demand
+        (``Agent.on_demand_observation``) or built."""
         agents, members, receipts = self.agents, self.market.members, self._receipts
         plain = self._no_wake_check(step)
         out: dict[str, Any] = {}
         for aid in addressed:
             agent = agents[aid]
-            if plain and agent.plain_view and agent.wake.every_round and type(agent).wants_turn is _WANTS_TURN:
-                make = observer.plain
+            if (
+                plain
+                and (agent.plain_view or agent.trader_view)
+                and agent.wake.every_round
+                and type(agent).wants_turn is _WANTS_TURN
+            ):
+                make = observer.plain if agent.plain_view else observer.trader
             else:
                 make = observer.view if agent.on_demand_observation else observer.observe
             out[aid] = make(members[aid], receipts.pop(aid, ()))
@@ -310,17 +310,6 @@ class Turns:
 def every_round(agent: Agent) -> bool:
     """The agent's wake rule is every round, and its class keeps the default wake check."""
     return agent.wake.every_round and type(agent).wants_turn is Agent.wants_turn
-
-
-def reseed(rng: random.Random, key: str) -> None:
-    """``rng.seed(key)``, the same state, without ``Random.seed``'s Python-level dispatch for a plain
-    ``random.Random`` (what version 2 does with a string: the key's bytes and their SHA-512 as one int)."""
-    if type(rng) is not random.Random:
-        rng.seed(key)
-        return
-    b = key.encode()
-    _CRandom.seed(rng, int.from_bytes(b + sha512(b).digest()))
-    rng.gauss_next = None  # type: ignore[attr-defined]
 
 
 def _text(err: BaseException, limit: int = 2000) -> str:

@@ -124,6 +124,7 @@ def test_observations_hold_every_field_in_declaration_order(monkeypatch) -> None
 
     monkeypatch.setattr(Observer, "observe", keep)
     monkeypatch.setattr(Observer, "view", keep)  # on-demand ones: tests/test_observe_trusted.py
+    monkeypatch.setattr(Observer, "trader", keep)  # instead of trader views (tests/test_trader_view.py)
     for name in ("double_auction", "services"):
         Session(load_scenario(name), rounds=3, tracing=False).run()
     assert seen

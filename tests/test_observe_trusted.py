@@ -37,6 +37,9 @@ def test_trusted_observations_equal_validated_ones(name: str, monkeypatch: pytes
         def plain(self, *args: Any, **kwargs: Any) -> Observation:  # type: ignore[override]  # (tests/test_plain_view.py)
             return self.observe(*args, **kwargs)
 
+        def trader(self, *args: Any, **kwargs: Any) -> Observation:  # type: ignore[override]  # (tests/test_trader_view.py)
+            return self.observe(*args, **kwargs)
+
     monkeypatch.setattr(session_mod, "Observer", Checking)
     sc = load_scenario(name)
     Session(sc, rounds=min(sc.rounds, 6), tracing=False).run()
@@ -175,6 +178,9 @@ def test_on_demand_observations_equal_built_ones(name: str, monkeypatch: pytest.
 
         def plain(self, m: Any, receipts: Any, notices: Any = ()) -> Observation:  # type: ignore[override]
             return self.view(m, receipts, notices)  # a plain-view agent reads an observation too (its wake check)
+
+        def trader(self, m: Any, receipts: Any, notices: Any = ()) -> Observation:  # type: ignore[override]
+            return self.view(m, receipts, notices)  # so does a trader-view agent
 
     monkeypatch.setattr(session_mod, "Observer", Checking)
     sc = load_scenario(name)

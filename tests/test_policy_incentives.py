@@ -161,6 +161,7 @@ def test_agents_are_told_what_changed():
     s.set_policy(s.policy.with_changes({"subsidy": 1.0}), author="bob")
     captured = {}
     agent = s.agents["buyer-000"]
+    agent.trader_view = False  # this buyer reads its whole observation, notices included (not a trader view)
     original = agent.decide
     agent.decide = lambda obs: (captured.setdefault("obs", obs), original(obs))[1]  # type: ignore[method-assign]
     s.run(rounds=1)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from protocols.actions import ActionBase, MakeOffer, Message, PlaceOrder
-from protocols.limits import check_price_band, check_spend_cap
+from protocols.limits import check_price_band, check_self_dealing, check_spend_cap
 from protocols.market_rules import check_order
 from protocols.mechanism_table import check_mechanism, check_mechanism_rules, register_rules, rules_of
 from protocols.protocol import Protocol
@@ -83,6 +83,24 @@ def test_fused_verdicts_with_every_limit_on(name: str, limits: dict[str, Any], m
     compared = _compare_every_submit(monkeypatch)
     res = Session(parse_scenario(data, "t"), rounds=8, tracing=False).run()
     assert compared and res.summary["rejections"].get("price_band")  # the band did decide some verdicts
+
+
+def test_self_dealing_is_left_out_without_owners_and_decides_with_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``check_self_dealing`` passes everything when no owners are declared (``INERT_WHEN``); with owners it
+    runs in the fused plans and rejects deals between one owner's accounts as running every check does."""
+    data = load_scenario("services").model_dump(mode="json")
+    s = Session(parse_scenario(data, "t0"), rounds=1, tracing=False)
+    offer = MakeOffer(price=5.0, listing_id="L1")
+    assert check_self_dealing not in [fn for fn, _ in s.protocol.fused(offer, "bilateral")]
+    buyers = [f"buyer-{i:03d}" for i in range(28)]
+    sellers = [f"seller-{i:03d}" for i in range(18)]
+    owners = {f"o{i}": [b, sellers[i % len(sellers)]] for i, b in enumerate(buyers[:18])}
+    data.setdefault("safety", {}).setdefault("limits", {})["owners"] = owners
+    compared = _compare_every_submit(monkeypatch)
+    sess = Session(parse_scenario(data, "t1"), rounds=10, tracing=False)
+    assert check_self_dealing in [fn for fn, _ in sess.protocol.fused(offer, "bilateral")]
+    res = sess.run()
+    assert compared and res.summary["rejections"].get("self_dealing")
 
 
 def test_fused_plan_of_an_order() -> None:

@@ -131,6 +131,7 @@ def test_spawn_from_python_and_observation_is_bounded() -> None:
 
     class FakeMeasure(ZIC):
         kind = "fake_measure"
+        trader_view = False  # measures the whole observation
 
         def decide(self, obs):
             sizes.append(len(obs.model_dump_json()))

@@ -35,11 +35,15 @@ class RingConfig(BaseModel):
 def detect_rings(window: Sequence[RoundFacts], market: MarketFacts, cfg: RingConfig) -> list[Alert]:
     """Strongly connected groups of the high-rating graph that trade mostly inside."""
     win = window[-cfg.window :]
-    deals = [t for t in trades(win) if t.score is not None]
+    edges = [
+        (t.buyer, t.seller)
+        for t in trades(win)
+        if t.score is not None and t.score >= cfg.high_score and t.buyer != t.seller
+    ]
+    if len(_on_cycles(edges)) < cfg.min_size:
+        return []  # no strongly connected group can be big enough
     graph: nx.DiGraph[str] = nx.DiGraph()
-    for t in deals:
-        if t.score is not None and t.score >= cfg.high_score and t.buyer != t.seller:
-            graph.add_edge(t.buyer, t.seller)
+    graph.add_edges_from(edges)
     out = []
     for comp in sorted(nx.strongly_connected_components(graph), key=sorted):
         if len(comp) < cfg.min_size:
@@ -75,6 +79,20 @@ def detect_rings(window: Sequence[RoundFacts], market: MarketFacts, cfg: RingCon
             )
         )
     return out
+
+
+def _on_cycles(edges: Sequence[tuple[str, str]]) -> set[str]:
+    """The agents left once those with no high rating given or none received among the rest are dropped,
+    again until none is: every strongly connected group of two or more lies within them (each of its
+    members gives and receives a high rating inside it), and in a market where buyers rate sellers and
+    sellers rate nobody, none is left (no graph to build)."""
+    left = {a for e in edges for a in e}
+    while True:
+        live = [(b, s) for b, s in edges if b in left and s in left]
+        keep = {b for b, _ in live} & {s for _, s in live}
+        if keep == left:
+            return left
+        left = keep
 
 
 def _members(comp: set[str], win: Sequence[RoundFacts], cfg: RingConfig) -> dict[str, dict[str, float | None]]:

@@ -1,0 +1,125 @@
+"""A turn's reseed put in on first use (``sandbox/seeding.py``) reads as an eager ``Random.seed(key)``.
+
+Two generators get the same stream of operations: one seeded eagerly with ``Random.seed(key)``, one
+with ``reseed``; every draw, state, pickle and copy taken from them must be equal, whatever comes
+between reseeds (nothing, draws of every kind, ``gauss`` with a value pending, ``seed``, ``setstate``,
+several reseeds in a row)."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import random
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sandbox.scenario import load_scenario
+from sandbox.seeding import _KeyedRandom, reseed
+from sandbox.session import Session
+
+DRAWS: dict[str, Callable[[random.Random], Any]] = {
+    "random": lambda r: r.random(),
+    "uniform": lambda r: r.uniform(1.0, 200.0),
+    "choice": lambda r: r.choice("abcdefghij"),
+    "randint": lambda r: r.randint(0, 10**12),
+    "randrange": lambda r: r.randrange(2**31),
+    "shuffle": lambda r: (lambda xs: (r.shuffle(xs), xs)[1])(list(range(20))),
+    "sample": lambda r: r.sample(range(100), 5),
+    "choices": lambda r: r.choices("abc", weights=[1, 2, 3], k=4),
+    "gauss": lambda r: r.gauss(0.0, 1.0),
+    "normalvariate": lambda r: r.normalvariate(0.0, 1.0),
+    "expovariate": lambda r: r.expovariate(2.0),
+    "getrandbits": lambda r: r.getrandbits(70),
+    "randbytes": lambda r: r.randbytes(9),
+    "getstate": lambda r: r.getstate(),
+    "pickle": lambda r: pickle.loads(pickle.dumps(r)).random(),
+    "deepcopy": lambda r: copy.deepcopy(r).getstate(),
+    "copy": lambda r: copy.copy(r).random(),
+}
+KEYS = st.sampled_from(["7/buyer-001/3", "7/seller-012/4/1", "", "é/ü/∞", "0/x/1"])
+OPS = st.one_of(
+    st.tuples(st.just("reseed"), KEYS),
+    st.tuples(st.just("draw"), st.sampled_from(sorted(DRAWS))),
+    st.tuples(st.just("seed"), st.integers(0, 99)),
+    st.tuples(st.just("setstate"), st.integers(0, 3)),
+)
+
+
+def _play(ops: list[tuple[str, Any]], lazy: bool) -> list[Any]:
+    rng = random.Random(5)
+    states = [random.Random(i).getstate() for i in range(4)]
+    out: list[Any] = []
+    for op, arg in ops:
+        if op == "reseed":
+            if lazy:
+                reseed(rng, arg)
+            else:
+                rng.seed(arg)
+                rng.gauss_next = None  # type: ignore[attr-defined]  # as Random.seed does
+        elif op == "draw":
+            out.append((arg, DRAWS[arg](rng)))
+        elif op == "seed":
+            rng.seed(arg)
+        else:
+            rng.setstate(states[arg])
+    out.append(rng.getstate())
+    assert type(rng) is random.Random  # a generator read is plain again
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(OPS, max_size=30))
+def test_a_reseed_put_in_on_first_use_reads_as_an_eager_seed(ops: list[tuple[str, Any]]) -> None:
+    assert _play(ops, lazy=True) == _play(ops, lazy=False)
+
+
+def test_every_draw_after_a_reseed_reads_as_an_eager_seed() -> None:
+    for name in DRAWS:
+        ops = [("draw", "gauss"), ("reseed", "7/a/1"), ("draw", name), ("draw", name), ("reseed", "7/a/2")]
+        assert _play(ops, lazy=True) == _play(ops, lazy=False), name
+
+
+def test_a_turn_that_draws_nothing_leaves_the_key_noted_and_the_next_reseed_replaces_it() -> None:
+    rng = random.Random(1)
+    reseed(rng, "k1")
+    assert type(rng) is _KeyedRandom  # nothing put in yet
+    reseed(rng, "k2")
+    assert rng.random() == random.Random("k2").random() and type(rng) is random.Random
+
+
+def test_a_subclass_gets_its_own_seed_now() -> None:
+    seen: list[object] = []
+
+    class Mine(random.Random):
+        def seed(self, a: Any = None, version: int = 2) -> None:
+            seen.append(a)
+            super().seed(a, version)
+
+    rng = Mine()
+    reseed(rng, "k")
+    assert seen[-1] == "k" and type(rng) is Mine
+
+
+def test_runs_draw_the_same_whether_reseeds_are_put_in_on_first_use_or_at_once(monkeypatch: Any) -> None:
+    """The whole record: services (most turns draw nothing) and the double auction (every turn draws)."""
+    import sandbox.turns as turns_mod
+
+    def eager(rng: random.Random, key: str) -> None:
+        rng.seed(key)
+
+    def played() -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        for name in ("services", "double_auction"):
+            s = Session(load_scenario(name), rounds=12, tracing=False)
+            s.hooks.round_end.append(
+                lambda sess, log: rows.extend((r.agent_id, r.payload, r.verdict.rule) for r in log.records)
+            )
+            s.run()
+        return rows
+
+    lazy = played()
+    monkeypatch.setattr(turns_mod, "reseed", eager)
+    assert played() == lazy and len(lazy) > 100
