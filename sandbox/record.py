@@ -118,6 +118,46 @@ def action_rows(run_id: str, log: RoundLog) -> list[dict[str, Any]]:
     ]
 
 
+ACTION_COLUMNS = (
+    "run_id",
+    "round",
+    "seq",
+    "agent_id",
+    "action_type",
+    "thread_id",
+    "payload",
+    "accepted",
+    "rule",
+    "reason",
+    "span_id",
+)  # the ``actions`` table's columns, in its order
+
+
+def action_tuples(run_id: str, log: RoundLog) -> list[tuple[Any, ...]]:
+    """``action_rows`` as tuples of ``ACTION_COLUMNS``: the form the store writes (no dict per action).
+
+    ``accepted`` is 1 or 0, as SQLAlchemy's ``Boolean`` hands it to SQLite (a ``bool`` would take the
+    driver's slow adapter lookup); PostgreSQL gets it back as a boolean through SQLAlchemy.
+    """
+    rnd = log.round
+    return [
+        (
+            run_id,
+            rnd,
+            r.seq,
+            r.agent_id,
+            r.action_type,
+            r.thread_id,
+            r.payload,
+            1 if (v := r.verdict).accepted else 0,
+            v.rule,
+            v.reason,
+            r.span_id,
+        )
+        for r in log.records
+    ]
+
+
 def transaction_rows(run_id: str, deals: Iterable[DealRecord]) -> list[dict[str, Any]]:
     """``transactions`` table rows."""
     return [
@@ -161,6 +201,14 @@ def ledger_rows(run_id: str, entries: Iterable[Entry]) -> list[dict[str, Any]]:
         }
         for e in entries
     ]
+
+
+LEDGER_COLUMNS = ("run_id", "seq", "round", "source", "dest", "amount", "kind", "ref")  # ``ledger_entries``, in order
+
+
+def ledger_tuples(run_id: str, entries: Iterable[Entry]) -> list[tuple[Any, ...]]:
+    """``ledger_rows`` as tuples of ``LEDGER_COLUMNS`` (the store's form)."""
+    return [(run_id, e.seq, e.round, e.source, e.dest, e.amount, e.kind, e.ref) for e in entries]
 
 
 def actions_digest(log: RoundLog) -> str:
