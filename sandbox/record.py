@@ -245,8 +245,5 @@ def ledger_tuples(run_id: str, entries: Iterable[Entry]) -> list[tuple[Any, ...]
 
 def actions_digest(log: RoundLog) -> str:
     """A hash of the round's accepted actions in order, for replay to compare."""
-    h = hashlib.sha256()
-    for r in log.records:
-        if r.verdict.accepted:
-            h.update(f"{r.seq}|{r.agent_id}|{r.payload}\n".encode())
-    return h.hexdigest()
+    text = "".join([f"{r.seq}|{r.agent_id}|{r.payload}\n" for r in log.records if r.verdict.accepted])
+    return hashlib.sha256(text.encode()).hexdigest()  # one update of the lines joined: the same hash

@@ -1,6 +1,9 @@
-"""The record's action JSON made without pydantic is pydantic's, byte for byte, for any values."""
+"""The record's quick forms: the action JSON made without pydantic is pydantic's, byte for byte, for any
+values; the actions digest hashed in one piece is the digest hashed line by line."""
 
 from __future__ import annotations
+
+import hashlib
 
 import pytest
 from hypothesis import given, settings
@@ -8,7 +11,8 @@ from hypothesis import strategies as st
 
 from protocols.actions import PlaceOrder, SetPrice
 from protocols.trusted import trusted
-from sandbox.record import action_json
+from protocols.verdict import Verdict
+from sandbox.record import ActionRecord, RoundLog, action_json, actions_digest
 
 texts = st.text(max_size=8) | st.sampled_from(["buy", "sell", "widget", 'a"b', "a\\b", "é", "\x7f", "\n", ""])
 prices = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**20), 10**20) | st.just(-0.0)
@@ -41,3 +45,14 @@ def test_other_actions_and_odd_values_go_to_pydantic() -> None:
         trusted(PlaceOrder, side="buy", service="w", price=1e-7),
     ):
         assert action_json(action) == action.model_dump_json(exclude_none=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), texts, texts), max_size=6))
+def test_the_actions_digest_is_the_hash_of_the_accepted_lines(rows) -> None:
+    records = [ActionRecord(i, aid, "t", payload, Verdict(ok, "r", "")) for i, (ok, aid, payload) in enumerate(rows)]
+    h = hashlib.sha256()
+    for r in records:
+        if r.verdict.accepted:
+            h.update(f"{r.seq}|{r.agent_id}|{r.payload}\n".encode())
+    assert actions_digest(RoundLog(1, records=records)) == h.hexdigest()
