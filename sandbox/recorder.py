@@ -18,7 +18,15 @@ from agents.base import Agent
 from protocols.policy import IncentivePolicy
 from sandbox.ledger import Ledger
 from sandbox.market import Member
-from sandbox.record import RoundLog, action_rows, actions_digest, ledger_rows, transaction_rows
+from sandbox.record import (
+    ACTION_COLUMNS,
+    LEDGER_COLUMNS,
+    RoundLog,
+    action_tuples,
+    actions_digest,
+    ledger_tuples,
+    transaction_rows,
+)
 from sandbox.scenario import Scenario
 from traces.llm_calls import journal_call
 from traces.redact import redact, register, url_secrets
@@ -152,9 +160,9 @@ class Recorder:
             self._policy_rows.clear()
             return
         batch = log.batch
-        batch.extend("actions", action_rows(self.run_id, log))
+        batch.extend_tuples("actions", ACTION_COLUMNS, action_tuples(self.run_id, log))
         batch.extend("transactions", transaction_rows(self.run_id, log.deals))
-        batch.extend("ledger_entries", ledger_rows(self.run_id, ledger.pending))
+        batch.extend_tuples("ledger_entries", LEDGER_COLUMNS, ledger_tuples(self.run_id, ledger.pending))
         batch.extend("policy_versions", self._policy_rows)
         self._policy_rows = []
         batch.add(

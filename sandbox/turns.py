@@ -24,7 +24,7 @@ from protocols.communication import apply_redactions
 from protocols.money import to_micros
 from protocols.trusted import field_or_none
 from protocols.verdict import Rule, Verdict
-from sandbox.record import ActionRecord, DealRecord, LazyActionRecord, RoundLog
+from sandbox.record import ActionRecord, DealRecord, LazyActionRecord, RoundLog, action_json
 from sandbox.seeding import reseed
 from sandbox.tracing.off import NoTracer
 
@@ -275,7 +275,7 @@ class Turns:
             log.records.append(LazyActionRecord(seq, aid, kind, action, verdict, thread_id))
         else:
             assert action is not None
-            payload = action.model_dump_json(exclude_none=True)
+            payload = action_json(action)
             log.records.append(ActionRecord(seq, aid, kind, payload, verdict, thread_id))
         self._receipts[aid].append((log.round, log.records[-1]))  # the Receipt is made if the agent reads it
         if not verdict.accepted:

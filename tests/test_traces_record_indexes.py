@@ -117,3 +117,15 @@ def test_a_span_row_made_directly_has_every_column_of_the_span_table_and_no_othe
         "r", "agent.decide", trace_hex, span_hex, "p", 1, 3, encode_attributes({"x": 1}), "a", 4, None, "t", "v", "ok"
     )
     assert split == made
+
+
+def test_every_index_of_the_round_tables_starts_with_the_run(tmp_path) -> None:
+    """Every read of actions, postings and deals names the run, so no index leaves it out (each is written
+    once per row; ix_ledger_entries_round on round alone went on 2026-12-03)."""
+    db = str(tmp_path / "i.db")
+    Store(db).engine.dispose()
+    raw = sqlite3.connect(db)
+    for table in ("actions", "ledger_entries", "transactions"):
+        for _, name, *_ in raw.execute(f"PRAGMA index_list({table})"):
+            first = raw.execute(f"PRAGMA index_info({name})").fetchone()[2]
+            assert first == "run_id", (table, name)

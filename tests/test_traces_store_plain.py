@@ -28,7 +28,7 @@ def test_driver_insert_writes_the_rows_and_types_sqlalchemy_writes(tmp_path, mon
     fast = str(tmp_path / "fast.db")
     a = Session(scn, store=fast, tracing=False).run()
     calls: list[str] = []
-    real = store_mod._insert_plain
+    real = store_mod.insert_plain
 
     def spy(conn, table, stmt, rows):  # type: ignore[no-untyped-def]
         done = real(conn, table, stmt, rows)
@@ -36,10 +36,10 @@ def test_driver_insert_writes_the_rows_and_types_sqlalchemy_writes(tmp_path, mon
             calls.append(table.name)
         return done
 
-    monkeypatch.setattr(store_mod, "_insert_plain", spy)
+    monkeypatch.setattr(store_mod, "insert_plain", spy)
     Session(scn, store=str(tmp_path / "spy.db"), tracing=False).run()
     assert "transactions" in calls  # a table with Float columns takes the driver's path too
-    monkeypatch.setattr(store_mod, "_insert_plain", lambda *a: False)  # every table through SQLAlchemy
+    monkeypatch.setattr(store_mod, "insert_plain", lambda *a: False)  # every table through SQLAlchemy
     slow = str(tmp_path / "slow.db")
     b = Session(scn, store=slow, tracing=False).run()
     got, want = _dump(fast, a.run_id), _dump(slow, b.run_id)

@@ -12,35 +12,31 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, Float, delete, event, insert, inspect, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, event, insert, inspect, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
+from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import SQLModel, create_engine
 
 from traces.redact import known, redact, redact_rows, redact_tuples
 from traces.schema import RunRow
+from traces.sql_writes import (
+    clear_journals_sqlite,
+    insert_ignoring,
+    insert_plain,
+    insert_tuples,
+    update_run_sqlite,
+    upsert,
+)
+from traces.store_errors import StoreError, StoreUnavailable
 
 DEFAULT_DB = "agora.db"
 
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class StoreError(RuntimeError):
-    """A store problem explained in one sentence that says what to change."""
-
-    transient = False  # True: the store could not be reached now; trying again later may work
-
-
-class StoreUnavailable(StoreError):
-    """The store stayed away longer than the writer waits; the message says how to go on."""
-
-    transient = True
 
 
 def is_transient(err: BaseException) -> bool:
@@ -141,169 +137,57 @@ class RoundBatch:
         return sum(len(v) for v in self.rows.values()) + sum(len(r) for _, r in self.tuples.values())
 
 
-def insert_ignoring(table: Any, dialect: str) -> Any:
-    """An INSERT that skips rows whose primary key is already present (SQLite or PostgreSQL).
+_DDL: dict[tuple[str, ...], list[str]] = {}
 
-    Tables marked ``info={"idempotent": True}`` are written this way by ``commit_round``.
+
+def _create_schema(engine: Engine, present: set[str]) -> None:
+    """Create the tables and indexes ``present`` lacks (``create_all``).
+
+    A new SQLite file gets the same CREATE statements compiled once per process: compiling them is
+    most of opening a store (about 40 million instructions), which a process running many runs
+    paid per run. Made in one ``BEGIN IMMEDIATE`` transaction; when another process created tables
+    meanwhile, ``create_all`` adds what is missing as before.
     """
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    raise StoreError(f"the store supports SQLite and PostgreSQL URLs, not {dialect}; use one of those")
-
-
-def upsert(table: Any, dialect: str) -> Any:
-    """An INSERT that replaces every other column of a row whose primary key is already present.
-
-    Tables marked ``info={"upsert": True}`` are written this way by ``commit_round``.
-    """
-    mod = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
-    if mod is None:
-        raise StoreError(f"the store supports SQLite and PostgreSQL URLs, not {dialect}; use one of those")
-    stmt = mod.insert(table)
-    keys = [c.name for c in table.primary_key.columns]
-    rest = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-    return stmt.on_conflict_do_update(index_elements=keys, set_=rest)
-
-
-_PLAIN: dict[tuple[Any, ...], tuple[str, Any] | None] = {}
-_TUPLE_PLAN: dict[tuple[Any, ...], tuple[str, Callable[[Any], tuple[Any, ...]]]] = {}
-_AS_IS: dict[tuple[str, tuple[str, ...]], bool] = {}
-_NONE = type(None)
-
-
-def insert_tuples(conn: Any, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows given as tuples of ``columns`` (insert-or-ignore for tables marked idempotent).
-
-    On SQLite they go to the driver as they are (no dict per row: ``_insert_without_nulls``); the
-    columns must be ones the driver takes as they are (text, integers, no conversion). PostgreSQL
-    gets the rows through SQLAlchemy by name.
-    """
-    if not rows:
+    metadata = SQLModel.metadata
+    if present or engine.dialect.name != "sqlite":
+        metadata.create_all(engine)
         return
-    dialect = conn.dialect.name
-    stmt = insert_ignoring(table, dialect) if table.info.get("idempotent") else insert(table)
-    if dialect != "sqlite":
-        conn.execute(stmt, [dict(zip(columns, r, strict=True)) for r in rows])
-        return
-    as_is = _AS_IS.get((table.name, columns))
-    if as_is is None:
-        as_is = _AS_IS[(table.name, columns)] = all(
-            _conversion(table.columns[c].type, conn.dialect) is None for c in columns
-        )
-    if not as_is:
-        raise StoreError(f"rows of {table.name} cannot be written as tuples of {columns}: a column converts values")
-    _insert_without_nulls(conn, table, stmt, columns, rows)
-
-
-def _insert_without_nulls(
-    conn: Any, table: Any, stmt: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
-) -> None:
-    """``executemany`` of SQLite rows (tuples of ``columns``, values as the driver takes them), NULLs left out.
-
-    Python's sqlite3 binds a None through its adapter lookup (~0.5 us each) where a column left
-    out of the INSERT costs nothing, so rows are grouped by where their None values are and each
-    group is inserted naming only its other columns. Only a column without a default is left out,
-    so what is stored is the same; the groups are inserted one after another.
-    """
-    groups: dict[tuple[type, ...], list[tuple[Any, ...]]] = {}
-    for row in rows:
-        shape = tuple(map(type, row))  # where the None values are (types: cheaper to make than a mask)
-        group = groups.get(shape)
-        if group is None:
-            group = groups[shape] = []
-        group.append(row)
-    for shape, group in groups.items():
-        key = (table.name, stmt.__class__, columns, tuple(t is _NONE for t in shape))
-        plan = _TUPLE_PLAN.get(key)
-        if plan is None:
-            plan = _TUPLE_PLAN[key] = _null_free_plan(conn, table, stmt, columns, key[3])
-        sql, values = plan
-        conn.exec_driver_sql(sql, list(map(values, group)))
-
-
-def _null_free_plan(
-    conn: Any, table: Any, stmt: Any, columns: tuple[str, ...], nulls: tuple[bool, ...]
-) -> tuple[str, Callable[[Any], tuple[Any, ...]]]:
-    """The SQL and the value getter for rows of ``columns`` whose None values are where ``nulls`` says."""
-    cols = table.columns
-    keep = [
-        i
-        for i, (name, null) in enumerate(zip(columns, nulls, strict=True))
-        if not null or cols[name].default is not None or cols[name].server_default is not None
-    ]
-    names = [columns[i] for i in keep]
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=names)
-    if compiled.positiontup != names or compiled.insert_prefetch:
-        raise StoreError(f"rows of {table.name} cannot be written as tuples of {columns}")
-    getter = itemgetter(*keep) if len(keep) > 1 else lambda r, i=keep[0]: (r[i],)
-    return str(compiled), getter
-
-
-def _insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]]) -> bool:
-    """Insert many SQLite rows straight through the driver when nothing needs SQLAlchemy's help.
-
-    SQLAlchemy spends ~20 us per row building parameters; when no column of the table converts
-    its values on the way in (or only a ``Float`` column does, which ``float`` does the same way)
-    and no default is filled in, the compiled SQL with tuples is the same insert. Returns False
-    (nothing written) when the ordinary path must be taken.
-    """
-    if conn.dialect.name != "sqlite" or len(rows) < 2:
-        return False
-    keys = tuple(rows[0])
-    key = (table.name, stmt.__class__, conn.dialect.name, keys)
-    plan = _PLAIN.get(key, False)
-    if plan is False:
-        plan = None
-        cols = table.columns
-        kinds = [_conversion(cols[k].type, conn.dialect) if k in cols else False for k in keys]
-        if all(kind is not False for kind in kinds):
-            compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
-            order = compiled.positiontup
-            if not compiled.insert_prefetch and order is not None and set(order) == set(keys):
-                getter = itemgetter(*order) if len(order) > 1 else lambda r, k=order[0]: (r[k],)
-                convert = dict(zip(keys, kinds, strict=True))
-                floats = [i for i, k in enumerate(order) if convert[k] is float]
-                plan = (str(compiled), _floats_at(getter, floats) if floats else getter)
-        _PLAIN[key] = plan
-    if plan is None:
-        return False
-    sql, values = plan
-    n = len(keys)
-    if set(map(len, rows)) != {n}:  # rows of one batch with different keys: left to SQLAlchemy
-        return False
+    key = tuple(metadata.tables)
+    ddl = _DDL.get(key)
+    if ddl is None:
+        ddl = []
+        for table in metadata.sorted_tables:
+            ddl.append(str(CreateTable(table).compile(dialect=engine.dialect)).strip())
+            ddl += [str(CreateIndex(i).compile(dialect=engine.dialect)) for i in sorted(table.indexes, key=_name)]
+        _DDL[key] = ddl
+    raw = engine.raw_connection()
     try:
-        params = list(map(values, rows))  # each row's values as a tuple in the statement's order
-    except KeyError:
-        return False
-    conn.exec_driver_sql(sql, params)
-    return True
+        db = raw.driver_connection
+        assert db is not None
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            fresh = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+            if fresh:
+                for stmt in ddl:
+                    db.execute(stmt)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    finally:
+        raw.close()
+    if not fresh:
+        metadata.create_all(engine)
 
 
-def _conversion(type_: Any, dialect: Any) -> Any:
-    """None: the driver takes the value as it is; ``float``: SQLAlchemy's Float would convert it so; False: neither."""
-    # SQLite's driver stores a bool as the integer SQLAlchemy's Boolean would have made of it
-    if isinstance(type_, Boolean) or type_.bind_processor(dialect) is None:
-        return None
-    if type(type_) is Float and not type_.asdecimal:  # its bind processor is float() of a value that is not None
-        return float
-    return False
+def _name(index: Any) -> str:
+    return str(index.name)
 
 
-def _floats_at(getter: Callable[[Any], tuple[Any, ...]], at: list[int]) -> Callable[[Any], tuple[Any, ...]]:
-    def values(row: Any) -> tuple[Any, ...]:
-        out = list(getter(row))
-        for i in at:
-            if out[i] is not None:
-                out[i] = float(out[i])
-        return tuple(out)
+def _check_columns(engine: Engine, url: str) -> set[str]:
+    """Refuse a store whose tables an older or a newer Agora made (there are no migrations yet).
 
-    return values
-
-
-def _check_columns(engine: Engine, url: str) -> None:
-    """Refuse a store whose tables an older or a newer Agora made (there are no migrations yet)."""
+    Returns the names of the tables the store has."""
     inspector = inspect(engine)
     present = set(inspector.get_table_names())
     for table in SQLModel.metadata.sorted_tables:
@@ -322,6 +206,7 @@ def _check_columns(engine: Engine, url: str) -> None:
                 f"the store at '{url}' was made by a newer version of Agora: table '{table.name}' has columns "
                 f"this version does not know ({', '.join(extra)}); upgrade Agora or use a new database file or URL"
             )
+    return present
 
 
 BACKENDS = ("sqlite", "postgresql")
@@ -407,8 +292,8 @@ class Store:
         try:
             if engine.dialect.name == "sqlite":
                 _check_sqlite_file(engine, shown)
-            _check_columns(engine, shown)  # before create_all, so a refused store is left as it was
-            SQLModel.metadata.create_all(engine)
+            present = _check_columns(engine, shown)  # before creating tables, so a refused store is left as it was
+            _create_schema(engine, present)
         except DatabaseError as err:
             engine.dispose()
             reason = " ".join(str(err.orig).split())[:200]
@@ -465,12 +350,15 @@ class Store:
                         conn.execute(upsert(table, conn.dialect.name), rows)
                         continue
                     stmt = insert_ignoring(table, conn.dialect.name) if table.info.get("idempotent") else insert(table)
-                    if not _insert_plain(conn, table, stmt, rows):
+                    if not insert_plain(conn, table, stmt, rows):
                         conn.execute(stmt, rows)
-            if run_update:
+            on_sqlite = conn.dialect.name == "sqlite"
+            if run_update and not (on_sqlite and update_run_sqlite(conn, run_id, run_update)):
                 conn.execute(update(RunRow).where(RunRow.id == run_id).values(**run_update))
             done = run_update.get("rounds_done")
-            if done is not None:  # the round's rows adopt its journal: the paid calls are in llm_calls now
+            if done is not None and on_sqlite:
+                clear_journals_sqlite(conn, tables.values(), run_id, done)
+            elif done is not None:  # the round's rows adopt its journal: the paid calls are in llm_calls now
                 for table in tables.values():
                     if table.info.get("journal"):
                         conn.execute(delete(table).where(table.c.run_id == run_id, table.c.round <= done))
