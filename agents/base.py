@@ -43,6 +43,10 @@ class Agent:
     wake check the session hands it the engine's trader view of its member instead of an observation; it must
     also accept an ``Observation`` (``trader_view_of``), which it gets otherwise. A subclass whose ``decide``
     reads more of the observation sets it back to False."""
+    draws_every_turn: ClassVar[bool] = False
+    """True: ``decide`` draws from ``self.rng`` on nearly every turn, so the session seeds the generator
+    at the turn's start instead of when it is first used (``sandbox.seeding``); the draws are the same
+    either way, only the cost differs."""
     wake_default: ClassVar[WakeRule] = EVERY_ROUND
     # parameters every agent takes (sandbox.limits refuses others it cannot find): its wake rule, and the
     # ground-truth label a labelled benchmark may attach (benchmarks/bench_detectors.py)

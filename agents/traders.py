@@ -41,6 +41,7 @@ class _ZITrader(Agent):
     constrained = False
     on_demand_observation = True  # reads its schedule, balance, price band and incentives, during its turn
     plain_view = True  # and nothing else: the engine's plain view of its member will do (agents/plain_view.py)
+    draws_every_turn = True  # a price for each order (the session seeds its generator at the turn's start)
 
     def decide(self, obs: Observation | PlainView) -> Sequence[ActionBase]:
         """Bid (buyers) or ask (sellers) for the next unit of the first service traded."""

@@ -38,6 +38,21 @@ def reseed(rng: random.Random, key: str) -> None:
         rng.__class__ = _KeyedRandom
 
 
+def seed_now(rng: random.Random, key: str) -> None:
+    """``rng.seed(key)`` at once, a noted key dropped: for an agent that draws on nearly every turn
+    (``Agent.draws_every_turn``), where noting the key would only add the steps of putting it in."""
+    cls = type(rng)
+    if cls is _KeyedRandom:
+        _drop_key(rng)
+        cls = _Random
+    if cls is not _Random:
+        rng.seed(key)
+        return
+    b = key.encode()
+    _CRandom.seed(rng, int.from_bytes(b + sha512(b).digest()))
+    rng.gauss_next = None  # type: ignore[attr-defined]
+
+
 def _put_in(rng: random.Random) -> None:
     """Seed ``rng`` from its noted key and make it a plain ``random.Random`` again (once; then nothing)."""
     if type(rng) is _KeyedRandom:

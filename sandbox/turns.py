@@ -25,7 +25,7 @@ from protocols.money import to_micros
 from protocols.trusted import field_or_none
 from protocols.verdict import Rule, Verdict
 from sandbox.record import ActionRecord, DealRecord, LazyActionRecord, RoundLog, action_json
-from sandbox.seeding import reseed
+from sandbox.seeding import reseed, seed_now
 from sandbox.tracing.off import NoTracer
 
 if TYPE_CHECKING:
@@ -87,7 +87,8 @@ class Turns:
                     self.tracer.wait(agent, why)
                 continue
             turns += 1
-            reseed(agent.rng, f"{head}{aid}{tail}")  # put in when the generator is first used (sandbox/seeding.py)
+            # the turn's seed: put in when the generator is first used, or at once for an agent that always draws
+            (seed_now if agent.draws_every_turn else reseed)(agent.rng, f"{head}{aid}{tail}")
             if agent.is_async:
                 waiting.append((aid, tracer.adecide(agent, obs, self._dry_run(aid))))
                 continue

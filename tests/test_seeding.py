@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.scenario import load_scenario
-from sandbox.seeding import _KeyedRandom, reseed
+from sandbox.seeding import _KeyedRandom, reseed, seed_now
 from sandbox.session import Session
 
 DRAWS: dict[str, Callable[[random.Random], Any]] = {
@@ -48,13 +48,16 @@ OPS = st.one_of(
 )
 
 
-def _play(ops: list[tuple[str, Any]], lazy: bool) -> list[Any]:
+def _play(ops: list[tuple[str, Any]], lazy: bool, at_once_every: int = 0) -> list[Any]:
+    """The stream's draws and last state; with ``at_once_every`` = n, every n-th reseed is ``seed_now``."""
     rng = random.Random(5)
     states = [random.Random(i).getstate() for i in range(4)]
     out: list[Any] = []
-    for op, arg in ops:
+    for i, (op, arg) in enumerate(ops):
         if op == "reseed":
-            if lazy:
+            if lazy and at_once_every and i % at_once_every == 0:
+                seed_now(rng, arg)
+            elif lazy:
                 reseed(rng, arg)
             else:
                 rng.seed(arg)
@@ -74,6 +77,20 @@ def _play(ops: list[tuple[str, Any]], lazy: bool) -> list[Any]:
 @given(st.lists(OPS, max_size=30))
 def test_a_reseed_put_in_on_first_use_reads_as_an_eager_seed(ops: list[tuple[str, Any]]) -> None:
     assert _play(ops, lazy=True) == _play(ops, lazy=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(OPS, max_size=30), st.integers(1, 3))
+def test_seeds_put_in_at_once_mixed_with_noted_ones_read_as_eager_seeds(ops: list[tuple[str, Any]], n: int) -> None:
+    """``seed_now`` (an agent that draws every turn) drops a key still noted and seeds as ``Random.seed``."""
+    assert _play(ops, lazy=True, at_once_every=n) == _play(ops, lazy=False)
+
+
+def test_seed_now_replaces_a_noted_key_and_leaves_a_plain_generator() -> None:
+    rng = random.Random(1)
+    reseed(rng, "k1")
+    seed_now(rng, "k2")
+    assert type(rng) is random.Random and rng.random() == random.Random("k2").random()
 
 
 def test_every_draw_after_a_reseed_reads_as_an_eager_seed() -> None:
@@ -122,4 +139,5 @@ def test_runs_draw_the_same_whether_reseeds_are_put_in_on_first_use_or_at_once(m
 
     lazy = played()
     monkeypatch.setattr(turns_mod, "reseed", eager)
+    monkeypatch.setattr(turns_mod, "seed_now", eager)
     assert played() == lazy and len(lazy) > 100
