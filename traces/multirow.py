@@ -49,16 +49,20 @@ def insert_sharing(
     """
     cols = table.columns
     where = [i for i, name in enumerate(columns) if name in shared]
-    take = itemgetter(*where)
+    # where a row's None values are, looked for only in the columns that allow NULL: a None elsewhere is
+    # bound as it is and refused by SQLite, as the row-at-a-time path refuses it
+    nullable = [i for i, name in enumerate(columns) if cols[name].nullable]
+    take, maybe = _getter(where), _getter(nullable)
     groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
     for row in rows:
-        key = (tuple(map(type, row)), take(row))
+        key = (tuple(map(type, maybe(row))), take(row))
         group = groups.get(key)
         if group is None:
             group = groups[key] = []
         group.append(row)
     for (shape, _), group in groups.items():
-        nulls = tuple(t is _NONE for t in shape)
+        null_at = {i for i, t in zip(nullable, shape, strict=True) if t is _NONE}
+        nulls = tuple(i in null_at for i in range(len(columns)))
         pkey = (table.name, stmt.__class__, columns, nulls)
         plan = _PLANS.get(pkey, False)
         if plan is False:

@@ -40,6 +40,25 @@ if TYPE_CHECKING:
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _SPAN_KEY = next(iter(trace.set_span_in_context(trace.INVALID_SPAN, Context())))  # the context's key of its span
 _CACHE_MAX = 4096  # turn attribute texts kept (one per role, kind and action count)
+_set_item = dict.__setitem__  # a Context is a dict that refuses item assignment: filled before anyone sees it
+
+
+def _span_context_maker() -> Callable[[int, int], SpanContext]:
+    """``SpanContext(trace_id, span_id, False, SAMPLED)`` for valid ids, made as the tuple the API's ``__new__``
+    makes without its Python frame, where this API version's tuple is that tuple (else the constructor)."""
+    state = SpanContext(1, 2, False, _SAMPLED).trace_state
+
+    def fast(trace_id: int, span_id: int) -> SpanContext:
+        return tuple.__new__(SpanContext, (trace_id, span_id, False, _SAMPLED, state, True))
+
+    def slow(trace_id: int, span_id: int) -> SpanContext:
+        return SpanContext(trace_id, span_id, False, _SAMPLED)
+
+    same = all(fast(t, s) == slow(t, s) and fast(t, s).is_valid for t, s in ((1, 2), (2**128 - 1, 2**64 - 1)))
+    return fast if same else slow
+
+
+span_context = _span_context_maker()
 
 
 def exception_event(err: BaseException) -> tuple[str, int, dict[str, Any]]:
@@ -189,9 +208,9 @@ class RowSpans:
         sid = self._new_id()
         turns[aid] = sid_hex = format(sid, "016x")
         carriers[sid] = (aid, round_)
-        ctx = self._round_ctx.copy()  # what trace.set_span_in_context does, without its two calls
-        ctx[_SPAN_KEY] = NonRecordingSpan(SpanContext(self.trace_id, sid, False, _SAMPLED))
-        token = _attach(Context(ctx))
+        ctx = Context(self._round_ctx)  # what trace.set_span_in_context does, without its two calls and a copy
+        _set_item(ctx, _SPAN_KEY, NonRecordingSpan(span_context(self.trace_id, sid)))
+        token = _attach(ctx)
         try:
             out = agent.decide(obs)
         except BaseException as err:
