@@ -43,24 +43,6 @@ _CACHE_MAX = 4096  # turn attribute texts kept (one per role, kind and action co
 _set_item = dict.__setitem__  # a Context is a dict that refuses item assignment: filled before anyone sees it
 
 
-def _span_context_maker() -> Callable[[int, int], SpanContext]:
-    """``SpanContext(trace_id, span_id, False, SAMPLED)`` for valid ids, made as the tuple the API's ``__new__``
-    makes without its Python frame, where this API version's tuple is that tuple (else the constructor)."""
-    state = SpanContext(1, 2, False, _SAMPLED).trace_state
-
-    def fast(trace_id: int, span_id: int) -> SpanContext:
-        return tuple.__new__(SpanContext, (trace_id, span_id, False, _SAMPLED, state, True))
-
-    def slow(trace_id: int, span_id: int) -> SpanContext:
-        return SpanContext(trace_id, span_id, False, _SAMPLED)
-
-    same = all(fast(t, s) == slow(t, s) and fast(t, s).is_valid for t, s in ((1, 2), (2**128 - 1, 2**64 - 1)))
-    return fast if same else slow
-
-
-span_context = _span_context_maker()
-
-
 def exception_event(err: BaseException) -> tuple[str, int, dict[str, Any]]:
     """The event the SDK's ``Span.record_exception`` adds, made by hand."""
     module, qualname = type(err).__module__, type(err).__qualname__
@@ -209,7 +191,7 @@ class RowSpans:
         turns[aid] = sid_hex = format(sid, "016x")
         carriers[sid] = (aid, round_)
         ctx = Context(self._round_ctx)  # what trace.set_span_in_context does, without its two calls and a copy
-        _set_item(ctx, _SPAN_KEY, NonRecordingSpan(span_context(self.trace_id, sid)))
+        _set_item(ctx, _SPAN_KEY, NonRecordingSpan(SpanContext(self.trace_id, sid, False, _SAMPLED)))
         token = _attach(ctx)
         try:
             out = agent.decide(obs)
