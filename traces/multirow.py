@@ -20,6 +20,8 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 ROWS_PER_INSERT = 32
 """Rows a statement at most; smaller statements (16, 8, ... 1 rows) take what is left over."""
 
@@ -74,20 +76,34 @@ def insert_sharing(
 
 
 def _write(conn: Any, plan: tuple[int, dict[int, str], Any, Any], group: list[tuple[Any, ...]]) -> None:
-    """One group: full statements of ``n`` rows in one ``executemany``, then what is left in halving sizes."""
+    """One group: full statements of ``n`` rows in one ``executemany``, then what is left in halving sizes.
+
+    Sent on the transaction's own driver connection (SQLAlchemy's statement set-up, tens of
+    microseconds a call, would come back for each leftover statement); a driver error is raised
+    as SQLAlchemy raises it (``IntegrityError``, ``OperationalError``, ...), so callers see the same.
+    """
     n, sql, once, own = plan
     first = once(group[0])
     full = len(group) - len(group) % n
-    if full:
-        conn.exec_driver_sql(
-            sql[n], [(*first, *chain.from_iterable(map(own, group[i : i + n]))) for i in range(0, full, n)]
-        )
-    i, size = full, n // 2
-    while i < len(group):
-        if len(group) - i >= size:
-            conn.exec_driver_sql(sql[size], (*first, *chain.from_iterable(map(own, group[i : i + size]))))
-            i += size
-        size //= 2
+    cursor = conn.connection.cursor()
+    statement, params = sql[n], None
+    try:
+        if full:
+            params = [(*first, *chain.from_iterable(map(own, group[i : i + n]))) for i in range(0, full, n)]
+            cursor.executemany(statement, params)
+        i, size = full, n // 2
+        while i < len(group):
+            if len(group) - i >= size:
+                statement, params = sql[size], (*first, *chain.from_iterable(map(own, group[i : i + size])))
+                cursor.execute(statement, params)
+                i += size
+            size //= 2
+    except conn.dialect.loaded_dbapi.Error as err:
+        raise DBAPIError.instance(
+            statement, params, err, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from err
+    finally:
+        cursor.close()
 
 
 def _plan(
