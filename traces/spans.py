@@ -31,6 +31,8 @@ CHUNK = 2000  # rows per INSERT statement; keeps statements well under driver pa
 
 
 _HAS_THREAD = text("thread_id IS NOT NULL")
+# the values a round's span rows repeat: bound once a multi-row INSERT on SQLite (traces.multirow)
+_SHARED = ("run_id", "trace_id", "parent_id", "name", "operation", "kind", "status")
 
 
 class SpanRow(SQLModel, table=True):
@@ -47,7 +49,7 @@ class SpanRow(SQLModel, table=True):
         # partial: only spans of a negotiation (most spans, a turn or an order on a book, have no thread)
         Index("ix_spans_run_thread", "run_id", "thread_id", sqlite_where=_HAS_THREAD, postgresql_where=_HAS_THREAD),
         Index("ix_spans_run_parent", "run_id", "parent_id"),
-        {"info": {"idempotent": True}},
+        {"info": {"idempotent": True, "shared": _SHARED}},
     )
 
     # (run_id, span_id) as the key: a run's rows sit together in every index, so inserts touch

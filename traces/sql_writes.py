@@ -17,6 +17,7 @@ from sqlalchemy import Boolean, Float, delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from traces.multirow import insert_sharing
 from traces.schema import RunRow
 from traces.store_errors import StoreError
 
@@ -56,9 +57,10 @@ _NONE = type(None)
 def insert_tuples(conn: Any, table: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """Insert rows given as tuples of ``columns`` (insert-or-ignore for tables marked idempotent).
 
-    On SQLite they go to the driver as they are (no dict per row: ``_insert_without_nulls``); the
-    columns must be ones the driver takes as they are (text, integers, no conversion). PostgreSQL
-    gets the rows through SQLAlchemy by name.
+    On SQLite they go to the driver as they are (no dict per row: ``_insert_without_nulls``), several
+    rows a statement for a table that names the columns its rows share (``info={"shared": (...)}``:
+    ``traces.multirow``); the columns must be ones the driver takes as they are (text, integers, no
+    conversion). PostgreSQL gets the rows through SQLAlchemy by name.
     """
     if not rows:
         return
@@ -74,6 +76,12 @@ def insert_tuples(conn: Any, table: Any, columns: tuple[str, ...], rows: list[tu
         )
     if not as_is:
         raise StoreError(f"rows of {table.name} cannot be written as tuples of {columns}: a column converts values")
+    shared = table.info.get("shared")
+    if shared:  # rows that repeat some values (a round's spans): multi-row statements (traces.multirow)
+        insert_sharing(
+            conn, table, stmt, columns, rows, shared, lambda g: _insert_without_nulls(conn, table, stmt, columns, g)
+        )
+        return
     _insert_without_nulls(conn, table, stmt, columns, rows)
 
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _SPAN_KEY = next(iter(trace.set_span_in_context(trace.INVALID_SPAN, Context())))  # the context's key of its span
 _CACHE_MAX = 4096  # turn attribute texts kept (one per role, kind and action count)
+_set_item = dict.__setitem__  # a Context is a dict that refuses item assignment: filled before anyone sees it
 
 
 def exception_event(err: BaseException) -> tuple[str, int, dict[str, Any]]:
@@ -189,9 +190,9 @@ class RowSpans:
         sid = self._new_id()
         turns[aid] = sid_hex = format(sid, "016x")
         carriers[sid] = (aid, round_)
-        ctx = self._round_ctx.copy()  # what trace.set_span_in_context does, without its two calls
-        ctx[_SPAN_KEY] = NonRecordingSpan(SpanContext(self.trace_id, sid, False, _SAMPLED))
-        token = _attach(Context(ctx))
+        ctx = Context(self._round_ctx)  # what trace.set_span_in_context does, without its two calls and a copy
+        _set_item(ctx, _SPAN_KEY, NonRecordingSpan(SpanContext(self.trace_id, sid, False, _SAMPLED)))
+        token = _attach(ctx)
         try:
             out = agent.decide(obs)
         except BaseException as err:
