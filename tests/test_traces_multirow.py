@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from sandbox import Session
 from sandbox.scenario import load_scenario
-from traces import Store, multirow, trace_read
-from traces import sql_writes
+from traces import Store, multirow, sql_writes, trace_read
 from traces.spans import SPAN_COLUMNS, SpanRow
 from traces.store import insert_tuples
 
