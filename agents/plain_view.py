@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from agents.incentives import Terms, terms_of
 
@@ -30,6 +30,29 @@ if TYPE_CHECKING:
 
 _set = object.__setattr__
 _new = object.__new__
+
+
+class ReadOnlyView:
+    """What the engine's views share (``PlainView``, ``agents.trader_view.TraderView``): never constructed
+    (a view's ``make`` fills its writable slotted class and gives it the view's class, no ``__setattr__``
+    per field; ``of`` reads an observation), read-only afterwards, shown by the slots named in ``_shown``."""
+
+    __slots__ = ()
+    _what: ClassVar[str] = "view"  # for the read-only error: "a plain view is read-only ('...')"
+    _shown: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        n = type(self).__name__
+        raise TypeError(f"a {n} is made by {n}.make (the engine) or {n}.of (an observation)")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a {self._what} is read-only ('{name}')")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a {self._what} is read-only ('{name}')")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._shown)})"
 
 
 class _Fields:
@@ -49,10 +72,12 @@ class _Fields:
     )
 
 
-class PlainView(_Fields):
+class PlainView(_Fields, ReadOnlyView):
     """The values a plain-view agent reads; read-only (setting one raises ``AttributeError``)."""
 
     __slots__ = ()
+    _what = "plain view"
+    _shown = _Fields.__slots__
     mechanism: str  # the market mechanism (``Observation.market.mechanism``)
     min_price: float  # the price band the market accepts
     max_price: float
@@ -63,9 +88,6 @@ class PlainView(_Fields):
     balance: float  # money available now
     terms: Terms  # the incentive policy in force (``agents.incentives.terms_of`` of the observation)
     _schedule: Mapping[str, Sequence[float]]
-
-    def __init__(self) -> None:
-        raise TypeError("a PlainView is made by PlainView.make (the engine) or PlainView.of (an observation)")
 
     @staticmethod
     def make(
@@ -115,15 +137,6 @@ class PlainView(_Fields):
     def units(self, service: str) -> int:
         """Units in the schedule of ``service`` (0: no schedule)."""
         return len(self._schedule.get(service, ()))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"a plain view is read-only ('{name}')")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"a plain view is read-only ('{name}')")
-
-    def __repr__(self) -> str:
-        return f"PlainView({', '.join(f'{n}={getattr(self, n)!r}' for n in _Fields.__slots__)})"
 
 
 def plain_view_of(obs: Observation | PlainView) -> PlainView:

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from agents.incentives import Terms, terms_of
+from agents.plain_view import ReadOnlyView
 
 if TYPE_CHECKING:
     from agents.observation import ListingInfo, Observation
@@ -100,10 +101,12 @@ class _Fields:
     )
 
 
-class TraderView(_Fields):
+class TraderView(_Fields, ReadOnlyView):
     """The values a negotiating trader reads; read-only (setting one raises ``AttributeError``)."""
 
     __slots__ = ()
+    _what = "trader view"
+    _shown = tuple(n for n in _Fields.__slots__ if n != "_listings")  # the listings are made when first read
     agent_id: str
     min_price: float  # the price band (``Observation.market``)
     max_price: float
@@ -116,9 +119,6 @@ class TraderView(_Fields):
     stocked: Collection[str]  # ids of the agent's listings its observation shows (``Observation.my_listings``)
     threads: Sequence[ThreadLike]  # its threads, as ``Observation.threads`` lists them
     _listings: Sequence[ListingInfo] | Callable[[], Sequence[ListingInfo]]
-
-    def __init__(self) -> None:
-        raise TypeError("a TraderView is made by TraderView.make (the engine) or TraderView.of (an observation)")
 
     @staticmethod
     def make(
@@ -181,16 +181,6 @@ class TraderView(_Fields):
             found = found()
             _set(self, "_listings", found)
         return found
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"a trader view is read-only ('{name}')")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"a trader view is read-only ('{name}')")
-
-    def __repr__(self) -> str:
-        shown = [n for n in _Fields.__slots__ if n != "_listings"]
-        return f"TraderView({', '.join(f'{n}={getattr(self, n)!r}' for n in shown)})"
 
 
 def trader_view_of(obs: Observation | TraderView) -> TraderView:

@@ -48,6 +48,12 @@ def seed_now(rng: random.Random, key: str) -> None:
     if cls is not _Random:
         rng.seed(key)
         return
+    _seed_plain(rng, key)
+
+
+def _seed_plain(rng: random.Random, key: str) -> None:
+    """``Random.seed(key)`` for a plain ``random.Random``, without its Python-level dispatch (version 2 with
+    a string: the key's bytes and their SHA-512 as one int)."""
     b = key.encode()
     _CRandom.seed(rng, int.from_bytes(b + sha512(b).digest()))
     rng.gauss_next = None  # type: ignore[attr-defined]
@@ -57,9 +63,7 @@ def _put_in(rng: random.Random) -> None:
     """Seed ``rng`` from its noted key and make it a plain ``random.Random`` again (once; then nothing)."""
     if type(rng) is _KeyedRandom:
         rng.__class__ = _Random
-        b = rng.__dict__.pop("_turn_key").encode()
-        _CRandom.seed(rng, int.from_bytes(b + sha512(b).digest()))
-        rng.gauss_next = None  # type: ignore[attr-defined]
+        _seed_plain(rng, rng.__dict__.pop("_turn_key"))
 
 
 def _drop_key(rng: random.Random) -> None:

@@ -15,7 +15,7 @@ insert-or-ignore kept (a row whose key is present is skipped, also within one st
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -54,7 +54,7 @@ def insert_sharing(
     # where a row's None values are, looked for only in the columns that allow NULL: a None elsewhere is
     # bound as it is and refused by SQLite, as the row-at-a-time path refuses it
     nullable = [i for i, name in enumerate(columns) if cols[name].nullable]
-    take, maybe = _getter(where), _getter(nullable)
+    take, maybe = row_getter(where), row_getter(nullable)
     groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
     for row in rows:
         key = (tuple(map(type, maybe(row))), take(row))
@@ -110,11 +110,7 @@ def _plan(
     conn: Any, cols: Any, stmt: Any, columns: tuple[str, ...], nulls: tuple[bool, ...], where: list[int]
 ) -> tuple[int, dict[int, str], Any, Any] | None:
     """The statements (by rows a statement: n, n/2, ... 1) for rows whose None values are where ``nulls`` says."""
-    keep = [
-        i
-        for i, (name, null) in enumerate(zip(columns, nulls, strict=True))
-        if not null or cols[name].default is not None or cols[name].server_default is not None
-    ]
+    keep = columns_kept(cols, columns, nulls)
     names = [columns[i] for i in keep]
     compiled = stmt.compile(dialect=conn.dialect, column_keys=names)
     one_row = "VALUES (" + ", ".join("?" * len(names)) + ")"
@@ -144,11 +140,21 @@ def _plan(
             values.append("(" + ", ".join(row) + ")")
         by_rows[size] = sql.replace(one_row, "VALUES " + ", ".join(values))
         size //= 2
-    return n, by_rows, _getter(once), _getter(own)
+    return n, by_rows, row_getter(once), row_getter(own)
 
 
-def _getter(indexes: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
-    """A row's values at ``indexes``, as a tuple (itemgetter gives a bare value for one index)."""
+def columns_kept(cols: Any, columns: tuple[str, ...], nulls: tuple[bool, ...]) -> list[int]:
+    """Indexes of the ``columns`` an INSERT names for rows whose None values are where ``nulls`` says: all but
+    the None ones without a default (left out, they are stored as NULL all the same)."""
+    return [
+        i
+        for i, (name, null) in enumerate(zip(columns, nulls, strict=True))
+        if not null or cols[name].default is not None or cols[name].server_default is not None
+    ]
+
+
+def row_getter(indexes: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """A row's values at ``indexes`` (positions or keys), as a tuple (itemgetter gives a bare value for one)."""
     if not indexes:
         return lambda r: ()
     if len(indexes) == 1:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Boolean, Float, delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from traces.multirow import insert_sharing
+from traces.multirow import columns_kept, insert_sharing, row_getter
 from traces.schema import RunRow
 from traces.store_errors import StoreError
 
@@ -115,18 +114,12 @@ def _null_free_plan(
     conn: Any, table: Any, stmt: Any, columns: tuple[str, ...], nulls: tuple[bool, ...]
 ) -> tuple[str, Callable[[Any], tuple[Any, ...]]]:
     """The SQL and the value getter for rows of ``columns`` whose None values are where ``nulls`` says."""
-    cols = table.columns
-    keep = [
-        i
-        for i, (name, null) in enumerate(zip(columns, nulls, strict=True))
-        if not null or cols[name].default is not None or cols[name].server_default is not None
-    ]
+    keep = columns_kept(table.columns, columns, nulls)
     names = [columns[i] for i in keep]
     compiled = stmt.compile(dialect=conn.dialect, column_keys=names)
     if compiled.positiontup != names or compiled.insert_prefetch:
         raise StoreError(f"rows of {table.name} cannot be written as tuples of {columns}")
-    getter = itemgetter(*keep) if len(keep) > 1 else lambda r, i=keep[0]: (r[i],)
-    return str(compiled), getter
+    return str(compiled), row_getter(keep)
 
 
 def insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]]) -> bool:
@@ -150,7 +143,7 @@ def insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]]
             compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
             order = compiled.positiontup
             if not compiled.insert_prefetch and order is not None and set(order) == set(keys):
-                getter = itemgetter(*order) if len(order) > 1 else lambda r, k=order[0]: (r[k],)
+                getter = row_getter(order)
                 convert = dict(zip(keys, kinds, strict=True))
                 floats = [i for i, k in enumerate(order) if convert[k] is float]
                 plan = (str(compiled), _floats_at(getter, floats) if floats else getter)
