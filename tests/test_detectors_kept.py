@@ -72,4 +72,4 @@ def test_kept_detectors_raise_what_the_whole_window_raises() -> None:
         raised.update(a.kind for a in whole)
     # the comparison saw alerts of both kept detectors, not only empty lists, and rounds without a cycle
     assert raised["collusion"] > 20 and 10 < raised["wash_trading"] < 100
-    assert set(kept) == {"collusion", "wash"}
+    assert set(kept) == {"collusion", "wash", "concentration", "storms"}

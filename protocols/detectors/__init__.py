@@ -21,7 +21,12 @@ from protocols.detectors.collusion import (
     detect_collusion,
     detect_reported_collusion,
 )
-from protocols.detectors.concentration import ConcentrationConfig, detect_concentration, hhi
+from protocols.detectors.concentration import (
+    ConcentrationConfig,
+    ConcentrationWindow,
+    detect_concentration,
+    hhi,
+)
 from protocols.detectors.facts import (
     ActFact,
     Alert,
@@ -34,7 +39,7 @@ from protocols.detectors.facts import (
 )
 from protocols.detectors.registry import DETECTORS, Detector, KeptFn, register_detector, unregister_detector
 from protocols.detectors.rings import RingConfig, detect_rings
-from protocols.detectors.storms import StormConfig, detect_storms
+from protocols.detectors.storms import StormConfig, StormWindow, detect_storms
 from protocols.detectors.wash import WashConfig, WashWindow, detect_wash
 
 
@@ -50,8 +55,14 @@ def _collusion_kept(cfg: CollusionConfig) -> KeptFn:
 for _detector in (
     Detector("collusion", CollusionConfig, _collusion, kept=_collusion_kept),
     Detector("wash", WashConfig, detect_wash, kept=lambda c: WashWindow(c).detect),
-    Detector("concentration", ConcentrationConfig, detect_concentration, lambda c: 2 * c.window),
-    Detector("storms", StormConfig, detect_storms),
+    Detector(
+        "concentration",
+        ConcentrationConfig,
+        detect_concentration,
+        lambda c: 2 * c.window,
+        kept=lambda c: ConcentrationWindow(c).detect,
+    ),
+    Detector("storms", StormConfig, detect_storms, kept=lambda c: StormWindow(c).detect),
     Detector("bubbles", BubbleConfig, detect_bubbles),
     Detector("rings", RingConfig, detect_rings),
 ):
@@ -150,6 +161,7 @@ __all__ = [
     "DETECTORS",
     "CollusionWindow",
     "ConcentrationConfig",
+    "ConcentrationWindow",
     "Detector",
     "DetectorsConfig",
     "FirmFact",
@@ -158,6 +170,7 @@ __all__ = [
     "RoundFacts",
     "Severity",
     "StormConfig",
+    "StormWindow",
     "TradeFact",
     "WashConfig",
     "WashWindow",

@@ -29,6 +29,7 @@ from protocols.detectors.facts import (
     refs,
     span,
     trades,
+    under_rule,
 )
 from protocols.verdict import Rule
 
@@ -98,8 +99,10 @@ class CollusionWindow:
 
 def _talk(rf: RoundFacts) -> list[ActFact]:
     """A round's actions that proposed coordination (rejected for it, or flagged)."""
-    coord = Rule.COORDINATION.value  # looked up once: an enum member's .value costs ~1 us a time
-    return [a for a in rf.acts if a.rule == coord or coord in a.flags]
+    return under_rule(rf, _COORD)
+
+
+_COORD = Rule.COORDINATION.value  # looked up once: an enum member's .value costs ~1 us a time
 
 
 def _detect(win: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig, talk: list[ActFact]) -> list[Alert]:
@@ -131,9 +134,11 @@ def _detect(win: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig
             s: medians[s] for s, f in figures.items() if (cfg.own_spread is None or f["spread"] <= cfg.own_spread)
         }
         group = parallel_group(qualified, cfg.parallel_spread)
+        if len(group) < 2:
+            continue  # no group: its share is not needed
         total = sum(sum(ps) for ps in sellers.values())
         share = sum(sum(sellers[s]) for s in group) / total if total > 0 else 0.0
-        if len(group) < 2 or share < cfg.min_share:
+        if share < cfg.min_share:
             continue
         group_price = fmean(medians[s] for s in group)
         index = collusion_index(group_price, bench)

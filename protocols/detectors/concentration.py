@@ -10,7 +10,7 @@ the previous window. Every HHI here is per window (the window's deals only) exce
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,6 +70,32 @@ def _shares(vol: Mapping[str, float]) -> dict[str, float]:
     return {s: v / total for s, v in vol.items()} if total > 0 else {}
 
 
+ByService = tuple[dict[str, int], dict[str, dict[str, float]]]
+
+
+class ConcentrationWindow:
+    """``detect_concentration`` kept across rounds (``Detector.kept``): the deals of a stretch of rounds are
+    summed by service and seller once and kept, so a window's sums serve again as the previous window's
+    ``window`` rounds later (the rounds before the window are the window of ``window`` rounds ago)."""
+
+    def __init__(self, cfg: ConcentrationConfig) -> None:
+        self.cfg = cfg
+        self._held: dict[tuple[int, ...], tuple[tuple[RoundFacts, ...], ByService]] = {}  # by ids, with the rounds
+
+    def _sums(self, part: Sequence[RoundFacts]) -> ByService:
+        key = tuple(map(id, part))  # ids are reused: the rounds kept with the sums are checked too
+        found = self._held.get(key)
+        if found is None or any(a is not b for a, b in zip(found[0], part, strict=True)):
+            found = self._held[key] = (tuple(part), _by_service(trades(part)))
+            while len(self._held) > 2 * self.cfg.window + 2:  # the oldest sums are needed no more
+                del self._held[next(iter(self._held))]
+        return found[1]
+
+    def detect(self, window: Sequence[RoundFacts], market: MarketFacts) -> list[Alert]:
+        """The alerts of ``detect_concentration`` for this window."""
+        return _detect(window, self.cfg, self._sums)
+
+
 def detect_concentration(window: Sequence[RoundFacts], market: MarketFacts, cfg: ConcentrationConfig) -> list[Alert]:
     """Level alerts (window HHI above ``level``) and change alerts (rise above ``rise``) per service.
 
@@ -79,8 +105,15 @@ def detect_concentration(window: Sequence[RoundFacts], market: MarketFacts, cfg:
     alert names the sellers whose own contribution to the HHI (share squared) rose by more than
     half the ``rise``.
     """
+    return _detect(window, cfg, lambda part: _by_service(trades(part)))
+
+
+def _detect(
+    window: Sequence[RoundFacts], cfg: ConcentrationConfig, sums: Callable[[Sequence[RoundFacts]], ByService]
+) -> list[Alert]:
+    """``detect_concentration``, given the sums (``_by_service``) of a stretch of rounds."""
     now, before = window[-cfg.window :], window[-2 * cfg.window : -cfg.window]
-    (counts, volumes), (counts_before, volumes_before) = _by_service(trades(now)), _by_service(trades(before))
+    (counts, volumes), (counts_before, volumes_before) = sums(now), sums(before)
     cumulative = dict(window[-1].cumulative_hhi) if window else {}
     out = []
     for service in sorted(counts):

@@ -100,7 +100,7 @@ class RoundFacts:
 
     round: int
     trades: tuple[TradeFact, ...] = ()
-    acts: tuple[ActFact, ...] = ()
+    acts: Sequence[ActFact] = ()  # a tuple, or made when first read (``sandbox.safety.facts.RecordActs``)
     thread_moves: tuple[tuple[str, str, str, int], ...] = ()  # (thread id, buyer, seller, moves)
     reported: tuple[tuple[str, float], ...] = ()  # figures the mechanism reports (e.g. its collusion index)
     firms: tuple[FirmFact, ...] = ()  # per-firm figures, where the mechanism reports them
@@ -173,6 +173,20 @@ def trades(window: Iterable[RoundFacts]) -> list[TradeFact]:
 def acts(window: Iterable[RoundFacts]) -> list[ActFact]:
     """Every submitted action of a window, in order."""
     return [a for rf in window for a in rf.acts]
+
+
+def of_kind(rf: RoundFacts, kind: str) -> list[ActFact]:
+    """The round's actions of one kind, in order; a round whose actions are made when read
+    (an ``of_kind`` method: ``sandbox.safety.facts.RecordActs``) makes only those."""
+    pick = getattr(rf.acts, "of_kind", None)
+    return pick(kind) if pick is not None else [a for a in rf.acts if a.kind == kind]
+
+
+def under_rule(rf: RoundFacts, rule: str) -> list[ActFact]:
+    """The round's actions rejected under ``rule`` or flagged with it, in order (made alone where they can be,
+    as ``of_kind``)."""
+    pick = getattr(rf.acts, "under_rule", None)
+    return pick(rule) if pick is not None else [a for a in rf.acts if a.rule == rule or rule in a.flags]
 
 
 def refs(items: Iterable[TradeFact | ActFact], limit: int = 20) -> list[str]:

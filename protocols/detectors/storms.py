@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from protocols.detectors.facts import Alert, MarketFacts, RoundFacts, Severity, refs, span
+from protocols.detectors.facts import ActFact, Alert, MarketFacts, PerRound, RoundFacts, Severity, of_kind, refs, span
 
 
 class StormConfig(BaseModel):
@@ -24,11 +24,36 @@ class StormConfig(BaseModel):
 def detect_storms(window: Sequence[RoundFacts], market: MarketFacts, cfg: StormConfig) -> list[Alert]:
     """Agents flooding messages, the market flooded, and threads that never end."""
     win = window[-cfg.window :]
+    return _detect(win, [_messages(rf) for rf in win], cfg)
+
+
+class StormWindow:
+    """``detect_storms`` kept across rounds (``Detector.kept``): a round's messages are picked out of its
+    actions and counted by sender once, when the round enters the window."""
+
+    def __init__(self, cfg: StormConfig) -> None:
+        self.cfg = cfg
+        self._messages: PerRound[tuple[list[ActFact], Counter[str]]] = PerRound()
+
+    def detect(self, window: Sequence[RoundFacts], market: MarketFacts) -> list[Alert]:
+        """The alerts of ``detect_storms`` for this window."""
+        win = window[-self.cfg.window :]
+        return _detect(win, self._messages.of(win, _messages), self.cfg)
+
+
+def _messages(rf: RoundFacts) -> tuple[list[ActFact], Counter[str]]:
+    """A round's message actions, in order, and their count by sender."""
+    msgs = of_kind(rf, "message")
+    return msgs, Counter(a.agent for a in msgs)
+
+
+def _detect(
+    win: Sequence[RoundFacts], messages: list[tuple[list[ActFact], Counter[str]]], cfg: StormConfig
+) -> list[Alert]:
+    """``detect_storms`` on ``win``, given each round's ``_messages``."""
     out: list[Alert] = []
     worst: dict[str, tuple[int, int]] = {}  # agent -> (messages, round) of its worst round
-    for rf in win:
-        msgs = [a for a in rf.acts if a.kind == "message"]
-        per_agent = Counter(a.agent for a in msgs)
+    for rf, (msgs, per_agent) in zip(win, messages, strict=True):
         for agent, n in per_agent.items():
             if n > cfg.agent_messages and n > worst.get(agent, (0, 0))[0]:
                 worst[agent] = (n, rf.round)
@@ -54,7 +79,9 @@ def detect_storms(window: Sequence[RoundFacts], market: MarketFacts, cfg: StormC
                 )
             )
     for agent, (n, r) in sorted(worst.items()):
-        sample = [a for rf in win if rf.round == r for a in rf.acts if a.kind == "message" and a.agent == agent]
+        sample = [
+            a for rf, (msgs, _) in zip(win, messages, strict=True) if rf.round == r for a in msgs if a.agent == agent
+        ]
         out.append(
             Alert(
                 "message_storm",

@@ -16,6 +16,7 @@ from opentelemetry import trace
 from protocols import semconv as sc
 from protocols.breakers import BreakerConfig, BreakerState, CircuitBreaker, Transition, step
 from protocols.detectors import RoundFacts
+from protocols.detectors.facts import of_kind
 from protocols.safety import SafetyConfig
 from protocols.verdict import Rule
 from sandbox.record import RoundLog
@@ -114,7 +115,7 @@ class BreakerBoard:
                 )
                 (market.halted.add if b.blocks else market.halted.discard)(scope)
         if bcfg.message_storm is not None:
-            attempted = sum(1 for a in facts.acts if a.kind == "message")
+            attempted = len(of_kind(facts, "message"))
             b = self._step(
                 "message_storm",
                 "messages",

@@ -2,15 +2,89 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
 
 from protocols.breakers import Transition
 from protocols.detectors import ActFact, Benchmark, FirmFact, MarketFacts, RoundFacts, TradeFact, hhi
 from protocols.equilibrium import competitive_price
 from protocols.safety import SafetyConfig
 from sandbox.market import Market
-from sandbox.record import RoundLog
+from sandbox.record import ActionRecord, RoundLog
+
+
+class RecordActs(Sequence[ActFact]):
+    """A round's actions as the detectors read them (``RoundFacts.acts``), made into ``ActFact`` values when
+    first read: most rounds no detector reads every action, and the ones read by kind or by rule
+    (``protocols.detectors.facts.of_kind``, ``under_rule``) are made alone. The same values, in the same order,
+    as a tuple of them made at round end; equal to that tuple."""
+
+    __slots__ = ("_round", "_records", "_made", "_kinds")
+
+    def __init__(self, rnd: int, records: Sequence[ActionRecord]) -> None:
+        self._round = rnd
+        self._records = tuple(records)
+        self._made: tuple[ActFact, ...] | None = None
+        self._kinds: dict[str, tuple[ActFact, ...]] = {}  # of_kind's answers (the breakers and storms both ask)
+
+    def _act(self, r: ActionRecord) -> ActFact:
+        v = r.verdict
+        return ActFact(self._round, r.seq, r.agent_id, r.action_type, v.accepted, v.rule, v.flags, r.thread_id)
+
+    def _all(self) -> tuple[ActFact, ...]:
+        made = self._made
+        if made is None:
+            rnd = self._round
+            made = self._made = tuple(  # a list made first: quicker than a generator
+                [
+                    ActFact(
+                        rnd, r.seq, r.agent_id, r.action_type, (v := r.verdict).accepted, v.rule, v.flags, r.thread_id
+                    )
+                    for r in self._records
+                ]
+            )
+        return made
+
+    def of_kind(self, kind: str) -> list[ActFact]:
+        """The actions of one kind, in order (``protocols.detectors.facts.of_kind``)."""
+        found = self._kinds.get(kind)
+        if found is None:
+            if self._made is not None:
+                found = tuple([a for a in self._made if a.kind == kind])
+            else:
+                found = tuple([self._act(r) for r in self._records if r.action_type == kind])
+            self._kinds[kind] = found
+        return list(found)
+
+    def under_rule(self, rule: str) -> list[ActFact]:
+        """The actions rejected under ``rule`` or flagged with it, in order (``protocols.detectors.facts.under_rule``)."""
+        if self._made is not None:
+            return [a for a in self._made if a.rule == rule or rule in a.flags]
+        return [self._act(r) for r in self._records if (v := r.verdict).rule == rule or rule in v.flags]
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @overload
+    def __getitem__(self, i: int) -> ActFact: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[ActFact, ...]: ...
+    def __getitem__(self, i: int | slice) -> ActFact | tuple[ActFact, ...]:
+        return self._all()[i]
+
+    def __iter__(self) -> Iterator[ActFact]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RecordActs):
+            return self._all() == other._all()
+        return self._all() == other if isinstance(other, tuple) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
 
 
 def round_facts(log: RoundLog, market: Market, cumulative: dict[str, dict[str, float]] | None = None) -> RoundFacts:
@@ -33,13 +107,7 @@ def round_facts(log: RoundLog, market: Market, cumulative: dict[str, dict[str, f
         for d in log.deals
         if d.status == "settled"
     )
-    rnd = log.round
-    acts = tuple(  # a list made first: quicker than a generator, one action a round per agent or more
-        [
-            ActFact(rnd, r.seq, r.agent_id, r.action_type, (v := r.verdict).accepted, v.rule, v.flags, r.thread_id)
-            for r in log.records
-        ]
-    )
+    acts = RecordActs(log.round, log.records)  # made when a detector reads them
     moves = []
     for tid in sorted({r.thread_id for r in log.records if r.thread_id}):
         t = market.threads.get(tid)
