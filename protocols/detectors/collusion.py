@@ -11,7 +11,7 @@ named only when its own price and its own profit both sit near the joint-monopol
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from statistics import fmean, median
 from typing import TypedDict
 
@@ -80,21 +80,93 @@ def parallel_group(means: dict[str, float], spread: float) -> list[str]:
 def detect_collusion(window: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig) -> list[Alert]:
     """Alerts for services where a steady, parallel group of sellers, each pricing far above the
     benchmark and its own cost, holds much of the volume; and for sellers proposing to coordinate."""
-    return CollusionWindow(cfg).detect(window, market)
+    win = window[-cfg.window :]
+    return _detect(win, market, cfg, [a for rf in win for a in _talk(rf)])
 
 
 class CollusionWindow:
     """``detect_collusion`` kept across rounds (``Detector.kept``): a round's coordination talk is picked
-    out of its actions once, when the round enters the window, not again for every window it is in."""
+    out of its actions once, when the round enters the window, not again for every window it is in; and
+    each seller's deals in the window, and how many of them were priced at or above the index threshold,
+    are counted as rounds enter and leave (``_Counts``). A seller whose median price reaches the threshold
+    has at least half its deals there (the index rises with the price), so a service with fewer than two
+    such sellers holds no group: when no service has two, the window's prices are not gathered at all."""
 
     def __init__(self, cfg: CollusionConfig) -> None:
         self.cfg = cfg
         self._talk: PerRound[list[ActFact]] = PerRound()
+        self._counts: _Counts | None = None
 
     def detect(self, window: Sequence[RoundFacts], market: MarketFacts) -> list[Alert]:
         """The alerts of ``detect_collusion`` for this window."""
-        win = window[-self.cfg.window :]
-        return _detect(win, market, self.cfg, [a for talk in self._talk.of(win, _talk) for a in talk])
+        cfg = self.cfg
+        win = window[-cfg.window :]
+        talk = [a for talk in self._talk.of(win, _talk) for a in talk]
+        counts = self._counts
+        if counts is None or counts.market is not market:
+            counts = self._counts = _Counts(market, cfg.index_threshold)
+        counts.move_to(win)
+        least, candidates = cfg.min_seller_trades, {}
+        for service, by in counts.by_service.items():
+            may = {s for s, (n, high) in by.items() if n >= least and 2 * high >= n - n % 2}
+            if len(may) >= 2:
+                candidates[service] = may
+        return _detect(win, market, cfg, talk, candidates)
+
+
+class _Counts:
+    """Per service with a benchmark, per seller: deals in the window and those priced at or above the index
+    threshold (rounded as the rule rounds it), kept as the window moves on."""
+
+    def __init__(self, market: MarketFacts, threshold: float) -> None:
+        self.market, self.threshold = market, threshold
+        self.by_service: dict[str, dict[str, list[int]]] = {}
+        self._win: tuple[RoundFacts, ...] = ()
+        self._held: dict[int, tuple[RoundFacts, list[tuple[str, str, int]]]] = {}  # rounds in, by id, with facts
+
+    def _round(self, rf: RoundFacts) -> list[tuple[str, str, int]]:
+        """A round's deals as (service, seller, 1 when priced at or above the threshold), those with a benchmark."""
+        benchmarks, threshold = self.market.benchmarks, self.threshold
+        return [
+            (t.service, t.seller, int(round(collusion_index(t.price, bench), 3) >= threshold))
+            for t in rf.trades
+            if (bench := benchmarks.get(t.service)) is not None
+        ]
+
+    def _add(self, rf: RoundFacts, sign: int) -> None:
+        by_service = self.by_service
+        found = self._held.pop(id(rf), None) if sign < 0 else None
+        deals = found[1] if found is not None and found[0] is rf else self._round(rf)
+        if sign > 0:
+            self._held[id(rf)] = (rf, deals)
+        for service, seller, high in deals:
+            by = by_service.get(service)
+            if by is None:
+                by = by_service[service] = {}
+            c = by.get(seller)
+            if c is None:
+                by[seller] = [sign, sign * high]
+            else:
+                c[0] += sign
+                c[1] += sign * high
+                if c[0] == 0:
+                    del by[seller]
+
+    def move_to(self, win: Sequence[RoundFacts]) -> None:
+        """Bring the counts to ``win``: the rounds that left are taken out and the new ones put in, or, for a
+        window that does not continue the last one, every round counted again."""
+        old, new = self._win, tuple(win)
+        k = next((i for i, rf in enumerate(old) if rf is new[0]), None) if new else None
+        if k is None or len(new) < len(old) - k or any(a is not b for a, b in zip(old[k:], new, strict=False)):
+            self.by_service, self._held, entering = {}, {}, new  # start again
+            old, k = (), 0
+        else:
+            entering = new[len(old) - k :]
+        for rf in old[:k]:
+            self._add(rf, -1)
+        for rf in entering:
+            self._add(rf, 1)
+        self._win = new
 
 
 def _talk(rf: RoundFacts) -> list[ActFact]:
@@ -105,13 +177,27 @@ def _talk(rf: RoundFacts) -> list[ActFact]:
 _COORD = Rule.COORDINATION.value  # looked up once: an enum member's .value costs ~1 us a time
 
 
-def _detect(win: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig, talk: list[ActFact]) -> list[Alert]:
-    """``detect_collusion`` on the window's last ``cfg.window`` rounds, given their coordination talk in order."""
+def _detect(
+    win: Sequence[RoundFacts],
+    market: MarketFacts,
+    cfg: CollusionConfig,
+    talk: list[ActFact],
+    candidates: Mapping[str, set[str]] | None = None,
+) -> list[Alert]:
+    """``detect_collusion`` on the window's last ``cfg.window`` rounds, given their coordination talk in order.
+
+    ``candidates`` (``CollusionWindow``): per service that may hold a group, the sellers that may be in it;
+    only their prices are gathered (every seller's, for the group's share, once a group forms)."""
     out: list[Alert] = []
     talkers = sorted({a.agent for a in talk})
     by_service: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for t in trades(win):
-        by_service[t.service][t.seller].append(t.price)
+    if candidates is None:
+        for t in trades(win):
+            by_service[t.service][t.seller].append(t.price)
+    elif candidates:
+        for t in trades(win):
+            if t.seller in candidates.get(t.service, ()):
+                by_service[t.service][t.seller].append(t.price)
     priced: set[str] = set()
     for service, sellers in sorted(by_service.items()):
         bench = market.benchmarks.get(service)
@@ -136,6 +222,11 @@ def _detect(win: Sequence[RoundFacts], market: MarketFacts, cfg: CollusionConfig
         group = parallel_group(qualified, cfg.parallel_spread)
         if len(group) < 2:
             continue  # no group: its share is not needed
+        if candidates is not None:  # every seller's prices, for the share
+            sellers = defaultdict(list)
+            for t in trades(win):
+                if t.service == service:
+                    sellers[t.seller].append(t.price)
         total = sum(sum(ps) for ps in sellers.values())
         share = sum(sum(sellers[s]) for s in group) / total if total > 0 else 0.0
         if share < cfg.min_share:
