@@ -118,3 +118,37 @@ def test_kept_detectors_raise_what_the_whole_window_raises(
             facts = deque(list(facts)[-1:], maxlen=cfg.lookback)
         window_ = list(facts)
         assert _seen(run_detectors(window_, MARKET, cfg, kept)) == _seen(run_detectors(window_, MARKET, cfg)), r
+
+
+volumes = st.dictionaries(st.sampled_from(AGENTS), st.floats(0, 1e9) | st.integers(0, 10**15), max_size=7)
+
+
+@given(volumes)
+def test_hhi_and_gini_in_c_are_the_generator_sums(vol: dict[str, float]) -> None:
+    from protocols.detectors.concentration import hhi as window_hhi
+    from sandbox.metrics import gini, hhi
+
+    total = sum(vol.values())
+    old = None if total <= 0 else sum((100.0 * v / total) ** 2 for v in vol.values())
+    assert hhi(vol) == old and window_hhi(vol) == old
+    xs = sorted(v / 1e6 for v in vol.values())
+    n, tot = len(xs), sum(xs)
+    old_gini = (
+        None if n == 0 or tot <= 0 else (2 * sum([(i + 1) * x for i, x in enumerate(xs)])) / (n * tot) - (n + 1) / n
+    )
+    assert gini(v / 1e6 for v in vol.values()) == old_gini
+
+
+@given(st.lists(st.lists(trade, max_size=12), max_size=12))
+def test_sums_from_each_rounds_sellers_are_the_sums_over_the_deals(rounds: list[list[Any]]) -> None:
+    from protocols.detectors.concentration import _by_service, _sellers_and_prices, _summed
+    from protocols.detectors.facts import trades
+
+    facts = [
+        RoundFacts(r, tuple(TradeFact(i, r, b, s, svc, p + c / 100) for i, (b, s, svc, p, c) in enumerate(deals)))
+        for r, deals in enumerate(rounds, start=1)
+    ]
+    counts, vols = _summed(_sellers_and_prices(rf) for rf in facts)
+    old_counts, old_vols = _by_service(trades(facts))
+    assert counts == old_counts and vols == old_vols
+    assert [list(v.items()) for v in vols.values()] == [list(v.items()) for v in old_vols.values()]  # and in order

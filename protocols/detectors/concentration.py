@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
+from operator import mul, truediv
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from protocols.detectors.facts import Alert, MarketFacts, RoundFacts, Severity, TradeFact, span, trades
+from protocols.detectors.facts import Alert, MarketFacts, PerRound, RoundFacts, Severity, TradeFact, span, trades
 
 
 class ConcentrationConfig(BaseModel):
@@ -37,7 +39,8 @@ def hhi(volumes: Mapping[str, float]) -> float | None:
     total = sum(volumes.values())
     if total <= 0:
         return None
-    return sum((100.0 * v / total) ** 2 for v in volumes.values())
+    # (100.0 * v / total) ** 2 for each volume, in order, worked out in C (map) rather than a generator: the same sum
+    return sum(map(pow, map(truediv, map(mul, repeat(100.0), volumes.values()), repeat(total)), repeat(2)))
 
 
 def sample_corrected(h: float, n: int) -> float:
@@ -65,6 +68,35 @@ def _by_service(deals: Iterable[TradeFact]) -> tuple[dict[str, int], dict[str, d
     return counts, volumes
 
 
+def _sellers_and_prices(rf: RoundFacts) -> dict[str, tuple[list[str], list[float]]]:
+    """A round's deals by service: their sellers and prices, in deal order."""
+    out: dict[str, tuple[list[str], list[float]]] = {}
+    for t in rf.trades:
+        both = out.get(t.service)
+        if both is None:
+            both = out[t.service] = ([], [])
+        both[0].append(t.seller)
+        both[1].append(t.price)
+    return out
+
+
+def _summed(rounds: Iterable[dict[str, tuple[list[str], list[float]]]]) -> ByService:
+    """``_by_service`` of the deals of these rounds (``_sellers_and_prices`` of each, in order): the same
+    counts, and each seller's volume summed in the same order, so the same sums."""
+    counts: dict[str, int] = {}
+    volumes: dict[str, dict[str, float]] = {}
+    for by in rounds:
+        for service, (sellers, prices) in by.items():
+            counts[service] = counts.get(service, 0) + len(sellers)
+            vol = volumes.get(service)
+            if vol is None:
+                vol = volumes[service] = {}
+            get = vol.get
+            for s, p in zip(sellers, prices, strict=True):
+                vol[s] = get(s, 0.0) + p
+    return counts, volumes
+
+
 def _shares(vol: Mapping[str, float]) -> dict[str, float]:
     total = sum(vol.values())
     return {s: v / total for s, v in vol.items()} if total > 0 else {}
@@ -81,12 +113,13 @@ class ConcentrationWindow:
     def __init__(self, cfg: ConcentrationConfig) -> None:
         self.cfg = cfg
         self._held: dict[tuple[int, ...], tuple[tuple[RoundFacts, ...], ByService]] = {}  # by ids, with the rounds
+        self._deals: PerRound[dict[str, tuple[list[str], list[float]]]] = PerRound()
 
     def _sums(self, part: Sequence[RoundFacts]) -> ByService:
         key = tuple(map(id, part))  # ids are reused: the rounds kept with the sums are checked too
         found = self._held.get(key)
         if found is None or any(a is not b for a, b in zip(found[0], part, strict=True)):
-            found = self._held[key] = (tuple(part), _by_service(trades(part)))
+            found = self._held[key] = (tuple(part), _summed(self._deals.of(part, _sellers_and_prices)))
             while len(self._held) > 2 * self.cfg.window + 2:  # the oldest sums are needed no more
                 del self._held[next(iter(self._held))]
         return found[1]
