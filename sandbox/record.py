@@ -72,6 +72,10 @@ class LazyActionRecord(ActionRecord):
     __hash__ = None  # type: ignore[assignment]  # as the dataclass's
 
 
+_ORDER_HEADS: dict[tuple[str, str], str] = {}  # (side, service) -> the order's JSON up to its price
+_HEADS_KEPT = 256  # an agent may name any service: at most this many heads are kept
+
+
 def action_json(action: Any) -> str:
     """``action.model_dump_json(exclude_none=True)``: the JSON the record keeps of an action.
 
@@ -79,22 +83,28 @@ def action_json(action: Any) -> str:
     what pydantic writes (``tests/test_record_action_json.py``), in a fraction of its time: no sender,
     its strings printable ASCII with no quote or backslash (written as they are by both), its price a
     float both write in decimal as Python's ``repr`` does (zero, or 1e-4 <= |price| < 1e16), its unit an
-    int or None. Any other action or value goes to pydantic.
+    int or None. The JSON up to the price is made once per side and service (``_ORDER_HEADS``). Any
+    other action or value goes to pydantic.
     """
     if type(action) is PlaceOrder:
         d = action.__dict__
-        side, service, price, unit = d.get("side"), d.get("service"), d.get("price"), d.get("unit")
+        price, unit = d.get("price"), d.get("unit")
         if (
             type(price) is float
-            and (1e-4 <= abs(price) < 1e16 or price == 0)
+            and (1e-4 <= price < 1e16 or -1e16 < price <= -1e-4 or price == 0)
             and (unit is None or type(unit) is int)
             and d.get("sender", "") is None
             and d.get("type") == "place_order"
-            and _plain(side)
-            and _plain(service)
         ):
-            tail = "}" if unit is None else f',"unit":{unit}}}'
-            return f'{{"type":"place_order","side":"{side}","service":"{service}","price":{price!r}{tail}'
+            side, service = d.get("side"), d.get("service")
+            if type(side) is str and type(service) is str:
+                head = _ORDER_HEADS.get((side, service))
+                if head is None and _plain(side) and _plain(service):
+                    head = f'{{"type":"place_order","side":"{side}","service":"{service}","price":'
+                    if len(_ORDER_HEADS) < _HEADS_KEPT:
+                        _ORDER_HEADS[side, service] = head
+                if head is not None:
+                    return head + repr(price) + ("}" if unit is None else f',"unit":{unit}}}')
     return str(action.model_dump_json(exclude_none=True))
 
 

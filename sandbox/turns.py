@@ -269,19 +269,22 @@ class Turns:
     ) -> None:
         """Record one action (``payload`` None: ``action``'s JSON) and, for the agent, its receipt (the
         record itself with the round: ``sandbox.observe.receipt_of`` makes the ``Receipt`` when read)."""
-        seq = len(log.records) + 1
+        records = log.records
+        seq = len(records) + 1
+        rec: ActionRecord
         if payload is not None:
-            log.records.append(ActionRecord(seq, aid, kind, payload, verdict, thread_id))
-        elif lazy and self.recorder.store is None and type(action) in _BUILT_IN_ACTIONS:
-            log.records.append(LazyActionRecord(seq, aid, kind, action, verdict, thread_id))
+            rec = ActionRecord(seq, aid, kind, payload, verdict, thread_id)
+        elif lazy and type(action) in _BUILT_IN_ACTIONS and self.recorder.store is None:
+            rec = LazyActionRecord(seq, aid, kind, action, verdict, thread_id)
         else:
             assert action is not None
-            payload = action_json(action)
-            log.records.append(ActionRecord(seq, aid, kind, payload, verdict, thread_id))
-        self._receipts[aid].append((log.round, log.records[-1]))  # the Receipt is made if the agent reads it
+            rec = ActionRecord(seq, aid, kind, action_json(action), verdict, thread_id)
+        records.append(rec)
+        self._receipts[aid].append((log.round, rec))  # the Receipt is made if the agent reads it
         if not verdict.accepted:
-            self.rejections[verdict.rule] += count
-            fine = self._fine(verdict.rule)
+            rule = verdict.rule
+            self.rejections[rule] += count
+            fine = self._fine(rule)
             if fine is not None:
                 fines[aid] += fine * count
 

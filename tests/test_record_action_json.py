@@ -1,5 +1,5 @@
 """The record's quick forms: the action JSON made without pydantic is pydantic's, byte for byte, for any
-values; the actions digest hashed in one piece is the digest hashed line by line."""
+values; the actions digest and the ledger digest hashed in one piece are the digests hashed line by line."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols.actions import PlaceOrder, SetPrice
+from protocols.settlement import EXTERNAL, Posting
 from protocols.trusted import trusted
 from protocols.verdict import Verdict
+from sandbox import record
+from sandbox.ledger import Ledger
 from sandbox.record import ActionRecord, RoundLog, action_json, actions_digest
 
 texts = st.text(max_size=8) | st.sampled_from(["buy", "sell", "widget", 'a"b', "a\\b", "é", "\x7f", "\n", ""])
@@ -56,3 +59,27 @@ def test_the_actions_digest_is_the_hash_of_the_accepted_lines(rows) -> None:
         if r.verdict.accepted:
             h.update(f"{r.seq}|{r.agent_id}|{r.payload}\n".encode())
     assert actions_digest(RoundLog(1, records=records)) == h.hexdigest()
+
+
+def test_the_order_heads_kept_are_bounded_and_a_head_made_past_the_bound_is_the_same(monkeypatch) -> None:
+    monkeypatch.setattr(record, "_ORDER_HEADS", {})
+    monkeypatch.setattr(record, "_HEADS_KEPT", 3)
+    orders = [PlaceOrder(side=side, service=f"s{i}", price=1.5, unit=i) for i in range(5) for side in ("buy", "sell")]
+    for _ in range(2):  # the second pass reads the heads kept
+        for order in orders:
+            assert action_json(order) == order.model_dump_json(exclude_none=True)
+    assert len(record._ORDER_HEADS) == 3
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["a", "b", "é", "acct:z", "c;d", "e=f"]), st.integers(1, 10**12)), max_size=12)
+)
+def test_the_ledger_digest_is_the_hash_of_the_balances_lines(moves) -> None:
+    ledger = Ledger()
+    for dest, amount in moves:
+        ledger.post(Posting(EXTERNAL, dest, amount, "mint"), 1)
+    h = hashlib.sha256()
+    for account in sorted(ledger.balances):
+        h.update(f"{account}={ledger.balances[account]};".encode())
+    assert ledger.digest() == h.hexdigest()

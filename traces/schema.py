@@ -53,8 +53,10 @@ class ActionRow(SQLModel, table=True):
     __tablename__ = "actions"
     # an agent's actions are read through traces.audit's (run_id, accepted, agent_id) index with
     # ``accepted IN (false, true)`` (``agent_actions``): one agent-first index written per action, not two
-    # (stores made before 2026-12-03 keep ix_actions_run_agent as well)
-    __table_args__ = (Index("ix_actions_run_rule", "run_id", "accepted", "rule"),)
+    # (stores made before 2026-12-03 keep ix_actions_run_agent as well). No read names a rule without an
+    # agent (rejections by rule are read from spans), and reads by ``accepted`` take the same index or the
+    # key, so ix_actions_run_rule (run_id, accepted, rule) is no longer made: 9k instructions per order
+    # (stores made before 2026-12-03 14:00 UTC keep it; docs/performance.md, sixth pass)
 
     run_id: str = Field(primary_key=True)
     round: int = Field(primary_key=True)
