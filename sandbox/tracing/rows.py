@@ -27,6 +27,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from protocols import semconv as sc
 from traces.spans import encode_attributes, hex_ids, row_tuple, span_tuple
@@ -41,6 +42,7 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _SPAN_KEY = next(iter(trace.set_span_in_context(trace.INVALID_SPAN, Context())))  # the context's key of its span
 _CACHE_MAX = 4096  # turn attribute texts kept (one per role, kind and action count)
 _set_item = dict.__setitem__  # a Context is a dict that refuses item assignment: filled before anyone sees it
+_new_tuple, _new_object = tuple.__new__, object.__new__
 
 
 def exception_event(err: BaseException) -> tuple[str, int, dict[str, Any]]:
@@ -191,7 +193,11 @@ class RowSpans:
         turns[aid] = sid_hex = format(sid, "016x")
         carriers[sid] = (aid, round_)
         ctx = Context(self._round_ctx)  # what trace.set_span_in_context does, without its two calls and a copy
-        _set_item(ctx, _SPAN_KEY, NonRecordingSpan(SpanContext(self.trace_id, sid, False, _SAMPLED)))
+        # NonRecordingSpan(SpanContext(...)) without their two Python calls: the tuple SpanContext.__new__ makes
+        # (both ids valid: a recording round's trace id, a counter's span id), the attribute __init__ sets
+        span = _new_object(NonRecordingSpan)
+        span._context = _new_tuple(SpanContext, (self.trace_id, sid, False, _SAMPLED, DEFAULT_TRACE_STATE, True))
+        _set_item(ctx, _SPAN_KEY, span)
         token = _attach(ctx)
         try:
             out = agent.decide(obs)
@@ -212,7 +218,7 @@ class RowSpans:
         _detach(token)
         carriers.pop(sid, None)
         end = time_ns()
-        n = n_actions(out)
+        n = len(out) if isinstance(out, (list, tuple)) else 1  # n_actions, inlined
         if type(aid) is str and type(round_) is int and type(role) is str and type(kind) is str:
             key = (role, kind, n)
             text = self._turn_json.get(key)
