@@ -163,7 +163,7 @@ class RowSpans:
     def new_span_hex(self) -> str:
         """A fresh span id, as the 16 hex digits a row stores."""
         assert self._new_id is not None
-        return format(self._new_id(), "016x")
+        return "%016x" % self._new_id()  # noqa: UP031  (format(id, "016x") takes twice the time)
 
     def emit(
         self, name: str, attrs: dict[str, Any], start: int, end: int, span_hex: str | None = None, **extra: Any
@@ -190,7 +190,7 @@ class RowSpans:
         aid, role, kind = agent.id, agent.role, agent.kind  # the turn's attributes, as they are before it runs
         assert self._new_id is not None
         sid = self._new_id()
-        turns[aid] = sid_hex = format(sid, "016x")
+        turns[aid] = sid_hex = "%016x" % sid  # noqa: UP031  (half of format()'s time)
         carriers[sid] = (aid, round_)
         ctx = Context(self._round_ctx)  # what trace.set_span_in_context does, without its two calls and a copy
         # NonRecordingSpan(SpanContext(...)) without their two Python calls: the tuple SpanContext.__new__ makes
