@@ -118,7 +118,7 @@ class RowSpans:
         self.run_id = ""
         self.trace_id = 0  # the round's trace, while rows can be made (else 0)
         self._trace_hex = self._parent_hex = ""
-        self._round_ctx: Any = None  # the context the round attached
+        self.round_ctx: Any = None  # the context the round attached (read by the tracer's quick check)
         self._round_span: Any = None
         self._new_id: Callable[[], int] | None = None
         self._turn_json: dict[tuple[str, str, int], str] = {}  # (role, kind, actions) -> a turn's attributes_json
@@ -141,17 +141,17 @@ class RowSpans:
         ids = span.get_span_context()
         self.trace_id = ids.trace_id
         self._trace_hex, self._parent_hex = hex_ids(ids.trace_id, ids.span_id)
-        self._round_ctx, self._round_span = ctx, span
+        self.round_ctx, self._round_span = ctx, span
 
     def end_round(self) -> None:
         """No rows after the round's block."""
         self.trace_id = 0
-        self._round_ctx = self._round_span = None
+        self.round_ctx = self._round_span = None
 
     def current(self) -> bool:
         """Whether a span started now can be made as its row: the round's span is the current span."""
         return bool(self.trace_id) and (
-            current_context() is self._round_ctx or trace.get_current_span() is self._round_span
+            current_context() is self.round_ctx or trace.get_current_span() is self._round_span
         )
 
     def hand_over(self, run: RunTrace | None) -> None:
@@ -192,7 +192,7 @@ class RowSpans:
         sid = self._new_id()
         turns[aid] = sid_hex = "%016x" % sid  # noqa: UP031  (half of format()'s time)
         carriers[sid] = (aid, round_)
-        ctx = Context(self._round_ctx)  # what trace.set_span_in_context does, without its two calls and a copy
+        ctx = Context(self.round_ctx)  # what trace.set_span_in_context does, without its two calls and a copy
         # NonRecordingSpan(SpanContext(...)) without their two Python calls: the tuple SpanContext.__new__ makes
         # (both ids valid: a recording round's trace id, a counter's span id), the attribute __init__ sets
         span = _new_object(NonRecordingSpan)
