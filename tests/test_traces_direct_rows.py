@@ -149,3 +149,37 @@ def test_attributes_json_is_the_text_json_writes() -> None:
         samples.append({text: text, "n": rng.randrange(-(2**63), 2**63), "b": rng.random() < 0.5, "z": None})
     for attrs in samples:
         assert encode_attributes(attrs) == _json(attrs)
+
+
+class _Looking(Agent):
+    """A FAKE scripted agent that keeps the span current during its turns."""
+
+    kind = "fake_looking"
+    seen: list[Any] = []
+
+    def decide(self, obs: Observation) -> Sequence[Any]:
+        _Looking.seen.append(trace.get_current_span())
+        return []
+
+
+def test_a_scripted_turns_current_span_is_the_one_the_api_makes(tmp_path) -> None:
+    """The turn's current span is made by hand (no SpanContext.__new__ nor NonRecordingSpan.__init__): it
+    must be what ``NonRecordingSpan(SpanContext(trace, span, False, SAMPLED))`` makes, with the row's ids."""
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    _Looking.seen = []
+    store = Store(str(tmp_path / "l.db"))
+    s = Session(tiny(rounds=3), store=store)
+    s.spawn(_Looking, n=1, role="buyer", budget=10, value=1, service="svc")
+    s.run()
+    turns = {r.span_id: r for r in trace_read.spans(store, s.run_id, operation=sc.SPAN_AGENT_DECIDE, limit=None)}
+    assert len(_Looking.seen) == 3
+    for span in _Looking.seen:
+        ctx = span.get_span_context()
+        row = turns[f"{ctx.span_id:016x}"]
+        want = NonRecordingSpan(SpanContext(int(row.trace_id, 16), ctx.span_id, False, TraceFlags(TraceFlags.SAMPLED)))
+        assert type(span) is NonRecordingSpan and not span.is_recording()
+        assert (
+            ctx == want.get_span_context() and ctx.is_valid and ctx.trace_state == want.get_span_context().trace_state
+        )
+        assert row.agent_id.startswith("buyer")

@@ -32,6 +32,11 @@ _NONE = type(None)
 # (table, statement class, columns, which values are None) -> (rows a statement, SQL by rows a statement,
 # the shared columns' indexes, the getter of a row's own values); None: no multi-row form, rows go one by one
 _PLANS: dict[tuple[Any, ...], Any] = {}
+# (table, columns, shared) -> (the shared columns' indexes, the nullable columns' indexes, their getters): looked
+# up once (a table's columns by name cost about a microsecond each through SQLAlchemy)
+_LAYOUTS: dict[tuple[Any, ...], Any] = {}
+# (nullable columns' indexes, columns, the types of a row's values there) -> which of the columns are None
+_NULLS: dict[tuple[Any, ...], tuple[bool, ...]] = {}
 
 
 def insert_sharing(
@@ -50,11 +55,14 @@ def insert_sharing(
     cannot be made here goes to ``one_by_one`` (the row-at-a-time path) as it is.
     """
     cols = table.columns
-    where = [i for i, name in enumerate(columns) if name in shared]
-    # where a row's None values are, looked for only in the columns that allow NULL: a None elsewhere is
-    # bound as it is and refused by SQLite, as the row-at-a-time path refuses it
-    nullable = [i for i, name in enumerate(columns) if cols[name].nullable]
-    take, maybe = row_getter(where), row_getter(nullable)
+    layout = _LAYOUTS.get((table, columns, shared))
+    if layout is None:
+        where = [i for i, name in enumerate(columns) if name in shared]
+        # where a row's None values are, looked for only in the columns that allow NULL: a None elsewhere is
+        # bound as it is and refused by SQLite, as the row-at-a-time path refuses it
+        nullable = [i for i, name in enumerate(columns) if cols[name].nullable]
+        layout = _LAYOUTS[(table, columns, shared)] = (where, tuple(nullable), row_getter(where), row_getter(nullable))
+    where, nullable, take, maybe = layout
     groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
     for row in rows:
         key = (tuple(map(type, maybe(row))), take(row))
@@ -63,8 +71,10 @@ def insert_sharing(
             group = groups[key] = []
         group.append(row)
     for (shape, _), group in groups.items():
-        null_at = {i for i, t in zip(nullable, shape, strict=True) if t is _NONE}
-        nulls = tuple(i in null_at for i in range(len(columns)))
+        nulls = _NULLS.get((nullable, len(columns), shape))
+        if nulls is None:
+            null_at = {i for i, t in zip(nullable, shape, strict=True) if t is _NONE}
+            nulls = _NULLS[(nullable, len(columns), shape)] = tuple(i in null_at for i in range(len(columns)))
         pkey = (table.name, stmt.__class__, columns, nulls)
         plan = _PLANS.get(pkey, False)
         if plan is False:

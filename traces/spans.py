@@ -294,7 +294,7 @@ def row_tuple(
 
 def hex_ids(trace_id: int, span_id: int) -> tuple[str, str]:
     """A trace id and a span id as the hex text a ``spans`` row stores them in."""
-    return _trace_hex(trace_id), format(span_id, "016x")
+    return _trace_hex(trace_id), "%016x" % span_id  # noqa: UP031  (half of format()'s time)
 
 
 def readable_from_row(row: Mapping[str, Any] | tuple[Any, ...], resource: Any, scope: Any) -> Any:

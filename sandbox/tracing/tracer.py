@@ -29,7 +29,7 @@ from protocols import semconv as sc
 from protocols.money import to_micros
 from protocols.trusted import field_or_none
 from sandbox.tracing.off import NoTracer
-from sandbox.tracing.rows import RowSpans, n_actions, submit_attrs, turn_attrs
+from sandbox.tracing.rows import RowSpans, current_context, n_actions, submit_attrs, turn_attrs
 from traces.otel import RunTrace, SpanCounts, TraceLossError, TraceStoreError, Tracing
 
 __all__ = ["SCOPE", "NoTracer", "SessionTracer", "session_tracer"]
@@ -222,7 +222,13 @@ class SessionTracer(NoTracer):
     def decide(self, agent: Agent, obs: Observation) -> Sequence[Any]:
         """The agent's turn inside its turn span (current while the agent decides)."""
         rows = self._rows
-        if not _uses_model(agent) and rows.current():
+        # a scripted agent (not _uses_model, inlined: a call less a turn) while the round's span is current
+        if (
+            rows.trace_id
+            and not getattr(agent, "uses_model", False)
+            and agent.kind != "llm"
+            and (current_context() is rows.round_ctx or rows.current())
+        ):
             run = self.run
             assert run is not None  # (rows are made only while a round of an open run is current)
             return rows.decide(agent, obs, self.session.round, run.carriers, self._turns)
