@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from agents.base import Agent, DryRun
-from agents.plain_view import PlainView
+from agents.plain_view import TRUSTED_PLAIN, PlainView
 from agents.trader_view import TraderView
 from protocols.actions import ACTION_TYPES, ActionBase
 from protocols.communication import apply_redactions
@@ -25,7 +25,7 @@ from protocols.money import to_micros
 from protocols.trusted import field_or_none
 from protocols.verdict import Rule, Verdict
 from sandbox.record import ActionRecord, DealRecord, LazyActionRecord, RoundLog, action_json
-from sandbox.seeding import reseed, seed_now
+from sandbox.seeding import reseed, seed_now, seed_plain, shuffle
 from sandbox.tracing.off import NoTracer
 
 if TYPE_CHECKING:
@@ -37,7 +37,12 @@ if TYPE_CHECKING:
     from sandbox.scenario import Scenario
 
 _WANTS_TURN = Agent.wants_turn  # the default wake check (``every_round``, inline where it runs per agent)
-_VIEWS = (PlainView, TraderView)  # what ``_observations`` hands an agent whose turn needs no wake check
+_VIEWS = (
+    PlainView,
+    TraderView,
+    tuple,
+)  # what ``_observations`` hands an agent whose turn needs no wake check (tuple: a
+# trusted plain agent's values, ``Observer.plain_values``)
 _BUILT_IN_ACTIONS = frozenset(ACTION_TYPES)  # frozen models of plain values: their JSON may be made later
 
 
@@ -88,11 +93,20 @@ class Turns:
                 continue
             turns += 1
             # the turn's seed: put in when the generator is first used, or at once for an agent that always draws
-            (seed_now if agent.draws_every_turn else reseed)(agent.rng, f"{head}{aid}{tail}")
+            rng = agent.rng
+            if not agent.draws_every_turn:
+                reseed(rng, f"{head}{aid}{tail}")
+            elif type(rng) is random.Random:
+                seed_plain(rng, f"{head}{aid}{tail}")  # ``seed_now`` of a plain generator, without its dispatch
+            else:
+                seed_now(rng, f"{head}{aid}{tail}")
             if agent.is_async:
                 waiting.append((aid, tracer.adecide(agent, obs, self._dry_run(aid))))
                 continue
             try:
+                if type(obs) is tuple:  # a trusted plain agent's values (``_observations``)
+                    out[aid] = TRUSTED_PLAIN[type(agent).decide](agent, *obs)
+                    continue
                 out[aid] = agent.decide(obs) if untraced else tracer.decide(agent, obs)
             except Exception as err:  # a buggy agent loses its turn, not the run
                 out[aid] = err
@@ -117,6 +131,7 @@ class Turns:
         (``Agent.on_demand_observation``) or built."""
         agents, members, receipts = self.agents, self.market.members, self._receipts
         plain = self._no_wake_check(step)
+        untraced = type(self.tracer) is NoTracer  # a traced turn's span reads the view it was given
         out: dict[str, Any] = {}
         for aid in addressed:
             agent = agents[aid]
@@ -126,6 +141,9 @@ class Turns:
                 and agent.wake.every_round
                 and type(agent).wants_turn is _WANTS_TURN
             ):
+                if untraced and agent.plain_view and trusted_plain(agent) is not None:  # our code: no view
+                    out[aid] = observer.plain_values(members[aid], receipts.pop(aid, ()))
+                    continue
                 make = observer.plain if agent.plain_view else observer.trader
             else:
                 make = observer.view if agent.on_demand_observation else observer.observe
@@ -191,7 +209,7 @@ class Turns:
         step: int = 0,
     ) -> None:
         order = sorted(decisions)
-        random.Random(f"{self.seed}/order/{self.round}" + (f"/{step}" if step else "")).shuffle(order)
+        shuffle(order, f"{self.seed}/order/{self.round}" + (f"/{step}" if step else ""))  # ``Random(key).shuffle``
         cap = self.scenario.market.max_actions_per_round
         place = self.market.order_path(self.protocol)  # the mechanism's one-pass check and apply, if it has one
         records, receipts, deals, round_ = log.records, self._receipts, log.deals, log.round
@@ -306,6 +324,18 @@ class Turns:
         )
         self.tracer.settle(record)
         return record
+
+
+def trusted_plain(agent: Agent) -> Any:
+    """The method that takes a ``PlainView``'s values one by one, if ``agent``'s class keeps one of our
+    ``decide`` functions that only hand them to it, and the method too (``agents.plain_view.TRUSTED_PLAIN``),
+    and the instance replaces neither; else None."""
+    cls = type(agent)
+    fn = TRUSTED_PLAIN.get(cls.decide)
+    if fn is None or getattr(cls, fn.__name__, None) is not fn:
+        return None
+    own = agent.__dict__
+    return None if "decide" in own or fn.__name__ in own else fn
 
 
 def every_round(agent: Agent) -> bool:
