@@ -85,17 +85,27 @@ class _ZITrader(Agent):
         svc = min(known)  # the first service traded, in name order
         limit = known[svc]
         if self.constrained:  # ZI-C's limit is the unit's value or cost net of the policy in force
-            limit = terms.buyer_ceiling(limit) if buying else terms.seller_floor(limit)
-            lo, hi = (lo, min(limit, hi)) if buying else (max(limit, lo), hi)
-        if buying:
-            hi = min(hi, balance)
+            if terms.neutral:  # ``buyer_ceiling`` and ``seller_floor`` as their arithmetic gives them here
+                limit = limit + 0.0 if buying else (0.0 if limit <= 0 else limit)
+            else:
+                limit = terms.buyer_ceiling(limit) if buying else terms.seller_floor(limit)
+            # ``min`` and ``max`` as they choose (the first argument unless the second is smaller or larger)
+            if buying:
+                hi = hi if hi < limit else limit  # min(limit, hi)
+            else:
+                lo = lo if lo > limit else limit  # max(limit, lo)
+        if buying and balance < hi:
+            hi = balance  # min(hi, balance)
         if hi < lo:
             return []
         units = len(schedule.get(svc, ())) or None  # ``PlainView.units``
         unit = units - left if units is not None else None
         rng = self.rng  # ``uniform`` as ``random.Random.uniform`` computes it: one call less where it is that method
         price = round(lo + (hi - lo) * rng.random() if type(rng).uniform is _UNIFORM else rng.uniform(lo, hi), 2)
-        price = min(max(price, lo), hi)  # rounding must not leave the allowed interval
+        if lo > price:  # rounding must not leave the allowed interval: min(max(price, lo), hi)
+            price = lo
+        if hi < price:
+            price = hi
         # our own code and plain values: built without validation (protocols/trusted.py), as it would make it
         return [
             _place_order(  # every field, in declaration order

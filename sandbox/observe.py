@@ -325,14 +325,16 @@ class Observer:
         if m.inbox:
             m.inbox.clear()
         p = m.private.__dict__  # its fields' values, read as the dict they are (a pydantic attribute read is slower)
+        wanted = p["demand"] - m.units_committed  # ``units_wanted`` and ``units_unlisted``, inline (per agent)
+        unlisted = p["capacity"] - m.units_listed
         return (
             self.market.mechanism,
             self.min_price,
             self.max_price,
             p["values"],
             p["costs"],
-            max(p["demand"] - m.units_committed, 0),  # ``units_wanted`` and ``units_unlisted``, inline (per agent)
-            max(p["capacity"] - m.units_listed, 0),
+            0 if wanted < 0 else wanted,
+            0 if unlisted < 0 else unlisted,
             self.market.available_micros(m.id) / 1e6,
             self.terms,
             p["schedule"],

@@ -132,6 +132,7 @@ class Turns:
         agents, members, receipts = self.agents, self.market.members, self._receipts
         plain = self._no_wake_check(step)
         untraced = type(self.tracer) is NoTracer  # a traced turn's span reads the view it was given
+        known: dict[type, Any] = {}  # agent class -> its trusted plain method or None (``trusted_plain``), this step
         out: dict[str, Any] = {}
         for aid in addressed:
             agent = agents[aid]
@@ -141,7 +142,7 @@ class Turns:
                 and agent.wake.every_round
                 and type(agent).wants_turn is _WANTS_TURN
             ):
-                if untraced and agent.plain_view and trusted_plain(agent) is not None:  # our code: no view
+                if untraced and agent.plain_view and trusted_plain(agent, known) is not None:  # our code: no view
                     out[aid] = observer.plain_values(members[aid], receipts.pop(aid, ()))
                     continue
                 make = observer.plain if agent.plain_view else observer.trader
@@ -215,25 +216,34 @@ class Turns:
         records, receipts, deals, round_ = log.records, self._receipts, log.deals, log.round
         tracer = None if type(self.tracer) is NoTracer else self.tracer  # None: no submission spans
         lazy = self.recorder.store is None  # nothing stores a record: built-in actions' JSON made when read
+        inline = lazy and tracer is None  # ``_record`` of a built-in action, inline
         fine_of: dict[str, int | None] = {}  # rule -> its fine in micro-units (None: none), the round's policy
         allowed = cap + self.scenario.market.flood_rows  # the cap counts every step of the round
+        policy = self.policy
         for aid in order:
             out = decisions[aid]
-            if isinstance(out, BaseException):
+            if type(out) is list:
+                items = out
+            elif isinstance(out, BaseException):
                 verdict = Verdict.reject(Rule.AGENT_ERROR, f"the turn failed: {type(out).__name__}: {_text(out)}")
                 self._record(log, aid, "turn_error", "", verdict, None, fines)
                 continue
-            items = out if isinstance(out, (list, tuple)) else [out]
-            keep = max(0, allowed - used.get(aid, 0))
-            for item in items[:keep]:
+            else:
+                items = out if isinstance(out, (list, tuple)) else [out]
+            n = used.get(aid, 0)
+            keep = allowed - n if allowed > n else 0
+            # the items read: a plain list within the cap as it is, else a copy cut at the cap (a subclass's own
+            # iteration is never trusted to stop)
+            for item in items if type(items) is list and len(items) <= keep else items[:keep]:
                 span = None if tracer is None else tracer.submit_start(aid)
-                n = used[aid] = used.get(aid, 0) + 1
-                done = place(item, aid, self.policy) if place is not None and n <= cap else None
+                n += 1
+                used[aid] = n
+                done = place(item, aid, policy) if place is not None and n <= cap else None
                 if done is not None:  # checked and applied in one pass: an order with no thread
                     verdict, deal = done
                     if deal is not None:
                         deals.append(self._deal_record(deal))
-                    if span is None and lazy and type(item) in _BUILT_IN_ACTIONS:  # ``_record``, inline
+                    if inline and type(item) in _BUILT_IN_ACTIONS:  # ``_record``, inline
                         rec = LazyActionRecord(len(records) + 1, aid, item.type, item, verdict, None)
                         records.append(rec)
                         receipts[aid].append((round_, rec))
@@ -326,16 +336,25 @@ class Turns:
         return record
 
 
-def trusted_plain(agent: Agent) -> Any:
+def trusted_plain(agent: Agent, known: dict[type, Any] | None = None) -> Any:
     """The method that takes a ``PlainView``'s values one by one, if ``agent``'s class keeps one of our
     ``decide`` functions that only hand them to it, and the method too (``agents.plain_view.TRUSTED_PLAIN``),
-    and the instance replaces neither; else None."""
+    and the instance replaces neither; else None. ``known``: the classes' answers found so far (filled here)."""
     cls = type(agent)
-    fn = TRUSTED_PLAIN.get(cls.decide)
-    if fn is None or getattr(cls, fn.__name__, None) is not fn:
+    fn = known.get(cls, _UNKNOWN) if known is not None else _UNKNOWN
+    if fn is _UNKNOWN:
+        fn = TRUSTED_PLAIN.get(cls.decide)
+        if fn is not None and getattr(cls, fn.__name__, None) is not fn:
+            fn = None
+        if known is not None:
+            known[cls] = fn
+    if fn is None:
         return None
     own = agent.__dict__
     return None if "decide" in own or fn.__name__ in own else fn
+
+
+_UNKNOWN = object()
 
 
 def every_round(agent: Agent) -> bool:

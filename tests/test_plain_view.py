@@ -5,12 +5,16 @@ subsidies, fines); the traders' orders, and so the whole record, must be the sam
 
 from __future__ import annotations
 
+import random
 from types import MappingProxyType
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sandbox.session as session_mod
+from agents.incentives import Terms
 from agents.observation import Observation
 from agents.plain_view import TRUSTED_PLAIN, PlainView, plain_view_of
 from agents.traders import ZICTrader, ZIUTrader, _ZITrader
@@ -253,3 +257,32 @@ def test_a_traced_run_writes_a_turn_span_per_trader(tmp_path: Any) -> None:
     s.run()
     turns = trace_read.spans(store, s.run_id, operation=sc.SPAN_AGENT_DECIDE, limit=None)
     assert sorted((t.agent_id, t.round) for t in turns) == sorted((a, r) for a in s.agents for r in (1, 2, 3))
+
+
+FLOATS = st.floats(allow_nan=True, allow_infinity=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lo=FLOATS, hi=FLOATS, limit=FLOATS, balance=FLOATS, buying=st.booleans(), fee=st.sampled_from([0.0, 0.1]))
+def test_zi_prices_as_min_and_max_choose(
+    lo: float, hi: float, limit: float, balance: float, buying: bool, fee: float
+) -> None:
+    """``order_for`` bounds its price with comparisons, not ``min``/``max`` calls: the same choices as the
+    formula ``min(max(price, lo), hi)`` over ``lo, hi = (lo, min(ceiling, hi))`` (buyers, then ``min(hi, balance)``)
+    or ``(max(floor, lo), hi)``, for every float (NaN and signed zeros too), whatever the terms."""
+    terms = Terms.of({"fee_rate": fee})
+    trader = ZICTrader("t", "buyer" if buying else "seller")
+    values, costs = ({"w": limit}, {}) if buying else ({}, {"w": limit})
+    trader.rng.seed("k")
+    got = trader.order_for("double_auction", lo, hi, values, costs, 1, 1, balance, terms, {"w": [limit]})
+    bound = terms.buyer_ceiling(limit) if buying else terms.seller_floor(limit)
+    a, b = (lo, min(bound, hi)) if buying else (max(bound, lo), hi)
+    if buying:
+        b = min(b, balance)
+    if b < a:
+        assert got == []
+        return
+    rng = random.Random()
+    rng.seed("k")
+    price = min(max(round(a + (b - a) * rng.random(), 2), a), b)
+    assert len(got) == 1 and repr(got[0].price) == repr(float(price))  # type: ignore[attr-defined]

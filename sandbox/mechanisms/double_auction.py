@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
+from operator import itemgetter
 from typing import Any
 
 from protocols.actions import ActionBase, PlaceOrder
@@ -49,6 +50,7 @@ PASS_WHEN_PLAIN = frozenset({check_identity, check_suspended, check_throttle, ch
 throttled, with nothing halted: the conditions ``check_and_place`` tests before deciding itself."""
 
 _SUBMIT = Protocol.submit
+_ORDER_FIELDS = itemgetter("sender", "type", "side", "service", "price", "unit")
 _PROBE = PlaceOrder(side="buy", service="probe", price=1.0)
 _READ_HERE = frozenset(
     {"apply", "next_unit", "book_top", "available_micros", "is_agent", "is_suspended", "action_cap_of"}
@@ -146,16 +148,8 @@ class DoubleAuctionMarket(Market):
         if type(action) is not PlaceOrder:
             return None
         m = self.members.get(who)
-        fields = action.__dict__  # the fields' values: what reading each (a pydantic model's slower read) gives
-        try:
-            sender, side, svc, p, u = (
-                fields["sender"],
-                fields["side"],
-                fields["service"],
-                fields["price"],
-                fields["unit"],
-            )
-            kind = fields["type"]
+        try:  # the fields' values, from the instance's dict: what reading each (a pydantic model's slower read) gives
+            sender, kind, side, svc, p, u = _ORDER_FIELDS(action.__dict__)
         except KeyError:  # a field gone from the instance (reading it would raise): the general path
             return None
         if (
