@@ -101,6 +101,15 @@ class Terms:
         """``expected_share()`` (quality 1, the truthful claim), which every trader asks each turn: made once."""
         return self.expected_share()
 
+    @cached_property
+    def neutral(self) -> bool:
+        """No fee, tax, subsidy or outcome reward, and an expected share of 1 at quality 1: ``seller_floor(cost)``
+        is ``cost`` (0.0 for a cost at or below 0) and ``buyer_ceiling(value)`` is ``value + 0.0``, exactly as
+        their arithmetic gives them (for quality 1, no claim, unverified reports)."""
+        return self.fee_rate == self.fee_fixed == self.tax_rate == self.subsidy == self.outcome_reward == 0.0 and (
+            self._share == 1.0
+        )
+
     def seller_keeps(self, price: float, quality: float = 1.0, claim: float | None = None) -> float:
         """What a seller expects to receive for one unit sold at ``price``: net of fee and tax, plus mints."""
         payout = price * (self._share if quality == 1.0 and claim is None else self.expected_share(quality, claim))

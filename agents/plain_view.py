@@ -19,7 +19,7 @@ reading one raises ``RuntimeError``, as a first read of an on-demand observation
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -137,6 +137,13 @@ class PlainView(_Fields, ReadOnlyView):
     def units(self, service: str) -> int:
         """Units in the schedule of ``service`` (0: no schedule)."""
         return len(self._schedule.get(service, ()))
+
+
+TRUSTED_PLAIN: dict[Callable[..., Any], Callable[..., Any]] = {}
+"""Our own agents' ``decide`` functions that only read a ``PlainView``'s values, each with the method (of the
+same class) it hands them to one by one, in the view's fields' order. For an agent whose class keeps both (and
+whose instance replaces neither) the untraced session calls that method with the member's own values and
+mappings (``sandbox.observe.Observer.plain_values``): no view is made, and nothing but our code reads them."""
 
 
 def plain_view_of(obs: Observation | PlainView) -> PlainView:

@@ -13,13 +13,13 @@ ceiling. ZI-U stays blind to incentives on purpose (the control).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from random import Random
 
 from agents.base import Agent
-from agents.incentives import terms_of
+from agents.incentives import Terms, terms_of
 from agents.observation import Observation
-from agents.plain_view import PlainView, plain_view_of
+from agents.plain_view import TRUSTED_PLAIN, PlainView, plain_view_of
 from protocols.actions import (
     ActionBase,
     BuyNow,
@@ -46,30 +46,66 @@ class _ZITrader(Agent):
     def decide(self, obs: Observation | PlainView) -> Sequence[ActionBase]:
         """Bid (buyers) or ask (sellers) for the next unit of the first service traded."""
         v = obs if type(obs) is PlainView else plain_view_of(obs)
-        if v.mechanism != "double_auction":
+        return self.order_for(
+            v.mechanism,
+            v.min_price,
+            v.max_price,
+            v.values,
+            v.costs,
+            v.demand,
+            v.capacity,
+            v.balance,
+            v.terms,
+            v._schedule,
+        )
+
+    def order_for(
+        self,
+        mechanism: str,
+        lo: float,
+        hi: float,
+        values: Mapping[str, float],
+        costs: Mapping[str, float],
+        demand: int,
+        capacity: int,
+        balance: float,
+        terms: Terms,
+        schedule: Mapping[str, Sequence[float]],
+    ) -> list[ActionBase]:
+        """``decide`` on a ``PlainView``'s values, given one by one (its fields, in its order). The session calls
+        this directly, with the member's own mappings and no view (``sandbox.observe.Observer.plain_values``),
+        for an agent whose class keeps this ``decide`` and this method: they only read what they are given."""
+        if mechanism != "double_auction":
             return []
-        lo, hi = v.min_price, v.max_price
-        values = v.values
         buying = bool(values)
-        known = values if buying else v.costs
-        left = v.demand if buying else v.capacity
+        known = values if buying else costs
+        left = demand if buying else capacity
         if not known or left <= 0:
             return []
         svc = min(known)  # the first service traded, in name order
         limit = known[svc]
         if self.constrained:  # ZI-C's limit is the unit's value or cost net of the policy in force
-            terms = v.terms
-            limit = terms.buyer_ceiling(limit) if buying else terms.seller_floor(limit)
-            lo, hi = (lo, min(limit, hi)) if buying else (max(limit, lo), hi)
-        if buying:
-            hi = min(hi, v.balance)
+            if terms.neutral:  # ``buyer_ceiling`` and ``seller_floor`` as their arithmetic gives them here
+                limit = limit + 0.0 if buying else (0.0 if limit <= 0 else limit)
+            else:
+                limit = terms.buyer_ceiling(limit) if buying else terms.seller_floor(limit)
+            # ``min`` and ``max`` as they choose (the first argument unless the second is smaller or larger)
+            if buying:
+                hi = hi if hi < limit else limit  # min(limit, hi)
+            else:
+                lo = lo if lo > limit else limit  # max(limit, lo)
+        if buying and balance < hi:
+            hi = balance  # min(hi, balance)
         if hi < lo:
             return []
-        units = v.units(svc) or None
+        units = len(schedule.get(svc, ())) or None  # ``PlainView.units``
         unit = units - left if units is not None else None
         rng = self.rng  # ``uniform`` as ``random.Random.uniform`` computes it: one call less where it is that method
         price = round(lo + (hi - lo) * rng.random() if type(rng).uniform is _UNIFORM else rng.uniform(lo, hi), 2)
-        price = min(max(price, lo), hi)  # rounding must not leave the allowed interval
+        if lo > price:  # rounding must not leave the allowed interval: min(max(price, lo), hi)
+            price = lo
+        if hi < price:
+            price = hi
         # our own code and plain values: built without validation (protocols/trusted.py), as it would make it
         return [
             _place_order(  # every field, in declaration order
@@ -86,6 +122,7 @@ class _ZITrader(Agent):
 
 
 _place_order = builder(PlaceOrder)
+TRUSTED_PLAIN[_ZITrader.decide] = _ZITrader.order_for
 
 
 class ZIUTrader(_ZITrader):

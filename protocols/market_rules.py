@@ -13,7 +13,6 @@ ask's price (and an ask at or below the standing bid at the bid's price).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -119,7 +118,8 @@ def check_order(action: ActionBase, view: MechanismView, who: str, cfg: Protocol
     bid, ask = view.book_top(service)
     full = getattr(view, "book_rule", "gode_sunder") == "full"
     unit = view.next_unit(who, service, side)
-    return order_verdict(action, who, to_micros(p), unit, bid, ask, view.available_micros, full)
+    have = view.available_micros(who) if side == "buy" else 0
+    return order_verdict(action, who, to_micros(p), unit, bid, ask, have, full)
 
 
 def order_verdict(
@@ -129,12 +129,12 @@ def order_verdict(
     unit: int | None,
     bid: Order | None,
     ask: Order | None,
-    available: Callable[[str], int],
+    have: int,
     full_book: bool,
 ) -> Verdict | None:
     """``check_order`` of an order whose price is finite and in the band, on facts read once: ``price``
     the order's in micro-units, ``unit`` the trader's next unit on the order's side (None: none left), ``bid`` and ``ask`` the book's
-    top, ``available`` an agent's money, ``full_book`` whether every order stands (no improvement
+    top, ``have`` the trader's money (read for a bid only), ``full_book`` whether every order stands (no improvement
     rule). A mechanism that applies orders in one pass with their check calls this too."""
     side = action.side
     if unit is None:
@@ -146,7 +146,7 @@ def order_verdict(
     if other is not None and other.agent == who:
         return Verdict.reject(Rule.SELF_TRADE, "that order would trade with your own standing order")
     if side == "buy":
-        need, have = ask.price if ask is not None and price >= ask.price else price, available(who)
+        need = ask.price if ask is not None and price >= ask.price else price
         if have < need:  # ``_short``'s test, here: most bids pass it
             return _short(need, have)
     if full_book:

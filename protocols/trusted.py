@@ -63,17 +63,31 @@ def builder(cls: type[M]) -> Callable[[dict[str, Any]], M]:
     if cls.__pydantic_post_init__ or cls.__pydantic_root_model__:
         raise TypeError(f"{cls.__name__} is not a plain model")
     new = cls.__new__
+    # the slots' own setters (what ``object.__setattr__`` finds and calls for each name, one lookup less)
+    set_dict, set_fields, set_extra, set_private = (_slot_setter(cls, n) for n in _SLOTS)
 
     def make(data: dict[str, Any]) -> M:
         m = new(cls)
-        _set(m, "__dict__", data)
-        _set(m, "__pydantic_fields_set__", set(names))
-        _set(m, "__pydantic_extra__", None)
-        _set(m, "__pydantic_private__", None)
+        set_dict(m, data)
+        set_fields(m, set(names))
+        set_extra(m, None)
+        set_private(m, None)
         return m
 
     make.names = names  # type: ignore[attr-defined]  # what tests compare callers' dicts with
     return make
+
+
+_SLOTS = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+
+
+def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """The ``__set__`` of the data descriptor ``object.__setattr__(instance, name, value)`` calls on ``cls``."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            setter: Callable[[Any, Any], None] = klass.__dict__[name].__set__
+            return setter
+    raise TypeError(f"{cls.__name__} has no slot {name}")
 
 
 _PLAIN: dict[tuple[type, str], bool] = {}

@@ -300,25 +300,45 @@ class Observer:
         no model and no copies (its mappings are read-only proxies of the member's; nothing changes them
         before ``close``, which makes a later read raise). The inbox and notices are consumed, and the
         receipts dropped, as an on-demand observation whose agent never reads them does."""
+        mechanism, lo, hi, values, costs, demand, capacity, balance, terms, schedule = self.plain_values(m)
+        view = PlainView.make(
+            mechanism,
+            lo,
+            hi,
+            MappingProxyType(values),
+            MappingProxyType(costs),
+            demand,
+            capacity,
+            balance,
+            terms,
+            MappingProxyType(schedule),  # read by ``units`` only
+        )
+        self._plain.append(view)
+        return view
+
+    def plain_values(self, m: Member, receipts: Sequence[ReceiptEntry] = ()) -> tuple[Any, ...]:
+        """The values ``plain`` would put in the member's ``PlainView``, in its fields' order, its mappings the
+        member's own (no proxies, no view): for an agent whose ``decide`` is our code that only reads them
+        (``sandbox.turns.trusted_plain``); the inbox and notices are consumed as ``plain`` consumes them."""
         if m.notices:
             m.notices.clear()
         if m.inbox:
             m.inbox.clear()
         p = m.private.__dict__  # its fields' values, read as the dict they are (a pydantic attribute read is slower)
-        view = PlainView.make(
+        wanted = p["demand"] - m.units_committed  # ``units_wanted`` and ``units_unlisted``, inline (per agent)
+        unlisted = p["capacity"] - m.units_listed
+        return (
             self.market.mechanism,
             self.min_price,
             self.max_price,
-            MappingProxyType(p["values"]),
-            MappingProxyType(p["costs"]),
-            max(p["demand"] - m.units_committed, 0),  # ``units_wanted`` and ``units_unlisted``, inline (per agent)
-            max(p["capacity"] - m.units_listed, 0),
+            p["values"],
+            p["costs"],
+            0 if wanted < 0 else wanted,
+            0 if unlisted < 0 else unlisted,
             self.market.available_micros(m.id) / 1e6,
             self.terms,
-            MappingProxyType(p["schedule"]),  # read by ``units`` only
+            p["schedule"],
         )
-        self._plain.append(view)
-        return view
 
     def trader(self, m: Member, receipts: Sequence[ReceiptEntry] = (), notices: Sequence[str] = ()) -> TraderView:
         """The member's ``TraderView`` (an agent that sets ``Agent.trader_view``), read from the market's own

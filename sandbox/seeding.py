@@ -48,10 +48,10 @@ def seed_now(rng: random.Random, key: str) -> None:
     if cls is not _Random:
         rng.seed(key)
         return
-    _seed_plain(rng, key)
+    seed_plain(rng, key)
 
 
-def _seed_plain(rng: random.Random, key: str) -> None:
+def seed_plain(rng: random.Random, key: str) -> None:
     """``Random.seed(key)`` for a plain ``random.Random``, without its Python-level dispatch (version 2 with
     a string: the key's bytes and their SHA-512 as one int)."""
     b = key.encode()
@@ -59,11 +59,24 @@ def _seed_plain(rng: random.Random, key: str) -> None:
     rng.gauss_next = None  # type: ignore[attr-defined]
 
 
+def shuffle(items: list[Any], key: str) -> None:
+    """``random.Random(key).shuffle(items)``: the same draws and swaps (Fisher-Yates from the end, each index by
+    ``getrandbits`` as ``Random._randbelow`` draws it), without a Python call per item."""
+    getrandbits = _Random(key).getrandbits
+    for i in reversed(range(1, len(items))):
+        n = i + 1
+        k = n.bit_length()
+        j = getrandbits(k)
+        while j >= n:
+            j = getrandbits(k)
+        items[i], items[j] = items[j], items[i]
+
+
 def _put_in(rng: random.Random) -> None:
     """Seed ``rng`` from its noted key and make it a plain ``random.Random`` again (once; then nothing)."""
     if type(rng) is _KeyedRandom:
         rng.__class__ = _Random
-        _seed_plain(rng, rng.__dict__.pop("_turn_key"))
+        seed_plain(rng, rng.__dict__.pop("_turn_key"))
 
 
 def _drop_key(rng: random.Random) -> None:

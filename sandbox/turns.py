@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from agents.base import Agent, DryRun
-from agents.plain_view import PlainView
+from agents.plain_view import TRUSTED_PLAIN, PlainView
 from agents.trader_view import TraderView
 from protocols.actions import ACTION_TYPES, ActionBase
 from protocols.communication import apply_redactions
@@ -25,7 +25,7 @@ from protocols.money import to_micros
 from protocols.trusted import field_or_none
 from protocols.verdict import Rule, Verdict
 from sandbox.record import ActionRecord, DealRecord, LazyActionRecord, RoundLog, action_json
-from sandbox.seeding import reseed, seed_now
+from sandbox.seeding import reseed, seed_now, seed_plain, shuffle
 from sandbox.tracing.off import NoTracer
 
 if TYPE_CHECKING:
@@ -37,7 +37,12 @@ if TYPE_CHECKING:
     from sandbox.scenario import Scenario
 
 _WANTS_TURN = Agent.wants_turn  # the default wake check (``every_round``, inline where it runs per agent)
-_VIEWS = (PlainView, TraderView)  # what ``_observations`` hands an agent whose turn needs no wake check
+_VIEWS = (
+    PlainView,
+    TraderView,
+    tuple,
+)  # what ``_observations`` hands an agent whose turn needs no wake check (tuple: a
+# trusted plain agent's values, ``Observer.plain_values``)
 _BUILT_IN_ACTIONS = frozenset(ACTION_TYPES)  # frozen models of plain values: their JSON may be made later
 
 
@@ -88,11 +93,20 @@ class Turns:
                 continue
             turns += 1
             # the turn's seed: put in when the generator is first used, or at once for an agent that always draws
-            (seed_now if agent.draws_every_turn else reseed)(agent.rng, f"{head}{aid}{tail}")
+            rng = agent.rng
+            if not agent.draws_every_turn:
+                reseed(rng, f"{head}{aid}{tail}")
+            elif type(rng) is random.Random:
+                seed_plain(rng, f"{head}{aid}{tail}")  # ``seed_now`` of a plain generator, without its dispatch
+            else:
+                seed_now(rng, f"{head}{aid}{tail}")
             if agent.is_async:
                 waiting.append((aid, tracer.adecide(agent, obs, self._dry_run(aid))))
                 continue
             try:
+                if type(obs) is tuple:  # a trusted plain agent's values (``_observations``)
+                    out[aid] = TRUSTED_PLAIN[type(agent).decide](agent, *obs)
+                    continue
                 out[aid] = agent.decide(obs) if untraced else tracer.decide(agent, obs)
             except Exception as err:  # a buggy agent loses its turn, not the run
                 out[aid] = err
@@ -117,6 +131,8 @@ class Turns:
         (``Agent.on_demand_observation``) or built."""
         agents, members, receipts = self.agents, self.market.members, self._receipts
         plain = self._no_wake_check(step)
+        untraced = type(self.tracer) is NoTracer  # a traced turn's span reads the view it was given
+        known: dict[type, Any] = {}  # agent class -> its trusted plain method or None (``trusted_plain``), this step
         out: dict[str, Any] = {}
         for aid in addressed:
             agent = agents[aid]
@@ -126,6 +142,9 @@ class Turns:
                 and agent.wake.every_round
                 and type(agent).wants_turn is _WANTS_TURN
             ):
+                if untraced and agent.plain_view and trusted_plain(agent, known) is not None:  # our code: no view
+                    out[aid] = observer.plain_values(members[aid], receipts.pop(aid, ()))
+                    continue
                 make = observer.plain if agent.plain_view else observer.trader
             else:
                 make = observer.view if agent.on_demand_observation else observer.observe
@@ -191,31 +210,40 @@ class Turns:
         step: int = 0,
     ) -> None:
         order = sorted(decisions)
-        random.Random(f"{self.seed}/order/{self.round}" + (f"/{step}" if step else "")).shuffle(order)
+        shuffle(order, f"{self.seed}/order/{self.round}" + (f"/{step}" if step else ""))  # ``Random(key).shuffle``
         cap = self.scenario.market.max_actions_per_round
         place = self.market.order_path(self.protocol)  # the mechanism's one-pass check and apply, if it has one
         records, receipts, deals, round_ = log.records, self._receipts, log.deals, log.round
         tracer = None if type(self.tracer) is NoTracer else self.tracer  # None: no submission spans
         lazy = self.recorder.store is None  # nothing stores a record: built-in actions' JSON made when read
+        inline = lazy and tracer is None  # ``_record`` of a built-in action, inline
         fine_of: dict[str, int | None] = {}  # rule -> its fine in micro-units (None: none), the round's policy
         allowed = cap + self.scenario.market.flood_rows  # the cap counts every step of the round
+        policy = self.policy
         for aid in order:
             out = decisions[aid]
-            if isinstance(out, BaseException):
+            if type(out) is list:
+                items = out
+            elif isinstance(out, BaseException):
                 verdict = Verdict.reject(Rule.AGENT_ERROR, f"the turn failed: {type(out).__name__}: {_text(out)}")
                 self._record(log, aid, "turn_error", "", verdict, None, fines)
                 continue
-            items = out if isinstance(out, (list, tuple)) else [out]
-            keep = max(0, allowed - used.get(aid, 0))
-            for item in items[:keep]:
+            else:
+                items = out if isinstance(out, (list, tuple)) else [out]
+            n = used.get(aid, 0)
+            keep = allowed - n if allowed > n else 0
+            # the items read: a plain list within the cap as it is, else a copy cut at the cap (a subclass's own
+            # iteration is never trusted to stop)
+            for item in items if type(items) is list and len(items) <= keep else items[:keep]:
                 span = None if tracer is None else tracer.submit_start(aid)
-                n = used[aid] = used.get(aid, 0) + 1
-                done = place(item, aid, self.policy) if place is not None and n <= cap else None
+                n += 1
+                used[aid] = n
+                done = place(item, aid, policy) if place is not None and n <= cap else None
                 if done is not None:  # checked and applied in one pass: an order with no thread
                     verdict, deal = done
                     if deal is not None:
                         deals.append(self._deal_record(deal))
-                    if span is None and lazy and type(item) in _BUILT_IN_ACTIONS:  # ``_record``, inline
+                    if inline and type(item) in _BUILT_IN_ACTIONS:  # ``_record``, inline
                         rec = LazyActionRecord(len(records) + 1, aid, item.type, item, verdict, None)
                         records.append(rec)
                         receipts[aid].append((round_, rec))
@@ -309,6 +337,27 @@ class Turns:
         )
         self.tracer.settle(record)
         return record
+
+
+def trusted_plain(agent: Agent, known: dict[type, Any] | None = None) -> Any:
+    """The method that takes a ``PlainView``'s values one by one, if ``agent``'s class keeps one of our
+    ``decide`` functions that only hand them to it, and the method too (``agents.plain_view.TRUSTED_PLAIN``),
+    and the instance replaces neither; else None. ``known``: the classes' answers found so far (filled here)."""
+    cls = type(agent)
+    fn = known.get(cls, _UNKNOWN) if known is not None else _UNKNOWN
+    if fn is _UNKNOWN:
+        fn = TRUSTED_PLAIN.get(cls.decide)
+        if fn is not None and getattr(cls, fn.__name__, None) is not fn:
+            fn = None
+        if known is not None:
+            known[cls] = fn
+    if fn is None:
+        return None
+    own = agent.__dict__
+    return None if "decide" in own or fn.__name__ in own else fn
+
+
+_UNKNOWN = object()
 
 
 def every_round(agent: Agent) -> bool:

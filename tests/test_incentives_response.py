@@ -7,6 +7,8 @@ import json
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents.incentives import Terms
 from agents.observation import MarketInfo, Observation, Private
@@ -229,3 +231,20 @@ def test_llm_agents_on_the_stand_in_respond_to_a_live_fee_change() -> None:
         answers[raise_fee] = moves
     assert answers[False] == [("post_service", 60.0), ("accept", None), ("accept", None)]
     assert answers[True] == [("post_service", 60.0), ("counter", 120.0), ("counter", 120.0)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=st.floats(allow_nan=True, allow_infinity=True))
+def test_neutral_terms_price_as_their_arithmetic(x: float) -> None:
+    """``Terms.neutral``: the ZI traders' shortcut (``agents/traders.py``) gives what ``buyer_ceiling`` and
+    ``seller_floor`` give, bit for bit (signed zeros, infinities and NaN included)."""
+    plain = load_scenario("double_auction").policy.model_dump()  # no fee, tax or mint
+    by_outcome = {**plain, "outcome_payment": {"enabled": True, "base_share": 0.5}}  # a share of 1 at quality 1
+    for terms in (Terms(), Terms.of(plain), Terms.of(by_outcome)):
+        assert terms.neutral
+        assert repr(terms.buyer_ceiling(x)) == repr(x + 0.0)
+        assert repr(terms.seller_floor(x)) == repr(0.0 if x <= 0 else x)
+    for change in ({"fee_rate": 0.1}, {"fee_fixed": 1.0}, {"tax_rate": 0.2}, {"subsidy": 2.0}, {"outcome_reward": 1.0}):
+        assert not Terms.of({**plain, **change}).neutral, change
+    claims = {**plain, "outcome_payment": {"enabled": True, "base_share": 0.5, "claim_weight": 0.5}}
+    assert Terms.of(claims).neutral == (Terms.of(claims)._share == 1.0)

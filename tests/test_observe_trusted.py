@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import sandbox.session as session_mod
+import sandbox.turns as turns_mod
 from agents.observation import Observation
 from protocols.trusted import trusted
 from sandbox.observe import Observer
@@ -19,6 +20,7 @@ from sandbox.session import Session
 @pytest.mark.parametrize("name", builtin_names())
 def test_trusted_observations_equal_validated_ones(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Observation] = []
+    monkeypatch.setattr(turns_mod, "TRUSTED_PLAIN", {})  # our ZI traders too take ``plain`` (an observation here)
 
     class Checking(Observer):
         def observe(self, *args: Any, **kwargs: Any) -> Observation:
@@ -147,6 +149,7 @@ def test_the_window_without_a_copy_is_the_window_over_a_copy() -> None:
 @pytest.mark.parametrize("name", builtin_names())
 def test_on_demand_observations_equal_built_ones(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """``Observer.view`` (parts made when first read) gives what ``observe`` gives, whatever is read first."""
+    monkeypatch.setattr(turns_mod, "TRUSTED_PLAIN", {})  # our ZI traders too take ``plain`` (a view here)
     import copy
     import pickle
 

@@ -5,13 +5,18 @@ subsidies, fines); the traders' orders, and so the whole record, must be the sam
 
 from __future__ import annotations
 
+import random
+from types import MappingProxyType
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sandbox.session as session_mod
+from agents.incentives import Terms
 from agents.observation import Observation
-from agents.plain_view import PlainView, plain_view_of
+from agents.plain_view import TRUSTED_PLAIN, PlainView, plain_view_of
 from agents.traders import ZICTrader, ZIUTrader, _ZITrader
 from protocols import semconv as sc
 from sandbox.observe import Observer, OnDemandObservation
@@ -63,30 +68,39 @@ def _same(view: PlainView, other: PlainView, services: set[str]) -> None:
         assert view.units(svc) == other.units(svc), svc
 
 
+def _view_of(values: tuple[Any, ...]) -> PlainView:
+    """The ``PlainView`` ``Observer.plain`` makes of these values."""
+    mechanism, lo, hi, vals, costs, demand, capacity, balance, terms, schedule = values
+    proxy = MappingProxyType
+    return PlainView.make(
+        mechanism, lo, hi, proxy(vals), proxy(costs), demand, capacity, balance, terms, proxy(schedule)
+    )
+
+
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_the_plain_view_agrees_with_the_observation(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Any] = []
 
-    class Checking(Observer):
-        def plain(self, m: Any, receipts: Any = (), notices: Any = ()) -> PlainView:
+    class Checking(Observer):  # what a ZI trader reads, on a plain view or (our own code) as plain values
+        def plain_values(self, m: Any, receipts: Any = ()) -> tuple[Any, ...]:
             saved = (list(m.notices), list(m.inbox))
-            view = super().plain(m, receipts, notices)
-            assert type(view) is PlainView
+            values = super().plain_values(m, receipts)
+            view = _view_of(values)
             assert not m.notices and not m.inbox  # consumed, as an observation consumes them
             m.notices.extend(saved[0])
             m.inbox.extend(saved[1])
-            built = self.observe(m, receipts, notices)
+            built = self.observe(m, receipts)
             assert not m.notices and not m.inbox
             services = {*m.private.values, *m.private.costs, *m.private.schedule}
             _same(view, PlainView.of(built), services)
-            _same(view, PlainView.of(super().view(m, receipts, notices)), services)  # on demand, read now
+            _same(view, PlainView.of(super().view(m, receipts)), services)  # on demand, read now
             seen.append((m.id, self.market.round, view.terms, view.balance, bool(saved[0])))
-            return view
+            return values
 
     monkeypatch.setattr(session_mod, "Observer", Checking)
     s = _session(name)
     s.run()
-    assert len(seen) == len(s.agents) * s.scenario.rounds  # every trader, every round, on a plain view
+    assert len(seen) == len(s.agents) * s.scenario.rounds  # every trader, every round, on plain values
     if name == "policy_changes":
         assert len({repr(terms) for _, _, terms, _, _ in seen}) == len(POLICY_AT) + 1  # each policy was read
         assert any(notice for *_, notice in seen)  # fines' notices reached traders (and were consumed)
@@ -109,8 +123,10 @@ def _played(name: str) -> tuple[list[tuple[Any, ...]], dict[str, Any], dict[str,
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_orders_are_the_same_on_a_plain_view_and_on_an_observation(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    plain = _played(name)
+    plain = _played(name)  # our own ZI traders: their plain values, no view (``TRUSTED_PLAIN``)
     assert any(r[3] == "place_order" and r[5] for r in plain[0])
+    monkeypatch.delitem(TRUSTED_PLAIN, _ZITrader.decide)  # the engine's plain view
+    assert _played(name) == plain
     monkeypatch.setattr(_ZITrader, "plain_view", False)  # the on-demand observation, read through ObservedView
     assert _played(name) == plain
     monkeypatch.setattr(_ZITrader, "on_demand_observation", False)  # the observation built whole
@@ -180,12 +196,45 @@ def test_who_gets_a_plain_view() -> None:
     got = s._observations(observer, list(s.market.members), 0)
     assert type(got["buyer-000"]) is OnDemandObservation  # the wake rule reads an observation
     assert type(got["buyer-006"]) is not PlainView  # a scripted bilateral buyer: no plain view
-    assert all(type(got[a]) is PlainView for a in s.market.members if a.startswith("seller"))
+    assert all(type(got[a]) is tuple for a in s.market.members if a.startswith("seller"))  # our code: values
+    traced = Session(parse_scenario(sc, "t"), tracing=True)  # a turn's span reads the view it was given
+    observer = Observer(traced.market, traced.protocol.config, traced.policy.model_dump(), traced.scenario.rounds)
+    got = traced._observations(observer, list(traced.market.members), 0)
+    assert all(type(got[a]) is PlainView for a in traced.market.members if a.startswith("seller"))
     sub = load_scenario("double_auction").model_dump(mode="json")
     sub["market"]["max_substeps"] = 1
     s2 = Session(parse_scenario(sub, "t2"), tracing=False)
     observer = Observer(s2.market, s2.protocol.config, s2.policy.model_dump(), s2.scenario.rounds)
     assert not any(type(v) is PlainView for v in s2._observations(observer, list(s2.market.members), 0).values())
+
+
+def test_only_our_own_decide_gets_plain_values() -> None:
+    """A class or an instance that replaces ``decide`` or ``order_for`` gets the read-only view, not the member's
+    own mappings; so does an unknown plain-view agent."""
+
+    class OwnDecide(ZICTrader):
+        kind = "zi_c_own_decide"
+
+        def decide(self, obs: Any) -> Any:
+            return super().decide(obs)
+
+    class OwnOrderFor(ZICTrader):
+        kind = "zi_c_own_order_for"
+
+        def order_for(self, *values: Any) -> Any:
+            return super().order_for(*values)
+
+    s = Session(load_scenario("double_auction"), tracing=False)
+    for cls in (OwnDecide, OwnOrderFor, ZICTrader):
+        s.spawn(cls, n=1, role="seller", budget=0, schedule=[10.0, 20.0], service="widget")
+    replaced = s.agents["seller-000"]
+    replaced.decide = replaced.decide  # type: ignore[method-assign]  # an instance's own decide
+    observer = Observer(s.market, s.protocol.config, s.policy.model_dump(), s.scenario.rounds)
+    got = s._observations(observer, list(s.market.members), 0)
+    kinds = {a: type(s.agents[a]) for a in got}
+    assert type(got["seller-000"]) is PlainView and type(got["seller-001"]) is tuple
+    assert [type(got[a]) for a in got if kinds[a] in (OwnDecide, OwnOrderFor)] == [PlainView, PlainView]
+    assert type(got[max(a for a in got if kinds[a] is ZICTrader)]) is tuple
 
 
 def test_one_decision_whatever_the_zi_trader_is_given() -> None:
@@ -208,3 +257,32 @@ def test_a_traced_run_writes_a_turn_span_per_trader(tmp_path: Any) -> None:
     s.run()
     turns = trace_read.spans(store, s.run_id, operation=sc.SPAN_AGENT_DECIDE, limit=None)
     assert sorted((t.agent_id, t.round) for t in turns) == sorted((a, r) for a in s.agents for r in (1, 2, 3))
+
+
+FLOATS = st.floats(allow_nan=True, allow_infinity=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lo=FLOATS, hi=FLOATS, limit=FLOATS, balance=FLOATS, buying=st.booleans(), fee=st.sampled_from([0.0, 0.1]))
+def test_zi_prices_as_min_and_max_choose(
+    lo: float, hi: float, limit: float, balance: float, buying: bool, fee: float
+) -> None:
+    """``order_for`` bounds its price with comparisons, not ``min``/``max`` calls: the same choices as the
+    formula ``min(max(price, lo), hi)`` over ``lo, hi = (lo, min(ceiling, hi))`` (buyers, then ``min(hi, balance)``)
+    or ``(max(floor, lo), hi)``, for every float (NaN and signed zeros too), whatever the terms."""
+    terms = Terms.of({"fee_rate": fee})
+    trader = ZICTrader("t", "buyer" if buying else "seller")
+    values, costs = ({"w": limit}, {}) if buying else ({}, {"w": limit})
+    trader.rng.seed("k")
+    got = trader.order_for("double_auction", lo, hi, values, costs, 1, 1, balance, terms, {"w": [limit]})
+    bound = terms.buyer_ceiling(limit) if buying else terms.seller_floor(limit)
+    a, b = (lo, min(bound, hi)) if buying else (max(bound, lo), hi)
+    if buying:
+        b = min(b, balance)
+    if b < a:
+        assert got == []
+        return
+    rng = random.Random()
+    rng.seed("k")
+    price = min(max(round(a + (b - a) * rng.random(), 2), a), b)
+    assert len(got) == 1 and repr(got[0].price) == repr(float(price))  # type: ignore[attr-defined]

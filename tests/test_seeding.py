@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.scenario import load_scenario
-from sandbox.seeding import _KeyedRandom, reseed, seed_now
+from sandbox.seeding import _KeyedRandom, reseed, seed_now, shuffle
 from sandbox.session import Session
 
 DRAWS: dict[str, Callable[[random.Random], Any]] = {
@@ -140,4 +140,15 @@ def test_runs_draw_the_same_whether_reseeds_are_put_in_on_first_use_or_at_once(m
     lazy = played()
     monkeypatch.setattr(turns_mod, "reseed", eager)
     monkeypatch.setattr(turns_mod, "seed_now", eager)
+    monkeypatch.setattr(turns_mod, "seed_plain", eager)
     assert played() == lazy and len(lazy) > 100
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 300), key=st.text(max_size=20))
+def test_shuffle_is_random_shuffle(n: int, key: str) -> None:
+    """``seeding.shuffle`` leaves the order ``random.Random(key).shuffle`` leaves."""
+    items, expected = list(range(n)), list(range(n))
+    shuffle(items, key)
+    random.Random(key).shuffle(expected)
+    assert items == expected

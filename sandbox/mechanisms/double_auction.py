@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
+from operator import itemgetter
 from typing import Any
 
 from protocols.actions import ActionBase, PlaceOrder
@@ -33,6 +34,7 @@ from protocols.market_rules import Order, check_order, order_verdict, price_verd
 from protocols.money import MICROS_PER_UNIT, to_micros
 from protocols.policy import IncentivePolicy
 from protocols.protocol import Protocol
+from protocols.settlement import account
 from protocols.verdict import ACCEPTED, Verdict
 from sandbox.ledger import Ledger
 from sandbox.market import Deal, Market, Member
@@ -48,6 +50,7 @@ PASS_WHEN_PLAIN = frozenset({check_identity, check_suspended, check_throttle, ch
 throttled, with nothing halted: the conditions ``check_and_place`` tests before deciding itself."""
 
 _SUBMIT = Protocol.submit
+_ORDER_FIELDS = itemgetter("sender", "type", "side", "service", "price", "unit")
 _PROBE = PlaceOrder(side="buy", service="probe", price=1.0)
 _READ_HERE = frozenset(
     {"apply", "next_unit", "book_top", "available_micros", "is_agent", "is_suspended", "action_cap_of"}
@@ -79,6 +82,7 @@ class DoubleAuctionMarket(Market):
         self._period_surplus = 0
         self._period_trades = 0
         self._seq = 0
+        self._accounts: dict[str, str] = {}  # agent -> its ledger account (``_account``)
 
     # --- MechanismView ---------------------------------------------------------------
     def book_top(self, service: str) -> tuple[Order | None, Order | None]:
@@ -144,16 +148,8 @@ class DoubleAuctionMarket(Market):
         if type(action) is not PlaceOrder:
             return None
         m = self.members.get(who)
-        fields = action.__dict__  # the fields' values: what reading each (a pydantic model's slower read) gives
-        try:
-            sender, side, svc, p, u = (
-                fields["sender"],
-                fields["side"],
-                fields["service"],
-                fields["price"],
-                fields["unit"],
-            )
-            kind = fields["type"]
+        try:  # the fields' values, from the instance's dict: what reading each (a pydantic model's slower read) gives
+            sender, kind, side, svc, p, u = _ORDER_FIELDS(action.__dict__)
         except KeyError:  # a field gone from the instance (reading it would raise): the general path
             return None
         if (
@@ -173,19 +169,44 @@ class DoubleAuctionMarket(Market):
         if not math.isfinite(p) or not cfg.min_price <= p <= cfg.max_price:
             return price_verdict(p, cfg), None
         full = self.book_rule == "full"
-        bid, ask = self.book_top(svc) if full else self.books.get(svc) or (None, None)
+        book = None if full else self.books.get(svc)
+        bid, ask = self.book_top(svc) if full else book or (None, None)
         unit: int | None = None  # ``_unit_of``, inline
         if (side == "buy") == (svc in m.private.values):
             used = self.traded.get((who, svc), 0)
             sched = m.private.schedule.get(svc)
             unit = used if used < len(sched or self._schedule(m, svc)) else None
         price = round(p * MICROS_PER_UNIT)  # ``to_micros`` of a finite price
-        verdict = order_verdict(action, who, price, unit, bid, ask, self.available_micros, full)
+        have = (  # ``available_micros``, its account name made once
+            self.ledger.balances.get(self._accounts.get(who) or self._account(who), 0) if side == "buy" else 0
+        )
+        verdict = order_verdict(action, who, price, unit, bid, ask, have, full)
         if verdict is not None:
             return verdict, None
         assert unit is not None
         self.note_order(who)
-        return ACCEPTED, self._place(svc, who, side, price, unit, policy)
+        if full:
+            return ACCEPTED, self._place(svc, who, side, price, unit, policy)
+        self._seq += 1  # ``_place``, inline: the book and its standing orders as read above
+        if side == "buy":
+            if ask is not None and price >= ask.price:
+                return ACCEPTED, self._trade(svc, who, ask.agent, ask.price, policy)
+        elif bid is not None and price <= bid.price:
+            if self.ledger.balances.get(self._accounts.get(bid.agent) or self._account(bid.agent), 0) >= bid.price:
+                return ACCEPTED, self._trade(svc, bid.agent, who, bid.price, policy)
+            assert book is not None
+            book[0] = None  # the bidder can no longer pay (fined since): its bid lapses
+        if book is None:
+            book = self.books[svc] = [None, None]
+        book[0 if side == "buy" else 1] = Order(who, price, unit, self._seq)
+        return ACCEPTED, None
+
+    def _account(self, who: str) -> str:
+        """``settlement.account(who)``, made once per agent (``available_micros`` without its calls)."""
+        found = self._accounts.get(who)
+        if found is None:
+            found = self._accounts[who] = account(who)
+        return found
 
     def _place(self, svc: str, who: str, side: str, price: int, unit: int, policy: IncentivePolicy) -> Deal | None:
         book = self.books.get(svc)
