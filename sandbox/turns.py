@@ -37,12 +37,9 @@ if TYPE_CHECKING:
     from sandbox.scenario import Scenario
 
 _WANTS_TURN = Agent.wants_turn  # the default wake check (``every_round``, inline where it runs per agent)
-_VIEWS = (
-    PlainView,
-    TraderView,
-    tuple,
-)  # what ``_observations`` hands an agent whose turn needs no wake check (tuple: a
-# trusted plain agent's values, ``Observer.plain_values``)
+# what ``_observations`` hands an agent whose turn needs no wake check (a tuple: a trusted plain agent's values,
+# ``Observer.plain_values``)
+_VIEWS = (PlainView, TraderView, tuple)
 _BUILT_IN_ACTIONS = frozenset(ACTION_TYPES)  # frozen models of plain values: their JSON may be made later
 
 
