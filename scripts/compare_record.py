@@ -5,7 +5,9 @@ Each tree runs every built-in scenario (stored into SQLite, traced as a stored r
 in a subprocess of its own with that tree first on ``PYTHONPATH`` and the same ``PYTHONHASHSEED``;
 every row of every table of each run is dumped with what differs from run to run masked: the run
 id (random) wherever it appears, span and trace ids, and wall-clock columns and event times; rows are sorted by their masked contents (the tables are read without an
-order). Then the dumps are
+order). Each scenario is also run untraced and unstored (the engine's fast paths), and what it keeps in memory
+(each action's record, deals, the round's fines, turns and waits, the summary, the balances) is dumped in order.
+Then the dumps are
 compared and each table that differs is named with its first differing row. Exit status 1 when
 anything differs. ``dump OUT.json`` writes one tree's dump (what the subprocesses run).
 """
@@ -66,6 +68,52 @@ def dump(rounds: int) -> dict[str, Any]:
     return out
 
 
+def dump_untraced(rounds: int) -> dict[str, Any]:
+    """Every built-in scenario run untraced and unstored (the engine's fast paths: no span and no store), what it
+    kept in memory round by round: each action's record, each deal, the round's fines, turns and waits, then the
+    summary and the ledger's balances."""
+    from sandbox.scenario import builtin_names, load_scenario
+    from sandbox.session import Session
+
+    out: dict[str, Any] = {}
+    for name in builtin_names():
+        sc = load_scenario(name)
+        run_id = f"{name}-cmp0123456"
+        session = Session(sc, rounds=min(rounds, sc.rounds), tracing=False, run_id=run_id)
+        kept: dict[str, list[dict[str, Any]]] = {"actions": [], "deals": [], "rounds": []}
+
+        def keep(_session: Any, log: Any, kept: dict[str, list[dict[str, Any]]] = kept) -> None:
+            for r in log.records:
+                v = r.verdict
+                kept["actions"].append(
+                    {
+                        "round": log.round,
+                        "seq": r.seq,
+                        "agent_id": r.agent_id,
+                        "action_type": r.action_type,
+                        "payload": r.payload,
+                        "accepted": v.accepted,
+                        "rule": v.rule,
+                        "reason": v.reason,
+                        "thread_id": r.thread_id,
+                    }
+                )
+            kept["deals"].extend({"round": log.round, "deal": repr(d)} for d in log.deals)
+            kept["rounds"].append(
+                {"round": log.round, "fines": repr(log.fines), "turns": log.turns, "waits": log.waits}
+            )
+
+        session.hooks.round_end.append(keep)
+        session.run()
+        summary = {k: v for k, v in session.summary().items() if k != "run_id"}
+        kept["summary"] = [{"summary": json.dumps(summary, default=repr, sort_keys=True)}]
+        kept["balances"] = [{"account": k, "micros": v} for k, v in sorted(session.ledger.balances.items())]
+        out[f"{name} (untraced, unstored)"] = {
+            table: [{k: _mask(v, run_id) for k, v in row.items()} for row in rows] for table, rows in kept.items()
+        }
+    return out
+
+
 def compare(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """What differs between two dumps, one line per table."""
     found = []
@@ -104,7 +152,7 @@ def main() -> None:
     ap.add_argument("--hashseed", default="7")
     a = ap.parse_args()
     if a.command == "dump":
-        Path(a.out).write_text(json.dumps(dump(a.rounds), default=repr, sort_keys=True))
+        Path(a.out).write_text(json.dumps({**dump(a.rounds), **dump_untraced(a.rounds)}, default=repr, sort_keys=True))
         return
     if a.against is None:
         ap.error("compare needs --against TREE")
