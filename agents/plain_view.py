@@ -20,6 +20,7 @@ reading one raises ``RuntimeError``, as a first read of an on-demand observation
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from operator import attrgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -138,6 +139,9 @@ class PlainView(_Fields, ReadOnlyView):
         """Units in the schedule of ``service`` (0: no schedule)."""
         return len(self._schedule.get(service, ()))
 
+
+plain_fields: Callable[[PlainView], tuple[Any, ...]] = attrgetter(*_Fields.__slots__)
+"""A view's values in its fields' order: ``PlainView.make``'s arguments, as ``Observer.plain_values`` gives them."""
 
 TRUSTED_PLAIN: dict[Callable[..., Any], Callable[..., Any]] = {}
 """Our own agents' ``decide`` functions that only read a ``PlainView``'s values, each with the method (of the

@@ -19,7 +19,7 @@ from random import Random
 from agents.base import Agent
 from agents.incentives import Terms, terms_of
 from agents.observation import Observation
-from agents.plain_view import TRUSTED_PLAIN, PlainView, plain_view_of
+from agents.plain_view import TRUSTED_PLAIN, PlainView, plain_fields, plain_view_of
 from protocols.actions import (
     ActionBase,
     BuyNow,
@@ -46,18 +46,7 @@ class _ZITrader(Agent):
     def decide(self, obs: Observation | PlainView) -> Sequence[ActionBase]:
         """Bid (buyers) or ask (sellers) for the next unit of the first service traded."""
         v = obs if type(obs) is PlainView else plain_view_of(obs)
-        return self.order_for(
-            v.mechanism,
-            v.min_price,
-            v.max_price,
-            v.values,
-            v.costs,
-            v.demand,
-            v.capacity,
-            v.balance,
-            v.terms,
-            v._schedule,
-        )
+        return self.order_for(*plain_fields(v))  # its values in its fields' order, as ``order_for`` takes them
 
     def order_for(
         self,
