@@ -37,8 +37,9 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_engine import agora_run, da_scenario, mesa_run  # noqa: E402
+from bench_engine import agora_run, bare_span_cpu, da_scenario, mesa_run  # noqa: E402
 
+from sandbox.scenario import load_scenario  # noqa: E402
 from sandbox.seeding import seed_plain  # noqa: E402
 from sandbox.session import Session  # noqa: E402
 from traces.store import Store, _sqlite_pragmas  # noqa: E402
@@ -59,7 +60,7 @@ def _remove(db: str) -> None:
             os.remove(db + suffix)
 
 
-def recorded_rows(sc: Any, db: str) -> tuple[Rows, int]:
+def recorded_rows(sc: Any, db: str) -> tuple[Rows, int, int]:
     """Run ``sc`` traced into ``db`` and read back every row it stored, grouped by the round that wrote it.
 
     Rows of tables without rounds (the run, its agents, its policy) go first, as the engine writes them
@@ -83,7 +84,8 @@ def recorded_rows(sc: Any, db: str) -> tuple[Rows, int]:
         for rnd, group in groups.items():
             by_round[rnd].append((table, sql, group))
     con.close()
-    return dict(sorted(by_round.items())), res.summary["actions"]
+    s = res.summary
+    return dict(sorted(by_round.items())), s["actions"], s["actions"] - sum(s["rejections"].values())
 
 
 def empty_store(path: str, secondary: bool) -> sqlite3.Connection:
@@ -167,7 +169,8 @@ def main() -> None:
     agora_run(da_scenario(20, 2, 1, 2), False, False)  # warm-up: imports, first validations
     work = tempfile.mkdtemp(prefix="agora-floor-")
     print("recording a traced, stored run to take its rows from ...", flush=True)
-    rows, orders = recorded_rows(sc, os.path.join(work, "record.db"))
+    rows, orders, accepted = recorded_rows(sc, os.path.join(work, "record.db"))
+    services_rows, _, services_accepted = recorded_rows(load_scenario("services"), os.path.join(work, "services.db"))
     counts: dict[str, int] = defaultdict(int)
     for group in rows.values():
         for table, _sql, tuples in group:
@@ -183,6 +186,10 @@ def main() -> None:
         "floor: the rows by sqlite3, keys only": lambda: write_rows(rows, os.path.join(work, "f.db"), False),
         "floor: the rows by sqlite3, in memory, keys only": lambda: write_rows(rows, ":memory:", False),
         "floor: seeding a turn's generator": lambda: seeding(orders),
+        "services: the rows by sqlite3, every index": lambda: write_rows(
+            services_rows, os.path.join(work, "f.db"), True
+        ),
+        "one bare OTel SDK span": lambda: bare_span_cpu() * orders,  # scaled so that per order = per span
     }
     try:
         import mesa  # noqa: F401
@@ -197,10 +204,17 @@ def main() -> None:
     best = best_of(kinds, a.repeat)
     shutil.rmtree(work, ignore_errors=True)
 
-    us = {name: 1e6 * s / orders for name, s in best.items()}
+    us = {name: 1e6 * s / orders for name, s in best.items() if not name.startswith("services")}
     print(f"\n{'CPU per order (user + system)':50} {'us':>8}")
     for name, v in us.items():
         print(f"{name:50} {v:8.1f}")
+    span = us.pop("one bare OTel SDK span")
+    rows_da = 1e6 * best["floor: the rows by sqlite3, every index"] / accepted
+    rows_sv = 1e6 * best["services: the rows by sqlite3, every index"] / services_accepted
+    print("\nthe record's rows alone (sqlite3, every index) per accepted action, in bare spans (goal: a whole traced,")
+    print("stored, accepted action <= 3):")
+    print(f"  double auction ({accepted:,} accepted): {rows_da:.1f} us = {rows_da / span:.1f} bare spans")
+    print(f"  services ({services_accepted:,} accepted): {rows_sv:.1f} us = {rows_sv / span:.1f} bare spans")
     if mesa_name:
         m = us[mesa_name]
         engine = us["agora, tracing off, no store"]
