@@ -1,6 +1,6 @@
 """A dead OTLP collector must cost a run nothing measurable: the scripted demo with / without an endpoint.
 
-Runs ``agora demo`` (the scripted services market, 10 rounds, a fresh SQLite file each time) as
+Runs ``agora demo`` (the scripted services market, 40 rounds, a fresh SQLite file each time) as
 a whole process, alternating A (``OTEL_EXPORTER_OTLP_ENDPOINT`` at a closed loopback port) and
 B (no endpoint), and prints the median wall and CPU times and the median of the pair-by-pair
 ratios A/B. Target: wall ratio <= 1.05. Also prints what A reported about the spans it could

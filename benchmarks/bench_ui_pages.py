@@ -11,7 +11,7 @@ same store, so opening one of its deals is timed against the big tables. Then it
 each whole page rendered by Streamlit's AppTest (one Replay step is the Replay page at a round).
 
     .venv/bin/python benchmarks/bench_ui_pages.py               # 1,000,000 spans, 100,000 deals, temp file
-    .venv/bin/python benchmarks/bench_ui_pages.py --spans 200000 --deals 20000 --db /tmp/ui-bench.db
+    .venv/bin/python benchmarks/bench_ui_pages.py --spans 200000 --deals 20000 --db ui-bench.db
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from sandbox.marketic.run import MarketicConfig, MarketicResult
 from traces.store import Store
 
 TASKS = ("chain", "lure", "grid")
+DOCS = Path(__file__).resolve().parent.parent / "docs"  # the plots' default folder, wherever this is run from
 # (label, config overrides): the three rules with two clones, then variants that break them.
 VARIANTS = (
     ("bucket brigade", {"rule": "bucket_brigade"}),
@@ -208,8 +209,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--episodes", type=int, default=300)
     ap.add_argument("--db", default=None, help="record every run in this store (file path or URL)")
-    ap.add_argument("--html", default="docs/marketic_plot.html", help="where to write the interactive plot")
-    ap.add_argument("--svg", default="docs/marketic_plot.svg", help="where to write the static plot")
+    ap.add_argument("--html", default=str(DOCS / "marketic_plot.html"), help="where to write the interactive plot")
+    ap.add_argument("--svg", default=str(DOCS / "marketic_plot.svg"), help="where to write the static plot")
     ap.add_argument(
         "--llm",
         type=int,

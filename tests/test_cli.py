@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import runpy
 import sqlite3
 import subprocess
 import sys
@@ -71,6 +72,21 @@ def test_quickstart_example_runs(tmp_path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "efficiency" in out.stdout and (tmp_path / "quickstart.db").exists()
+
+
+def test_marketic_example_runs_outside_the_repository(tmp_path) -> None:
+    """Run from another folder, the example still finds its default plot folder (the repository's docs/)."""
+    script = ROOT / "examples" / "marketic.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--seeds", "1", "--episodes", "3", "--html", "p.html", "--svg", "p.svg"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "p.html").exists() and (tmp_path / "p.svg").exists()
+    assert runpy.run_path(str(script), run_name="example")["DOCS"] == ROOT / "docs"
 
 
 def test_bad_agent_parameter_is_one_clear_sentence(tmp_path) -> None:
