@@ -74,6 +74,12 @@ def ui_cmd(
     cmd, env = streamlit_command(db, host, port)
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Agora app on [bold]http://{shown}:{port}[/] (store {db}); Ctrl+C stops it.", highlight=False)
+    if os.name == "posix":
+        # Become the server: a signal meant for ``agora ui`` (Ctrl+C, or SIGTERM from a process manager,
+        # ``docker stop``, ``kill``) reaches Streamlit itself, and no server is left behind on the port.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(cmd[0], cmd, env)
     try:
         code = subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
