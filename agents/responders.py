@@ -102,7 +102,8 @@ class Opportunist(BudgetBuyer):
         "(params gain, hope); otherwise a budget buyer."
     )
 
-    def decide(self, obs: Observation) -> Sequence[ActionBase]:
+    # trader_view = False: the engine hands this trader its Observation, never a TraderView
+    def decide(self, obs: Observation) -> Sequence[ActionBase]:  # type: ignore[override]
         """Trade as a budget buyer; add one offence if it pays in expectation."""
         actions = list(super().decide(obs))
         mine = {t.listing_id for t in obs.threads} | {
