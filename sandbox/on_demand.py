@@ -134,8 +134,7 @@ class _OnDemand:
 
     def __getstate__(self) -> dict[Any, Any]:
         self.complete()
-        # mypy sees object's __getstate__ here; at run time it is the pydantic model's, a dict
-        return super().__getstate__()  # type: ignore[return-value]
+        return super().__getstate__()  # type: ignore[return-value]  # the pydantic model's at run time: a dict
 
     def __copy__(self) -> Any:
         self.complete()

@@ -52,8 +52,7 @@ def agent_overview(store: Store, run_id: str) -> dict[str, dict[str, Any]]:
         rejected = select(a.agent_id, func.count()).where(a.run_id == run_id, col(a.accepted).is_(False))
         for agent, n in s.exec(rejected.group_by(a.agent_id)):
             out[agent]["violations"] = int(n)
-        # sqlmodel's select() is typed for at most four columns; this one has five.
-        usage = select(  # type: ignore[call-overload]
+        usage = select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
             c.agent_id,
             func.count(),
             func.coalesce(func.sum(c.prompt_tokens), 0),

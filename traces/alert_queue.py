@@ -77,8 +77,7 @@ def facets(store: Store, run_id: str) -> dict[str, Any]:
     """What the filters can choose from: kinds, severities, statuses, agents, the round range, counts."""
     with Session(store.engine) as s:
         by = s.exec(
-            # sqlmodel's select() is typed for at most four columns; this one has five.
-            select(  # type: ignore[call-overload]
+            select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
                 AlertRow.kind, AlertRow.severity, AlertRow.status, AlertRow.auto, func.count()
             )
             .where(AlertRow.run_id == run_id)
@@ -106,8 +105,7 @@ def groups(store: Store, run_id: str, flt: CaseFilter) -> list[dict[str, Any]]:
     """Cases grouped by kind and agents: how many, how many open, hits, worst severity, rounds."""
     with Session(store.engine) as s:
         rows = s.exec(
-            # sqlmodel's select() is typed for at most four columns; this one has eight.
-            select(  # type: ignore[call-overload]
+            select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
                 AlertRow.kind,
                 AlertRow.agents_json,
                 func.count(),

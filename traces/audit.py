@@ -23,11 +23,10 @@ from traces.store import Store
 # table), deals by party, by pair and by round (covering), and rejections by agent. Measured on
 # a run with 100,000 deals (benchmarks/bench_ui_pages.py): balances at a round 1.66 s -> 0.29 s,
 # trade network 0.69 s -> 0.10 s, prices by round 0.31 s -> 0.09 s, agents overview 2.9 s -> 0.4 s.
-# (SQLModel sets ``__table__`` on table models at class creation but does not declare it.)
-_A = ActionRow.__table__.c  # type: ignore[attr-defined]
-_L = LedgerEntryRow.__table__.c  # type: ignore[attr-defined]
-_T = TransactionRow.__table__.c  # type: ignore[attr-defined]
-_C = LLMCallRow.__table__.c  # type: ignore[attr-defined]
+_A = ActionRow.__table__.c  # type: ignore[attr-defined]  # SQLModel sets __table__, undeclared
+_L = LedgerEntryRow.__table__.c  # type: ignore[attr-defined]  # (as above)
+_T = TransactionRow.__table__.c  # type: ignore[attr-defined]  # (as above)
+_C = LLMCallRow.__table__.c  # type: ignore[attr-defined]  # (as above)
 AUDIT_INDEXES = (
     Index(  # partial: only actions in a negotiation (orders on a book, listings have no thread)
         "ix_actions_run_thread",
@@ -209,8 +208,7 @@ def round_totals(store: Store, run_ids: Iterable[str]) -> dict[str, dict[str, An
         return {}
     r = RoundRow
     q = (
-        # sqlmodel's select() is typed for at most four columns; this one has six.
-        select(  # type: ignore[call-overload]
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
             r.run_id, func.count(), func.sum(r.n_tx), func.sum(r.volume), func.sum(r.surplus), func.max(r.round)
         )
         .where(col(r.run_id).in_(ids))
@@ -340,8 +338,7 @@ def llm_calls_of(
 def llm_usage(store: Store, run_id: str, agent_id: str) -> dict[str, Any]:
     """An agent's model use: calls, tokens in and out, cost in USD and faults."""
     c = LLMCallRow
-    # sqlmodel's select() is typed for at most four columns; this one has five.
-    q = select(  # type: ignore[call-overload]
+    q = select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
         func.count(),
         func.coalesce(func.sum(c.prompt_tokens), 0),
         func.coalesce(func.sum(c.completion_tokens), 0),

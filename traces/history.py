@@ -38,7 +38,7 @@ def _all(store: Store, stmt: Any) -> list[Any]:
 
 def _table(model: type[SQLModel]) -> Table:
     """A table model's ``Table`` (SQLModel sets ``__table__`` at class creation but does not declare it)."""
-    return model.__table__  # type: ignore[attr-defined]
+    return model.__table__  # type: ignore[attr-defined]  # set at class creation, not declared
 
 
 def rounds_of(store: Store, run_id: str) -> dict[int, Any]:

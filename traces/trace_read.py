@@ -227,8 +227,7 @@ def token_usage(store: Store, run_id: str) -> dict[str, tuple[int, int]]:
         .group_by(SpanRow.agent_id)
     )
     with Session(store.engine) as s:
-        # COALESCE(..., 0) is never NULL, but sqlmodel types it as the nullable column's ``int | None``
-        return {a or "": (int(i), int(o)) for a, i, o in s.exec(q).all()}  # type: ignore[arg-type]
+        return {a or "": (int(i), int(o)) for a, i, o in s.exec(q).all()}  # type: ignore[arg-type]  # COALESCE(.., 0) is never NULL
 
 
 def rejections(store: Store, run_id: str) -> dict[str, int]:
@@ -260,8 +259,7 @@ def round_series(store: Store, run_id: str) -> list[RoundSpanStats]:
     is_turn = col(SpanRow.operation).in_(sc.TURN_OPERATIONS)
     is_llm = col(SpanRow.operation).in_(LLM_OPERATIONS)
     q = (
-        # sqlmodel's select() is typed for at most four columns; this one has ten.
-        select(  # type: ignore[call-overload]
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
             SpanRow.round,
             func.count(),
             func.sum(case((col(SpanRow.operation) == sc.SPAN_SUBMIT, 1), else_=0)),
