@@ -33,6 +33,12 @@ def _num(data: Mapping[str, Any], key: str) -> float:
     return value if math.isfinite(value) and value > 0 else 0.0
 
 
+def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``data[key]`` when it is a mapping, else an empty one."""
+    value = data.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 @dataclass(frozen=True)
 class Terms:
     """The policy in force, as plain numbers (zero where the observation says nothing)."""
@@ -60,9 +66,9 @@ class Terms:
             except ValueError:
                 incentives = None
         data: Mapping[str, Any] = incentives if isinstance(incentives, Mapping) else {}
-        rep = data.get("reputation") if isinstance(data.get("reputation"), Mapping) else {}
-        op = data.get("outcome_payment") if isinstance(data.get("outcome_payment"), Mapping) else {}
-        fines = data.get("fines") if isinstance(data.get("fines"), Mapping) else {}
+        rep = _section(data, "reputation")
+        op = _section(data, "outcome_payment")
+        fines = _section(data, "fines")
         enabled = bool(op.get("enabled", False))
         return cls(
             fee_rate=min(_num(data, "fee_rate"), 1.0),

@@ -71,6 +71,17 @@ class _Fields:
         "terms",
         "_schedule",
     )
+    # the slots' types, as ``PlainView`` declares them (so ``make`` is checked as it fills them)
+    mechanism: str
+    min_price: float
+    max_price: float
+    values: Mapping[str, float]
+    costs: Mapping[str, float]
+    demand: int
+    capacity: int
+    balance: float
+    terms: Terms
+    _schedule: Mapping[str, Sequence[float]]
 
 
 class PlainView(_Fields, ReadOnlyView):

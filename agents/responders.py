@@ -102,7 +102,7 @@ class Opportunist(BudgetBuyer):
         "(params gain, hope); otherwise a budget buyer."
     )
 
-    def decide(self, obs: Observation) -> Sequence[ActionBase]:
+    def decide(self, obs: Observation) -> Sequence[ActionBase]:  # type: ignore[override]  # trader_view = False: Observation only
         """Trade as a budget buyer; add one offence if it pays in expectation."""
         actions = list(super().decide(obs))
         mine = {t.listing_id for t in obs.threads} | {

@@ -99,6 +99,19 @@ class _Fields:
         "threads",
         "_listings",
     )
+    # the slots' types, as ``TraderView`` declares them (so ``make`` is checked as it fills them)
+    agent_id: str
+    min_price: float
+    max_price: float
+    values: Mapping[str, float]
+    costs: Mapping[str, float]
+    demand: int
+    capacity: int
+    balance: float
+    terms: Terms
+    stocked: Collection[str]
+    threads: Sequence[ThreadLike]
+    _listings: Sequence[ListingInfo] | Callable[[], Sequence[ListingInfo]]
 
 
 class TraderView(_Fields, ReadOnlyView):

@@ -48,7 +48,10 @@ class Order:
 class MechanismView(MarketView, Protocol):
     """What the mechanism checks read, beyond ``MarketView``."""
 
-    mechanism: str
+    @property
+    def mechanism(self) -> str:
+        """The mechanism's name (a class attribute of each market)."""
+        ...
 
     def book_top(self, service: str) -> tuple[Order | None, Order | None]:
         """The standing bid and ask of a service's book."""

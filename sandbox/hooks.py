@@ -10,13 +10,13 @@ holds for the run, then the policies queued with ``Session.set_policy``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from protocols.policy import policy_diff
 from sandbox.record import RoundLog
-from traces.control import mark_applied, pending_commands
+from traces.control import ControlRow, mark_applied, pending_commands
 from traces.store import is_transient
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class Hooks:
 def apply_control(session: Session, log: RoundLog) -> None:
     """Apply pending control commands (marked applied at this round) and queued policies."""
     store = session.recorder.store
-    commands = []
+    commands: Sequence[ControlRow] = []
     if store is not None:
         try:
             commands = pending_commands(store, session.run_id)

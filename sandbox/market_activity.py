@@ -7,16 +7,16 @@ set of scopes halted by market-wide breakers. Throttles live on ``Member.action_
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from statistics import median
 from typing import TYPE_CHECKING
 
 from protocols.actions import Accept, ActionBase, Message, PostService
-from protocols.state import Activity, Profile
+from protocols.state import Activity, Listing, Profile, Thread
 from protocols.trusted import field_or_none
 
 if TYPE_CHECKING:
-    from sandbox.market import Market
+    from sandbox.market import Member
 
 
 class SafetyViewMixin:
@@ -28,8 +28,14 @@ class SafetyViewMixin:
     """
 
     reference_min_deals = 3  # deals needed before a service has a reference price
+    # what the mixin reads of the market it is mixed into (``MarketBase.__init__`` sets them)
+    round: int
+    members: dict[str, Member]
+    listings: dict[str, Listing]
+    threads: dict[str, Thread]
+    recent_prices: dict[str, deque[float]]
 
-    def _activity_reset(self: Market) -> None:
+    def _activity_reset(self) -> None:
         if getattr(self, "_activity_round", None) != self.round:
             self._activity_round = self.round
             self._acted: Counter[str] = Counter()
@@ -37,7 +43,7 @@ class SafetyViewMixin:
             self._spent: Counter[str] = Counter()
             self._activity_cache: dict[str, Activity] = {}
 
-    def note_applied(self: Market, action: ActionBase, who: str) -> None:
+    def note_applied(self, action: ActionBase, who: str) -> None:
         """Count an accepted action before it is applied (the price of an accept is the standing offer)."""
         self._activity_reset()
         self._forget(action, who)  # the action is about to change these agents' threads and listings
@@ -49,14 +55,14 @@ class SafetyViewMixin:
             if t is not None and t.price_micros is not None:
                 self._spent[t.buyer] += t.price_micros
 
-    def note_order(self: Market, who: str) -> None:
+    def note_order(self, who: str) -> None:
         """``note_applied`` of an action about no thread or listing that is not a message or a listing (a
         double-auction order): counted, and every cached activity forgotten (it may touch anyone)."""
         self._activity_reset()
         self._activity_cache.clear()
         self._acted[who] = self._acted.get(who, 0) + 1  # ``Counter``'s ``+= 1`` without its ``__missing__`` call
 
-    def _forget(self: Market, action: ActionBase, who: str) -> None:
+    def _forget(self, action: ActionBase, who: str) -> None:
         cache = self._activity_cache
         cache.pop(who, None)
         thread_id = field_or_none(action, "thread_id")
@@ -71,19 +77,19 @@ class SafetyViewMixin:
         elif not isinstance(action, (Message, PostService)) and t is None:
             cache.clear()  # an action of another mechanism may touch anyone: forget everything
 
-    def invalidate_activity(self: Market) -> None:
+    def invalidate_activity(self) -> None:
         """Forget cached activity (after changing throttles or state outside ``apply``)."""
         self._activity_reset()
         self._activity_cache.clear()
 
     @property
-    def halted(self: Market) -> set[str]:
+    def halted(self) -> set[str]:
         """Scopes halted now (``service:<name>``, ``messages``); the safety layer edits this set."""
         if not hasattr(self, "_halted"):
             self._halted: set[str] = set()
         return self._halted
 
-    def profile(self: Market, agent_id: str) -> Profile | None:
+    def profile(self, agent_id: str) -> Profile | None:
         """The agent's role and private values or costs."""
         cache: dict[str, Profile] = self.__dict__.setdefault("_profiles", {})
         if agent_id not in cache:  # roles, values and costs do not change during a run
@@ -93,7 +99,7 @@ class SafetyViewMixin:
             cache[agent_id] = Profile(m.role, dict(m.private.values), dict(m.private.costs))
         return cache[agent_id]
 
-    def activity(self: Market, agent_id: str) -> Activity:
+    def activity(self, agent_id: str) -> Activity:
         """The agent's activity this round and any throttle on it."""
         self._activity_reset()
         cached = self._activity_cache.get(agent_id)
@@ -112,27 +118,27 @@ class SafetyViewMixin:
         )
         return out
 
-    def spenders(self: Market) -> set[str]:
+    def spenders(self) -> set[str]:
         """Members who committed money this round: those whose ``activity(aid).spent_micros`` is not 0."""
         self._activity_reset()
         return {aid for aid, spent in self._spent.items() if spent and aid in self.members}
 
-    def reference_price(self: Market, service: str) -> float | None:
+    def reference_price(self, service: str) -> float | None:
         """Median of the service's recent settled prices (None with too few deals)."""
         prices = self.recent_prices.get(service)
         if not prices or len(prices) < self.reference_min_deals:
             return None
         return float(median(prices))
 
-    def action_cap_of(self: Market, agent_id: str) -> int | None:
+    def action_cap_of(self, agent_id: str) -> int | None:
         """The throttle on an agent now (``activity(agent_id).action_cap`` without the rest)."""
         m = self.members.get(agent_id)
         return None if m is None else m.action_cap
 
-    def nothing_halted(self: Market) -> bool:
+    def nothing_halted(self) -> bool:
         """Whether no scope is halted (``is_halted`` is then False for every scope)."""
         return not self.halted
 
-    def is_halted(self: Market, scope: str) -> bool:
+    def is_halted(self, scope: str) -> bool:
         """Whether a market-wide breaker has halted this scope."""
         return scope in self.halted

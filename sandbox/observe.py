@@ -15,7 +15,7 @@ read-only ``agents.plain_view.PlainView`` of its member (``Observer.plain``; ``t
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -132,8 +132,8 @@ class Observer:
         self._sellers: dict[str, dict[str, list[int]]] = {}
         for svc, lis in by_service.items():
             at = self._sellers[svc] = {}
-            for i, li in enumerate(lis):
-                at.setdefault(li.seller, []).append(i)
+            for i, info in enumerate(lis):
+                at.setdefault(info.seller, []).append(i)
         self.public = {
             s: [float(x) for x in list(p)[-self.limits.recent_prices :]]
             for s, p in sorted(market.recent_prices.items())
@@ -160,6 +160,7 @@ class Observer:
         k = self.limits.listings
         own = sellers.get(me, ()) if sellers is not None else [i for i, li in enumerate(ranked) if li.seller == me]
         n = len(ranked) - len(own)
+        at: Callable[[int], ListingInfo]
         if not own:
             if n <= k:
                 return list(ranked)

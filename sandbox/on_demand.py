@@ -100,11 +100,11 @@ class _OnDemand:
 
     def model_dump(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         self.complete()
-        return super().model_dump(*args, **kwargs)  # type: ignore[misc,no-any-return]
+        return super().model_dump(*args, **kwargs)  # type: ignore[misc]
 
     def model_dump_json(self, *args: Any, **kwargs: Any) -> str:
         self.complete()
-        return super().model_dump_json(*args, **kwargs)  # type: ignore[misc,no-any-return]
+        return super().model_dump_json(*args, **kwargs)  # type: ignore[misc]
 
     def model_copy(self, *args: Any, **kwargs: Any) -> Any:
         self.complete()
@@ -118,8 +118,8 @@ class _OnDemand:
             other.complete()
         return (
             self.__dict__ == other.__dict__
-            and self.__pydantic_private__ == other.__pydantic_private__  # type: ignore[attr-defined]
-            and self.__pydantic_extra__ == other.__pydantic_extra__  # type: ignore[attr-defined]
+            and self.__pydantic_private__ == other.__pydantic_private__
+            and self.__pydantic_extra__ == other.__pydantic_extra__
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -134,7 +134,7 @@ class _OnDemand:
 
     def __getstate__(self) -> dict[Any, Any]:
         self.complete()
-        return super().__getstate__()  # type: ignore[misc,no-any-return]
+        return super().__getstate__()  # type: ignore[return-value]  # the pydantic model's at run time: a dict
 
     def __copy__(self) -> Any:
         self.complete()

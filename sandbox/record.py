@@ -52,7 +52,7 @@ class LazyActionRecord(ActionRecord):
         self.thread_id = thread_id
         self.span_id = None
 
-    @property  # type: ignore[override]
+    @property
     def payload(self) -> str:
         found: str | None = _PAYLOAD.__get__(self)
         if found is None:

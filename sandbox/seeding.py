@@ -75,13 +75,13 @@ def shuffle(items: list[Any], key: str) -> None:
 def _put_in(rng: random.Random) -> None:
     """Seed ``rng`` from its noted key and make it a plain ``random.Random`` again (once; then nothing)."""
     if type(rng) is _KeyedRandom:
-        rng.__class__ = _Random
+        rng.__class__ = _Random  # type: ignore[assignment]  # back to the plain class it was made from
         seed_plain(rng, rng.__dict__.pop("_turn_key"))
 
 
 def _drop_key(rng: random.Random) -> None:
     if type(rng) is _KeyedRandom:
-        rng.__class__ = _Random
+        rng.__class__ = _Random  # type: ignore[assignment]  # back to the plain class it was made from
         rng.__dict__.pop("_turn_key", None)
 
 
@@ -108,6 +108,6 @@ class _KeyedRandom(random.Random):
         _drop_key(self)
         _Random.seed(self, a, version)
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> str | tuple[Any, ...]:
         _put_in(self)
         return _Random.__reduce__(self)

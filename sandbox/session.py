@@ -89,7 +89,9 @@ class Session(Turns):
         self.protocol = Protocol(self.scenario.market.protocol_config())
         self.policy: IncentivePolicy = self.scenario.policy
         self.ledger = Ledger()
-        self.market: Market = build_market(
+        # build_market is typed MarketBase; the engine (Turns, Observer, the safety layer) is typed for Market,
+        # which every built-in mechanism's market is (an extension's may be a MarketBase only)
+        self.market: Market = build_market(  # type: ignore[assignment]  # a MarketBase: see above
             self.scenario.mechanism,
             self.ledger,
             self.protocol.config.deadlines,

@@ -13,7 +13,7 @@ import asyncio
 import json
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agents.base import Agent, DryRun
@@ -131,6 +131,7 @@ class Turns:
         untraced = type(self.tracer) is NoTracer  # a traced turn's span reads the view it was given
         known: dict[type, Any] = {}  # agent class -> its trusted plain method or None (``trusted_plain``), this step
         out: dict[str, Any] = {}
+        make: Callable[..., Any]  # the observer's plain, trader, view or observe method
         for aid in addressed:
             agent = agents[aid]
             if (
@@ -219,6 +220,7 @@ class Turns:
         policy = self.policy
         for aid in order:
             out = decisions[aid]
+            items: list[Any] | tuple[Any, ...]
             if type(out) is list:
                 items = out
             elif isinstance(out, BaseException):
@@ -259,7 +261,7 @@ class Turns:
                 action, verdict, payload = self._check(item, aid)
                 if n > cap:
                     verdict = Verdict.reject(Rule.RATE_LIMIT, f"at most {cap} actions per round; the rest were dropped")
-                kind = action.type if action is not None else "invalid"  # type: ignore[attr-defined]
+                kind = action.type if action is not None else "invalid"
                 thread_id = field_or_none(action, "thread_id")
                 if verdict.accepted:
                     assert action is not None
@@ -341,7 +343,7 @@ def trusted_plain(agent: Agent, known: dict[type, Any] | None = None) -> Any:
     ``decide`` functions that only hand them to it, and the method too (``agents.plain_view.TRUSTED_PLAIN``),
     and the instance replaces neither; else None. ``known``: the classes' answers found so far (filled here)."""
     cls = type(agent)
-    fn = known.get(cls, _UNKNOWN) if known is not None else _UNKNOWN
+    fn: Any = known.get(cls, _UNKNOWN) if known is not None else _UNKNOWN  # a method, None or _UNKNOWN
     if fn is _UNKNOWN:
         fn = TRUSTED_PLAIN.get(cls.decide)
         if fn is not None and getattr(cls, fn.__name__, None) is not fn:

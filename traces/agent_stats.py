@@ -52,7 +52,7 @@ def agent_overview(store: Store, run_id: str) -> dict[str, dict[str, Any]]:
         rejected = select(a.agent_id, func.count()).where(a.run_id == run_id, col(a.accepted).is_(False))
         for agent, n in s.exec(rejected.group_by(a.agent_id)):
             out[agent]["violations"] = int(n)
-        usage = select(
+        usage = select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
             c.agent_id,
             func.count(),
             func.coalesce(func.sum(c.prompt_tokens), 0),
@@ -65,7 +65,7 @@ def agent_overview(store: Store, run_id: str) -> dict[str, dict[str, Any]]:
             for agent in json.loads(agents_json or "[]"):
                 out[str(agent)]["alerts"] += 1
         events = select(BreakerEventRow.subject, BreakerEventRow.after).where(BreakerEventRow.run_id == run_id)
-        for subject, after in s.exec(events.order_by(BreakerEventRow.seq)):
+        for subject, after in s.exec(events.order_by(col(BreakerEventRow.seq))):
             if subject in out or not subject.startswith(("service:", "session", "messages")):
                 out[subject]["breaker"] = after  # the last event wins
     return dict(out)
@@ -78,7 +78,8 @@ def seller_scores(store: Store, run_id: str, seller: str) -> list[tuple[int, flo
     q = (
         select(t.settled_round, t.score)
         .where(t.run_id == run_id, t.seller == seller, t.status == "settled", col(t.score).is_not(None))
-        .order_by(t.tx_id)
+        .order_by(col(t.tx_id))
     )
     with Session(store.engine) as s:
-        return [(int(r), float(sc)) for r, sc in s.exec(q)]
+        # the query keeps only scored deals, so ``sc is not None`` always holds; it narrows the type
+        return [(int(r), float(sc)) for r, sc in s.exec(q) if sc is not None]

@@ -77,7 +77,9 @@ def facets(store: Store, run_id: str) -> dict[str, Any]:
     """What the filters can choose from: kinds, severities, statuses, agents, the round range, counts."""
     with Session(store.engine) as s:
         by = s.exec(
-            select(AlertRow.kind, AlertRow.severity, AlertRow.status, AlertRow.auto, func.count())
+            select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
+                AlertRow.kind, AlertRow.severity, AlertRow.status, AlertRow.auto, func.count()
+            )
             .where(AlertRow.run_id == run_id)
             .group_by(AlertRow.kind, AlertRow.severity, AlertRow.status, AlertRow.auto)
         ).all()
@@ -103,11 +105,11 @@ def groups(store: Store, run_id: str, flt: CaseFilter) -> list[dict[str, Any]]:
     """Cases grouped by kind and agents: how many, how many open, hits, worst severity, rounds."""
     with Session(store.engine) as s:
         rows = s.exec(
-            select(
+            select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
                 AlertRow.kind,
                 AlertRow.agents_json,
                 func.count(),
-                func.sum(case((AlertRow.status == "open", 1), else_=0)),
+                func.sum(case((col(AlertRow.status) == "open", 1), else_=0)),
                 func.sum(AlertRow.count),
                 func.min(_severity_order()),
                 func.min(AlertRow.round),
@@ -140,7 +142,7 @@ def page(store: Store, run_id: str, flt: CaseFilter, offset: int = 0, limit: int
     """One page of cases (open first, then most severe, then latest), without evidence; and the total."""
     cols = [getattr(AlertRow, c) for c in QUEUE_COLUMNS]
     order = [
-        case((AlertRow.status == "open", 0), else_=1),
+        case((col(AlertRow.status) == "open", 0), else_=1),
         _severity_order(),
         col(AlertRow.last_round).desc(),
         AlertRow.alert_id,

@@ -113,7 +113,7 @@ def alerts(
     if kind is not None:
         q = q.where(AlertRow.kind == kind)
     with Session(store.engine) as s:
-        rows = s.exec(q.order_by(AlertRow.round, col(AlertRow.alert_id))).all()
+        rows = s.exec(q.order_by(col(AlertRow.round), col(AlertRow.alert_id))).all()
     if agent is not None:
         rows = [r for r in rows if agent in r.agents]
     return sorted(rows, key=lambda r: (r.round, int(r.alert_id.lstrip("A") or 0)))
@@ -137,7 +137,7 @@ def breaker_events(store: Store, run_id: str, subject: str | None = None) -> Seq
     if subject is not None:
         q = q.where(BreakerEventRow.subject == subject)
     with Session(store.engine) as s:
-        return s.exec(q.order_by(BreakerEventRow.seq)).all()
+        return s.exec(q.order_by(col(BreakerEventRow.seq))).all()
 
 
 def interventions(store: Store, run_id: str, agent: str | None = None) -> Sequence[InterventionRow]:
@@ -146,7 +146,7 @@ def interventions(store: Store, run_id: str, agent: str | None = None) -> Sequen
     if agent is not None:
         q = q.where(InterventionRow.agent_id == agent)
     with Session(store.engine) as s:
-        return s.exec(q.order_by(InterventionRow.seq)).all()
+        return s.exec(q.order_by(col(InterventionRow.seq))).all()
 
 
 def request_review(

@@ -23,7 +23,10 @@ from traces.store import Store
 # table), deals by party, by pair and by round (covering), and rejections by agent. Measured on
 # a run with 100,000 deals (benchmarks/bench_ui_pages.py): balances at a round 1.66 s -> 0.29 s,
 # trade network 0.69 s -> 0.10 s, prices by round 0.31 s -> 0.09 s, agents overview 2.9 s -> 0.4 s.
-_A, _L, _T = ActionRow.__table__.c, LedgerEntryRow.__table__.c, TransactionRow.__table__.c
+_A = ActionRow.__table__.c  # type: ignore[attr-defined]  # SQLModel sets __table__, undeclared
+_L = LedgerEntryRow.__table__.c  # type: ignore[attr-defined]  # (as above)
+_T = TransactionRow.__table__.c  # type: ignore[attr-defined]  # (as above)
+_C = LLMCallRow.__table__.c  # type: ignore[attr-defined]  # (as above)
 AUDIT_INDEXES = (
     Index(  # partial: only actions in a negotiation (orders on a book, listings have no thread)
         "ix_actions_run_thread",
@@ -41,9 +44,9 @@ AUDIT_INDEXES = (
     Index("ix_tx_run_status_round_service", _T.run_id, _T.status, _T.settled_round, _T.service, _T.price),
     Index(
         "ix_llm_calls_run_agent",
-        LLMCallRow.__table__.c.run_id,
-        LLMCallRow.__table__.c.agent_id,
-        LLMCallRow.__table__.c.round,
+        _C.run_id,
+        _C.agent_id,
+        _C.round,
     ),
 )
 
@@ -57,7 +60,11 @@ def ensure_indexes(store: Store) -> None:
     2 s there). PostgreSQL keeps its statistics itself.
     """
     inspector = inspect(store.engine)
-    have = {ix["name"] for t in {i.table.name for i in AUDIT_INDEXES} for ix in inspector.get_indexes(t)}
+    have = {
+        ix["name"]
+        for t in {i.table.name for i in AUDIT_INDEXES if i.table is not None}
+        for ix in inspector.get_indexes(t)
+    }
     created = [index for index in AUDIT_INDEXES if index.name not in have]
     for index in created:
         index.create(store.engine, checkfirst=True)
@@ -110,7 +117,7 @@ def find_transactions(
     store: Store, run_id: str, f: TxFilter = TxFilter(), *, offset: int = 0, limit: int = 50
 ) -> Sequence[TransactionRow]:
     """One page of a run's transactions matching ``f``, in settlement order."""
-    q = select(TransactionRow).where(*_tx_where(run_id, f)).order_by(TransactionRow.tx_id)
+    q = select(TransactionRow).where(*_tx_where(run_id, f)).order_by(col(TransactionRow.tx_id))
     with Session(store.engine) as s:
         return s.exec(q.offset(offset).limit(limit)).all()
 
@@ -139,7 +146,7 @@ def thread_actions(store: Store, run_id: str, thread_id: str, limit: int = 500) 
     q = (
         select(ActionRow)
         .where(ActionRow.run_id == run_id, ActionRow.thread_id == thread_id)
-        .order_by(ActionRow.round, ActionRow.seq)
+        .order_by(col(ActionRow.round), col(ActionRow.seq))
         .limit(limit)
     )
     with Session(store.engine) as s:
@@ -149,12 +156,12 @@ def thread_actions(store: Store, run_id: str, thread_id: str, limit: int = 500) 
 def balance_changes(store: Store, run_id: str, account: str) -> list[tuple[int, int]]:
     """Net money into ``account`` per round (micro-units), rounds with movement only."""
     e = LedgerEntryRow
-    signed = case((e.dest == account, e.amount), else_=-e.amount)
+    signed = case((col(e.dest) == account, e.amount), else_=-col(e.amount))
     q = (
         select(e.round, func.sum(signed))
         .where(e.run_id == run_id, (e.dest == account) | (e.source == account))
-        .group_by(e.round)
-        .order_by(e.round)
+        .group_by(col(e.round))
+        .order_by(col(e.round))
     )
     with Session(store.engine) as s:
         return [(int(r), int(v)) for r, v in s.exec(q).all()]
@@ -166,7 +173,7 @@ def violations(store: Store, run_id: str, agent_id: str) -> list[tuple[str, int]
     q = (
         select(a.rule, func.count())
         .where(a.run_id == run_id, a.agent_id == agent_id, col(a.accepted).is_(False))
-        .group_by(a.rule)
+        .group_by(col(a.rule))
         .order_by(func.count().desc())
     )
     with Session(store.engine) as s:
@@ -179,7 +186,7 @@ def trade_pairs(store: Store, run_id: str, limit: int = 500) -> list[tuple[str, 
     q = (
         select(t.buyer, t.seller, func.count(), func.sum(t.price))
         .where(t.run_id == run_id, t.status == "settled")
-        .group_by(t.buyer, t.seller)
+        .group_by(col(t.buyer), col(t.seller))
         .order_by(func.sum(t.price).desc())
         .limit(limit)
     )
@@ -189,7 +196,7 @@ def trade_pairs(store: Store, run_id: str, limit: int = 500) -> list[tuple[str, 
 
 def policy_versions(store: Store, run_id: str) -> Sequence[PolicyVersionRow]:
     """Every policy version of a run, oldest first."""
-    q = select(PolicyVersionRow).where(PolicyVersionRow.run_id == run_id).order_by(PolicyVersionRow.version)
+    q = select(PolicyVersionRow).where(PolicyVersionRow.run_id == run_id).order_by(col(PolicyVersionRow.version))
     with Session(store.engine) as s:
         return s.exec(q).all()
 
@@ -201,7 +208,9 @@ def round_totals(store: Store, run_ids: Iterable[str]) -> dict[str, dict[str, An
         return {}
     r = RoundRow
     q = (
-        select(r.run_id, func.count(), func.sum(r.n_tx), func.sum(r.volume), func.sum(r.surplus), func.max(r.round))
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
+            r.run_id, func.count(), func.sum(r.n_tx), func.sum(r.volume), func.sum(r.surplus), func.max(r.round)
+        )
         .where(col(r.run_id).in_(ids))
         .group_by(r.run_id)
     )
@@ -217,7 +226,7 @@ def round_totals(store: Store, run_ids: Iterable[str]) -> dict[str, dict[str, An
             }
         last_round = select(r.run_id, func.max(r.round).label("last")).where(col(r.run_id).in_(ids)).group_by(r.run_id)
         sub = last_round.subquery()
-        eff = select(r.run_id, r.efficiency).join(sub, (r.run_id == sub.c.run_id) & (r.round == sub.c.last))
+        eff = select(r.run_id, r.efficiency).join(sub, (col(r.run_id) == sub.c.run_id) & (col(r.round) == sub.c.last))
         for run_id, value in s.exec(eff).all():
             out[run_id]["efficiency"] = value
     return out
@@ -231,7 +240,7 @@ def rounds_window(store: Store, run_id: str, last: int | None = None) -> Sequenc
         with Session(store.engine) as s:
             return list(reversed(s.exec(q).all()))
     with Session(store.engine) as s:
-        return s.exec(q.order_by(RoundRow.round)).all()
+        return s.exec(q.order_by(col(RoundRow.round))).all()
 
 
 def prices_by_round(store: Store, run_id: str) -> list[tuple[int, str, int, float]]:
@@ -240,8 +249,8 @@ def prices_by_round(store: Store, run_id: str) -> list[tuple[int, str, int, floa
     q = (
         select(t.settled_round, t.service, func.count(), func.avg(t.price))
         .where(t.run_id == run_id, t.status == "settled")
-        .group_by(t.settled_round, t.service)
-        .order_by(t.settled_round, t.service)
+        .group_by(col(t.settled_round), col(t.service))
+        .order_by(col(t.settled_round), col(t.service))
     )
     with Session(store.engine) as s:
         return [(int(r), str(sv), int(n), float(p)) for r, sv, n, p in s.exec(q).all()]
@@ -268,7 +277,7 @@ def balances_at(store: Store, run_id: str, round_: int) -> dict[str, int]:
 def deals_settled_in(store: Store, run_id: str, round_: int, limit: int = 500) -> Sequence[TransactionRow]:
     """Deals that settled or were refunded in one round."""
     t = TransactionRow
-    q = select(t).where(t.run_id == run_id, t.settled_round == round_).order_by(t.tx_id).limit(limit)
+    q = select(t).where(t.run_id == run_id, t.settled_round == round_).order_by(col(t.tx_id)).limit(limit)
     with Session(store.engine) as s:
         return s.exec(q).all()
 
@@ -293,15 +302,17 @@ def records(
     deals: list[TransactionRow] = []
     with Session(store.engine) as s:
         if keys:
-            cond = or_(*(and_(ActionRow.round == r, ActionRow.seq == q) for r, q in keys))
+            cond = or_(*(and_(col(ActionRow.round) == r, col(ActionRow.seq) == q) for r, q in keys))
             acts = list(
                 s.exec(
-                    select(ActionRow).where(ActionRow.run_id == run_id, cond).order_by(ActionRow.round, ActionRow.seq)
+                    select(ActionRow)
+                    .where(ActionRow.run_id == run_id, cond)
+                    .order_by(col(ActionRow.round), col(ActionRow.seq))
                 ).all()
             )
         if txs:
             q2 = select(TransactionRow).where(TransactionRow.run_id == run_id, col(TransactionRow.tx_id).in_(txs))
-            deals = list(s.exec(q2.order_by(TransactionRow.tx_id)).all())
+            deals = list(s.exec(q2.order_by(col(TransactionRow.tx_id))).all())
     return acts, deals
 
 
@@ -319,7 +330,7 @@ def llm_calls_of(
     q = select(c).where(c.run_id == run_id, col(c.agent_id).in_(list(agents)))
     if rounds is not None:
         q = q.where(col(c.round).in_(list(rounds)))
-    q = q.order_by(c.round, c.agent_id, c.seq).offset(offset).limit(limit)
+    q = q.order_by(col(c.round), col(c.agent_id), col(c.seq)).offset(offset).limit(limit)
     with Session(store.engine) as s:
         return s.exec(q).all()
 
@@ -327,12 +338,12 @@ def llm_calls_of(
 def llm_usage(store: Store, run_id: str, agent_id: str) -> dict[str, Any]:
     """An agent's model use: calls, tokens in and out, cost in USD and faults."""
     c = LLMCallRow
-    q = select(
+    q = select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
         func.count(),
         func.coalesce(func.sum(c.prompt_tokens), 0),
         func.coalesce(func.sum(c.completion_tokens), 0),
         func.coalesce(func.sum(c.cost_usd), 0.0),
-        func.count(c.fault),
+        func.count(col(c.fault)),
     ).where(c.run_id == run_id, c.agent_id == agent_id)
     with Session(store.engine) as s:
         n, tin, tout, cost, faults = s.exec(q).one()

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Column, Index, Text, text, update
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from traces.store import Store  # noqa: TC001
 
@@ -73,18 +73,18 @@ def pending_commands(store: Store, run_id: str) -> Sequence[ControlRow]:
         return []
     with Session(store.engine) as s:
         q = select(ControlRow).where(ControlRow.run_id == run_id, ControlRow.applied_round.is_(None))  # type: ignore[union-attr]
-        return s.exec(q.order_by(ControlRow.id)).all()
+        return s.exec(q.order_by(col(ControlRow.id))).all()
 
 
 def mark_applied(store: Store, command_id: int, round_: int, outcome: str) -> None:
     """Record that a command took effect in ``round_`` (or why it did not)."""
     with store.engine.begin() as conn:
         conn.execute(
-            update(ControlRow).where(ControlRow.id == command_id).values(applied_round=round_, outcome=outcome)
+            update(ControlRow).where(col(ControlRow.id) == command_id).values(applied_round=round_, outcome=outcome)
         )
 
 
 def commands(store: Store, run_id: str) -> Sequence[ControlRow]:
     """Every command of a run, oldest first."""
     with Session(store.engine) as s:
-        return s.exec(select(ControlRow).where(ControlRow.run_id == run_id).order_by(ControlRow.id)).all()
+        return s.exec(select(ControlRow).where(ControlRow.run_id == run_id).order_by(col(ControlRow.id))).all()

@@ -36,45 +36,50 @@ def _all(store: Store, stmt: Any) -> list[Any]:
         return list(conn.execute(stmt).all())
 
 
+def _table(model: type[SQLModel]) -> Table:
+    """A table model's ``Table`` (SQLModel sets ``__table__`` at class creation but does not declare it)."""
+    return model.__table__  # type: ignore[attr-defined]  # set at class creation, not declared
+
+
 def rounds_of(store: Store, run_id: str) -> dict[int, Any]:
     """The ``rounds`` rows of a run by round number."""
-    rows = _all(store, select(RoundRow.__table__).where(RoundRow.__table__.c.run_id == run_id))
+    rows = _all(store, select(_table(RoundRow)).where(_table(RoundRow).c.run_id == run_id))
     return {r.round: r for r in rows}
 
 
 def actions_by_round(store: Store, run_id: str) -> dict[int, list[Any]]:
     """Recorded actions of a run grouped by round, in application order."""
-    t = ActionRow.__table__
+    t = _table(ActionRow)
     return _by_round(_all(store, select(t).where(t.c.run_id == run_id).order_by(t.c.round, t.c.seq)))
 
 
 def ledger_by_round(store: Store, run_id: str) -> dict[int, list[Any]]:
     """Recorded ledger postings of a run grouped by round, in order."""
-    t = LedgerEntryRow.__table__
+    t = _table(LedgerEntryRow)
     return _by_round(_all(store, select(t).where(t.c.run_id == run_id).order_by(t.c.seq)))
 
 
 def transactions_by_round(store: Store, run_id: str) -> dict[int, list[Any]]:
     """Recorded transactions of a run grouped by the round they settled or were refunded in."""
-    t = TransactionRow.__table__
+    t = _table(TransactionRow)
     return _by_round(_all(store, select(t).where(t.c.run_id == run_id).order_by(t.c.tx_id)), "settled_round")
 
 
 def llm_calls_by_round(store: Store, run_id: str) -> dict[int, list[Any]]:
     """Recorded LLM call records of a run grouped by round, by agent then sequence."""
-    t = LLMCallRow.__table__
+    t = _table(LLMCallRow)
     return _by_round(_all(store, select(t).where(t.c.run_id == run_id).order_by(t.c.round, t.c.agent_id, t.c.seq)))
 
 
 def policy_versions(store: Store, run_id: str) -> list[Any]:
     """The policy timeline of a run: every version with the round it took effect, in order."""
-    t = PolicyVersionRow.__table__
+    t = _table(PolicyVersionRow)
     return _all(store, select(t).where(t.c.run_id == run_id).order_by(t.c.version))
 
 
 def applied_commands(store: Store, run_id: str) -> list[Any]:
     """Control commands that took effect in a run, oldest first."""
-    t = ControlRow.__table__
+    t = _table(ControlRow)
     q = select(t).where(t.c.run_id == run_id, t.c.applied_round.is_not(None)).order_by(t.c.id)
     return _all(store, q)
 
@@ -85,7 +90,7 @@ def reopen_commands(store: Store, run_id: str, after_round: int) -> int:
     A command is marked applied in its own transaction at the start of a round, so a crash
     before that round commits leaves it marked for a round the record does not hold.
     """
-    t = ControlRow.__table__
+    t = _table(ControlRow)
     with store.engine.begin() as conn:
         res = conn.execute(
             update(t)
@@ -102,7 +107,7 @@ def _run_tables() -> list[Table]:
 
 def export_run(store: Store, run_id: str) -> dict[str, list[dict[str, Any]]]:
     """Every row of a run, by table name (the run row under ``runs``)."""
-    runs = RunRow.__table__
+    runs = _table(RunRow)
     out: dict[str, list[dict[str, Any]]] = {
         "runs": [dict(r._mapping) for r in _all(store, select(runs).where(runs.c.id == run_id))]
     }
@@ -137,12 +142,12 @@ def delete_run(store: Store, run_id: str) -> None:
     with store.engine.begin() as conn:
         for t in reversed(_run_tables()):
             conn.execute(delete(t).where(t.c.run_id == run_id))
-        conn.execute(delete(RunRow.__table__).where(RunRow.__table__.c.id == run_id))
+        conn.execute(delete(_table(RunRow)).where(_table(RunRow).c.id == run_id))
 
 
 def copy_commands(store: Store, source_run: str, dest_run: str, upto_round: int) -> int:
     """Copy the commands a run applied up to ``upto_round`` to another run (a fork's own timeline)."""
-    t = ControlRow.__table__
+    t = _table(ControlRow)
     rows = _all(store, select(t).where(t.c.run_id == source_run, t.c.applied_round <= upto_round).order_by(t.c.id))
     if rows:
         with store.engine.begin() as conn:

@@ -60,8 +60,13 @@ def insert_sharing(
         where = [i for i, name in enumerate(columns) if name in shared]
         # where a row's None values are, looked for only in the columns that allow NULL: a None elsewhere is
         # bound as it is and refused by SQLite, as the row-at-a-time path refuses it
-        nullable = [i for i, name in enumerate(columns) if cols[name].nullable]
-        layout = _LAYOUTS[(table, columns, shared)] = (where, tuple(nullable), row_getter(where), row_getter(nullable))
+        nullable_at = [i for i, name in enumerate(columns) if cols[name].nullable]
+        layout = _LAYOUTS[(table, columns, shared)] = (
+            where,
+            tuple(nullable_at),
+            row_getter(where),
+            row_getter(nullable_at),
+        )
     where, nullable, take, maybe = layout
     groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
     for row in rows:
@@ -96,7 +101,8 @@ def _write(conn: Any, plan: tuple[int, dict[int, str], Any, Any], group: list[tu
     first = once(group[0])
     full = len(group) - len(group) % n
     cursor = conn.connection.cursor()
-    statement, params = sql[n], None
+    statement = sql[n]
+    params: list[tuple[Any, ...]] | tuple[Any, ...] | None = None
     try:
         if full:
             params = [(*first, *chain.from_iterable(map(own, group[i : i + n]))) for i in range(0, full, n)]

@@ -38,7 +38,7 @@ def transactions(
     q = select(TransactionRow).where(TransactionRow.run_id == run_id)
     if agent is not None:
         q = q.where((TransactionRow.buyer == agent) | (TransactionRow.seller == agent))
-    q = q.order_by(TransactionRow.tx_id).offset(offset)
+    q = q.order_by(col(TransactionRow.tx_id)).offset(offset)
     if limit is not None:
         q = q.limit(limit)
     with Session(store.engine) as s:
@@ -48,7 +48,9 @@ def transactions(
 def ledger(store: Store, run_id: str) -> Sequence[LedgerEntryRow]:
     """Every ledger posting of a run, in order."""
     with Session(store.engine) as s:
-        return s.exec(select(LedgerEntryRow).where(LedgerEntryRow.run_id == run_id).order_by(LedgerEntryRow.seq)).all()
+        return s.exec(
+            select(LedgerEntryRow).where(LedgerEntryRow.run_id == run_id).order_by(col(LedgerEntryRow.seq))
+        ).all()
 
 
 def actions(
@@ -71,7 +73,7 @@ def actions(
         q = q.where(ActionRow.round == round_)
     if accepted is not None:
         q = q.where(ActionRow.accepted == accepted)
-    q = q.order_by(ActionRow.round, ActionRow.seq).offset(offset)
+    q = q.order_by(col(ActionRow.round), col(ActionRow.seq)).offset(offset)
     if limit is not None:
         q = q.limit(limit)
     with Session(store.engine) as s:
@@ -81,4 +83,4 @@ def actions(
 def rounds(store: Store, run_id: str) -> Sequence[RoundRow]:
     """Per-round metrics and hashes of a run."""
     with Session(store.engine) as s:
-        return s.exec(select(RoundRow).where(RoundRow.run_id == run_id).order_by(RoundRow.round)).all()
+        return s.exec(select(RoundRow).where(RoundRow.run_id == run_id).order_by(col(RoundRow.round))).all()

@@ -50,7 +50,7 @@ class SpanCounts:
     otlp_failed: int = 0
 
 
-class _Unsent(tuple):  # type: ignore[type-arg]
+class _Unsent(tuple):
     """The row of a span made while the collector was down: stored, never handed to the collector."""
 
     __slots__ = ()

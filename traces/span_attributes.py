@@ -10,7 +10,7 @@ the row shapes are in ``traces/spans.py``, which re-exports these names.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from protocols import semconv as sc
@@ -20,6 +20,7 @@ from traces.redact import cap_text
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 _json = _ENCODER.encode
 
+_dumps: Callable[..., bytes] | None
 try:  # orjson is installed with the LLM stack (langsmith); without it every row goes through json
     from orjson import dumps as _dumps
 except ImportError:  # pragma: no cover

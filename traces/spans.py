@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Text, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 from sqlmodel import Session as SqlSession
 
 from protocols import semconv as sc
@@ -356,7 +356,9 @@ def write_spans(
 
 
 def _count(conn: Any, run_id: str) -> int:
-    return int(conn.execute(select(func.count()).select_from(SpanRow).where(SpanRow.run_id == run_id)).scalar_one())
+    return int(
+        conn.execute(select(func.count()).select_from(SpanRow).where(col(SpanRow.run_id) == run_id)).scalar_one()
+    )
 
 
 def _upsert_counts(conn: Any, counts: Mapping[str, Any]) -> None:

@@ -9,12 +9,13 @@ process). PostgreSQL takes SQLAlchemy's path. ``traces.store.Store.commit_round`
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 from sqlalchemy import Boolean, Float, delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import col
 
 from traces.multirow import columns_kept, insert_sharing, row_getter
 from traces.schema import RunRow
@@ -122,7 +123,7 @@ def _null_free_plan(
     return str(compiled), row_getter(keep)
 
 
-def insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]]) -> bool:
+def insert_plain(conn: Any, table: Any, stmt: Any, rows: Sequence[Mapping[str, Any]]) -> bool:
     """Insert many SQLite rows straight through the driver when nothing needs SQLAlchemy's help.
 
     SQLAlchemy spends ~20 us per row building parameters; when no column of the table converts
@@ -134,7 +135,7 @@ def insert_plain(conn: Any, table: Any, stmt: Any, rows: list[Mapping[str, Any]]
         return False
     keys = tuple(rows[0])
     key = (table.name, stmt.__class__, conn.dialect.name, keys)
-    plan = _PLAIN.get(key, False)
+    plan: tuple[str, Any] | None | Literal[False] = _PLAIN.get(key, False)
     if plan is False:
         plan = None
         cols = table.columns
@@ -189,7 +190,7 @@ def update_run_sqlite(conn: Any, run_id: str, values: Mapping[str, Any]) -> bool
     if sql is None:
         if not all(k in cols and _conversion(cols[k].type, conn.dialect) is None for k in keys):
             return False
-        compiled = update(RunRow).where(RunRow.id == run_id).values(**values).compile(dialect=conn.dialect)
+        compiled = update(RunRow).where(col(RunRow.id) == run_id).values(**values).compile(dialect=conn.dialect)
         if list(compiled.positiontup or ()) != [*keys, "id_1"]:
             return False
         sql = _RUN_UPDATE[keys] = str(compiled)

@@ -18,7 +18,7 @@ from sqlalchemy import delete, event, insert, inspect, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import SQLModel, col, create_engine
 
 from traces.redact import known, redact, redact_rows, redact_tuples
 from traces.schema import RunRow
@@ -367,7 +367,7 @@ class Store:
                         conn.execute(stmt, rows)
             on_sqlite = conn.dialect.name == "sqlite"
             if run_update and not (on_sqlite and update_run_sqlite(conn, run_id, run_update)):
-                conn.execute(update(RunRow).where(RunRow.id == run_id).values(**run_update))
+                conn.execute(update(RunRow).where(col(RunRow.id) == run_id).values(**run_update))
             done = run_update.get("rounds_done")
             if done is not None and on_sqlite:
                 clear_journals_sqlite(conn, tables.values(), run_id, done)
@@ -379,7 +379,7 @@ class Store:
     def rounds_done(self, run_id: str) -> int:
         """Rounds of ``run_id`` committed so far (0 for an unknown run)."""
         with self.engine.connect() as conn:
-            done = conn.execute(select(RunRow.rounds_done).where(RunRow.id == run_id)).scalar()
+            done = conn.execute(select(col(RunRow.rounds_done)).where(col(RunRow.id) == run_id)).scalar()
         return int(done or 0)
 
     def update_run(self, run_id: str, **values: Any) -> None:
@@ -388,4 +388,4 @@ class Store:
             values["summary_json"] = json.dumps(values["summary_json"], sort_keys=True)
         values = {k: redact(v) if isinstance(v, str) else v for k, v in values.items()}
         with self.engine.begin() as conn:
-            conn.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
+            conn.execute(update(RunRow).where(col(RunRow.id) == run_id).values(**values))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import Column, Text
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from traces.store import Store  # noqa: TC001
 
@@ -34,7 +34,11 @@ def record_sweep_runs(store: Store, rows: Sequence[SweepRunRow]) -> None:
 def sweep_runs(store: Store, sweep_id: str) -> Sequence[SweepRunRow]:
     """The runs of a sweep, by grid point then seed."""
     with Session(store.engine) as s:
-        q = select(SweepRunRow).where(SweepRunRow.sweep_id == sweep_id).order_by(SweepRunRow.cell, SweepRunRow.seed)
+        q = (
+            select(SweepRunRow)
+            .where(SweepRunRow.sweep_id == sweep_id)
+            .order_by(col(SweepRunRow.cell), col(SweepRunRow.seed))
+        )
         return s.exec(q).all()
 
 

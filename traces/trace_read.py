@@ -227,7 +227,7 @@ def token_usage(store: Store, run_id: str) -> dict[str, tuple[int, int]]:
         .group_by(SpanRow.agent_id)
     )
     with Session(store.engine) as s:
-        return {a or "": (int(i), int(o)) for a, i, o in s.exec(q).all()}
+        return {a or "": (int(i), int(o)) for a, i, o in s.exec(q).all()}  # type: ignore[arg-type]  # COALESCE(.., 0) is never NULL
 
 
 def rejections(store: Store, run_id: str) -> dict[str, int]:
@@ -259,11 +259,11 @@ def round_series(store: Store, run_id: str) -> list[RoundSpanStats]:
     is_turn = col(SpanRow.operation).in_(sc.TURN_OPERATIONS)
     is_llm = col(SpanRow.operation).in_(LLM_OPERATIONS)
     q = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
             SpanRow.round,
             func.count(),
-            func.sum(case((SpanRow.operation == sc.SPAN_SUBMIT, 1), else_=0)),
-            func.sum(case((SpanRow.verdict == sc.VERDICT_REJECTED, 1), else_=0)),
+            func.sum(case((col(SpanRow.operation) == sc.SPAN_SUBMIT, 1), else_=0)),
+            func.sum(case((col(SpanRow.verdict) == sc.VERDICT_REJECTED, 1), else_=0)),
             func.sum(case((is_turn, 1), else_=0)),
             func.sum(case((is_llm, 1), else_=0)),
             func.coalesce(func.sum(case((is_llm, SpanRow.input_tokens), else_=0)), 0),

@@ -118,7 +118,7 @@ ROLE_COLORS = {"buyer": "#1f77b4", "seller": "#d62728"}
 def network(pairs: pd.DataFrame, roles: dict[str, str] | None = None) -> go.Figure:
     """Who trades with whom: agents as labelled nodes coloured by role, edge width by deals."""
     roles = roles or {}
-    g = nx.Graph()
+    g: nx.Graph[str] = nx.Graph()  # agent ids
     for row in pairs.itertuples(index=False):
         g.add_edge(row.buyer, row.seller, deals=row.deals)
     pos = nx.spring_layout(g, seed=1) if len(g) else {}

@@ -47,8 +47,9 @@ def _render(
             entered[name] = st.checkbox(label, value=bool(value), help=help_, key=wkey)
         elif ann is float or ann is int:
             step = 1 if ann is int else 0.001
+            num = int if ann is int else float  # ``ann`` itself, typed as a number type
             entered[name] = st.number_input(
-                label, value=ann(value or 0), step=step, help=help_, key=wkey, format="%d" if ann is int else "%.4f"
+                label, value=num(value or 0), step=step, help=help_, key=wkey, format="%d" if ann is int else "%.4f"
             )
         elif (options := _choices(ann)) is not None:
             entered[name] = st.selectbox(

@@ -43,7 +43,7 @@ def show(run_id: str, spans: pd.DataFrame, key: str) -> dict[str, Any] | None:
     if rows:
         st.session_state[keys.SPAN] = ids[rows[0]]
     wanted = st.session_state.get(keys.SPAN) or st.query_params.get(keys.QUERY_SPAN)
-    if wanted not in ids:
+    if wanted is None or wanted not in ids:  # (None is never a span id)
         return None
     st.query_params[keys.QUERY_SPAN] = wanted
     span = spans[spans["span_id"] == wanted].iloc[0].to_dict()

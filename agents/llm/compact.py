@@ -96,7 +96,8 @@ def encode(obs: Observation, seen: Seen) -> tuple[dict[str, Any], list[tuple[str
         out["ls"] = rows
     if obs.my_listings:
         out["mine"] = [[li.id, li.service, li.ask_price, li.remaining] for li in obs.my_listings]
-    threads, waiting = [], []
+    threads: list[list[Any]] = []
+    waiting: list[list[Any]] = []
     for t in obs.threads:
         key = (t.state, t.price)
         if t.your_move or seen.threads.get(t.id) != key:

@@ -170,9 +170,9 @@ def cap_answer(
     the agent's repair loop tells the model so.
     """
     choices = body.get("choices")
-    message = (
-        choices[0].get("message") if isinstance(choices, list) and choices and isinstance(choices[0], dict) else None
-    )
+    if not (isinstance(choices, list) and choices and isinstance(choices[0], dict)):
+        return body, None
+    message = choices[0].get("message")
     if not isinstance(message, dict):
         return body, None
     calls = message.get("tool_calls") or []
@@ -199,7 +199,7 @@ def cap_answer(
         left -= len(content)
     elif content is not None:
         content = None  # text parts or anything else: not worth keeping in a cut answer
-    kept_calls = []
+    kept_calls: list[dict[str, Any]] = []
     for c in calls[:max_tool_calls]:
         f = fn(c)
         name = str(f.get("name") or "")[:200]

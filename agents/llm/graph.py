@@ -133,7 +133,7 @@ def _to_action(call_: dict[str, Any]) -> ActionBase:
     raw = fn.get("arguments") or "{}"
     try:
         args = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError as err:
+    except json.JSONDecodeError as err:  # what json.loads raises for a str that is not JSON
         raise ActionParseError(
             f"the arguments of '{name}' are not valid JSON ({err.msg} at position {err.pos})"
         ) from None

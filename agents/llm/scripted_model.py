@@ -141,7 +141,7 @@ def _first_attempt(obs: Observation, strategy: str, seed: int | None) -> list[tu
     calls = []
     for action in trader.decide(obs):
         args = action.model_dump(mode="json", exclude={"type", "sender"}, exclude_none=True)
-        calls.append((action.type, args))  # type: ignore[attr-defined]
+        calls.append((action.type, args))
     if colluding:
         calls += _collusion_messages(obs, rng)
     return calls
@@ -155,7 +155,7 @@ def _attempt_in_mechanism(obs: Observation, strategy: str, seed: int | None) -> 
     rng = random.Random(f"{seed}/{strategy}/{obs.agent_id}/{obs.round}")
     trader = cls(obs.agent_id, obs.role, rng=rng)
     return [
-        (action.type, action.model_dump(mode="json", exclude={"type", "sender"}, exclude_none=True))  # type: ignore[attr-defined]
+        (action.type, action.model_dump(mode="json", exclude={"type", "sender"}, exclude_none=True))
         for action in trader.decide(obs)
     ]
 

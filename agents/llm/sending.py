@@ -133,7 +133,7 @@ def watch_litellm(litellm: Any) -> None:
         return
     from agents.llm.lite import CustomLogger
 
-    class _SentHook(CustomLogger):  # type: ignore[misc]
+    class _SentHook(CustomLogger):
         def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
             mark_sent()
 

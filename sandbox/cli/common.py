@@ -5,7 +5,7 @@ options, one-line errors, the progress bar and the summary tables.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -29,7 +29,7 @@ def one_line(message: str) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print one clear sentence on one line of stderr and exit with status 2."""
     typer.echo(f"error: {one_line(message)}", err=True)
     raise typer.Exit(2)

@@ -16,6 +16,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
+from opentelemetry.util.types import AnyValue
 
 from protocols import semconv as sc
 from sandbox.marketic.run import MarketicConfig, StepRecord
@@ -49,7 +50,11 @@ class MarketicTracer:
             return
         self.run = self.tracing.open_run(self.run_id)
         self._tracer = trace.get_tracer(SCOPE)
-        attrs = {sc.RUN_ID: self.run_id, sc.SCENARIO: self.config.scenario, sc.SEED: self.config.seed}
+        attrs: dict[str, AnyValue] = {
+            sc.RUN_ID: self.run_id,
+            sc.SCENARIO: self.config.scenario,
+            sc.SEED: self.config.seed,
+        }
         self._root = self._tracer.start_span(sc.SPAN_SESSION, attributes=attrs)
         self._token = otel_context.attach(trace.set_span_in_context(self._root))
 

@@ -167,7 +167,7 @@ class DoubleAuctionMarket(Market):
         ):
             return None
         if not math.isfinite(p) or not cfg.min_price <= p <= cfg.max_price:
-            return price_verdict(p, cfg), None
+            return price_verdict(p, cfg), None  # type: ignore[return-value]  # not None for a price outside the band
         full = self.book_rule == "full"
         book = None if full else self.books.get(svc)
         bid, ask = self.book_top(svc) if full else book or (None, None)

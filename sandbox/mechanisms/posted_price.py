@@ -113,7 +113,7 @@ class PostedPriceMarket(Market):
             }
         return self._bench
 
-    def _consumers_buy(self) -> dict[str, float]:
+    def _consumers_buy(self) -> dict[str, Any]:
         """Logit consumers buy from every firm that posted a price; returns the round's facts."""
         d, firms = self.demand_model(), self.firms()
         posted = {f: self.listing_of(f, next(iter(self.members[f].private.costs), "")) for f in firms}

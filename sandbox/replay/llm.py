@@ -47,7 +47,7 @@ def _fault_error(fault: str, message: str, model: str) -> Exception:
         return litellm.BadRequestError(message, model, provider)
     if fault == "connection":
         err = litellm.APIConnectionError(message, provider, model)
-        err.status_code = None  # litellm's default 500 would read as a server error
+        err.status_code = None  # type: ignore[assignment]  # litellm's default 500 would read as a server error
         return err
     return litellm.APIError(status_code=418, message=message, llm_provider=provider, model=model)
 
@@ -252,7 +252,7 @@ def route_agents(agents: Mapping[str, Any], record: RecordedModel | JournalAnswe
     n = 0
     for agent in agents.values():
         settings = getattr(agent, "settings", None)
-        if not isinstance(getattr(settings, "params", None), dict):
+        if settings is None or not isinstance(getattr(settings, "params", None), dict):
             continue
         settings.answers = record
         n += 1

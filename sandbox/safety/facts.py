@@ -131,9 +131,9 @@ def round_facts(log: RoundLog, market: Market, cumulative: dict[str, dict[str, f
     )
     cum: tuple[tuple[str, float], ...] = ()
     if cumulative is not None:
-        for t in trades:
-            by = cumulative.setdefault(t.service, {})
-            by[t.seller] = by.get(t.seller, 0.0) + t.price
+        for deal in trades:
+            by = cumulative.setdefault(deal.service, {})
+            by[deal.seller] = by.get(deal.seller, 0.0) + deal.price
         cum = tuple((s, h) for s in sorted(cumulative) if (h := hhi(cumulative[s])) is not None)
     return RoundFacts(log.round, trades, acts, tuple(moves), reported, firms, cum)
 

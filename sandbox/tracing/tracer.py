@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.util.types import AnyValue
 
 from protocols import semconv as sc
 from protocols.money import to_micros
@@ -81,7 +82,12 @@ class SessionTracer(NoTracer):
         """Open the run's span buffer and start ``session.run`` as the current span."""
         self._open()
         s = self.session
-        attrs = {sc.RUN_ID: s.run_id, sc.SESSION_ID: s.run_id, sc.SCENARIO: s.scenario.name, sc.SEED: s.seed}
+        attrs: dict[str, AnyValue] = {
+            sc.RUN_ID: s.run_id,
+            sc.SESSION_ID: s.run_id,
+            sc.SCENARIO: s.scenario.name,
+            sc.SEED: s.seed,
+        }
         self._span = self._tracer.start_span(sc.SPAN_SESSION, attributes=attrs)
         self._token = otel_context.attach(trace.set_span_in_context(self._span))
 
@@ -302,7 +308,7 @@ class SessionTracer(NoTracer):
         t = record.thread
         first = self._thread_first.pop(t.id, None)
         links = [Link(SpanContext(first[0], first[1], False, TraceFlags(TraceFlags.SAMPLED)))] if first else None
-        attrs = {
+        attrs: dict[str, AnyValue] = {
             sc.ROUND: record.round,
             sc.TX_ID: record.tx_id,
             sc.THREAD_ID: t.id,
@@ -327,7 +333,7 @@ class SessionTracer(NoTracer):
         self, round_: int, policy: IncentivePolicy, author: str, reason: str, changed: dict[str, Any]
     ) -> None:
         """A ``policy.change`` span: who changed what, why, from which round."""
-        attrs = {
+        attrs: dict[str, AnyValue] = {
             sc.ROUND: round_,
             sc.POLICY_AUTHOR: author,
             sc.POLICY_REASON: reason,

@@ -87,7 +87,7 @@ def run(run_id: str) -> dict[str, Any] | None:
 
 def is_live(info: dict[str, Any] | None) -> bool:
     """Whether a run may still apply commands (running now, or paused between calls)."""
-    return bool(info) and info["status"] in ("running", "paused")
+    return bool(info and info["status"] in ("running", "paused"))
 
 
 def alert_counts_by_run(s: Store, run_ids: list[str]) -> dict[str, int]:

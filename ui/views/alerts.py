@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from typing import Any
 
 import streamlit as st
 
@@ -107,11 +108,11 @@ with st.form("review"):
     go = st.form_submit_button("Record decision", disabled=not live)
 if go:
     targets = dq.case_ids(run_id, flt) if every else list(chosen)
-    detail = {"decision": decision, "cases": targets[:1000], "n_cases": len(targets), "reason": reason}
+    request: dict[str, Any] = {"decision": decision, "cases": targets[:1000], "n_cases": len(targets), "reason": reason}
     if decision == "fine" and amount > 0:
-        detail["amount"] = amount
+        request["amount"] = amount
     empty = None if targets else "Choose at least one case (or every case the filters select)."
-    if widgets.attempt(run_id, "review_alert", detail, empty):  # recorded, allowed or refused
+    if widgets.attempt(run_id, "review_alert", request, empty):  # recorded, allowed or refused
         ids = dq.submit_reviews(
             run_id, targets, decision, widgets.author(), reason, amount if decision == "fine" and amount > 0 else None
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from ui import charts, data, widgets
@@ -11,12 +13,13 @@ info = widgets.pick_run()
 if info is None:
     st.stop()
 run_id = info["id"]
+run_info: dict[str, Any] = info  # not None past st.stop(), which mypy cannot carry into live_view
 
 
 @st.fragment(run_every=2.0 if data.is_live(info) else None)
 def live_view() -> None:
     """Everything that follows the run while it goes on (re-run every 2 s while it is live)."""
-    now = data.run(run_id) or info
+    now = data.run(run_id) or run_info
     widgets.run_header(now)
     rounds = data.rounds(run_id)
     if rounds.empty:

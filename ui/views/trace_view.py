@@ -43,8 +43,8 @@ if scope == "a deal":
     st.session_state.setdefault("trace.tx", 1)
     tx = c[1].number_input("Deal (transaction #)", min_value=1, key="trace.tx")
     st.query_params.update({keys.QUERY_TX: str(int(tx))})
-    for k in (keys.QUERY_AGENT, keys.QUERY_ROUND):
-        st.query_params.pop(k, None)
+    for query_key in (keys.QUERY_AGENT, keys.QUERY_ROUND):
+        st.query_params.pop(query_key, None)
     spans = data.deal_trace(run_id, int(tx))
     what = f"deal #{int(tx)}"
 else:

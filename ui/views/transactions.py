@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 import streamlit as st
 
 from ui import data, keys, span_tree, widgets
+
+
+class TxFilters(TypedDict):
+    """The filters of ``data.transactions_page`` this page sets."""
+
+    status: str | None
+    service: str | None
+    agent: str | None
+    round_min: int | None
+    round_max: int | None
+    price_min: float | None
+    price_max: float | None
+
 
 st.title("Transactions")
 info = widgets.pick_run()
@@ -26,7 +40,7 @@ price_min = c[4].number_input("Min price", min_value=0.0, value=0.0)
 price_max = c[5].number_input("Max price (0: any)", min_value=0.0, value=0.0)
 
 size = st.session_state.setdefault(keys.TX_PAGE_SIZE, 50)
-filters = {
+filters: TxFilters = {
     "status": None if status == ANY else status,
     "service": None if service == ANY else service,
     "agent": agent.strip() or None,
@@ -72,15 +86,15 @@ widgets.to_query(keys.QUERY_TX, "tx", opened)
 st.subheader(f"Transaction #{opened}")
 st.text(f"{tx['buyer']} bought {tx['service']} from {tx['seller']}")  # service names are agent-written: plain text
 st.dataframe([tx], hide_index=True)
-c = st.columns(4)
-with c[0]:
+links = st.columns(4)
+with links[0]:
     widgets.link("agent_story", f"buyer {tx['buyer']}", run=run_id, agent=tx["buyer"])
-with c[1]:
+with links[1]:
     widgets.link("agent_story", f"seller {tx['seller']}", run=run_id, agent=tx["seller"])
 if tx["settled"] is not None and tx["settled"] == tx["settled"]:
-    with c[2]:
+    with links[2]:
         widgets.link("replay", f"round {int(tx['settled'])} in Replay", run=run_id, round=int(tx["settled"]))
-with c[3]:
+with links[3]:
     widgets.link("trace_view", "trace on its own page", run=run_id, tx=opened)
 st.subheader("Negotiation thread")
 st.caption("What each side submitted, with the protocol's verdict. Payloads are shown as plain text.")
