@@ -11,7 +11,7 @@ what survives. Nothing a run computes changes (reference counting still frees wh
 cyclic garbage waits for the next pass, and cyclic garbage made before the run, or that becomes
 garbage after the pass that froze it, waits until the run's end).
 In the double auction of ``benchmarks/bench_engine.py`` freezing was about a quarter of the
-untraced CPU; in a 10,000-agent market, collection was 41% of it (docs/performance.md).
+untraced CPU; in a 10,000-agent market, collection was 41% of it (docs/performance-history.md).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ COLLECT_EVERY = 8
 """Rounds between two passes. Most of what a round keeps is gone a few rounds later (observations,
 receipts, closed threads): a pass every round walked each survivor once, and found no garbage in
 the scripted markets after the first round; a pass every 8 rounds walks what still lives then.
-Measured (docs/performance.md, 2026-12-03): with a pass every round the 200-trader double auction
+Measured (docs/performance-history.md, 2026-12-03): with a pass every round the 200-trader double auction
 walked 1,461 objects a round, with a pass every 5 rounds 2.7 times fewer in all; a 10,000-agent
 services market 45,823 a round, with a pass every 4 rounds 2.3 times fewer in all."""
 
@@ -43,7 +43,7 @@ def round_start() -> None:
     What a round keeps (threads, listings, ledger entries) mostly lives to the run's end. Left to
     the collector, a large market's round started several full passes, each walking everything
     the run had kept plus the round's observations: at 10,000 agents 42% of the run's CPU went to
-    collection, against 21% at 1,000 (docs/performance.md). Here a round's temporaries are freed
+    collection, against 21% at 1,000 (docs/performance-history.md). Here a round's temporaries are freed
     by reference counting before the pass, so it walks only what the round kept. Nothing a run
     computes changes; cyclic garbage waits for the next pass, and a cycle that becomes garbage
     after the pass that froze it for the run's end.

@@ -56,7 +56,7 @@ class ActionRow(SQLModel, table=True):
     # (stores made before 2026-12-03 keep ix_actions_run_agent as well). No read names a rule without an
     # agent (rejections by rule are read from spans), and reads by ``accepted`` take the same index or the
     # key, so ix_actions_run_rule (run_id, accepted, rule) is no longer made: 9k instructions per order
-    # (stores made before 2026-12-03 14:00 UTC keep it; docs/performance.md, sixth pass)
+    # (stores made before 2026-12-03 14:00 UTC keep it; docs/performance-history.md, sixth pass)
 
     run_id: str = Field(primary_key=True)
     round: int = Field(primary_key=True)

@@ -104,7 +104,7 @@ def normalise_url(url_or_path: str | None) -> str:
 # back from the file each round, and the default checkpoint every 1,000 WAL pages copied the same pages
 # to the database again and again (two fsyncs each time). 32 MB of cache (taken only as pages are used)
 # and a checkpoint every 4,000 pages (a WAL of at most about 16 MB) cut a 40,000-order double auction's
-# reads 66k -> 16k, writes 183k -> 162k and fsyncs 185 -> 59 (docs/performance.md, sixth pass). Every
+# reads 66k -> 16k, writes 183k -> 162k and fsyncs 185 -> 59 (docs/performance-history.md, sixth pass). Every
 # round is still committed at its end, with synchronous=NORMAL, and readers read the WAL as before.
 CACHE_KIB = 32_000
 WAL_CHECKPOINT_PAGES = 4_000
