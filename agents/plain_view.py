@@ -71,25 +71,7 @@ class _Fields:
         "terms",
         "_schedule",
     )
-    # the slots' types, as ``PlainView`` declares them (so ``make`` is checked as it fills them)
-    mechanism: str
-    min_price: float
-    max_price: float
-    values: Mapping[str, float]
-    costs: Mapping[str, float]
-    demand: int
-    capacity: int
-    balance: float
-    terms: Terms
-    _schedule: Mapping[str, Sequence[float]]
-
-
-class PlainView(_Fields, ReadOnlyView):
-    """The values a plain-view agent reads; read-only (setting one raises ``AttributeError``)."""
-
-    __slots__ = ()
-    _what = "plain view"
-    _shown = _Fields.__slots__
+    # the fields' types and meanings (PlainView inherits them; ``make`` is checked as it fills them)
     mechanism: str  # the market mechanism (``Observation.market.mechanism``)
     min_price: float  # the price band the market accepts
     max_price: float
@@ -100,6 +82,15 @@ class PlainView(_Fields, ReadOnlyView):
     balance: float  # money available now
     terms: Terms  # the incentive policy in force (``agents.incentives.terms_of`` of the observation)
     _schedule: Mapping[str, Sequence[float]]
+
+
+class PlainView(_Fields, ReadOnlyView):
+    """The values a plain-view agent reads (the fields ``_Fields`` declares); read-only (setting one raises
+    ``AttributeError``)."""
+
+    __slots__ = ()
+    _what = "plain view"
+    _shown = _Fields.__slots__
 
     @staticmethod
     def make(

@@ -99,27 +99,7 @@ class _Fields:
         "threads",
         "_listings",
     )
-    # the slots' types, as ``TraderView`` declares them (so ``make`` is checked as it fills them)
-    agent_id: str
-    min_price: float
-    max_price: float
-    values: Mapping[str, float]
-    costs: Mapping[str, float]
-    demand: int
-    capacity: int
-    balance: float
-    terms: Terms
-    stocked: Collection[str]
-    threads: Sequence[ThreadLike]
-    _listings: Sequence[ListingInfo] | Callable[[], Sequence[ListingInfo]]
-
-
-class TraderView(_Fields, ReadOnlyView):
-    """The values a negotiating trader reads; read-only (setting one raises ``AttributeError``)."""
-
-    __slots__ = ()
-    _what = "trader view"
-    _shown = tuple(n for n in _Fields.__slots__ if n != "_listings")  # the listings are made when first read
+    # the fields' types and meanings (TraderView inherits them; ``make`` is checked as it fills them)
     agent_id: str
     min_price: float  # the price band (``Observation.market``)
     max_price: float
@@ -132,6 +112,15 @@ class TraderView(_Fields, ReadOnlyView):
     stocked: Collection[str]  # ids of the agent's listings its observation shows (``Observation.my_listings``)
     threads: Sequence[ThreadLike]  # its threads, as ``Observation.threads`` lists them
     _listings: Sequence[ListingInfo] | Callable[[], Sequence[ListingInfo]]
+
+
+class TraderView(_Fields, ReadOnlyView):
+    """The values a negotiating trader reads (the fields ``_Fields`` declares); read-only (setting one raises
+    ``AttributeError``)."""
+
+    __slots__ = ()
+    _what = "trader view"
+    _shown = tuple(n for n in _Fields.__slots__ if n != "_listings")  # the listings are made when first read
 
     @staticmethod
     def make(
