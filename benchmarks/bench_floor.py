@@ -14,8 +14,8 @@ Mesa step). This script asks how far those ratios *could* go while Agora keeps i
 - **seeding a turn's generator** (``sandbox.seeding.seed_plain``, once per order): what drawing each
   turn from its own keyed generator (so that forks share their random numbers) costs per order.
 
-Every figure is CPU time per order (user + system), the best of ``--repeat`` alternating runs. The
-ceilings it prints are Mesa's time per order over a floor's: no engine that writes this record into
+Every figure is CPU time per order (user + system, ``time.process_time``), the best of ``--repeat``
+alternating runs; whole runs are timed by ``bench_engine.timed``. The ceilings it prints are Mesa's time per order over a floor's: no engine that writes this record into
 SQLite with these indexes can beat them.
 
     python benchmarks/bench_floor.py [--repeat 2] [--periods 20]
@@ -26,18 +26,18 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import shutil
 import sqlite3
 import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable
+from time import process_time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_engine import agora_run, bare_span_cpu, da_scenario, mesa_run  # noqa: E402
+from bench_engine import agora_run, bare_span_cpu, da_scenario, mesa_run, timed  # noqa: E402
 
 from sandbox.scenario import load_scenario  # noqa: E402
 from sandbox.seeding import seed_plain  # noqa: E402
@@ -46,12 +46,6 @@ from traces.store import Store, _sqlite_pragmas  # noqa: E402
 
 END = 1 << 62  # the bucket of rows written after the last round
 Rows = dict[int, list[tuple[str, str, list[tuple[Any, ...]]]]]  # round -> [(table, insert SQL, rows)]
-
-
-def cpu() -> float:
-    """User + system CPU seconds of this process (SQLite's file work is system time)."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def _remove(db: str) -> None:
@@ -115,13 +109,13 @@ def write_rows(rows: Rows, path: str, secondary: bool, keep: bool = False) -> fl
     """CPU seconds to write ``rows`` into a new store at ``path``, one transaction per round (the file is
     removed afterwards unless ``keep``)."""
     con = empty_store(path, secondary)
-    c0 = cpu()
+    c0 = process_time()
     for group in rows.values():
         con.execute("BEGIN")
         for _table, sql, tuples in group:
             con.executemany(sql, tuples)
         con.execute("COMMIT")
-    spent = cpu() - c0
+    spent = process_time() - c0
     con.close()
     if path != ":memory:" and not keep:
         _remove(path)
@@ -132,10 +126,10 @@ def seeding(orders: int) -> float:
     """CPU seconds to seed one generator per order as a turn's is seeded (``seed_plain``)."""
     rng = random.Random()
     keys = [f"7:trader-{i % 200:03d}:{i // 200}" for i in range(orders)]
-    c0 = cpu()
+    c0 = process_time()
     for key in keys:
         seed_plain(rng, key)
-    return cpu() - c0
+    return process_time() - c0
 
 
 def best_of(kinds: dict[str, Callable[[], float]], repeat: int) -> dict[str, float]:
@@ -147,12 +141,6 @@ def best_of(kinds: dict[str, Callable[[], float]], repeat: int) -> dict[str, flo
             best[name] = min(spent, best.get(name, spent))
             print(f"  [{i + 1}/{repeat}] {name}: {spent:.2f} s", flush=True)
     return best
-
-
-def timed(fn: Callable[[], object]) -> float:
-    c0 = cpu()
-    fn()
-    return cpu() - c0
 
 
 def main() -> None:
@@ -179,9 +167,9 @@ def main() -> None:
     print(f"  {sum(counts.values()) / orders:.2f} rows and {len(rows)} commits for {orders:,} orders")
 
     kinds: dict[str, Callable[[], float]] = {
-        "agora, tracing off, no store": lambda: timed(lambda: agora_run(sc, False, False)),
-        "agora, stored, not traced": lambda: timed(lambda: agora_run(sc, False, True)),
-        "agora, traced into SQLite": lambda: timed(lambda: agora_run(sc, True, True)),
+        "agora, tracing off, no store": lambda: timed(lambda: agora_run(sc, False, False))[1],
+        "agora, stored, not traced": lambda: timed(lambda: agora_run(sc, False, True))[1],
+        "agora, traced into SQLite": lambda: timed(lambda: agora_run(sc, True, True))[1],
         "floor: the rows by sqlite3, every index": lambda: write_rows(rows, os.path.join(work, "f.db"), True),
         "floor: the rows by sqlite3, keys only": lambda: write_rows(rows, os.path.join(work, "f.db"), False),
         "floor: the rows by sqlite3, in memory, keys only": lambda: write_rows(rows, ":memory:", False),
@@ -195,7 +183,7 @@ def main() -> None:
         import mesa  # noqa: F401
 
         mesa_name = "mesa model (random activation)"
-        kinds = {mesa_name: lambda: timed(lambda: mesa_run(a.traders, a.units, a.periods, a.period_rounds)), **kinds}
+        kinds = {mesa_name: lambda: timed(lambda: mesa_run(a.traders, a.units, a.periods, a.period_rounds))[1], **kinds}
         mesa_run(a.traders, a.units, 1, 1)  # import and first use outside the timing
     except ImportError:
         mesa_name = ""
